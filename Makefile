@@ -1,0 +1,69 @@
+# Every routine task has one short name. The project venv is .venv; SAM CLI and cfn-lint live in
+# .venv-tools because their pins clash with ours.
+SHELL := /bin/bash
+PYTHON ?= $(shell for p in python3.12 python3.11 python3.13 python3; do \
+            if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then echo $$p; break; fi; done)
+VENV := .venv
+BIN := $(VENV)/bin
+DAY ?= events/sample_day.jsonl
+OUT ?= out
+
+.PHONY: demo test lint format typecheck bench build sam-validate sam-local clean help
+
+help:
+	@echo "make demo      simulate the sample storefront day and show who got what and why"
+	@echo "make test      run the test suite (moto, no network, no Docker)"
+	@echo "make lint      ruff + mypy + nudge validate"
+	@echo "make bench     measure decide(), ingest, DynamoDB calls, import time -> bench/results.json"
+	@echo "make build     cfn-lint, sam validate --lint and sam build (tools venv)"
+	@echo "make sam-local sam local invoke every function with its sample events"
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "nudge needs Python 3.11 or newer (python3.11/3.12/3.13 on PATH)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.stamp-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(VENV)/.stamp-dev: pyproject.toml $(VENV)/.stamp-run
+	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps 'lifetimes==0.11.3'
+	@touch $@
+
+demo: $(VENV)/.stamp-run
+	@mkdir -p $(OUT)
+	$(BIN)/nudge validate config
+	$(BIN)/nudge simulate --config config --events $(DAY) --out $(OUT)/demo.json --report
+
+test: $(VENV)/.stamp-dev
+	$(BIN)/python -m pytest -n 2 tests
+
+lint: $(VENV)/.stamp-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/nudge validate config
+
+format: $(VENV)/.stamp-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(VENV)/.stamp-dev
+	$(BIN)/mypy
+
+bench: $(VENV)/.stamp-dev
+	$(BIN)/python -m bench
+
+build:
+	bash .ci/sam.sh build
+
+sam-validate:
+	bash .ci/sam.sh validate
+
+sam-local:
+	bash .ci/sam.sh local
+
+clean:
+	rm -rf $(VENV) .venv-tools .aws-sam $(OUT)

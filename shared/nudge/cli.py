@@ -1,0 +1,117 @@
+"""The ``nudge`` command line (CONTRACT §5)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from nudge.config.compiled import compile_config
+    from nudge.config.load import read_config
+
+    _, errors = compile_config(read_config(args.config_dir))
+    for error in errors:
+        print(error)
+    if errors:
+        print(f"{len(errors)} problem(s) in {args.config_dir}", file=sys.stderr)
+        return 1
+    print(f"{args.config_dir}: ok")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from nudge.config.jsonschema import config_schema
+
+    print(json.dumps(config_schema(), indent=2))
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from nudge.clock import parse_time
+    from nudge.config import ConfigInvalid
+    from nudge.sim import Simulation, SimulationError
+    from nudge.sim.report import render_report
+    from nudge.sim.runner import read_events
+
+    try:
+        events = read_events(args.events)
+        until = parse_time(args.until) if args.until else None
+        sim = Simulation(args.config)
+    except ConfigInvalid as exc:
+        for error in exc.errors:
+            print(error, file=sys.stderr)
+        print("simulate: the config has errors; nothing was run", file=sys.stderr)
+        return 1
+    except (SimulationError, ValueError) as exc:
+        print(f"simulate: {exc}", file=sys.stderr)
+        return 1
+    with sim:
+        sim.run(events, until)
+        result = sim.output()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    if args.report:
+        print(render_report(result))
+        print()
+    sent = len(result["messages"])
+    print(f"{len(events)} events, {len(result['decisions'])} decisions, {sent} messages -> {out}")
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from nudge.explain import explain_command
+
+    return explain_command(args)
+
+
+def _score_fit(args: argparse.Namespace) -> int:
+    from nudge.scoring.fit_cli import fit_command
+
+    return fit_command(args.summary, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and docs)."""
+    parser = argparse.ArgumentParser(prog="nudge", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("validate", help="check the config; errors name file:line:column")
+    p.add_argument("config_dir", nargs="?", default="config")
+    p.set_defaults(func=_validate)
+    p = sub.add_parser("schema", help="print the JSON Schema of the config files")
+    p.set_defaults(func=_schema)
+    p = sub.add_parser("simulate", help="run the real handlers on moto with a simulated clock")
+    p.add_argument("--config", required=True)
+    p.add_argument("--events", required=True)
+    p.add_argument("--until")
+    p.add_argument("--out", required=True)
+    p.add_argument("--report", action="store_true", help="print who got what, when and why not")
+    p.set_defaults(func=_simulate)
+    p = sub.add_parser("explain", help="why a customer did or did not get each message")
+    p.add_argument("customer_id")
+    p.add_argument("--trigger")
+    p.add_argument("--since")
+    p.add_argument("--from-file", dest="from_file", help="a `nudge simulate` output file")
+    p.add_argument("--table", help="DynamoDB table of a deployment (default $NUDGE_TABLE)")
+    p.set_defaults(func=_explain)
+    p = sub.add_parser("score", help="predictive scores")
+    score = p.add_subparsers(dest="score_command", required=True)
+    p = score.add_parser("fit", help="fit BG/NBD and Gamma-Gamma on a summary CSV")
+    p.add_argument("--summary", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_score_fit)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``nudge`` console script."""
+    args: Any = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,305 @@
+"""The config compiled for the event path: conditions as closures, triggers indexed by event.
+
+``compile_config`` also performs the checks that need more than one file (unknown segments,
+templates, tiers; template variables), so ``nudge validate`` reports everything in one run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nudge.config import schema
+from nudge.config.load import ConfigError, ConfigInvalid, RawConfig, SourceFile, read_config
+from nudge.durations import seconds
+from nudge.rules import Check, Ctx, RuleError, compile_condition, compile_path
+from nudge.templates import TemplateError, known_names, unknown_names
+
+
+@dataclass(slots=True)
+class Content:
+    """Message content for one channel: subject/html/text sources (already checked)."""
+
+    subject: str | None = None
+    html: str | None = None
+    text: str | None = None
+    template: str | None = None
+
+
+@dataclass(slots=True)
+class CompiledTrigger:
+    """A trigger ready for ``decide``."""
+
+    id: str
+    model: schema.Trigger
+    where: Check
+    count: tuple[int, float, Any] | None  # (at_least, window seconds, getter of `same` or None)
+    who: Check
+    cancel_if: list[tuple[str, Check]]
+    wait: float | None
+    cooldown: float | None
+    expires: float | None
+    email: Content | None
+    sms: Content | None
+    kind: str = "trigger"
+
+    @property
+    def priority(self) -> int:
+        return self.model.priority
+
+
+@dataclass
+class CompiledConfig:
+    """Everything the handlers need, built once per container."""
+
+    root: Path
+    settings: schema.Settings
+    segments: dict[str, Check]
+    value_tiers: schema.ValueTiers | None
+    triggers: dict[str, CompiledTrigger]
+    by_event: dict[str, list[CompiledTrigger]]
+    cancel_types: frozenset[str]
+    content_blocks: dict[str, list[tuple[Check, dict[str, Any]]]]
+    campaigns: dict[str, Any] = field(default_factory=dict)
+    history_seconds: float = 90 * 86400
+
+    def trigger_or_campaign(self, name: str) -> CompiledTrigger | None:
+        """A trigger or a campaign by id."""
+        return self.triggers.get(name) or self.campaigns.get(name)
+
+
+def compile_who(who: schema.Who | list[schema.Who] | None, segments: set[str]) -> Check:
+    """Compile an audience (`who`) into one check over a profile context."""
+    items = who if isinstance(who, list) else ([who] if who else [])
+    checks: list[Check] = []
+    for i, item in enumerate(items):
+        prefix: tuple[Any, ...] = (i,) if isinstance(who, list) else ()
+        for name in ("segment", "not_segment"):
+            value = getattr(item, name)
+            if value is None:
+                continue
+            wanted = {value} if isinstance(value, str) else set(value)
+            for seg in wanted - segments:
+                raise RuleError((*prefix, name), f"unknown segment {seg!r}; define it in segments.yaml")
+            if name == "segment":
+                checks.append(lambda c, w=wanted: bool(w.intersection(c.doc.get("segments") or ())))
+            else:
+                checks.append(lambda c, w=wanted: not w.intersection(c.doc.get("segments") or ()))
+        if item.value_tier is not None:
+            tiers = {item.value_tier} if isinstance(item.value_tier, str) else set(item.value_tier)
+            checks.append(lambda c, t=tiers: c.doc.get("value_tier") in t)
+        for name in ("where", "did", "did_not"):
+            value = getattr(item, name)
+            if value is None:
+                continue
+            spec = value if name == "where" else {name: value}
+            try:
+                checks.append(compile_condition(spec, audience=True))
+            except RuleError as err:
+                path = err.path if name == "where" else err.path[1:]
+                raise RuleError((*prefix, name, *path), err.message) from None
+    if not checks:
+        return lambda c: True
+    if len(checks) == 1:
+        return checks[0]
+    return lambda c: all(check(c) for check in checks)
+
+
+class _Compiler:
+    def __init__(self, raw: RawConfig) -> None:
+        self.raw = raw
+        self.errors: list[ConfigError] = list(raw.errors)
+        self.allowed_names = known_names(tuple(raw.settings.traits))
+        self.segment_names = set(raw.segments.segments)
+
+    def fail(self, src: SourceFile | None, path: tuple[Any, ...], message: str) -> None:
+        if src is None:
+            self.errors.append(ConfigError("?", 1, 1, ".".join(map(str, path)), message))
+        else:
+            self.errors.append(src.error(path, message))
+
+    def condition(
+        self, src: SourceFile | None, path: tuple[Any, ...], spec: Any, audience: bool
+    ) -> Check:
+        try:
+            return compile_condition(spec, audience=audience)
+        except RuleError as err:
+            self.fail(src, (*path, *err.path), err.message)
+            return lambda c: False
+
+    def who(self, src: SourceFile | None, path: tuple[Any, ...], who: Any) -> Check:
+        try:
+            return compile_who(who, self.segment_names)
+        except RuleError as err:
+            self.fail(src, (*path, *err.path), err.message)
+            return lambda c: False
+
+    def check_tiers(self, src: SourceFile | None, path: tuple[Any, ...], who: Any) -> None:
+        tiers = self.raw.segments.value_tiers
+        names = {n for row in tiers.grid for n in row} if tiers else set()
+        items = who if isinstance(who, list) else ([who] if who else [])
+        for i, item in enumerate(items):
+            value = item.value_tier
+            if value is None:
+                continue
+            for tier in [value] if isinstance(value, str) else value:
+                if tier not in names:
+                    hint = f"; known tiers: {', '.join(sorted(names))}" if names else ""
+                    where = (*path, i) if isinstance(who, list) else path
+                    self.fail(src, (*where, "value_tier"), f"unknown value tier {tier!r}{hint}")
+
+    def template_source(
+        self, src: SourceFile, path: tuple[Any, ...], text: str | None, html: bool
+    ) -> None:
+        if text is None:
+            return
+        try:
+            from nudge.templates import compile_template
+
+            compile_template(text, html=html)
+            missing = unknown_names(text, self.allowed_names)
+        except TemplateError as exc:
+            self.fail(src, path, f"template does not compile: {exc}")
+            return
+        for name in missing:
+            self.fail(
+                src,
+                path,
+                f"unknown variable {name!r}; templates see profile fields (first_name, cart, "
+                "lifetime_value, ...), event, content and unsubscribe_url "
+                "(declare custom traits under settings.traits)",
+            )
+
+    def content(
+        self, src: SourceFile, path: tuple[Any, ...], block: Any, channel: str
+    ) -> Content | None:
+        if block is None:
+            return None
+        if block.template:
+            found = self.raw.templates.get(block.template)
+            if found is None:
+                known = ", ".join(sorted(self.raw.templates)) or "none defined"
+                self.fail(
+                    src,
+                    (*path, "template"),
+                    f"unknown template {block.template!r}; templates/ has: {known}",
+                )
+                return None
+            tpl, _ = found
+            needed = ("subject",) if channel == "email" else ("text",)
+            for name in needed:
+                if not getattr(tpl, name):
+                    self.fail(src, (*path, "template"), f"template {tpl.name!r} has no {name}")
+            return Content(
+                subject=tpl.subject if channel == "email" else None,
+                html=tpl.html if channel == "email" else None,
+                text=tpl.text,
+                template=tpl.name,
+            )
+        for key in ("subject", "html", "text"):
+            value = getattr(block, key, None)
+            self.template_source(src, (*path, key), value, html=key == "html")
+        return Content(
+            subject=getattr(block, "subject", None), html=getattr(block, "html", None),
+            text=block.text,
+        )  # fmt: skip
+
+    def trigger(self, t: schema.Trigger, src: SourceFile) -> CompiledTrigger:
+        where = self.condition(src, ("when", "where"), t.when.where, audience=False)
+        count = None
+        if t.when.count:
+            same = compile_path(t.when.count.same) if t.when.count.same else None
+            count = (t.when.count.at_least, seconds(t.when.count.within), same)
+        cancel = []
+        for i, test in enumerate(t.cancel_if):
+            check = self.condition(src, ("cancel_if", i, "where"), test.where, audience=False)
+            cancel.append((test.event, check))
+        self.check_tiers(src, ("who",), t.who)
+        return CompiledTrigger(
+            id=t.id,
+            model=t,
+            where=where,
+            count=count,
+            who=self.who(src, ("who",), t.who),
+            cancel_if=cancel,
+            wait=seconds(t.wait) if t.wait else None,
+            cooldown=seconds(t.cooldown) if t.cooldown else None,
+            expires=seconds(t.expires) if t.expires else None,
+            email=self.content(src, ("email",), t.email, "email"),
+            sms=self.content(src, ("sms",), t.sms, "sms"),
+        )
+
+    def run(self) -> CompiledConfig:
+        raw = self.raw
+        segs_src = raw.files.get("segments.yaml") or raw.files.get("segments.yml")
+        segments: dict[str, Check] = {}
+        for name, seg in raw.segments.segments.items():
+            segments[name] = self.condition(segs_src, ("segments", name, "where"), seg.where, True)
+        for rel, src in raw.files.items():
+            if not rel.startswith("templates/"):
+                continue
+            data = src.located.data or {}
+            for key in ("subject", "html", "text"):
+                if isinstance(data.get(key), str):
+                    self.template_source(src, (key,), data[key], html=key == "html")
+        triggers: dict[str, CompiledTrigger] = {}
+        for t, src in raw.triggers:
+            if t.id in triggers:
+                self.fail(src, ("id",), f"trigger id {t.id!r} is used by another file too")
+                continue
+            triggers[t.id] = self.trigger(t, src)
+        by_event: dict[str, list[CompiledTrigger]] = {}
+        for ct in triggers.values():
+            if ct.model.enabled:
+                by_event.setdefault(ct.model.when.event, []).append(ct)
+        for lst in by_event.values():
+            lst.sort(key=lambda c: -c.priority)
+        content_src = raw.files.get("content.yaml")
+        blocks: dict[str, list[tuple[Check, dict[str, Any]]]] = {}
+        for slot, variants in raw.content.blocks.items():
+            blocks[slot] = [
+                (self.who(content_src, ("blocks", slot, i, "who"), v.who), v.data)
+                for i, v in enumerate(variants)
+            ]
+        cancel_types = frozenset(ev for ct in triggers.values() for ev, _ in ct.cancel_if)
+        config = CompiledConfig(
+            root=raw.root,
+            settings=raw.settings,
+            segments=segments,
+            value_tiers=raw.segments.value_tiers,
+            triggers=triggers,
+            by_event=by_event,
+            cancel_types=cancel_types,
+            content_blocks=blocks,
+        )
+        from nudge.config.campaigns import compile_campaigns
+
+        compile_campaigns(self, config)
+        return config
+
+
+def compile_config(raw: RawConfig) -> tuple[CompiledConfig, list[ConfigError]]:
+    """Compile validated models; returns the config and every error found."""
+    compiler = _Compiler(raw)
+    config = compiler.run()
+    return config, compiler.errors
+
+
+def load_config(directory: str | Path) -> CompiledConfig:
+    """Read, validate and compile a config directory; raises ``ConfigInvalid`` on any error."""
+    config, errors = compile_config(read_config(directory))
+    if errors:
+        raise ConfigInvalid(errors)
+    return config
+
+
+def evaluate_content(config: CompiledConfig, ctx: Ctx) -> dict[str, Any]:
+    """The content blocks this customer sees: first matching variant per slot."""
+    out: dict[str, Any] = {}
+    for slot, variants in config.content_blocks.items():
+        for check, data in variants:
+            if check(ctx):
+                out[slot] = data
+                break
+    return out

@@ -1,0 +1,314 @@
+"""The config files as pydantic models (CONTRACT §3). Unknown keys are errors, so typos surface.
+
+Conditions (``where``, ``did``…) are kept as plain data here and checked by ``nudge.rules``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from nudge.clock import parse_time
+from nudge.durations import parse_duration
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class Strict(BaseModel):
+    """Base for config models: unknown keys are rejected (a typo is an error, not a no-op)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def _duration(value: Any) -> str:
+    parse_duration(value)
+    return str(value)
+
+
+class Duration(str):
+    """Marker type documented in the JSON Schema."""
+
+
+DurationField = Field(pattern=r"^\s*\d+\s*[smhdw]\s*$", description="duration: 90s, 30m, 1h, 2d, 1w")
+
+
+class Sender(Strict):
+    email: str | None = None
+    sms: str | None = None
+
+
+class ConsentSettings(Strict):
+    email: Literal["opt_in", "opt_out"] = "opt_in"
+    sms: Literal["opt_in"] = "opt_in"
+
+
+class QuietHours(Strict):
+    start: str
+    end: str
+    channels: list[Literal["email", "sms"]] = Field(default_factory=lambda: ["sms"])
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _hhmm(cls, value: Any) -> str:
+        if isinstance(value, int):
+            raise ValueError("write times in quotes, like \"21:00\" (YAML reads 21:00 as a number)")
+        if not isinstance(value, str) or not _HHMM.match(value):
+            raise ValueError(f"{value!r} is not a time of day; use \"HH:MM\", like \"21:00\"")
+        return value
+
+
+class FrequencyCap(Strict):
+    channel: Literal["any", "email", "sms"] = "any"
+    max: int = Field(ge=1)
+    per: str
+
+    _per = field_validator("per")(classmethod(lambda cls, v: _duration(v)))
+
+
+class Holdout(Strict):
+    percent: float = Field(ge=0, le=100)
+    salt: str = "nudge"
+
+    @field_validator("salt", mode="before")
+    @classmethod
+    def _salt(cls, value: Any) -> str:
+        return str(value)
+
+
+class Attribution(Strict):
+    window: str = "5d"
+    event: str = "order_placed"
+
+    _window = field_validator("window")(classmethod(lambda cls, v: _duration(v)))
+
+
+class Unsubscribe(Strict):
+    url: str
+
+
+class Settings(Strict):
+    """settings.yaml"""
+
+    timezone: str = "UTC"
+    sender: Sender = Field(default_factory=Sender)
+    channels: list[Literal["email", "sms"]] = Field(default_factory=lambda: ["email", "sms"])
+    consent: ConsentSettings = Field(default_factory=ConsentSettings)
+    sources: list[str] | None = None
+    quiet_hours: QuietHours | None = None
+    frequency_caps: list[FrequencyCap] = Field(default_factory=list)
+    holdout: Holdout | None = None
+    arbitration_window: str = "1m"
+    attribution: Attribution = Field(default_factory=Attribution)
+    unsubscribe: Unsubscribe | None = None
+    traits: list[str] = Field(
+        default_factory=list,
+        description="extension: custom trait names templates may use besides the standard ones",
+    )
+
+    _arb = field_validator("arbitration_window")(classmethod(lambda cls, v: _duration(v)))
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone; use a name like America/New_York"
+            ) from None
+        return value
+
+
+class ValueTiers(Strict):
+    longevity: list[int]
+    recency: list[int]
+    grid: list[list[str]]
+
+    @model_validator(mode="after")
+    def _shape(self) -> ValueTiers:
+        rows, cols = len(self.longevity) + 1, len(self.recency) + 1
+        if len(self.grid) != rows or any(len(r) != cols for r in self.grid):
+            raise ValueError(
+                f"grid must have {rows} rows (longevity bands) of {cols} names (recency bands)"
+            )
+        if self.longevity != sorted(self.longevity) or self.recency != sorted(self.recency):
+            raise ValueError("cut points must be in increasing order")
+        return self
+
+
+class Segment(Strict):
+    where: dict[str, Any]
+    description: str | None = None
+
+
+class SegmentsFile(Strict):
+    """segments.yaml"""
+
+    segments: dict[str, Segment] = Field(default_factory=dict)
+    value_tiers: ValueTiers | None = None
+
+
+class Active(Strict):
+    from_: datetime | None = Field(default=None, alias="from")
+    until: datetime | None = None
+
+    @field_validator("from_", "until", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            return parse_time(value)
+        except (ValueError, TypeError):
+            raise ValueError(
+                f"{value!r} is not a time; write it like \"2027-02-10T21:30:00Z\""
+            ) from None
+
+
+class Count(Strict):
+    at_least: int = Field(ge=1)
+    within: str
+    same: str | None = None
+
+    _within = field_validator("within")(classmethod(lambda cls, v: _duration(v)))
+
+
+class When(Strict):
+    event: str
+    where: dict[str, Any] | None = None
+    count: Count | None = None
+
+
+class EventTest(Strict):
+    """An event in ``cancel_if`` (a type and optional conditions on it)."""
+
+    event: str
+    where: dict[str, Any] | None = None
+
+
+class Who(Strict):
+    segment: str | list[str] | None = None
+    not_segment: str | list[str] | None = None
+    value_tier: str | list[str] | None = None
+    where: dict[str, Any] | None = None
+    did: dict[str, Any] | None = None
+    did_not: dict[str, Any] | None = None
+
+
+class EmailContent(Strict):
+    template: str | None = None
+    subject: str | None = None
+    html: str | None = None
+    text: str | None = None
+
+    @model_validator(mode="after")
+    def _either(self) -> EmailContent:
+        inline = self.subject or self.html or self.text
+        if self.template and inline:
+            raise ValueError("use either template: NAME or inline subject/html/text, not both")
+        if not self.template and not (self.subject and (self.html or self.text)):
+            raise ValueError("inline email needs subject and html or text (or use template: NAME)")
+        return self
+
+
+class SmsContent(Strict):
+    template: str | None = None
+    text: str | None = None
+
+    @model_validator(mode="after")
+    def _either(self) -> SmsContent:
+        if bool(self.template) == bool(self.text):
+            raise ValueError("sms needs exactly one of text: ... or template: NAME")
+        return self
+
+
+class Trigger(Strict):
+    """triggers/*.yaml — one trigger per file."""
+
+    id: str
+    description: str | None = None
+    enabled: bool = True
+    active: Active | None = None
+    when: When
+    who: Who | list[Who] | None = None
+    wait: str | None = None
+    cancel_if: list[EventTest] = Field(default_factory=list)
+    cooldown: str | None = None
+    priority: int = 50
+    holdout: float = Field(default=0, ge=0, le=100)
+    expires: str | None = None
+    channel: Literal["email", "sms", "best"] = "email"
+    email: EmailContent | None = None
+    sms: SmsContent | None = None
+
+    _durations = field_validator("wait", "cooldown", "expires")(
+        classmethod(lambda cls, v: None if v is None else _duration(v))
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError(f"{value!r}: ids use lowercase letters, digits, _ and -")
+        return value
+
+    @model_validator(mode="after")
+    def _content(self) -> Trigger:
+        if self.channel == "email" and self.email is None:
+            raise ValueError("channel: email needs an email: block")
+        if self.channel == "sms" and self.sms is None:
+            raise ValueError("channel: sms needs an sms: block")
+        if self.channel == "best" and self.email is None and self.sms is None:
+            raise ValueError("channel: best needs an email: and/or sms: block")
+        return self
+
+
+class Variant(Strict):
+    who: Who | list[Who] | None = None
+    email: EmailContent | None = None
+    sms: SmsContent | None = None
+    channel: Literal["email", "sms", "best"] | None = None
+
+
+class Campaign(Strict):
+    """campaigns/*.yaml — one campaign per file."""
+
+    id: str
+    description: str | None = None
+    enabled: bool = True
+    schedule: str
+    audience: Who | list[Who] | None = None
+    variants: list[Variant]
+    priority: int = 50
+    holdout: float = Field(default=0, ge=0, le=100)
+    expires: str | None = None
+
+    _expires = field_validator("expires")(
+        classmethod(lambda cls, v: None if v is None else _duration(v))
+    )
+
+
+class Template(Strict):
+    """templates/*.yaml — a named template."""
+
+    name: str
+    subject: str | None = None
+    html: str | None = None
+    text: str | None = None
+
+
+class ContentVariant(Strict):
+    who: Who | list[Who] | None = None
+    data: dict[str, Any]
+
+
+class ContentFile(Strict):
+    """content.yaml"""
+
+    blocks: dict[str, list[ContentVariant]] = Field(default_factory=dict)

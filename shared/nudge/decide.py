@@ -1,0 +1,300 @@
+"""decide: pure function from (profile, event, config, now) to decisions (CONTRACT §4).
+
+No AWS, no clock, no I/O. Triggers are indexed by event type, so an event only costs the
+triggers that listen to it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from nudge.clock import iso
+from nudge.config import CompiledConfig, CompiledTrigger
+from nudge.model.decision import Decision, Message, Plan, Wait, stable_id
+from nudge.model.events import Event
+from nudge.rules import Ctx
+
+SUPPRESS = "suppressed"
+
+
+def compute_segments(view: dict[str, Any], config: CompiledConfig, now: float) -> list[str]:
+    """Names of the segments the customer is in now."""
+    ctx = Ctx(view, view.get("history") or (), now)
+    return [name for name, check in config.segments.items() if check(ctx)]
+
+
+def _count_matches(trigger: CompiledTrigger, event: Event, history: list[dict[str, Any]]) -> int:
+    assert trigger.count is not None
+    _, window, same = trigger.count
+    target = same(event.as_doc())[0] if same else None
+    since = event.ts - window
+    n = 0
+    for entry in reversed(history):
+        if entry["ts"] > event.ts:
+            continue
+        if entry["ts"] < since:
+            break
+        if entry["type"] != event.type:
+            continue
+        doc = {"type": entry["type"], "properties": entry.get("properties") or {}}
+        if not trigger.where(Ctx(doc)):
+            continue
+        if same is not None and same(doc)[0] != target:
+            continue
+        n += 1
+    return n
+
+
+def _decision(
+    profile: dict[str, Any], trigger: str | None, now: datetime, outcome: str,
+    reason: str | None, event: Event | dict[str, Any] | None, **extra: Any,
+) -> Decision:  # fmt: skip
+    if isinstance(event, Event):
+        event_id, event_type = event.id, event.type
+    elif event:
+        event_id = (event.get("detail") or {}).get("event_id") or event.get("id")
+        event_type = event.get("detail-type")
+    else:
+        event_id = event_type = None
+    return Decision(
+        customer_id=profile["customer_id"], trigger=trigger, at=iso(now), outcome=outcome,
+        reason=reason, event_id=event_id, event_type=event_type, **extra,
+    )  # fmt: skip
+
+
+def in_cooldown(profile: dict[str, Any], trigger: CompiledTrigger, now: float) -> float | None:
+    """When the last counted message of this trigger went out, if inside its cooldown."""
+    if not trigger.cooldown:
+        return None
+    since = now - trigger.cooldown
+    for send in reversed(profile.get("sends", ())):
+        if send["trigger"] == trigger.id and send["ts"] >= since:
+            return float(send["ts"])
+    return None
+
+
+def choose_channel(
+    trigger: CompiledTrigger, view: dict[str, Any], config: CompiledConfig
+) -> tuple[str | None, str | None, dict[str, Any]]:
+    """Pick the channel; returns (channel, suppression reason, values that decided it)."""
+    wanted = trigger.model.channel
+    candidates = list(config.settings.channels) if wanted == "best" else [wanted]
+    candidates = [c for c in candidates if getattr(trigger, c) is not None]
+    first_reason: str | None = None
+    detail: dict[str, Any] = {}
+    for channel in candidates:
+        reason = channel_block(channel, view, config)
+        if reason is None:
+            return channel, None, {"channel": channel}
+        if first_reason is None:
+            first_reason = reason
+            detail = {f"consent.{channel}": view.get("consent", {}).get(channel)}
+            if reason == "no_address":
+                detail = {"address": "email" if channel == "email" else "phone"}
+    return None, first_reason or "no_consent", detail
+
+
+def channel_block(channel: str, view: dict[str, Any], config: CompiledConfig) -> str | None:
+    """Why this channel cannot reach the customer (``no_consent``/``no_address``), or None."""
+    consent = (view.get("consent") or {}).get(channel)
+    opt_out = channel == "email" and config.settings.consent.email == "opt_out"
+    if consent is False or (consent is None and not opt_out):
+        return "no_consent"
+    address = view.get("email") if channel == "email" else view.get("phone")
+    if not address or (channel == "email" and view.get("email_undeliverable")):
+        return "no_address"
+    return None
+
+
+def deliver(
+    profile: dict[str, Any], view: dict[str, Any], trigger: CompiledTrigger,
+    event_env: dict[str, Any], config: CompiledConfig, now: datetime, plan: Plan,
+    key: str,
+) -> None:  # fmt: skip
+    """Last step of a firing: channel, consent, address, then a message for the outbox."""
+    channel, reason, detail = choose_channel(trigger, view, config)
+    if channel is None:
+        plan.decisions.append(
+            _decision(profile, trigger.id, now, SUPPRESS, reason, event_env, detail=detail)
+        )
+        return
+    message_id = stable_id(profile["customer_id"], trigger.id, key)
+    arbitration = 0.0  # quiet hours, caps and arbitration are applied by dispatch
+    expires = iso(now + timedelta(seconds=trigger.expires)) if trigger.expires else None
+    plan.messages.append(
+        Message(
+            message_id=message_id,
+            customer_id=profile["customer_id"],
+            trigger=trigger.id,
+            channel=channel,
+            created_at=iso(now),
+            send_at=iso(now + timedelta(seconds=arbitration)),
+            priority=trigger.priority,
+            event=event_env,
+            expires_at=expires,
+            kind=trigger.kind,
+        )
+    )
+    plan.sends.append(
+        {"trigger": trigger.id, "channel": channel, "ts": now.timestamp(), "mid": message_id}
+    )
+
+
+def _active(trigger: CompiledTrigger, now: datetime) -> bool:
+    active = trigger.model.active
+    if active is None:
+        return True
+    if active.from_ and now < active.from_:
+        return False
+    return not (active.until and now >= active.until)
+
+
+def audience_ok(
+    trigger: CompiledTrigger, view: dict[str, Any], now: float
+) -> bool:
+    """Does the customer belong to the trigger's audience (`who`) now?"""
+    return trigger.who(Ctx(view, view.get("history") or (), now))
+
+
+def decide(
+    profile: dict[str, Any], view: dict[str, Any], event: Event, config: CompiledConfig,
+    now: datetime,
+) -> Plan:  # fmt: skip
+    """Decisions for one event already applied to ``profile`` (``view`` is its derived view)."""
+    plan = Plan()
+    ts = now.timestamp()
+    waits = profile.get("waits") or {}
+    if waits and event.type in config.cancel_types:
+        doc = event.as_doc()
+        for wait_id, wait in sorted(waits.items()):
+            trigger = config.triggers.get(wait["trigger"])
+            if trigger is None:
+                continue
+            for name, check in trigger.cancel_if:
+                if name == event.type and check(Ctx(doc)):
+                    plan.cancelled_waits.append(wait_id)
+                    plan.decisions.append(
+                        _decision(profile, trigger.id, now, "cancelled", None, event,
+                                  detail={"cancelled_by": event.type, "wait_id": wait_id})
+                    )  # fmt: skip
+                    break
+    triggers = config.by_event.get(event.type)
+    if not triggers:
+        return plan
+    envelope: dict[str, Any] | None = None
+    doc = event.as_doc()
+    ctx = Ctx(doc)
+    history = profile.get("history") or []
+    for trigger in triggers:
+        if not trigger.where(ctx):
+            continue
+        if trigger.count is not None:
+            # fire when the count reaches the threshold, not on every event after it
+            if _count_matches(trigger, event, history) != trigger.count[0]:
+                continue
+        envelope = envelope or event.to_envelope()
+        if not _active(trigger, now):
+            plan.decisions.append(_decision(profile, trigger.id, now, SUPPRESS, "inactive", event))
+            continue
+        if not audience_ok(trigger, view, ts):
+            plan.decisions.append(
+                _decision(profile, trigger.id, now, SUPPRESS, "audience", event,
+                          detail={"segments": view.get("segments") or []})
+            )  # fmt: skip
+            continue
+        last = in_cooldown(profile, trigger, ts)
+        if last is not None:
+            plan.decisions.append(
+                _decision(profile, trigger.id, now, SUPPRESS, "cooldown", event,
+                          detail={"last_sent_at": iso(_from_ts(last)),
+                                  "cooldown": trigger.model.cooldown})
+            )  # fmt: skip
+            continue
+        if trigger.wait:
+            channel, reason, detail = choose_channel(trigger, view, config)
+            if channel is None:
+                plan.decisions.append(
+                    _decision(profile, trigger.id, now, SUPPRESS, reason, event, detail=detail)
+                )
+                continue
+            for wait_id, wait in sorted(waits.items()):
+                if wait["trigger"] == trigger.id and wait_id not in plan.cancelled_waits:
+                    plan.cancelled_waits.append(wait_id)  # the newer event restarts the wait
+                    plan.decisions.append(
+                        _decision(profile, trigger.id, now, SUPPRESS, "superseded", wait["event"],
+                                  detail={"replaced_by": event.id})
+                    )  # fmt: skip
+            wait_id = stable_id(profile["customer_id"], trigger.id, event.id)
+            due = now + timedelta(seconds=trigger.wait)
+            plan.waits.append(Wait(wait_id, trigger.id, iso(now), iso(due), envelope))
+            plan.decisions.append(
+                _decision(profile, trigger.id, now, "scheduled", None, event,
+                          detail={"wait": trigger.model.wait, "due_at": iso(due)})
+            )  # fmt: skip
+            continue
+        deliver(profile, view, trigger, envelope, config, now, plan, event.id)
+    return plan
+
+
+def decide_wake(
+    profile: dict[str, Any], view: dict[str, Any], wait_id: str, config: CompiledConfig,
+    now: datetime,
+) -> Plan:  # fmt: skip
+    """A wait has ended: re-check cancel_if, activity, audience and cooldown, then deliver."""
+    plan = Plan()
+    wait = (profile.get("waits") or {}).get(wait_id)
+    if wait is None:
+        return plan  # already handled (cancelled, superseded, or a repeated wake-up)
+    plan.cancelled_waits.append(wait_id)
+    trigger = config.triggers.get(wait["trigger"])
+    event_env = wait["event"]
+    if trigger is None or not trigger.model.enabled:
+        plan.decisions.append(
+            _decision(profile, wait["trigger"], now, SUPPRESS, "inactive", event_env)
+        )
+        return plan
+    created = _parse_ts(wait["created_at"])
+    own_id = (event_env.get("detail") or {}).get("event_id")
+    for entry in profile.get("history") or ():
+        if entry["ts"] < created or entry["ts"] > now.timestamp() or entry.get("id") == own_id:
+            continue
+        for name, check in trigger.cancel_if:
+            doc = {"type": entry["type"], "properties": entry.get("properties") or {}}
+            if entry["type"] == name and check(Ctx(doc)):
+                plan.decisions.append(
+                    _decision(profile, trigger.id, now, "cancelled", None, event_env,
+                              detail={"cancelled_by": entry["type"], "wait_id": wait_id})
+                )  # fmt: skip
+                return plan
+    ts = now.timestamp()
+    if not _active(trigger, now):
+        plan.decisions.append(_decision(profile, trigger.id, now, SUPPRESS, "inactive", event_env))
+        return plan
+    if not audience_ok(trigger, view, ts):
+        plan.decisions.append(
+            _decision(profile, trigger.id, now, SUPPRESS, "audience", event_env,
+                      detail={"segments": view.get("segments") or []})
+        )  # fmt: skip
+        return plan
+    last = in_cooldown(profile, trigger, ts)
+    if last is not None:
+        plan.decisions.append(
+            _decision(profile, trigger.id, now, SUPPRESS, "cooldown", event_env,
+                      detail={"last_sent_at": iso(_from_ts(last))})
+        )  # fmt: skip
+        return plan
+    deliver(profile, view, trigger, event_env, config, now, plan, wait_id)
+    return plan
+
+
+def _from_ts(ts: float) -> datetime:
+    from nudge.profile import now_utc
+
+    return now_utc(ts)
+
+
+def _parse_ts(value: str) -> float:
+    from nudge.clock import parse_time
+
+    return parse_time(value).timestamp()

@@ -1,0 +1,1 @@
+"""Data shapes shared by every part of nudge: events, decisions, outbox messages."""

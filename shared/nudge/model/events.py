@@ -1,0 +1,249 @@
+"""Native storefront events (CONTRACT §1): the EventBridge envelope and its ``detail``.
+
+``parse_event`` turns an envelope (as delivered to a Lambda, as in ``events/*.json``) into an
+``Event``; anything malformed raises ``MalformedEvent`` with a reason fit for the DLQ.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from nudge.clock import iso, parse_time
+
+NUDGE_SOURCE = "nudge"
+
+
+class MalformedEvent(ValueError):
+    """An event that can never be processed; it goes to the DLQ with ``reason``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class LineItem(_Open):
+    """One product line in a cart or order."""
+
+    product_id: str | None = None
+    name: str | None = None
+    category: str | None = None
+    price: float | None = None
+    quantity: int = 1
+
+
+class ProductProps(_Open):
+    product_id: str
+    name: str | None = None
+    category: str | None = None
+    price: float | None = None
+    url: str | None = None
+
+
+class PageProps(_Open):
+    path: str
+    title: str | None = None
+    url: str | None = None
+
+
+class CartProps(_Open):
+    cart_id: str | None = None
+    value: float = 0.0
+    currency: str | None = None
+    items: list[LineItem] = Field(default_factory=list)
+    checkout_url: str | None = None
+
+
+class OrderProps(_Open):
+    order_id: str
+    value: float
+    currency: str | None = None
+    items: list[LineItem] = Field(default_factory=list)
+
+
+class RefundProps(_Open):
+    order_id: str
+    value: float
+
+
+class ConsentProps(_Open):
+    channel: str = Field(pattern="^(email|sms)$")
+    granted: bool
+    source: str | None = None
+
+
+class Consent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: bool | None = None
+    sms: bool | None = None
+
+
+class Detail(_Open):
+    """``detail`` of every native event."""
+
+    customer_id: str = Field(min_length=1)
+    event_id: str | None = None
+    properties: dict[str, Any] = Field(default_factory=dict)
+    traits: dict[str, Any] = Field(default_factory=dict)
+    consent: Consent | None = None
+
+
+PROPERTY_MODELS: dict[str, type[BaseModel]] = {
+    "product_viewed": ProductProps,
+    "page_viewed": PageProps,
+    "cart_updated": CartProps,
+    "checkout_started": CartProps,
+    "order_placed": OrderProps,
+    "order_refunded": RefundProps,
+    "consent_updated": ConsentProps,
+}
+NATIVE_TYPES = (*PROPERTY_MODELS, "customer_updated")
+
+_detail_adapter = TypeAdapter(Detail)
+
+
+@dataclass(slots=True)
+class Event:
+    """A validated event, the unit ingest applies and decide reacts to."""
+
+    id: str  # idempotency key: detail.event_id, else the envelope id
+    type: str  # detail-type
+    source: str
+    time: datetime
+    customer_id: str
+    properties: dict[str, Any] = field(default_factory=dict)
+    traits: dict[str, Any] = field(default_factory=dict)
+    consent: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def ts(self) -> float:
+        """Event time as epoch seconds."""
+        return self.time.timestamp()
+
+    def as_doc(self) -> dict[str, Any]:
+        """The event as conditions and templates see it."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "event": self.type,
+            "source": self.source,
+            "time": iso(self.time),
+            "customer_id": self.customer_id,
+            "properties": self.properties,
+            "traits": self.traits,
+        }
+
+    def to_envelope(self) -> dict[str, Any]:
+        """Back to an EventBridge envelope (used to replay a waiting trigger's event)."""
+        detail: dict[str, Any] = {"customer_id": self.customer_id, "event_id": self.id}
+        if self.properties:
+            detail["properties"] = self.properties
+        if self.traits:
+            detail["traits"] = self.traits
+        if self.consent:
+            detail["consent"] = self.consent
+        return {
+            "id": self.id,
+            "source": self.source,
+            "detail-type": self.type,
+            "time": iso(self.time),
+            "detail": detail,
+        }
+
+
+def _reason(err: ValidationError, prefix: str) -> str:
+    parts = []
+    for e in err.errors()[:5]:
+        loc = ".".join(str(p) for p in e["loc"])
+        parts.append(f"{prefix}{loc}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def parse_event(raw: Any, allowed_sources: list[str] | None = None) -> Event:
+    """Validate an EventBridge envelope (dict or JSON text) into an ``Event``.
+
+    Raises ``MalformedEvent`` naming what is wrong; never anything else for bad input.
+    """
+    if isinstance(raw, str | bytes):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise MalformedEvent(f"not JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise MalformedEvent("event is not a JSON object")
+    detail_type = raw.get("detail-type")
+    if not isinstance(detail_type, str) or not detail_type:
+        raise MalformedEvent("detail-type is missing")
+    source = raw.get("source")
+    if not isinstance(source, str) or not source:
+        raise MalformedEvent("source is missing")
+    if source == NUDGE_SOURCE:
+        raise MalformedEvent("source 'nudge' is nudge's own; storefront events need another source")
+    if allowed_sources and source not in allowed_sources:
+        raise MalformedEvent(f"source {source!r} is not in settings.sources")
+    try:
+        when = parse_time(raw.get("time") or "")
+    except (ValueError, TypeError, AttributeError):
+        raise MalformedEvent(f"time {raw.get('time')!r} is not ISO 8601 with an offset") from None
+    detail = raw.get("detail")
+    if isinstance(detail, str):
+        try:
+            detail = json.loads(detail)
+        except ValueError as exc:
+            raise MalformedEvent(f"detail is not JSON: {exc}") from None
+    if not isinstance(detail, dict):
+        raise MalformedEvent("detail is not a JSON object")
+    if not detail.get("customer_id"):
+        raise MalformedEvent("detail.customer_id is missing")
+    try:
+        parsed = _detail_adapter.validate_python(detail)
+    except ValidationError as err:
+        raise MalformedEvent(_reason(err, "detail.")) from None
+    props_model = PROPERTY_MODELS.get(detail_type)
+    properties = parsed.properties
+    if props_model is not None:
+        try:
+            properties = props_model.model_validate(properties).model_dump(exclude_none=True)
+        except ValidationError as err:
+            raise MalformedEvent(_reason(err, "detail.properties.")) from None
+    event_id = parsed.event_id or raw.get("id")
+    if not event_id:
+        raise MalformedEvent("neither detail.event_id nor the envelope id is set")
+    consent = {}
+    if parsed.consent is not None:
+        consent = {k: v for k, v in parsed.consent.model_dump().items() if v is not None}
+    return Event(
+        id=str(event_id),
+        type=detail_type,
+        source=source,
+        time=when,
+        customer_id=str(parsed.customer_id),
+        properties=properties,
+        traits=dict(parsed.traits),
+        consent=consent,
+    )
+
+
+def envelope_doc(envelope: dict[str, Any] | None) -> dict[str, Any]:
+    """The doc conditions and templates see, from a stored envelope (``event.properties``)."""
+    if not envelope:
+        return {}
+    detail = envelope.get("detail") or {}
+    return {
+        "id": detail.get("event_id") or envelope.get("id"),
+        "type": envelope.get("detail-type"),
+        "event": envelope.get("detail-type"),
+        "source": envelope.get("source"),
+        "time": envelope.get("time"),
+        "customer_id": detail.get("customer_id"),
+        "properties": detail.get("properties") or {},
+        "traits": detail.get("traits") or {},
+    }

@@ -1,0 +1,1 @@
+"""Glue between AWS events and the pure core: one module per function."""

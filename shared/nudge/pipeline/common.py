@@ -1,0 +1,91 @@
+"""What every handler shares: the config, the read-decide-write loop, applying a plan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from nudge import schedule, store
+from nudge.clock import now as clock_now
+from nudge.clock import parse_time
+from nudge.config import CompiledConfig, get_config
+from nudge.decide import compute_segments
+from nudge.env import get_env
+from nudge.model.decision import Plan
+from nudge.profile import SENDS_MAX, new_profile, profile_view
+
+log = logging.getLogger("nudge")
+MAX_ATTEMPTS = 8
+
+
+def current_config() -> CompiledConfig:
+    """The compiled config of this container (built on first use)."""
+    return get_config(get_env().config_dir)
+
+
+def refresh_view(
+    profile: dict[str, Any], config: CompiledConfig, now: datetime
+) -> dict[str, Any]:
+    """Derived view with segments recomputed; the profile keeps the segment list too."""
+    view = profile_view(profile, now, config.value_tiers)
+    segments = compute_segments(view, config, now.timestamp())
+    profile["segments"] = view["segments"] = segments
+    profile["value_tier"] = view["value_tier"]
+    return view
+
+
+def apply_plan(profile: dict[str, Any], plan: Plan) -> None:
+    """Fold a plan's waits and ledger entries into the profile document."""
+    waits = profile.setdefault("waits", {})
+    for wait_id in plan.cancelled_waits:
+        waits.pop(wait_id, None)
+    for wait in plan.waits:
+        waits[wait.wait_id] = {
+            "trigger": wait.trigger, "created_at": wait.created_at, "due_at": wait.due_at,
+            "event": wait.event,
+        }  # fmt: skip
+    if plan.sends:
+        sends = profile.setdefault("sends", [])
+        sends.extend(plan.sends)
+        del sends[: max(0, len(sends) - SENDS_MAX)]
+
+
+def update_customer(
+    customer_id: str,
+    change: Callable[[dict[str, Any], datetime], Plan | None],
+) -> Plan | None:
+    """Read the profile, let ``change`` mutate it and plan, then write it all at once.
+
+    Optimistic: if another event for this customer was written meanwhile, read again and
+    redo the change, so two concurrent events are both applied. Waits are scheduled before
+    the write (names are deterministic, so a retry does not duplicate them); cancelled waits
+    are unscheduled after it (a wake that finds no wait does nothing).
+    """
+    for _attempt in range(MAX_ATTEMPTS):
+        stored = store.get_profile(customer_id)
+        profile = stored.doc or new_profile(customer_id)
+        now = clock_now()
+        plan = change(profile, now)
+        if plan is None:
+            return None
+        apply_plan(profile, plan)
+        for wait in plan.waits:
+            schedule.create_wake(
+                "wait", wait.wait_id, parse_time(wait.due_at),
+                {"customer_id": customer_id, "wait_id": wait.wait_id},
+            )  # fmt: skip
+        try:
+            store.commit(customer_id, profile, stored.version, plan.decisions, plan.messages)
+        except store.VersionConflict:
+            log.info("version conflict, retrying", extra={"customer_id": customer_id})
+            continue
+        except store.AlreadyExists:
+            # the outbox item exists: an earlier attempt of this very work was written
+            log.info("outbox item already written", extra={"customer_id": customer_id})
+            return plan
+        for wait_id in plan.cancelled_waits:
+            schedule.delete_wake("wait", wait_id)
+        return plan
+    raise RuntimeError(f"profile kept changing under us after {MAX_ATTEMPTS} attempts")

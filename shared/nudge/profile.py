@@ -1,0 +1,183 @@
+"""The customer profile (CONTRACT §2): applying events to it, and the view conditions see.
+
+A profile is a plain dict (stored as JSON in one DynamoDB item). Money is kept rounded to cents.
+"""
+
+from __future__ import annotations
+
+import bisect
+from datetime import UTC, datetime
+from typing import Any
+
+from nudge.clock import iso, parse_time
+from nudge.model.events import Event
+
+HISTORY_MAX = 200  # events kept for did/count/cancel_if
+SEEN_MAX = 300  # event ids remembered for duplicate detection
+ORDERS_MAX = 100
+SENDS_MAX = 100
+_TOP_LEVEL_TRAITS = ("email", "phone", "timezone")
+
+
+def new_profile(customer_id: str) -> dict[str, Any]:
+    """An empty profile for a customer seen for the first time."""
+    return {
+        "customer_id": customer_id,
+        "traits": {},
+        "consent": {},
+        "orders_count": 0,
+        "lifetime_value": 0.0,
+        "orders": [],
+        "cart": {"value": 0.0, "items": [], "checkout_url": None},
+        "segments": [],
+        "history": [],
+        "seen": [],
+        "sends": [],
+        "waits": {},
+    }
+
+
+def _money(value: Any) -> float:
+    return round(float(value or 0), 2)
+
+
+def is_duplicate(profile: dict[str, Any], event: Event) -> bool:
+    """True when this event id was already applied to the profile."""
+    return event.id in profile.get("seen", ())
+
+
+def _remember(profile: dict[str, Any], event: Event, history_seconds: float) -> None:
+    seen = profile.setdefault("seen", [])
+    seen.append(event.id)
+    if len(seen) > SEEN_MAX:
+        del seen[: len(seen) - SEEN_MAX]
+    history = profile.setdefault("history", [])
+    entry = {"type": event.type, "ts": event.ts, "id": event.id, "properties": _compact(event)}
+    keys = [h["ts"] for h in history]
+    history.insert(bisect.bisect_right(keys, event.ts), entry)
+    horizon = max(h["ts"] for h in history) - history_seconds
+    while history and (len(history) > HISTORY_MAX or history[0]["ts"] < horizon):
+        history.pop(0)
+
+
+def _compact(event: Event) -> dict[str, Any]:
+    props = dict(event.properties)
+    items = props.get("items")
+    if isinstance(items, list) and len(items) > 20:
+        props["items"] = items[:20]
+    return props
+
+
+def apply_event(profile: dict[str, Any], event: Event, history_seconds: float) -> None:
+    """Apply one (non-duplicate) event to the profile in place."""
+    _remember(profile, event, history_seconds)
+    when = iso(event.time)
+    if not profile.get("last_seen_at") or when > profile["last_seen_at"]:
+        profile["last_seen_at"] = when
+    if event.traits:
+        traits = profile.setdefault("traits", {})
+        for key, value in event.traits.items():
+            if value is None:
+                traits.pop(key, None)
+            else:
+                traits[key] = value
+            if key in _TOP_LEVEL_TRAITS:
+                profile[key] = value
+    if event.consent:
+        for channel, granted in event.consent.items():
+            profile.setdefault("consent", {})[channel] = bool(granted)
+    kind = event.type
+    props = event.properties
+    if kind == "consent_updated":
+        profile.setdefault("consent", {})[props["channel"]] = bool(props["granted"])
+    elif kind in ("cart_updated", "checkout_started"):
+        profile["cart"] = {
+            "cart_id": props.get("cart_id"),
+            "value": _money(props.get("value")),
+            "currency": props.get("currency"),
+            "items": props.get("items") or [],
+            "checkout_url": props.get("checkout_url"),
+            "updated_at": when,
+        }
+    elif kind == "order_placed":
+        _order(profile, props, when)
+    elif kind == "order_refunded":
+        _refund(profile, props)
+
+
+def _order(profile: dict[str, Any], props: dict[str, Any], when: str) -> None:
+    orders = profile.setdefault("orders", [])
+    if any(o["order_id"] == props["order_id"] for o in orders):
+        return  # the same order delivered under another event id
+    orders.append({"order_id": props["order_id"], "value": _money(props["value"]), "at": when})
+    orders.sort(key=lambda o: o["at"])
+    if len(orders) > ORDERS_MAX:
+        del orders[: len(orders) - ORDERS_MAX]
+    profile["orders_count"] = int(profile.get("orders_count", 0)) + 1
+    profile["lifetime_value"] = _money(profile.get("lifetime_value")) + _money(props["value"])
+    profile["lifetime_value"] = _money(profile["lifetime_value"])
+    _order_dates(profile)
+    cart = profile.get("cart") or {}
+    if cart.get("value") or cart.get("items"):
+        profile["cart"] = {"value": 0.0, "items": [], "checkout_url": None, "updated_at": when}
+
+
+def _refund(profile: dict[str, Any], props: dict[str, Any]) -> None:
+    orders = profile.setdefault("orders", [])
+    order = next((o for o in orders if o["order_id"] == props["order_id"]), None)
+    amount = _money(props["value"])
+    if order is not None:
+        amount = min(amount, _money(order["value"]) - _money(order.get("refunded")))
+        order["refunded"] = _money(_money(order.get("refunded")) + amount)
+        if order["refunded"] >= _money(order["value"]) and not order.get("void"):
+            order["void"] = True  # refunded in full: it no longer counts as an order
+            profile["orders_count"] = max(0, int(profile.get("orders_count", 0)) - 1)
+    profile["lifetime_value"] = _money(max(0.0, _money(profile.get("lifetime_value")) - amount))
+    _order_dates(profile)
+
+
+def _order_dates(profile: dict[str, Any]) -> None:
+    live = [o["at"] for o in profile.get("orders", []) if not o.get("void")]
+    if live:
+        profile["last_order_at"] = max(live)
+        first = profile.get("first_order_at")
+        profile["first_order_at"] = min([*live, first] if first else live)
+    else:
+        profile.pop("last_order_at", None)
+
+
+def _days(since: str | None, now: datetime) -> float | None:
+    if not since:
+        return None
+    return round((now - parse_time(since)).total_seconds() / 86400, 2)
+
+
+def value_tier(view: dict[str, Any], tiers: Any) -> str | None:
+    """The longevity x recency tier name (CONTRACT §3), or None without orders or a grid."""
+    if tiers is None or not view.get("orders_count"):
+        return None
+    longevity, recency = view.get("days_since_first_order"), view.get("days_since_last_order")
+    if longevity is None or recency is None:
+        return None
+    row = bisect.bisect_right(tiers.longevity, longevity)
+    col = bisect.bisect_right(tiers.recency, recency)
+    return str(tiers.grid[row][col])
+
+
+def profile_view(profile: dict[str, Any], now: datetime, tiers: Any = None) -> dict[str, Any]:
+    """The profile as conditions and templates see it: stored fields plus derived ones."""
+    view = dict(profile)
+    view.setdefault("consent", {})
+    count = int(profile.get("orders_count") or 0)
+    ltv = _money(profile.get("lifetime_value"))
+    view["lifetime_value"] = ltv
+    view["avg_order_value"] = round(ltv / count, 2) if count else 0.0
+    view["days_since_first_order"] = _days(profile.get("first_order_at"), now)
+    view["days_since_last_order"] = _days(profile.get("last_order_at"), now)
+    view["value_tier"] = value_tier(view, tiers)
+    return view
+
+
+def now_utc(ts: float) -> datetime:
+    """Epoch seconds to aware UTC."""
+    return datetime.fromtimestamp(ts, UTC)

@@ -1,0 +1,308 @@
+"""Conditions (CONTRACT §3), compiled once into closures and evaluated fast.
+
+A condition is a map of field path to a value (equality) or to operators, combined with
+``all``/``any``/``not``; audience conditions may also test history with ``did``/``did_not``.
+Paths into lists collect the values of every element (``properties.items.category``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from nudge.durations import seconds
+
+OPERATORS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "any_in", "exists")
+COMBINATORS = ("all", "any", "not")
+HISTORY_TESTS = ("did", "did_not")
+_MISSING = object()
+
+
+class RuleError(ValueError):
+    """A condition that cannot be compiled; ``path`` is relative to the condition."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+@dataclass(slots=True)
+class Ctx:
+    """What a condition sees: a document, and for audience tests the history and the time."""
+
+    doc: dict[str, Any]
+    history: Sequence[dict[str, Any]] = field(default_factory=tuple)
+    now: float = 0.0
+
+
+Check = Callable[[Ctx], bool]
+
+
+def compile_path(path: str) -> Callable[[Any], tuple[Any, bool]]:
+    """A getter for a dotted path; returns ``(value, collected)``.
+
+    ``collected`` is True when the path went through a list and the value is the list of every
+    element's value. Keys win over attributes: ``items`` is a key, never ``dict.items``.
+    """
+    parts = tuple(path.split("."))
+
+    def get(doc: Any) -> tuple[Any, bool]:
+        current: Any = doc
+        collected = False
+        for part in parts:
+            if collected:
+                nxt = []
+                for item in current:
+                    if isinstance(item, dict) and part in item:
+                        value = item[part]
+                        if isinstance(value, list):
+                            nxt.extend(value)
+                        else:
+                            nxt.append(value)
+                current = nxt
+                continue
+            if isinstance(current, dict):
+                current = current.get(part, _MISSING)
+                if current is _MISSING:
+                    return _MISSING, False
+            elif isinstance(current, list):
+                if part.isdigit():
+                    index = int(part)
+                    if index >= len(current):
+                        return _MISSING, False
+                    current = current[index]
+                else:
+                    collected = True
+                    nxt = []
+                    for item in current:
+                        if isinstance(item, dict) and part in item:
+                            nxt.append(item[part])
+                    current = nxt
+            else:
+                return _MISSING, False
+        return current, collected
+
+    return get
+
+
+def _num(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _compare(op: str, operand: Any) -> Callable[[Any], bool]:
+    if op == "eq":
+        return lambda v: v == operand
+    if op == "ne":
+        return lambda v: v != operand
+    if op in ("in", "not_in"):
+        if not isinstance(operand, list):
+            raise RuleError((op,), f"{op} needs a list, like {op}: [a, b]")
+        members = set(map(_hashable, operand))
+        if op == "in":
+            return lambda v: _hashable(v) in members
+        return lambda v: _hashable(v) not in members
+    if op in ("gt", "gte", "lt", "lte"):
+        if isinstance(operand, bool) or not isinstance(operand, int | float | str):
+            raise RuleError((op,), f"{op} needs a number or a time, not {operand!r}")
+
+        def ordered(v: Any, _op: str = op) -> bool:
+            if v is None or isinstance(v, bool):
+                return False
+            left = _num(v) if isinstance(operand, int | float) else v
+            try:
+                if _op == "gt":
+                    return bool(left > operand)
+                if _op == "gte":
+                    return bool(left >= operand)
+                if _op == "lt":
+                    return bool(left < operand)
+                return bool(left <= operand)
+            except TypeError:
+                return False
+
+        return ordered
+    raise RuleError((op,), f"unknown operator {op!r}; use one of {', '.join(OPERATORS)}")
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _field_check(path: str, spec: Any) -> Check:
+    get = compile_path(path)
+    if isinstance(spec, dict) and spec and all(isinstance(k, str) for k in spec):
+        unknown = [k for k in spec if k not in OPERATORS]
+        if unknown:
+            raise RuleError(
+                (path, unknown[0]),
+                f"unknown operator {unknown[0]!r}; use one of {', '.join(OPERATORS)}",
+            )
+        checks = [_operator(path, op, operand, get) for op, operand in spec.items()]
+        if len(checks) == 1:
+            return checks[0]
+        return lambda ctx: all(c(ctx) for c in checks)
+    if isinstance(spec, list):
+        return _operator(path, "in", spec, get)
+    return _operator(path, "eq", spec, get)
+
+
+def _operator(path: str, op: str, operand: Any, get: Callable[[Any], tuple[Any, bool]]) -> Check:
+    if op == "exists":
+        if not isinstance(operand, bool):
+            raise RuleError((path, op), "exists needs true or false")
+
+        def exists(ctx: Ctx) -> bool:
+            value, collected = get(ctx.doc)
+            present = value is not _MISSING and value is not None and (not collected or value)
+            return present == operand
+
+        return exists
+    if op == "contains":
+
+        def contains(ctx: Ctx) -> bool:
+            value, _ = get(ctx.doc)
+            if isinstance(value, str):
+                return isinstance(operand, str) and operand in value
+            if isinstance(value, list):
+                return operand in value
+            return False
+
+        return contains
+    if op == "any_in":
+        if not isinstance(operand, list):
+            raise RuleError((path, op), "any_in needs a list, like any_in: [jewelry, fragrance]")
+        wanted = set(map(_hashable, operand))
+
+        def any_in(ctx: Ctx) -> bool:
+            value, _ = get(ctx.doc)
+            if isinstance(value, list):
+                return any(_hashable(v) in wanted for v in value)
+            return value is not _MISSING and _hashable(value) in wanted
+
+        return any_in
+    try:
+        compare = _compare(op, operand)
+    except RuleError as err:
+        raise RuleError((path, *err.path), err.message) from None
+    negative = op in ("ne", "not_in")
+
+    def check(ctx: Ctx) -> bool:
+        value, collected = get(ctx.doc)
+        if value is _MISSING:
+            return negative
+        if collected:
+            values = value
+            return all(map(compare, values)) if negative else any(map(compare, values))
+        return compare(value)
+
+    return check
+
+
+def compile_condition(spec: Any, *, audience: bool = False) -> Check:
+    """Compile a condition map; raises ``RuleError`` with the offending path."""
+    if spec is None:
+        return lambda ctx: True
+    if not isinstance(spec, dict):
+        raise RuleError((), "a condition is a map of field: value or field: {operator: value}")
+    checks: list[Check] = []
+    for key, value in spec.items():
+        if not isinstance(key, str):
+            raise RuleError((key,), "condition keys are field paths like properties.value")
+        try:
+            if key in ("all", "any"):
+                if not isinstance(value, list):
+                    raise RuleError((), f"{key} needs a list of conditions")
+                parts = []
+                for i, item in enumerate(value):
+                    try:
+                        parts.append(compile_condition(item, audience=audience))
+                    except RuleError as err:
+                        raise RuleError((i, *err.path), err.message) from None
+                if key == "all":
+                    checks.append(lambda ctx, p=parts: all(c(ctx) for c in p))
+                else:
+                    checks.append(lambda ctx, p=parts: any(c(ctx) for c in p))
+            elif key == "not":
+                inner = compile_condition(value, audience=audience)
+                checks.append(lambda ctx, c=inner: not c(ctx))
+            elif key in HISTORY_TESTS:
+                if not audience:
+                    raise RuleError((), f"{key} tests a customer's history; use it in who/segments")
+                test = compile_history_test(value)
+                if key == "did":
+                    checks.append(test)
+                else:
+                    checks.append(lambda ctx, t=test: not t(ctx))
+            else:
+                checks.append(_field_check(key, value))
+        except RuleError as err:
+            raise RuleError((key, *err.path), err.message) from None
+    if len(checks) == 1:
+        return checks[0]
+    return lambda ctx: all(c(ctx) for c in checks)
+
+
+_HISTORY_KEYS = ("event", "where", "within", "at_least")
+
+
+def compile_history_test(spec: Any) -> Check:
+    """``{event: X, where: {...}, within: 48h, at_least: N}``: did the customer do X?"""
+    if not isinstance(spec, dict) or "event" not in spec:
+        raise RuleError((), "did/did_not need at least event: NAME, like {event: order_placed}")
+    for key in spec:
+        if key not in _HISTORY_KEYS:
+            raise RuleError((key,), f"unknown key {key!r}; use {', '.join(_HISTORY_KEYS)}")
+    name = spec["event"]
+    if not isinstance(name, str):
+        raise RuleError(("event",), "event must be an event name")
+    try:
+        where = compile_condition(spec.get("where"))
+    except RuleError as err:
+        raise RuleError(("where", *err.path), err.message) from None
+    window: float | None = None
+    if spec.get("within") is not None:
+        try:
+            window = seconds(spec["within"])
+        except ValueError as exc:
+            raise RuleError(("within",), str(exc)) from None
+    at_least = spec.get("at_least", 1)
+    if not isinstance(at_least, int) or isinstance(at_least, bool) or at_least < 1:
+        raise RuleError(("at_least",), "at_least needs a whole number of 1 or more")
+    has_where = spec.get("where") is not None
+
+    def did(ctx: Ctx) -> bool:
+        since = ctx.now - window if window is not None else float("-inf")
+        found = 0
+        for entry in reversed(ctx.history):
+            ts = entry["ts"]
+            if ts > ctx.now:
+                continue
+            if ts < since:
+                break
+            if entry["type"] != name:
+                continue
+            if has_where and not where(Ctx(entry)):
+                continue
+            found += 1
+            if found >= at_least:
+                return True
+        return False
+
+    return did
+
+
+def history_test_span(spec: Any) -> float:
+    """How far back (seconds) a history test looks; 0 when unbounded or unknown."""
+    if isinstance(spec, dict) and spec.get("within"):
+        try:
+            return seconds(spec["within"])
+        except ValueError:
+            return 0.0
+    return 0.0

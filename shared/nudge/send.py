@@ -1,0 +1,68 @@
+"""Providers: SES v2 for email (raw MIME, so every header survives), SNS for SMS."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Any
+
+from nudge.aws import client
+from nudge.clock import now
+from nudge.env import get_env
+
+
+class ProviderError(Exception):
+    """The provider refused the message (after the client's own retries)."""
+
+
+def build_email(
+    sender: str, to: str, subject: str, html: str | None, text: str | None,
+    headers: dict[str, str],
+) -> bytes:  # fmt: skip
+    """A MIME message with text and HTML parts and our headers."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(now())
+    msg["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].strip("> "))
+    for name, value in headers.items():
+        msg[name] = value
+    msg.set_content(text or "")
+    if html:
+        msg.add_alternative(html, subtype="html")
+    return msg.as_bytes()
+
+
+def send_email(
+    sender: str, to: str, subject: str, html: str | None, text: str | None,
+    headers: dict[str, str],
+) -> str:  # fmt: skip
+    """Send through SES v2; returns the provider's message id."""
+    ses = client("sesv2")
+    kwargs: dict[str, Any] = {
+        "FromEmailAddress": sender,
+        "Destination": {"ToAddresses": [to]},
+        "Content": {"Raw": {"Data": build_email(sender, to, subject, html, text, headers)}},
+    }
+    config_set = get_env().ses_configuration_set
+    if config_set:
+        kwargs["ConfigurationSetName"] = config_set
+    try:
+        return str(ses.send_email(**kwargs)["MessageId"])
+    except ses.exceptions.ClientError as exc:
+        raise ProviderError(str(exc)) from None
+
+
+def send_sms(sender: str | None, to: str, text: str) -> str:
+    """Send an SMS through SNS; returns the provider's message id."""
+    sns = client("sns")
+    attributes: dict[str, Any] = {
+        "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Promotional"},
+    }
+    if sender:
+        attributes["AWS.MM.SMS.OriginationNumber"] = {"DataType": "String", "StringValue": sender}
+    try:
+        return str(sns.publish(PhoneNumber=to, Message=text, MessageAttributes=attributes)["MessageId"])
+    except sns.exceptions.ClientError as exc:
+        raise ProviderError(str(exc)) from None
