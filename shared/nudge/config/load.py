@@ -43,7 +43,8 @@ class SourceFile:
     rel: str
     located: Located
 
-    def error(self, path: tuple[Any, ...], message: str, *, key: bool = True) -> ConfigError:
+    def error(self, path: tuple[Any, ...], message: str, *, key: bool = False) -> ConfigError:
+        """An error at ``path``: at its value, or at its key when ``key`` (an unknown key)."""
         path = _data_path(self.located.data, path)
         mark: Mark = self.located.mark(path, key=key)
         dotted = ".".join(str(p) for p in path)
@@ -136,8 +137,7 @@ def pydantic_errors(src: SourceFile, exc: ValidationError) -> list[ConfigError]:
         if (path, message) in seen:
             continue
         seen.add((path, message))
-        on_key = err["type"] in ("extra_forbidden",)
-        out.append(src.error(path, message, key=on_key or err["type"] != "missing"))
+        out.append(src.error(path, message, key=err["type"] == "extra_forbidden"))
     return out
 
 

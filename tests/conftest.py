@@ -1,0 +1,100 @@
+"""Shared test set-up: dummy AWS credentials before anything imports boto3, and helpers that
+build events from the sample files in events/ (the same files `sam local invoke` uses)."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+for _key, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "POWERTOOLS_METRICS_NAMESPACE": "nudge",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}.items():
+    os.environ.setdefault(_key, _value)
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "config"
+EVENTS = ROOT / "events"
+_ids = itertools.count(1)
+
+
+def sample(name: str) -> dict[str, Any]:
+    """A sample event file from events/, as a fresh dict."""
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+def event(
+    kind: str,
+    customer: str,
+    at: str,
+    *,
+    base: str | None = None,
+    event_id: str | None = None,
+    **properties: Any,
+) -> dict[str, Any]:
+    """An envelope built from ``events/<base or kind>.json`` for another customer and time.
+
+    Keyword arguments replace properties (``value=300``); ``traits=``/``consent=`` set those.
+    """
+    env = copy.deepcopy(sample(base or kind))
+    env["detail-type"] = kind
+    env["time"] = at
+    env["id"] = f"env-{next(_ids)}"
+    detail = env["detail"]
+    detail["customer_id"] = customer
+    detail["event_id"] = event_id or f"t-{next(_ids)}"
+    for key in ("traits", "consent"):
+        if key in properties:
+            detail[key] = properties.pop(key)
+    if properties:
+        detail.setdefault("properties", {}).update(properties)
+    return env
+
+
+def customer(
+    cid: str, at: str, *, email_ok: bool = True, sms_ok: bool = True, **traits: Any
+) -> dict[str, Any]:
+    """A ``customer_updated`` with an address, a phone and the given consent."""
+    base = {
+        "email": f"{cid}@shop.example",
+        "phone": "+15555550100",
+        "first_name": cid.title(),
+        "timezone": "America/New_York",
+    }
+    base.update(traits)
+    base = {k: v for k, v in base.items() if v is not None}
+    return event("customer_updated", cid, at, traits=base, consent={"email": email_ok, "sms": sms_ok})
+
+
+@pytest.fixture
+def sim() -> Iterator[Any]:
+    """A simulation of the sample config on moto, clock at 2027-01-01 00:00Z."""
+    from nudge.clock import parse_time
+    from nudge.sim import Simulation
+
+    with Simulation(CONFIG, start=parse_time("2027-01-01T00:00:00Z")) as simulation:
+        yield simulation
+
+
+def make_config(tmp_path: Path, **files: str) -> Path:
+    """A copy of the sample config with some files replaced (``{"triggers/x.yaml": text}``)."""
+    import shutil
+
+    target = tmp_path / "config"
+    shutil.copytree(CONFIG, target)
+    for rel, text in files.items():
+        path = target / rel.replace("__", "/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return target
