@@ -74,7 +74,9 @@ def customer(
     }
     base.update(traits)
     base = {k: v for k, v in base.items() if v is not None}
-    return event("customer_updated", cid, at, traits=base, consent={"email": email_ok, "sms": sms_ok})
+    return event(
+        "customer_updated", cid, at, traits=base, consent={"email": email_ok, "sms": sms_ok}
+    )
 
 
 @pytest.fixture

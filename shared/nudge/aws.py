@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     """A boto3 client with adaptive retries (throttling is retried with backoff)."""
     import boto3
     from botocore.config import Config
 
     config = Config(retries={"mode": "adaptive", "max_attempts": 5}, connect_timeout=3)
-    return boto3.client(service, config=config)  # type: ignore[call-overload]
+    return boto3.client(service, config=config)
 
 
 def reset_clients() -> None:

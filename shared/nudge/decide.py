@@ -7,13 +7,15 @@ triggers that listen to it.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nudge.clock import iso
-from nudge.config import CompiledConfig, CompiledTrigger
 from nudge.model.decision import Decision, Message, Plan, Wait, stable_id
 from nudge.model.events import Event
 from nudge.rules import Ctx
+
+if TYPE_CHECKING:  # the config package is heavy to import; decide only needs its types
+    from nudge.config import CompiledConfig, CompiledTrigger
 
 SUPPRESS = "suppressed"
 
@@ -50,6 +52,8 @@ def _decision(
     profile: dict[str, Any], trigger: str | None, now: datetime, outcome: str,
     reason: str | None, event: Event | dict[str, Any] | None, **extra: Any,
 ) -> Decision:  # fmt: skip
+    event_id: str | None
+    event_type: str | None
     if isinstance(event, Event):
         event_id, event_type = event.id, event.type
     elif event:
@@ -150,9 +154,7 @@ def _active(trigger: CompiledTrigger, now: datetime) -> bool:
     return not (active.until and now >= active.until)
 
 
-def audience_ok(
-    trigger: CompiledTrigger, view: dict[str, Any], now: float
-) -> bool:
+def audience_ok(trigger: CompiledTrigger, view: dict[str, Any], now: float) -> bool:
     """Does the customer belong to the trigger's audience (`who`) now?"""
     return trigger.who(Ctx(view, view.get("history") or (), now))
 
@@ -189,10 +191,12 @@ def decide(
     for trigger in triggers:
         if not trigger.where(ctx):
             continue
-        if trigger.count is not None:
-            # fire when the count reaches the threshold, not on every event after it
-            if _count_matches(trigger, event, history) != trigger.count[0]:
-                continue
+        # a counted trigger fires when the count reaches the threshold, not on every event after
+        if (
+            trigger.count is not None
+            and _count_matches(trigger, event, history) != trigger.count[0]
+        ):
+            continue
         envelope = envelope or event.to_envelope()
         if not _active(trigger, now):
             plan.decisions.append(_decision(profile, trigger.id, now, SUPPRESS, "inactive", event))

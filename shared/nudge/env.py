@@ -1,14 +1,17 @@
-"""Function settings from the environment, read once on first use (never at import time)."""
+"""Function settings from the environment, read once on first use (never at import time).
+
+A plain dataclass rather than a pydantic model: it is on every handler's import path.
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 
-from pydantic import BaseModel
 
-
-class Env(BaseModel):
+@dataclass(frozen=True)
+class Env:
     """Environment every nudge function may read. Names match template.yaml."""
 
     table: str = "nudge"

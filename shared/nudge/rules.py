@@ -225,28 +225,37 @@ def compile_condition(spec: Any, *, audience: bool = False) -> Check:
                         parts.append(compile_condition(item, audience=audience))
                     except RuleError as err:
                         raise RuleError((i, *err.path), err.message) from None
-                if key == "all":
-                    checks.append(lambda ctx, p=parts: all(c(ctx) for c in p))
-                else:
-                    checks.append(lambda ctx, p=parts: any(c(ctx) for c in p))
+                checks.append(all_of(parts) if key == "all" else any_of(parts))
             elif key == "not":
                 inner = compile_condition(value, audience=audience)
-                checks.append(lambda ctx, c=inner: not c(ctx))
+                checks.append(negate(inner))
             elif key in HISTORY_TESTS:
                 if not audience:
                     raise RuleError((), f"{key} tests a customer's history; use it in who/segments")
                 test = compile_history_test(value)
-                if key == "did":
-                    checks.append(test)
-                else:
-                    checks.append(lambda ctx, t=test: not t(ctx))
+                checks.append(test if key == "did" else negate(test))
             else:
                 checks.append(_field_check(key, value))
         except RuleError as err:
             raise RuleError((key, *err.path), err.message) from None
+    return all_of(checks)
+
+
+def all_of(checks: list[Check]) -> Check:
+    """A check that holds when every one of ``checks`` holds."""
     if len(checks) == 1:
         return checks[0]
     return lambda ctx: all(c(ctx) for c in checks)
+
+
+def any_of(checks: list[Check]) -> Check:
+    """A check that holds when at least one of ``checks`` holds."""
+    return lambda ctx: any(c(ctx) for c in checks)
+
+
+def negate(check: Check) -> Check:
+    """The opposite check."""
+    return lambda ctx: not check(ctx)
 
 
 _HISTORY_KEYS = ("event", "where", "within", "at_least")

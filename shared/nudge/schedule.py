@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +30,7 @@ def create_wake(kind: str, ident: str, at: datetime, payload: dict[str, Any]) ->
     if env.wake_dlq_arn:
         target["DeadLetterConfig"] = {"Arn": env.wake_dlq_arn}
     sched = client("scheduler")
-    try:
+    with suppress(sched.exceptions.ConflictException):  # created by an earlier attempt
         sched.create_schedule(
             Name=name,
             GroupName=env.scheduler_group,
@@ -39,15 +40,11 @@ def create_wake(kind: str, ident: str, at: datetime, payload: dict[str, Any]) ->
             Target=target,
             ActionAfterCompletion="DELETE",
         )
-    except sched.exceptions.ConflictException:
-        pass  # created by an earlier attempt of the same work
     return name
 
 
 def delete_wake(kind: str, ident: str) -> None:
     """Delete a schedule if it is still there (a wake that finds nothing to do is harmless)."""
     sched = client("scheduler")
-    try:
+    with suppress(sched.exceptions.ResourceNotFoundException):
         sched.delete_schedule(Name=schedule_name(kind, ident), GroupName=get_env().scheduler_group)
-    except sched.exceptions.ResourceNotFoundException:
-        pass

@@ -63,6 +63,8 @@ def send_sms(sender: str | None, to: str, text: str) -> str:
     if sender:
         attributes["AWS.MM.SMS.OriginationNumber"] = {"DataType": "String", "StringValue": sender}
     try:
-        return str(sns.publish(PhoneNumber=to, Message=text, MessageAttributes=attributes)["MessageId"])
+        return str(
+            sns.publish(PhoneNumber=to, Message=text, MessageAttributes=attributes)["MessageId"]
+        )
     except sns.exceptions.ClientError as exc:
         raise ProviderError(str(exc)) from None

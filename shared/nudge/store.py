@@ -59,11 +59,15 @@ def table() -> str:
 
 def get_profile(customer_id: str) -> Stored:
     """Read a profile (strongly consistent, so an optimistic write starts from the latest)."""
-    item = client("dynamodb").get_item(
-        TableName=table(),
-        Key={"pk": _s(_pk(customer_id)), "sk": _s("PROFILE")},
-        ConsistentRead=True,
-    ).get("Item")
+    item = (
+        client("dynamodb")
+        .get_item(
+            TableName=table(),
+            Key={"pk": _s(_pk(customer_id)), "sk": _s("PROFILE")},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
     if not item:
         return Stored(None, 0)
     return Stored(json.loads(item["doc"]["S"]), int(item["version"]["N"]))
@@ -205,11 +209,15 @@ def claim_message(customer_id: str, message_id: str) -> dict[str, Any] | None:
 
 def get_message(customer_id: str, message_id: str) -> dict[str, Any] | None:
     """Read an outbox item (its status and body)."""
-    item = client("dynamodb").get_item(
-        TableName=table(),
-        Key={"pk": _s(_pk(customer_id)), "sk": _s(f"O#{message_id}")},
-        ConsistentRead=True,
-    ).get("Item")
+    item = (
+        client("dynamodb")
+        .get_item(
+            TableName=table(),
+            Key={"pk": _s(_pk(customer_id)), "sk": _s(f"O#{message_id}")},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
     return _message_from_item(item) if item else None
 
 

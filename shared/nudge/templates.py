@@ -56,7 +56,7 @@ def compile_template(source: str, *, html: bool = False) -> JinjaTemplate:
     from jinja2 import TemplateSyntaxError
 
     try:
-        return _environment(html).from_string(source)  # type: ignore[no-any-return]
+        return _environment(html).from_string(source)
     except TemplateSyntaxError as exc:
         raise TemplateError(f"line {exc.lineno}: {exc.message}") from None
 

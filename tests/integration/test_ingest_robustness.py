@@ -6,6 +6,7 @@ import json
 
 from nudge import store
 from nudge.pipeline import ingest
+
 from tests.conftest import customer, event
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from nudge.adapters import adapt
 from nudge.model.events import NATIVE_TYPES, parse_event
+
 from tests.conftest import EVENTS
 
 FILES = sorted(p for p in EVENTS.glob("*.json"))

@@ -23,4 +23,8 @@ def compile_campaigns(compiler: Any, config: Any) -> None:
                     compiler.content(src, ("variants", i, "sms"), variant.sms, "sms"),
                 )
             )
-        config.campaigns[campaign.id] = {"model": campaign, "audience": audience, "variants": variants}
+        config.campaigns[campaign.id] = {
+            "model": campaign,
+            "audience": audience,
+            "variants": variants,
+        }

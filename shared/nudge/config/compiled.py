@@ -13,7 +13,7 @@ from typing import Any
 from nudge.config import schema
 from nudge.config.load import ConfigError, ConfigInvalid, RawConfig, SourceFile, read_config
 from nudge.durations import seconds
-from nudge.rules import Check, Ctx, RuleError, compile_condition, compile_path
+from nudge.rules import Check, Ctx, RuleError, all_of, compile_condition, compile_path, negate
 from nudge.templates import TemplateError, known_names, unknown_names
 
 
@@ -81,14 +81,14 @@ def compile_who(who: schema.Who | list[schema.Who] | None, segments: set[str]) -
                 continue
             wanted = {value} if isinstance(value, str) else set(value)
             for seg in wanted - segments:
-                raise RuleError((*prefix, name), f"unknown segment {seg!r}; define it in segments.yaml")
-            if name == "segment":
-                checks.append(lambda c, w=wanted: bool(w.intersection(c.doc.get("segments") or ())))
-            else:
-                checks.append(lambda c, w=wanted: not w.intersection(c.doc.get("segments") or ()))
+                raise RuleError(
+                    (*prefix, name), f"unknown segment {seg!r}; define it in segments.yaml"
+                )
+            member = _in_segments(frozenset(wanted))
+            checks.append(member if name == "segment" else negate(member))
         if item.value_tier is not None:
             tiers = {item.value_tier} if isinstance(item.value_tier, str) else set(item.value_tier)
-            checks.append(lambda c, t=tiers: c.doc.get("value_tier") in t)
+            checks.append(_in_tiers(frozenset(tiers)))
         for name in ("where", "did", "did_not"):
             value = getattr(item, name)
             if value is None:
@@ -99,11 +99,15 @@ def compile_who(who: schema.Who | list[schema.Who] | None, segments: set[str]) -
             except RuleError as err:
                 path = err.path if name == "where" else err.path[1:]
                 raise RuleError((*prefix, name, *path), err.message) from None
-    if not checks:
-        return lambda c: True
-    if len(checks) == 1:
-        return checks[0]
-    return lambda c: all(check(c) for check in checks)
+    return all_of(checks) if checks else (lambda c: True)
+
+
+def _in_segments(wanted: frozenset[str]) -> Check:
+    return lambda c: not wanted.isdisjoint(c.doc.get("segments") or ())
+
+
+def _in_tiers(tiers: frozenset[str]) -> Check:
+    return lambda c: c.doc.get("value_tier") in tiers
 
 
 class _Compiler:

@@ -6,7 +6,7 @@ from typing import Any
 
 from nudge.config import schema
 
-FILES = {
+FILES: dict[str, type[schema.Strict]] = {
     "settings.yaml": schema.Settings,
     "segments.yaml": schema.SegmentsFile,
     "content.yaml": schema.ContentFile,

@@ -71,10 +71,9 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
     out: list[Any] = []
     current = data
     for part in loc:
-        if isinstance(current, dict) and part in current:
-            out.append(part)
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+        if (isinstance(current, dict) and part in current) or (
+            isinstance(current, list) and isinstance(part, int) and part < len(current)
+        ):
             out.append(part)
             current = current[part]
         elif isinstance(part, str) and not isinstance(current, dict | list):
@@ -198,7 +197,7 @@ def read_config(directory: str | Path) -> RawConfig:
             src = _parse(root, path, raw)
             value = _model(src, model, raw) if src else None
             if value is not None and src is not None:
-                sink.append((value, src))  # type: ignore[attr-defined]
+                sink.append((value, src))
     tdir = root / "templates"
     for path in sorted(tdir.glob("*.y*ml")) if tdir.is_dir() else []:
         src = _parse(root, path, raw)

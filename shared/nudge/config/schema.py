@@ -29,13 +29,6 @@ def _duration(value: Any) -> str:
     return str(value)
 
 
-class Duration(str):
-    """Marker type documented in the JSON Schema."""
-
-
-DurationField = Field(pattern=r"^\s*\d+\s*[smhdw]\s*$", description="duration: 90s, 30m, 1h, 2d, 1w")
-
-
 class Sender(Strict):
     email: str | None = None
     sms: str | None = None
@@ -49,15 +42,15 @@ class ConsentSettings(Strict):
 class QuietHours(Strict):
     start: str
     end: str
-    channels: list[Literal["email", "sms"]] = Field(default_factory=lambda: ["sms"])
+    channels: list[Literal["email", "sms"]] = Field(default_factory=lambda: ["sms"])  # type: ignore[arg-type]
 
     @field_validator("start", "end", mode="before")
     @classmethod
     def _hhmm(cls, value: Any) -> str:
         if isinstance(value, int):
-            raise ValueError("write times in quotes, like \"21:00\" (YAML reads 21:00 as a number)")
+            raise ValueError('write times in quotes, like "21:00" (YAML reads 21:00 as a number)')
         if not isinstance(value, str) or not _HHMM.match(value):
-            raise ValueError(f"{value!r} is not a time of day; use \"HH:MM\", like \"21:00\"")
+            raise ValueError(f'{value!r} is not a time of day; use "HH:MM", like "21:00"')
         return value
 
 
@@ -95,7 +88,7 @@ class Settings(Strict):
 
     timezone: str = "UTC"
     sender: Sender = Field(default_factory=Sender)
-    channels: list[Literal["email", "sms"]] = Field(default_factory=lambda: ["email", "sms"])
+    channels: list[Literal["email", "sms"]] = Field(default_factory=lambda: ["email", "sms"])  # type: ignore[arg-type]
     consent: ConsentSettings = Field(default_factory=ConsentSettings)
     sources: list[str] | None = None
     quiet_hours: QuietHours | None = None
@@ -167,7 +160,7 @@ class Active(Strict):
             return parse_time(value)
         except (ValueError, TypeError):
             raise ValueError(
-                f"{value!r} is not a time; write it like \"2027-02-10T21:30:00Z\""
+                f'{value!r} is not a time; write it like "2027-02-10T21:30:00Z"'
             ) from None
 
 

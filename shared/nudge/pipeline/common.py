@@ -5,29 +5,31 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nudge import schedule, store
 from nudge.clock import now as clock_now
 from nudge.clock import parse_time
-from nudge.config import CompiledConfig, get_config
 from nudge.decide import compute_segments
 from nudge.env import get_env
 from nudge.model.decision import Plan
 from nudge.profile import SENDS_MAX, new_profile, profile_view
+
+if TYPE_CHECKING:
+    from nudge.config import CompiledConfig
 
 log = logging.getLogger("nudge")
 MAX_ATTEMPTS = 8
 
 
 def current_config() -> CompiledConfig:
-    """The compiled config of this container (built on first use)."""
+    """The compiled config of this container (built on first use, not at import)."""
+    from nudge.config import get_config
+
     return get_config(get_env().config_dir)
 
 
-def refresh_view(
-    profile: dict[str, Any], config: CompiledConfig, now: datetime
-) -> dict[str, Any]:
+def refresh_view(profile: dict[str, Any], config: CompiledConfig, now: datetime) -> dict[str, Any]:
     """Derived view with segments recomputed; the profile keeps the segment list too."""
     view = profile_view(profile, now, config.value_tiers)
     segments = compute_segments(view, config, now.timestamp())

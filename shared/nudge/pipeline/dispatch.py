@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nudge import schedule, store
 from nudge.clock import iso, parse_time
 from nudge.clock import now as clock_now
-from nudge.config import CompiledConfig
-from nudge.config.compiled import Content, evaluate_content
 from nudge.decide import channel_block
 from nudge.model.decision import Decision
 from nudge.model.events import envelope_doc
@@ -25,6 +23,10 @@ from nudge.rules import Ctx
 from nudge.send import ProviderError, send_email, send_sms
 from nudge.templates import TemplateError, compile_template, render, template_context
 from nudge.unsubscribe import unsubscribe_url
+
+if TYPE_CHECKING:
+    from nudge.config import CompiledConfig
+    from nudge.config.compiled import Content
 
 log = logging.getLogger("nudge.dispatch")
 STALE_CLAIM = timedelta(minutes=15)  # longer than the function's timeout
@@ -74,15 +76,22 @@ def dispatch_message(customer_id: str, message_id: str) -> str:
     if current["status"] == "sending":
         claimed = current.get("claimed_at")
         if claimed and now - datetime.fromisoformat(claimed) >= STALE_CLAIM:
-            return _finish(current, "failed", "provider_error", "failed", now,
-                           error="interrupted while sending; not retried to avoid a duplicate")
+            return _finish(
+                current,
+                "failed",
+                "provider_error",
+                "failed",
+                now,
+                error="interrupted while sending; not retried to avoid a duplicate",
+            )
         raise RuntimeError("message is being sent by another attempt; retry later")
     if current["status"] != "pending":
         return current["status"]
     send_at = parse_time(current["send_at"])
     if send_at > now:
-        schedule.create_wake("send", message_id, send_at,
-                             {"customer_id": customer_id, "message_id": message_id})
+        schedule.create_wake(
+            "send", message_id, send_at, {"customer_id": customer_id, "message_id": message_id}
+        )
         return "waiting"
     message = store.claim_message(customer_id, message_id)
     if message is None:
@@ -95,15 +104,32 @@ def dispatch_message(customer_id: str, message_id: str) -> str:
     channel = message["channel"]
     blocked = channel_block(channel, view, config)
     if blocked:
-        return _finish(message, "suppressed", blocked, "suppressed", now,
-                       at_send_time=True, **{f"consent.{channel}": view["consent"].get(channel)})
+        return _finish(
+            message,
+            "suppressed",
+            blocked,
+            "suppressed",
+            now,
+            at_send_time=True,
+            **{f"consent.{channel}": view["consent"].get(channel)},
+        )
     content = _content(config, message)
     if content is None:
-        return _finish(message, "suppressed", "inactive", "suppressed", now,
-                       error="trigger no longer in config")
+        return _finish(
+            message,
+            "suppressed",
+            "inactive",
+            "suppressed",
+            now,
+            error="trigger no longer in config",
+        )
     settings = config.settings
-    unsub = unsubscribe_url(settings.unsubscribe.url if settings.unsubscribe else
-                            "https://example.invalid/unsubscribe", customer_id)
+    unsub = unsubscribe_url(
+        settings.unsubscribe.url if settings.unsubscribe else "https://example.invalid/unsubscribe",
+        customer_id,
+    )
+    from nudge.config.compiled import evaluate_content
+
     blocks = evaluate_content(config, Ctx(view, view.get("history") or (), now.timestamp()))
     context = template_context(view, envelope_doc(message.get("event")), blocks, unsub)
     try:
@@ -118,8 +144,9 @@ def dispatch_message(customer_id: str, message_id: str) -> str:
                 "X-Nudge-Message-Id": message_id,
                 "X-Nudge-Trigger": message["trigger"],
             }
-            provider_id = send_email(settings.sender.email or "", view["email"], subject or "",
-                                     html, text, headers)
+            provider_id = send_email(
+                settings.sender.email or "", view["email"], subject or "", html, text, headers
+            )
         else:
             provider_id = send_sms(settings.sender.sms, view["phone"], text or "")
     except ProviderError as exc:
@@ -138,5 +165,7 @@ def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
             dispatch_message(image["customer_id"]["S"], image["message_id"]["S"])
         except Exception:
             log.exception("dispatch failed; the stream will retry this record")
-            failures.append({"itemIdentifier": (record.get("dynamodb") or {}).get("SequenceNumber")})
+            failures.append(
+                {"itemIdentifier": (record.get("dynamodb") or {}).get("SequenceNumber")}
+            )
     return {"batchItemFailures": failures}

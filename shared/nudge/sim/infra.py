@@ -55,7 +55,7 @@ def read_template(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """(table properties, ingest rule event pattern) from the SAM template."""
     if path is None:
         return DEFAULT_TABLE, DEFAULT_PATTERN
-    doc = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - safe loader subclass
+    doc = yaml.load(path.read_text(), Loader=_CfnLoader)
     resources = doc.get("Resources", {})
     table = next(
         (r["Properties"] for r in resources.values() if r.get("Type") == "AWS::DynamoDB::Table"),

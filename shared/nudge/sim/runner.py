@@ -196,12 +196,19 @@ class Simulation:
         total = 0
         while True:
             records: list[dict[str, Any]] = []
-            shards = streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+            shards = streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"][
+                "Shards"
+            ]
             for shard in shards:
                 shard_id = shard["ShardId"]
-                iterator = self._iterators.get(shard_id) or streams.get_shard_iterator(
-                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
+                iterator = (
+                    self._iterators.get(shard_id)
+                    or streams.get_shard_iterator(
+                        StreamArn=self.stream_arn,
+                        ShardId=shard_id,
+                        ShardIteratorType="TRIM_HORIZON",
+                    )["ShardIterator"]
+                )
                 page = streams.get_records(ShardIterator=iterator)
                 self._iterators[shard_id] = page.get("NextShardIterator") or iterator
                 records.extend(page.get("Records", []))
@@ -283,9 +290,7 @@ class Simulation:
         from moto.sns.models import sns_backends
 
         outbox = self.outbox()
-        sent_at = {
-            d["message_id"]: d["at"] for d in self.decisions() if d["outcome"] == "sent"
-        }
+        sent_at = {d["message_id"]: d["at"] for d in self.decisions() if d["outcome"] == "sent"}
         out: list[dict[str, Any]] = []
         for raw in ses_backends[ACCOUNT][REGION].sent_messages:
             data = getattr(raw, "raw_data", None)

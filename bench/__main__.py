@@ -1,0 +1,74 @@
+"""`python -m bench`: run every benchmark, write bench/results.json, print a table."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+from nudge.clock import iso
+
+for _k, _v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+               "POWERTOOLS_METRICS_NAMESPACE": "nudge"}.items():  # fmt: skip
+    os.environ.setdefault(_k, _v)
+
+TARGETS: dict[str, tuple[str, float]] = {
+    "decide_200_p50_ms": ("<", 1.0),
+    "dynamodb_calls_per_event_common": ("<=", 2),
+    "import_ingest_ratio": ("<=", 1.5),
+    "import_dispatch_ratio": ("<=", 1.5),
+    "import_wake_ratio": ("<=", 1.5),
+}
+
+
+def _verdict(name: str, value: Any, targets: dict[str, tuple[str, float]]) -> str:
+    if name not in targets or not isinstance(value, int | float):
+        return ""
+    op, bound = targets[name]
+    ok = {"<": value < bound, "<=": value <= bound, ">=": value >= bound}[op]
+    return f"{op} {bound:g}  {'ok' if ok else 'MISSED'}"
+
+
+def main() -> int:
+    from bench import core
+
+    results: dict[str, Any] = {}
+    targets = dict(TARGETS)
+    sections = [("event path", core.run)]
+    try:
+        from bench import scoring
+
+        sections.append(("scoring", scoring.run))
+    except ImportError:
+        pass
+    for name, fn in sections:
+        print(f"running {name} benchmarks...", file=sys.stderr, flush=True)
+        got = fn()
+        for key, value in list(got.items()):
+            if isinstance(value, dict) and "value" in value:
+                if value.get("target") is not None:
+                    targets[key] = (value.get("op", "<="), value["target"])
+                got[key] = value["value"]
+        results.update(got)
+    doc = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                       "platform": platform.platform()},
+           "at": iso(__import__("datetime").datetime.now(__import__("datetime").UTC)),
+           "results": results,
+           "targets": {k: f"{op} {b:g}" for k, (op, b) in targets.items()}}  # fmt: skip
+    path = Path(__file__).parent / "results.json"
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    width = max(map(len, results))
+    print(f"{'metric'.ljust(width)}  {'value':>12}  target")
+    for key, value in results.items():
+        shown = json.dumps(value) if isinstance(value, dict) else str(value)
+        print(f"{key.ljust(width)}  {shown:>12}  {_verdict(key, value, targets)}")
+    print(f"\nwritten to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
