@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from nudge.clock import iso
+from nudge.durations import seconds
 from nudge.model.decision import Decision, Message, Plan, Wait, stable_id
 from nudge.model.events import Event
 from nudge.rules import Ctx
@@ -124,7 +125,9 @@ def deliver(
         )
         return
     message_id = stable_id(profile["customer_id"], trigger.id, key)
-    arbitration = 0.0  # quiet hours, caps and arbitration are applied by dispatch
+    # the message waits out the arbitration window, so a higher-priority message for the same
+    # customer decided meanwhile can win under the caps; quiet hours and caps apply at dispatch
+    arbitration = seconds(config.settings.arbitration_window)
     expires = iso(now + timedelta(seconds=trigger.expires)) if trigger.expires else None
     plan.messages.append(
         Message(
@@ -141,7 +144,13 @@ def deliver(
         )
     )
     plan.sends.append(
-        {"trigger": trigger.id, "channel": channel, "ts": now.timestamp(), "mid": message_id}
+        {
+            "trigger": trigger.id,
+            "channel": channel,
+            "ts": now.timestamp(),
+            "mid": message_id,
+            "state": "queued",
+        }
     )
 
 

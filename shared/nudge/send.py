@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any
@@ -9,6 +11,8 @@ from typing import Any
 from nudge.aws import client
 from nudge.clock import now
 from nudge.env import get_env
+
+_TAG_OK = re.compile(r"^[A-Za-z0-9_\-.@]{1,256}$")
 
 
 class ProviderError(Exception):
@@ -36,15 +40,20 @@ def build_email(
 
 def send_email(
     sender: str, to: str, subject: str, html: str | None, text: str | None,
-    headers: dict[str, str],
+    headers: dict[str, str], tags: dict[str, str] | None = None,
 ) -> str:  # fmt: skip
-    """Send through SES v2; returns the provider's message id."""
+    """Send through SES v2; returns the provider's message id.
+
+    ``tags`` come back on SES's bounce/complaint events, so feedback finds the customer.
+    """
     ses = client("sesv2")
     kwargs: dict[str, Any] = {
         "FromEmailAddress": sender,
         "Destination": {"ToAddresses": [to]},
         "Content": {"Raw": {"Data": build_email(sender, to, subject, html, text, headers)}},
     }
+    if tags:
+        kwargs["EmailTags"] = [{"Name": k, "Value": _tag(v)} for k, v in tags.items()]
     config_set = get_env().ses_configuration_set
     if config_set:
         kwargs["ConfigurationSetName"] = config_set
@@ -52,6 +61,21 @@ def send_email(
         return str(ses.send_email(**kwargs)["MessageId"])
     except ses.exceptions.ClientError as exc:
         raise ProviderError(str(exc)) from None
+
+
+def _tag(value: str) -> str:
+    """SES tag values allow letters, digits, _ - . @ only; others are base32-encoded."""
+    if _TAG_OK.match(value) and not value.startswith("b32_"):
+        return value
+    return "b32_" + base64.b32encode(value.encode()).decode().rstrip("=")
+
+
+def untag(value: str) -> str:
+    """The original value of a tag written by ``send_email``."""
+    if not value.startswith("b32_"):
+        return value
+    data = value[4:]
+    return base64.b32decode(data + "=" * (-len(data) % 8)).decode()
 
 
 def send_sms(sender: str | None, to: str, text: str) -> str:

@@ -265,6 +265,26 @@ def finish_message(
     )
 
 
+def pending_messages(customer_id: str) -> list[dict[str, Any]]:
+    """The customer's outbox messages still waiting to go (for arbitration under caps)."""
+    page = client("dynamodb").query(
+        TableName=table(),
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :o)",
+        FilterExpression="#s = :pending",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={
+            ":pk": _s(_pk(customer_id)), ":o": _s("O#"), ":pending": _s("pending"),
+        },
+        ConsistentRead=True,
+    )  # fmt: skip
+    out = []
+    for item in page.get("Items", []):
+        body = _message_from_item(item)
+        body["send_at"] = item["send_at"]["S"]
+        out.append(body)
+    return out
+
+
 def decisions_for(customer_id: str, since: str | None = None) -> list[dict[str, Any]]:
     """The decision log of one customer, oldest first."""
     ddb = client("dynamodb")

@@ -1,9 +1,14 @@
 """Dispatch: an outbox message -> re-checked, rendered, sent through SES or SNS, recorded.
 
-Idempotent per message id: the item is claimed (``pending`` -> ``sending``) before the provider
-is called and marked ``sent`` after. If we crash in between, a retry finds it ``sending``; once
-the claim is older than any Lambda run could be, it is recorded ``failed`` rather than sent again
-(never two, never silence).
+Order of checks at the moment of sending (CONTRACT §4: suppression is checked again then):
+expiry, trigger still live, audience (incl. ``did_not``), consent and address, quiet hours,
+frequency caps (highest priority first), rendering, then the control group. A message held
+back by quiet hours or caps is ``deferred`` and retried by a one-time schedule.
+
+Idempotent per message id: the item is claimed (``pending`` -> ``sending``) before anything is
+decided and marked after. If we crash in between, a retry finds it ``sending``; once the claim is
+older than any Lambda run could be, it is recorded ``failed`` rather than sent again: at most
+once, and never silently (docs/delivery.md).
 """
 
 from __future__ import annotations
@@ -16,9 +21,13 @@ from nudge import schedule, store
 from nudge.clock import iso, parse_time
 from nudge.clock import now as clock_now
 from nudge.decide import channel_block
-from nudge.model.decision import Decision
+from nudge.delivery import cap_block, customer_zone, holdout_reason, quiet_until
+from nudge.durations import seconds
+from nudge.faults import checkpoint
+from nudge.metrics import count_decisions
+from nudge.model.decision import Decision, Plan
 from nudge.model.events import envelope_doc
-from nudge.pipeline.common import current_config, refresh_view
+from nudge.pipeline.common import current_config, refresh_view, update_customer
 from nudge.rules import Ctx
 from nudge.send import ProviderError, send_email, send_sms
 from nudge.templates import TemplateError, compile_template, render, template_context
@@ -26,17 +35,10 @@ from nudge.unsubscribe import unsubscribe_url
 
 if TYPE_CHECKING:
     from nudge.config import CompiledConfig
-    from nudge.config.compiled import Content
+    from nudge.config.compiled import CompiledTrigger, Content
 
 log = logging.getLogger("nudge.dispatch")
 STALE_CLAIM = timedelta(minutes=15)  # longer than the function's timeout
-
-
-def _content(config: CompiledConfig, message: dict[str, Any]) -> Content | None:
-    trigger = config.triggers.get(message["trigger"])
-    if trigger is not None:
-        return trigger.email if message["channel"] == "email" else trigger.sms
-    return None
 
 
 def _render(
@@ -52,19 +54,89 @@ def _render(
     return subject, html, text
 
 
-def _finish(message: dict[str, Any], outcome: str, reason: str | None, status: str,
-            now: datetime, provider_id: str | None = None, **detail: Any) -> str:  # fmt: skip
-    decision = Decision(
+def _decision(message: dict[str, Any], now: datetime, outcome: str, reason: str | None,
+              **detail: Any) -> Decision:  # fmt: skip
+    event = message.get("event") or {}
+    return Decision(
         customer_id=message["customer_id"], trigger=message["trigger"], at=iso(now),
-        outcome=outcome, reason=reason,
-        event_id=(message.get("event") or {}).get("detail", {}).get("event_id"),
-        event_type=(message.get("event") or {}).get("detail-type"),
-        channel=message["channel"], message_id=message["message_id"], detail=detail,
+        outcome=outcome, reason=reason, event_id=(event.get("detail") or {}).get("event_id"),
+        event_type=event.get("detail-type"), channel=message["channel"],
+        message_id=message["message_id"], detail=detail,
     )  # fmt: skip
-    store.finish_message(
-        message["customer_id"], message["message_id"], status, decision, provider_id
-    )
+
+
+def _ledger(customer_id: str, message: dict[str, Any], state: str | None, now: datetime) -> None:
+    """Record in the profile's send ledger what became of a message (None: it never counted)."""
+    mid = message["message_id"]
+
+    def change(profile: dict[str, Any], _now: datetime) -> Plan | None:
+        sends = [s for s in profile.get("sends", []) if s.get("mid") != mid]
+        if state is not None:
+            sends.append({"trigger": message["trigger"], "channel": message["channel"],
+                          "ts": now.timestamp(), "mid": mid, "state": state})  # fmt: skip
+        if sends == profile.get("sends", []):
+            return None
+        profile["sends"] = sends
+        return Plan()
+
+    update_customer(customer_id, change)
+
+
+def _end(message: dict[str, Any], now: datetime, status: str, outcome: str, reason: str | None,
+         provider_id: str | None = None, ledger: str | None = "keep", **detail: Any) -> str:  # fmt: skip
+    """Finish a claimed message: outbox status and decision in one write, then the ledger."""
+    decision = _decision(message, now, outcome, reason, **detail)
+    store.finish_message(message["customer_id"], message["message_id"], status, decision,
+                         provider_id)  # fmt: skip
+    count_decisions([decision])
+    if ledger != "keep":
+        _ledger(message["customer_id"], message, ledger, now)
     return outcome
+
+
+def _defer(message: dict[str, Any], now: datetime, until: datetime, reason: str,
+           **detail: Any) -> str:  # fmt: skip
+    """Put a claimed message back to ``pending`` with a later ``send_at`` and wake up then."""
+    expires = message.get("expires_at")
+    wake_at = until
+    if expires and parse_time(expires) < until:
+        wake_at = parse_time(expires)  # it will be dropped as expired then
+    decision = _decision(message, now, "deferred", reason, until=iso(until), **detail)
+    store.finish_message(message["customer_id"], message["message_id"], "pending", decision,
+                         send_at=iso(wake_at))  # fmt: skip
+    count_decisions([decision])
+    schedule.create_wake("send", message["message_id"], wake_at,
+                         {"customer_id": message["customer_id"],
+                          "message_id": message["message_id"]})  # fmt: skip
+    return "deferred"
+
+
+def _content(trigger: CompiledTrigger, channel: str) -> Content | None:
+    return trigger.email if channel == "email" else trigger.sms
+
+
+def _outranking(
+    message: dict[str, Any], view: dict[str, Any], config: CompiledConfig, now: datetime
+) -> list[str]:
+    """Channels of this customer's other messages that should win the cap before this one:
+    higher priority, still reachable, and due now or within the arbitration window."""
+    horizon = now + timedelta(seconds=seconds(config.settings.arbitration_window))
+    mine = (-int(message.get("priority") or 50), message.get("created_at", ""),
+            message["message_id"])  # fmt: skip
+    ahead = []
+    for other in store.pending_messages(message["customer_id"]):
+        if other["message_id"] == message["message_id"] or parse_time(other["send_at"]) > horizon:
+            continue
+        rank = (-int(other.get("priority") or 50), other.get("created_at", ""),
+                other["message_id"])  # fmt: skip
+        trigger = config.triggers.get(other["trigger"])
+        if (
+            rank < mine
+            and trigger is not None
+            and channel_block(other["channel"], view, config) is None
+        ):
+            ahead.append(other["channel"])
+    return ahead
 
 
 def dispatch_message(customer_id: str, message_id: str) -> str:
@@ -76,58 +148,72 @@ def dispatch_message(customer_id: str, message_id: str) -> str:
     if current["status"] == "sending":
         claimed = current.get("claimed_at")
         if claimed and now - datetime.fromisoformat(claimed) >= STALE_CLAIM:
-            return _finish(
-                current,
-                "failed",
-                "provider_error",
-                "failed",
-                now,
-                error="interrupted while sending; not retried to avoid a duplicate",
-            )
+            return _end(current, now, "failed", "failed", "provider_error", ledger=None,
+                        error="interrupted while sending; not retried, to never send twice")  # fmt: skip
         raise RuntimeError("message is being sent by another attempt; retry later")
     if current["status"] != "pending":
-        return current["status"]
+        return str(current["status"])
     send_at = parse_time(current["send_at"])
     if send_at > now:
-        schedule.create_wake(
-            "send", message_id, send_at, {"customer_id": customer_id, "message_id": message_id}
-        )
+        schedule.create_wake("send", message_id, send_at,
+                             {"customer_id": customer_id, "message_id": message_id})  # fmt: skip
         return "waiting"
     message = store.claim_message(customer_id, message_id)
     if message is None:
         return "claimed-elsewhere"
+    checkpoint("dispatch.after_claim")
+    return _deliver(message, now)
+
+
+def _deliver(message: dict[str, Any], now: datetime) -> str:
+    customer_id, channel = message["customer_id"], message["channel"]
+    expires = message.get("expires_at")
+    if expires and now >= parse_time(expires):
+        return _end(message, now, "suppressed", "suppressed", "expired", ledger=None,
+                    expires_at=expires)  # fmt: skip
     config = current_config()
     profile = store.get_profile(customer_id).doc
     if profile is None:
-        return _finish(message, "suppressed", "audience", "suppressed", now, error="no profile")
+        return _end(message, now, "suppressed", "suppressed", "audience", ledger=None,
+                    error="no profile")  # fmt: skip
+    trigger = config.triggers.get(message["trigger"])
+    if trigger is None or not trigger.model.enabled:
+        return _end(message, now, "suppressed", "suppressed", "inactive", ledger=None)
+    newer = [s for s in profile.get("sends", []) if s["trigger"] == trigger.id
+             and s.get("mid") != message["message_id"] and s.get("state") == "queued"
+             and s["ts"] > parse_time(message["created_at"]).timestamp()]  # fmt: skip
+    if newer:
+        return _end(message, now, "suppressed", "suppressed", "superseded", ledger=None,
+                    replaced_by=newer[-1]["mid"])  # fmt: skip
     view = refresh_view(profile, config, now)
-    channel = message["channel"]
+    if not trigger.who(Ctx(view, view.get("history") or (), now.timestamp())):
+        return _end(message, now, "suppressed", "suppressed", "audience", ledger=None,
+                    at_send_time=True, segments=view.get("segments") or [])  # fmt: skip
     blocked = channel_block(channel, view, config)
     if blocked:
-        return _finish(
-            message,
-            "suppressed",
-            blocked,
-            "suppressed",
-            now,
-            at_send_time=True,
-            **{f"consent.{channel}": view["consent"].get(channel)},
-        )
-    content = _content(config, message)
-    if content is None:
-        return _finish(
-            message,
-            "suppressed",
-            "inactive",
-            "suppressed",
-            now,
-            error="trigger no longer in config",
-        )
+        return _end(message, now, "suppressed", "suppressed", blocked, ledger=None,
+                    at_send_time=True, **{f"consent.{channel}": view["consent"].get(channel)})  # fmt: skip
     settings = config.settings
-    unsub = unsubscribe_url(
-        settings.unsubscribe.url if settings.unsubscribe else "https://example.invalid/unsubscribe",
-        customer_id,
-    )
+    quiet = settings.quiet_hours
+    if quiet and channel in quiet.channels:
+        zone = customer_zone(view, settings.timezone)
+        until = quiet_until(now, zone, quiet.start, quiet.end)
+        if until is not None:
+            local = now.astimezone(zone).strftime("%H:%M")
+            return _defer(message, now, until, "quiet_hours",
+                          local_time=f"{local} {zone.key}", quiet=f"{quiet.start}-{quiet.end}")  # fmt: skip
+    if settings.frequency_caps:
+        block = cap_block(view.get("sends", []), settings.frequency_caps, channel, now,
+                          _outranking(message, view, config, now),
+                          timedelta(seconds=seconds(settings.arbitration_window)))  # fmt: skip
+        if block is not None:
+            return _defer(message, now, block.retry_at, "frequency_cap", cap=block.cap,
+                          sent_in_window=block.used, outranked_by=block.ahead)  # fmt: skip
+    content = _content(trigger, channel)
+    if content is None:
+        return _end(message, now, "suppressed", "suppressed", "inactive", ledger=None)
+    base = settings.unsubscribe.url if settings.unsubscribe else "https://example.invalid/u"
+    unsub = unsubscribe_url(base, customer_id)
     from nudge.config.compiled import evaluate_content
 
     blocks = evaluate_content(config, Ctx(view, view.get("history") or (), now.timestamp()))
@@ -135,23 +221,34 @@ def dispatch_message(customer_id: str, message_id: str) -> str:
     try:
         subject, html, text = _render(content, channel, context)
     except TemplateError as exc:
-        return _finish(message, "failed", "template_error", "failed", now, error=str(exc))
+        return _end(message, now, "failed", "failed", "template_error", ledger=None,
+                    error=str(exc))  # fmt: skip
+    holdout = settings.holdout
+    held = holdout_reason(customer_id, trigger.id, holdout.percent if holdout else 0,
+                          holdout.salt if holdout else "", trigger.model.holdout)  # fmt: skip
+    if held:
+        # the control group is recorded where the message would really have gone out, and
+        # uses the same cap slot and cooldown, so treated and control groups stay comparable
+        return _end(message, now, "held_out", "held_out", held, ledger="held_out")
+    _ledger(customer_id, message, "sent", now)  # reserve the cap slot before sending
     try:
         if channel == "email":
             headers = {
                 "List-Unsubscribe": f"<{unsub}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                "X-Nudge-Message-Id": message_id,
-                "X-Nudge-Trigger": message["trigger"],
+                "X-Nudge-Message-Id": message["message_id"],
             }
-            provider_id = send_email(
-                settings.sender.email or "", view["email"], subject or "", html, text, headers
-            )
+            provider_id = send_email(settings.sender.email or "", view["email"], subject or "",
+                                     html, text, headers,
+                                     tags={"customer": customer_id,
+                                           "message": message["message_id"]})  # fmt: skip
         else:
             provider_id = send_sms(settings.sender.sms, view["phone"], text or "")
     except ProviderError as exc:
-        return _finish(message, "failed", "provider_error", "failed", now, error=str(exc)[:300])
-    return _finish(message, "sent", None, "sent", now, provider_id=provider_id)
+        return _end(message, now, "failed", "failed", "provider_error", ledger=None,
+                    error=str(exc)[:300])  # fmt: skip
+    checkpoint("dispatch.after_provider_accepted")
+    return _end(message, now, "sent", "sent", None, provider_id=provider_id)
 
 
 def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

@@ -1,0 +1,119 @@
+"""Send-time rules, pure: quiet hours, frequency caps with priority, holdouts (CONTRACT §3-4).
+
+No I/O and no clock: dispatch passes ``now`` and the profile, and acts on the answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from nudge.durations import seconds
+
+COUNTED = ("sent", "held_out")  # ledger states that used a cap slot
+PENDING = "queued"
+
+
+def customer_zone(profile: dict[str, Any], default: str) -> ZoneInfo:
+    """The customer's own time zone, else the shop's."""
+    for name in (profile.get("timezone"), default):
+        if name:
+            try:
+                return ZoneInfo(str(name))
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def _hhmm(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def quiet_until(now: datetime, zone: ZoneInfo, start: str, end: str) -> datetime | None:
+    """If ``now`` falls in the quiet hours (local ``start``-``end``, may span midnight), the
+    moment they end, as aware UTC; else None. DST-safe: the end is computed in local wall time.
+    """
+    local = now.astimezone(zone)
+    begin, finish = _hhmm(start), _hhmm(end)
+    clock = local.time().replace(second=0, microsecond=0, tzinfo=None)
+    spans_midnight = begin > finish
+    inside = (clock >= begin or clock < finish) if spans_midnight else begin <= clock < finish
+    if not inside:
+        return None
+    day = local.date()
+    if spans_midnight and clock >= begin:
+        day = day + timedelta(days=1)
+    ends = datetime.combine(day, finish, tzinfo=zone)
+    # a wall time skipped by a DST jump resolves forward; never answer a time in the past
+    ends_utc = ends.astimezone(now.tzinfo)
+    return ends_utc if ends_utc > now else now + timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class CapBlock:
+    """Why a message cannot go now under the frequency caps, and when to try again."""
+
+    cap: str
+    used: int
+    ahead: int
+    retry_at: datetime
+
+
+def cap_block(
+    sends: list[dict[str, Any]],
+    caps: list[Any],
+    channel: str,
+    now: datetime,
+    ahead: list[str],
+    fallback_retry: timedelta,
+) -> CapBlock | None:
+    """Check every cap that applies to ``channel``.
+
+    ``sends`` is the ledger (entries with ``channel``, ``ts``, ``state``); ``ahead`` lists the
+    channels of due messages for this customer that outrank this one. A cap blocks when what was
+    already sent plus what outranks us fills it. ``retry_at`` is when the window frees (the oldest
+    counted send leaves it), or ``fallback_retry`` from now when only outranking messages fill it.
+    """
+    ts = now.timestamp()
+    for cap in caps:
+        if cap.channel not in ("any", channel):
+            continue
+        window = seconds(cap.per)
+        counted = sorted(
+            s["ts"]
+            for s in sends
+            if s.get("state") in COUNTED
+            and ts - window < s["ts"] <= ts
+            and cap.channel in ("any", s["channel"])
+        )
+        queued = sum(1 for c in ahead if cap.channel in ("any", c))
+        if len(counted) + queued >= cap.max:
+            if counted and len(counted) >= cap.max:
+                frees = counted[len(counted) - cap.max] + window
+                retry = datetime.fromtimestamp(frees, now.tzinfo) + timedelta(seconds=1)
+            else:
+                retry = now + fallback_retry
+            name = f"{cap.channel} {cap.max}/{cap.per}"
+            return CapBlock(name, len(counted), queued, retry)
+    return None
+
+
+def bucket(*parts: str) -> float:
+    """A stable number in [0, 100) from the parts: same input, same bucket, on every deploy."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 * 100
+
+
+def holdout_reason(
+    customer_id: str, trigger_id: str, global_percent: float, salt: str, trigger_percent: float
+) -> str | None:
+    """``global`` or ``trigger`` if the customer is in that control group, else None."""
+    if global_percent and bucket(salt, customer_id) < global_percent:
+        return "global"
+    if trigger_percent and bucket(salt, trigger_id, customer_id) < trigger_percent:
+        return "trigger"
+    return None
