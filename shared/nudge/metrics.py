@@ -16,6 +16,8 @@ def count_decisions(decisions: Iterable[Any]) -> None:
     counts = Counter((d.outcome, d.reason or "none") for d in decisions)
     if not counts or not os.environ.get("POWERTOOLS_METRICS_NAMESPACE"):
         return
+    if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() in ("1", "true"):
+        return
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
     for (outcome, reason), n in counts.items():

@@ -207,6 +207,51 @@ def claim_message(customer_id: str, message_id: str) -> dict[str, Any] | None:
     return _message_from_item(out["Attributes"])
 
 
+def mark_calling(customer_id: str, message_id: str) -> None:
+    """Note that the provider is about to be called: after this, a crash means "maybe sent"."""
+    client("dynamodb").update_item(
+        TableName=table(),
+        Key={"pk": _s(_pk(customer_id)), "sk": _s(f"O#{message_id}")},
+        UpdateExpression="SET calling_at = :now",
+        ExpressionAttributeValues={":now": _s(now().isoformat())},
+    )
+
+
+def unclaim(customer_id: str, message_id: str) -> dict[str, Any] | None:
+    """Take back a stale claim that never reached the provider (status stays ``sending``)."""
+    ddb = client("dynamodb")
+    try:
+        out = ddb.update_item(
+            TableName=table(),
+            Key={"pk": _s(_pk(customer_id)), "sk": _s(f"O#{message_id}")},
+            UpdateExpression="SET claimed_at = :now",
+            ConditionExpression="#s = :sending AND attribute_not_exists(calling_at)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":now": _s(now().isoformat()), ":sending": _s("sending")},
+            ReturnValues="ALL_NEW",
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return None
+    return _message_from_item(out["Attributes"])
+
+
+def remember_phone(phone: str, customer_id: str) -> None:
+    """Index a number we texted, so an SMS STOP reply finds its customer."""
+    client("dynamodb").put_item(
+        TableName=table(),
+        Item={"pk": _s(f"PHONE#{phone}"), "sk": _s("PHONE"), "kind": _s("phone_index"),
+              "customer_id": _s(customer_id)},
+    )  # fmt: skip
+
+
+def customer_for_phone(phone: str) -> str | None:
+    """The customer we texted at this number, if any."""
+    item = client("dynamodb").get_item(
+        TableName=table(), Key={"pk": _s(f"PHONE#{phone}"), "sk": _s("PHONE")}
+    ).get("Item")
+    return item["customer_id"]["S"] if item else None
+
+
 def get_message(customer_id: str, message_id: str) -> dict[str, Any] | None:
     """Read an outbox item (its status and body)."""
     item = (
@@ -224,7 +269,7 @@ def get_message(customer_id: str, message_id: str) -> dict[str, Any] | None:
 def _message_from_item(item: dict[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = json.loads(item["doc"]["S"])
     body["status"] = item["status"]["S"]
-    for key in ("provider_id", "claimed_at"):
+    for key in ("provider_id", "claimed_at", "calling_at"):
         if key in item:
             body[key] = item[key]["S"]
     return body
@@ -325,3 +370,182 @@ def scan_kind(kind: str) -> list[dict[str, Any]]:
 def parse_iso(value: str) -> float:
     """ISO time to epoch seconds."""
     return parse_time(value).timestamp()
+
+
+# -- order index, merged aliases, privacy (issue 6) ---------------------------------------------
+# ``ORDER#<order_id>`` / ``ORDER``: who placed an order (a Shopify refund names only the order);
+#   written in the same transaction as the profile change of its ``order_placed``.
+# ``ERASED#<customer>`` / ``ERASED``: tombstone of an erased customer (``kind`` = ``tombstone``);
+#   ingest does not recreate the profile from late events while it is there.
+# A merged ``anon:`` profile becomes a stub at its usual key (``kind`` = ``alias``, ``merged_into``)
+#   so later events for it are redirected to the customer.
+
+ORDER_INDEX_TTL_DAYS = 730  # a refund later than two years after its order goes to the DLQ
+
+
+class Erased(Exception):
+    """The customer was erased since we read the profile; read again to see the tombstone."""
+
+
+def _order_key(order_id: str) -> dict[str, Any]:
+    return {"pk": _s(f"ORDER#{order_id}"), "sk": _s("ORDER")}
+
+
+def _tombstone_key(customer_id: str) -> dict[str, Any]:
+    return {"pk": _s(f"ERASED#{customer_id}"), "sk": _s("ERASED")}
+
+
+def order_owner(order_id: str) -> str | None:
+    """The customer who placed ``order_id``, if nudge has seen the order (else None)."""
+    item = (
+        client("dynamodb")
+        .get_item(TableName=table(), Key=_order_key(order_id), ConsistentRead=True)
+        .get("Item")
+    )
+    return item["customer_id"]["S"] if item else None
+
+
+def order_index_put(order_id: str, customer_id: str) -> dict[str, Any]:
+    """A transaction entry recording who placed ``order_id`` (for ``commit_with``)."""
+    item = {
+        **_order_key(order_id),
+        "kind": _s("order_index"),
+        "order_id": _s(order_id),
+        "customer_id": _s(customer_id),
+        "ttl": _ttl(ORDER_INDEX_TTL_DAYS),
+    }
+    return {"Put": {"TableName": table(), "Item": item}}
+
+
+def alias_put(alias_id: str, doc: dict[str, Any], version: int) -> dict[str, Any]:
+    """A transaction entry replacing profile ``alias_id`` (read at ``version``) by a merged stub."""
+    put = _profile_put(alias_id, doc, version)
+    put["Item"]["kind"] = _s("alias")
+    return {"Put": put}
+
+
+def not_erased_check(customer_id: str) -> dict[str, Any]:
+    """A transaction entry that fails (``Erased``) if the customer has a tombstone."""
+    return {
+        "ConditionCheck": {
+            "TableName": table(),
+            "Key": _tombstone_key(customer_id),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+def tombstone_delete(customer_id: str) -> dict[str, Any]:
+    """A transaction entry removing the customer's tombstone (they opted in again)."""
+    return {"Delete": {"TableName": table(), "Key": _tombstone_key(customer_id)}}
+
+
+def commit_with(
+    customer_id: str,
+    doc: dict[str, Any],
+    version: int,
+    decisions: list[Decision],
+    messages: list[Message],
+    extra: list[dict[str, Any]],
+) -> None:
+    """``commit`` with ``extra`` transaction entries written atomically alongside.
+
+    Without ``extra`` it is ``commit`` itself (one PutItem on the common path). Raises
+    ``VersionConflict`` when the profile or a merged alias changed since read, ``Erased`` when a
+    ``not_erased_check`` fails, ``AlreadyExists`` when an outbox item is already there.
+    """
+    if not extra:
+        commit(customer_id, doc, version, decisions, messages)
+        return
+    ddb = client("dynamodb")
+    items: list[dict[str, Any]] = [{"Put": _profile_put(customer_id, doc, version)}, *extra]
+    items += [
+        {"Put": {"TableName": table(), "Item": outbox_item(m),
+                 "ConditionExpression": "attribute_not_exists(pk)"}}
+        for m in messages
+    ]  # fmt: skip
+    items += [{"Put": {"TableName": table(), "Item": decision_item(d)}} for d in decisions]
+    try:
+        ddb.transact_write_items(TransactItems=items)
+    except ddb.exceptions.TransactionCanceledException as exc:
+        reasons = exc.response.get("CancellationReasons") or []
+        failed = [i for i, r in zip(items, reasons, strict=False)
+                  if r.get("Code") == "ConditionalCheckFailed"]  # fmt: skip
+        if any("ConditionCheck" in i for i in failed):
+            raise Erased(customer_id) from None
+        kinds = {i.get("Put", {}).get("Item", {}).get("kind", {}).get("S") for i in failed}
+        if kinds & {"profile", "alias"}:
+            raise VersionConflict(customer_id) from None
+        if "outbox" in kinds:
+            raise AlreadyExists(customer_id) from None
+        raise
+
+
+def is_erased(customer_id: str) -> bool:
+    """Has the customer been erased (and not opted in again since)?"""
+    item = (
+        client("dynamodb")
+        .get_item(TableName=table(), Key=_tombstone_key(customer_id), ConsistentRead=True)
+        .get("Item")
+    )
+    return item is not None
+
+
+def put_tombstone(customer_id: str, erased_at: str) -> None:
+    """Record that the customer was erased: only the id and when, nothing else about them."""
+    client("dynamodb").put_item(
+        TableName=table(),
+        Item={**_tombstone_key(customer_id), "kind": _s("tombstone"), "erased_at": _s(erased_at)},
+    )
+
+
+def partition_items(customer_id: str) -> list[dict[str, Any]]:
+    """Every item of the customer's partition (``C#<id>``), as stored (privacy requests)."""
+    ddb = client("dynamodb")
+    kwargs: dict[str, Any] = {
+        "TableName": table(), "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": _s(_pk(customer_id))}, "ConsistentRead": True,
+    }  # fmt: skip
+    out: list[dict[str, Any]] = []
+    while True:
+        page = ddb.query(**kwargs)
+        out.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return out
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def plain_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored item as plain values, its JSON ``doc`` decoded (privacy export)."""
+    out: dict[str, Any] = {}
+    for key, value in item.items():
+        if "S" in value:
+            out[key] = json.loads(value["S"]) if key == "doc" else value["S"]
+        elif "N" in value:
+            number = value["N"]
+            out[key] = int(number) if number.lstrip("-").isdigit() else float(number)
+        elif "BOOL" in value:
+            out[key] = value["BOOL"]
+    return out
+
+
+def order_index_keys(order_ids: list[str]) -> list[dict[str, Any]]:
+    """Keys of the order index items of these orders."""
+    return [_order_key(order_id) for order_id in dict.fromkeys(order_ids)]
+
+
+def delete_keys(keys: list[dict[str, Any]]) -> int:
+    """Delete items by key in batches of 25 (retrying unprocessed ones); returns how many."""
+    ddb = client("dynamodb")
+    for start in range(0, len(keys), 25):
+        pending: dict[str, Any] = {
+            table(): [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]
+        }
+        for _attempt in range(8):
+            left = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            if not left:
+                break
+            pending = left
+        else:
+            raise RuntimeError("DynamoDB kept items unprocessed; retry the erase")
+    return len(keys)

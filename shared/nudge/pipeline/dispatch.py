@@ -147,10 +147,15 @@ def dispatch_message(customer_id: str, message_id: str) -> str:
         return "missing"
     if current["status"] == "sending":
         claimed = current.get("claimed_at")
-        if claimed and now - datetime.fromisoformat(claimed) >= STALE_CLAIM:
+        if not claimed or now - datetime.fromisoformat(claimed) < STALE_CLAIM:
+            raise RuntimeError("message is being sent by another attempt; retry later")
+        if current.get("calling_at"):
+            # the provider may have accepted it: at most once, so record the failure instead
             return _end(current, now, "failed", "failed", "provider_error", ledger=None,
-                        error="interrupted while sending; not retried, to never send twice")  # fmt: skip
-        raise RuntimeError("message is being sent by another attempt; retry later")
+                        error="interrupted after calling the provider; not retried, to never "
+                              "send twice")  # fmt: skip
+        retaken = store.unclaim(customer_id, message_id)  # crashed before the provider call
+        return _deliver(retaken, now) if retaken else "claimed-elsewhere"
     if current["status"] != "pending":
         return str(current["status"])
     send_at = parse_time(current["send_at"])
@@ -231,6 +236,8 @@ def _deliver(message: dict[str, Any], now: datetime) -> str:
         # uses the same cap slot and cooldown, so treated and control groups stay comparable
         return _end(message, now, "held_out", "held_out", held, ledger="held_out")
     _ledger(customer_id, message, "sent", now)  # reserve the cap slot before sending
+    checkpoint("dispatch.before_provider_call")
+    store.mark_calling(customer_id, message["message_id"])
     try:
         if channel == "email":
             headers = {
@@ -244,6 +251,7 @@ def _deliver(message: dict[str, Any], now: datetime) -> str:
                                            "message": message["message_id"]})  # fmt: skip
         else:
             provider_id = send_sms(settings.sender.sms, view["phone"], text or "")
+            store.remember_phone(view["phone"], customer_id)
     except ProviderError as exc:
         return _end(message, now, "failed", "failed", "provider_error", ledger=None,
                     error=str(exc)[:300])  # fmt: skip

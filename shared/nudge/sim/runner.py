@@ -35,6 +35,7 @@ ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "nudge",
     "POWERTOOLS_SERVICE_NAME": "nudge-sim",
     "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
     "NUDGE_TABLE": "nudge-sim",
     "NUDGE_BUS_NAME": "nudge-sim",
     "NUDGE_SCHEDULER_GROUP": "nudge-sim",

@@ -1,0 +1,136 @@
+"""Dispatch under failure: throttling is retried with backoff; a crash at any step ends with
+exactly one message or a `failed` decision, never two and never silence (docs/delivery.md)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from nudge.clock import parse_time
+from nudge.faults import InjectedCrash, crash_at
+from nudge.pipeline import dispatch, ingest
+
+from tests.conftest import customer, event
+
+ITEMS = [{"product_id": "p-1", "name": "Ring", "category": "jewelry", "price": 300.0}]
+
+
+def _ses_refuses(monkeypatch, status: int, code: str, times: int) -> None:
+    """SES answers SendEmail with an error ``times`` times (before accepting anything)."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.ses.models import SESBackend
+
+    real = SESBackend.send_raw_email
+    left = {"n": times}
+
+    def refuse(self, *args, **kwargs):
+        if left["n"] > 0:
+            left["n"] -= 1
+            error = JsonRESTError(code, code)
+            error.code = status
+            raise error
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SESBackend, "send_raw_email", refuse)
+
+
+def _cart_due(sim, cid: str) -> None:
+    """A customer with a jewelry cart whose reminder is due; the clock stops just before."""
+    sim.run([
+        customer(cid, "2027-02-10T14:00:00Z"),
+        event("cart_updated", cid, "2027-02-10T14:03:00Z", value=300.0, items=ITEMS),
+    ], until=parse_time("2027-02-10T14:05:00Z"))  # fmt: skip
+
+
+def _outcomes(sim, cid: str) -> list[tuple[str, str | None]]:
+    return [(d["outcome"], d["reason"]) for d in sim.decisions() if d["customer_id"] == cid]
+
+
+def test_ses_throttling_is_retried_with_backoff_and_the_email_goes_once(sim, monkeypatch):
+    delays: list[float] = []
+    monkeypatch.setattr("botocore.endpoint.time.sleep", delays.append)
+    _cart_due(sim, "tia")
+    _ses_refuses(monkeypatch, 429, "TooManyRequestsException", 2)
+    sim.advance(sim.clock.current + timedelta(hours=2))
+
+    assert len(sim.messages()) == 1
+    assert _outcomes(sim, "tia")[-1] == ("sent", None)
+    assert len(delays) == 2  # two backoffs, then success
+
+
+def test_a_rejected_email_is_a_failed_decision_not_silence(sim, monkeypatch):
+    monkeypatch.setattr("botocore.endpoint.time.sleep", lambda s: None)
+    _cart_due(sim, "uli")
+    _ses_refuses(monkeypatch, 400, "MessageRejected", 99)
+    sim.advance(sim.clock.current + timedelta(hours=2))
+
+    assert sim.messages() == []
+    assert _outcomes(sim, "uli")[-1] == ("failed", "provider_error")
+
+
+def _stream_record(sim, cid: str) -> dict:
+    from nudge import store
+
+    [item] = [i for i in store.scan_kind("outbox") if i["customer_id"]["S"] == cid]
+    return {"eventName": "INSERT", "dynamodb": {"NewImage": item, "SequenceNumber": "1"}}
+
+
+@pytest.mark.parametrize("point", ["dispatch.after_claim", "dispatch.before_provider_call"])
+def test_a_crash_before_the_provider_call_is_retried_into_exactly_one_message(sim, point):
+    _cart_due(sim, "vic")
+    with crash_at(point), pytest.raises(InjectedCrash):
+        sim.advance(sim.clock.current + timedelta(hours=1))
+    assert sim.messages() == []
+
+    # the stream redelivers the record; first while the claim is fresh, then after it is stale
+    record = _stream_record(sim, "vic")
+    assert dispatch.handle({"Records": [record]})["batchItemFailures"]
+    sim.clock.advance(timedelta(minutes=16))
+    assert dispatch.handle({"Records": [record]}) == {"batchItemFailures": []}
+
+    assert len(sim.messages()) == 1
+    assert _outcomes(sim, "vic")[-1] == ("sent", None)
+
+
+def test_a_crash_after_the_provider_accepted_ends_with_one_message_and_no_resend(sim):
+    _cart_due(sim, "wes")
+    with crash_at("dispatch.after_provider_accepted"), pytest.raises(InjectedCrash):
+        sim.advance(sim.clock.current + timedelta(hours=1))
+    assert len(sim.messages()) == 1
+
+    record = _stream_record(sim, "wes")
+    sim.clock.advance(timedelta(minutes=16))
+    dispatch.handle({"Records": [record]})
+    dispatch.handle({"Records": [record]})
+
+    assert len(sim.messages()) == 1  # never two
+    outcome, reason = _outcomes(sim, "wes")[-1]
+    assert (outcome, reason) == ("failed", "provider_error")  # and the uncertainty is recorded
+
+
+def test_a_crash_in_ingest_after_the_write_is_redelivered_without_a_second_message(
+    sim, monkeypatch
+):
+    from nudge import store
+
+    cart = event("cart_updated", "xia", "2027-02-10T14:03:00Z", value=300.0, items=ITEMS)
+    sim.run([customer("xia", "2027-02-10T14:00:00Z")], until=parse_time("2027-02-10T14:03:00Z"))
+    real_commit = store.commit
+    calls = {"n": 0}
+
+    def commit_then_crash(*args, **kwargs):
+        real_commit(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise InjectedCrash("after ingest wrote")
+
+    monkeypatch.setattr(store, "commit", commit_then_crash)
+    body = json.dumps(cart)
+    first = ingest.handle({"Records": [{"messageId": "m1", "body": body}]})
+    assert first["batchItemFailures"] == [{"itemIdentifier": "m1"}]  # SQS will redeliver
+    ingest.handle({"Records": [{"messageId": "m1", "body": body}]})
+    monkeypatch.undo()
+    sim.advance(sim.clock.current + timedelta(hours=2))
+
+    assert len(sim.messages()) == 1
