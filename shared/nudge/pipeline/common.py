@@ -12,6 +12,7 @@ from nudge.clock import now as clock_now
 from nudge.clock import parse_time
 from nudge.decide import compute_segments
 from nudge.env import get_env
+from nudge.metrics import count_decisions
 from nudge.model.decision import Plan
 from nudge.profile import SENDS_MAX, new_profile, profile_view
 
@@ -89,5 +90,6 @@ def update_customer(
             return plan
         for wait_id in plan.cancelled_waits:
             schedule.delete_wake("wait", wait_id)
+        count_decisions(plan.decisions)
         return plan
     raise RuntimeError(f"profile kept changing under us after {MAX_ATTEMPTS} attempts")

@@ -309,7 +309,7 @@ class Simulation:
                 "subject": str(mime["Subject"]),
                 "text": body.get_content() if body else "",
                 "html": html.get_content() if html else None,
-                "headers": {k: str(v) for k, v in mime.items()},
+                "headers": {k: str(v).strip() for k, v in mime.items()},
             })  # fmt: skip
         for provider_id, (phone, text) in sns_backends[ACCOUNT][REGION].sms_messages.items():
             known = outbox.get(provider_id, {})
@@ -357,6 +357,28 @@ class Simulation:
                 VisibilityTimeout=0,
             )  # fmt: skip
         return out
+
+    def api(self, method: str, path: str, *, signed: bool = True) -> dict[str, Any]:
+        """Call the profile API handler (``GET /profiles/c-1``); returns status, headers and
+        the decoded JSON body. ``signed=False`` sends no IAM identity."""
+        from nudge.pipeline import api
+        from nudge.sim.http import request_event
+
+        got = api.handle(request_event(method, path, signed=signed))
+        return {"status": got["statusCode"], "headers": got.get("headers") or {},
+                "body": json.loads(got["body"]) if got.get("body") else None}  # fmt: skip
+
+    def table_items(self) -> list[dict[str, Any]]:
+        """Every item in the table, as stored (keys and attributes in DynamoDB's JSON)."""
+        ddb = aws.client("dynamodb")
+        kwargs: dict[str, Any] = {"TableName": ENV["NUDGE_TABLE"]}
+        items: list[dict[str, Any]] = []
+        while True:
+            page = ddb.scan(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def output(self) -> dict[str, Any]:
         """The ``nudge simulate`` document (CONTRACT §5), plus ``dead_letters``."""
