@@ -83,7 +83,7 @@ def choose_channel(
     trigger: CompiledTrigger, view: dict[str, Any], config: CompiledConfig
 ) -> tuple[str | None, str | None, dict[str, Any]]:
     """Pick the channel; returns (channel, suppression reason, values that decided it)."""
-    wanted = trigger.model.channel
+    wanted = trigger.channel
     candidates = list(config.settings.channels) if wanted == "best" else [wanted]
     candidates = [c for c in candidates if getattr(trigger, c) is not None]
     first_reason: str | None = None
@@ -141,6 +141,7 @@ def deliver(
             event=event_env,
             expires_at=expires,
             kind=trigger.kind,
+            variant=trigger.variant,
         )
     )
     plan.sends.append(

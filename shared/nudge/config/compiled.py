@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from nudge.config import schema
+from nudge.config.campaigns import CompiledCampaign
 from nudge.config.load import ConfigError, ConfigInvalid, RawConfig, SourceFile, read_config
 from nudge.durations import seconds
 from nudge.rules import Check, Ctx, RuleError, all_of, compile_condition, compile_path, negate
@@ -32,7 +33,7 @@ class CompiledTrigger:
     """A trigger ready for ``decide``."""
 
     id: str
-    model: schema.Trigger
+    model: schema.Trigger | schema.Campaign
     where: Check
     count: tuple[int, float, Any] | None  # (at_least, window seconds, getter of `same` or None)
     who: Check
@@ -43,6 +44,8 @@ class CompiledTrigger:
     email: Content | None
     sms: Content | None
     kind: str = "trigger"
+    channel: str = "email"  # email | sms | best
+    variant: int | None = None  # campaigns: which variant this is
 
     @property
     def priority(self) -> int:
@@ -61,12 +64,17 @@ class CompiledConfig:
     by_event: dict[str, list[CompiledTrigger]]
     cancel_types: frozenset[str]
     content_blocks: dict[str, list[tuple[Check, dict[str, Any]]]]
-    campaigns: dict[str, Any] = field(default_factory=dict)
+    campaigns: dict[str, CompiledCampaign] = field(default_factory=dict)
     history_seconds: float = 90 * 86400
 
-    def trigger_or_campaign(self, name: str) -> CompiledTrigger | None:
-        """A trigger or a campaign by id."""
-        return self.triggers.get(name) or self.campaigns.get(name)
+    def target(self, name: str, variant: int | None = None) -> CompiledTrigger | None:
+        """The trigger, or the campaign variant, an outbox message belongs to."""
+        if variant is None:
+            return self.triggers.get(name)
+        campaign = self.campaigns.get(name)
+        if campaign is None or variant >= len(campaign.variants):
+            return None
+        return campaign.variants[variant]
 
 
 def compile_who(who: schema.Who | list[schema.Who] | None, segments: set[str]) -> Check:
@@ -232,6 +240,7 @@ class _Compiler:
             expires=seconds(t.expires) if t.expires else None,
             email=self.content(src, ("email",), t.email, "email"),
             sms=self.content(src, ("sms",), t.sms, "sms"),
+            channel=t.channel,
         )
 
     def run(self) -> CompiledConfig:

@@ -43,6 +43,7 @@ class Message:
     event: dict[str, Any]  # the envelope of the event that fired it
     expires_at: str | None = None
     kind: str = "trigger"  # or "campaign"
+    variant: int | None = None  # campaigns: index of the variant chosen
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for storage."""

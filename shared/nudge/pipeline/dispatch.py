@@ -129,7 +129,7 @@ def _outranking(
             continue
         rank = (-int(other.get("priority") or 50), other.get("created_at", ""),
                 other["message_id"])  # fmt: skip
-        trigger = config.triggers.get(other["trigger"])
+        trigger = config.target(other["trigger"], other.get("variant"))
         if (
             rank < mine
             and trigger is not None
@@ -181,7 +181,7 @@ def _deliver(message: dict[str, Any], now: datetime) -> str:
     if profile is None:
         return _end(message, now, "suppressed", "suppressed", "audience", ledger=None,
                     error="no profile")  # fmt: skip
-    trigger = config.triggers.get(message["trigger"])
+    trigger = config.target(message["trigger"], message.get("variant"))
     if trigger is None or not trigger.model.enabled:
         return _end(message, now, "suppressed", "suppressed", "inactive", ledger=None)
     newer = [s for s in profile.get("sends", []) if s["trigger"] == trigger.id
