@@ -70,6 +70,16 @@ class Plan:
     waits: list[Wait] = field(default_factory=list)
     cancelled_waits: list[str] = field(default_factory=list)
     sends: list[dict[str, Any]] = field(default_factory=list)  # ledger entries (cooldown, caps)
+    emit: list[dict[str, Any]] = field(default_factory=list)  # nudge events for the bus
+
+    def merge(self, other: Plan) -> None:
+        """Add another plan's work to this one."""
+        self.decisions += other.decisions
+        self.messages += other.messages
+        self.waits += other.waits
+        self.cancelled_waits += [w for w in other.cancelled_waits if w not in self.cancelled_waits]
+        self.sends += other.sends
+        self.emit += other.emit
 
     def __bool__(self) -> bool:
         return bool(self.decisions or self.messages or self.waits or self.cancelled_waits)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -10,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 from nudge import schedule, store
 from nudge.clock import now as clock_now
 from nudge.clock import parse_time
-from nudge.decide import compute_segments
+from nudge.decide import compute_segments, decide
 from nudge.env import get_env
 from nudge.metrics import count_decisions
-from nudge.model.decision import Plan
-from nudge.profile import SENDS_MAX, new_profile, profile_view
+from nudge.model.decision import Plan, stable_id
+from nudge.model.events import NUDGE_SOURCE, Event
+from nudge.profile import SENDS_MAX, apply_event, is_duplicate, new_profile, profile_view
 
 if TYPE_CHECKING:
     from nudge.config import CompiledConfig
@@ -37,6 +39,53 @@ def refresh_view(profile: dict[str, Any], config: CompiledConfig, now: datetime)
     profile["segments"] = view["segments"] = segments
     profile["value_tier"] = view["value_tier"]
     return view
+
+
+def derived_events(
+    profile: dict[str, Any], before: tuple[set[str], str | None], view: dict[str, Any],
+    cause: str, now: datetime,
+) -> list[Event]:  # fmt: skip
+    """``segment_entered``/``segment_exited``/``value_tier_changed`` for what just changed."""
+    segments, tier = before
+    after = set(view.get("segments") or [])
+    changes: list[tuple[str, dict[str, Any]]] = []
+    changes += [("segment_entered", {"segment": s}) for s in sorted(after - segments)]
+    changes += [("segment_exited", {"segment": s}) for s in sorted(segments - after)]
+    if view.get("value_tier") != tier:
+        changes.append(("value_tier_changed", {"from": tier, "to": view.get("value_tier")}))
+    return [
+        Event(
+            id=stable_id(cause, kind, json.dumps(props, sort_keys=True)),
+            type=kind,
+            source=NUDGE_SOURCE,
+            time=now,
+            customer_id=profile["customer_id"],
+            properties=props,
+        )
+        for kind, props in changes
+    ]
+
+
+def react(
+    profile: dict[str, Any], config: CompiledConfig, now: datetime, event: Event | None = None,
+    cause: str | None = None,
+) -> Plan:  # fmt: skip
+    """Refresh segments and tier, decide on ``event`` and on every change it caused.
+
+    Changes are applied to the profile like events (so ``did: segment_entered`` works), decided
+    on in the same pass, and announced on the bus after the write (``Plan.emit``).
+    """
+    before = (set(profile.get("segments") or []), profile.get("value_tier"))
+    view = refresh_view(profile, config, now)
+    plan = decide(profile, view, event, config, now) if event is not None else Plan()
+    for change in derived_events(profile, before, view, cause or (event.id if event else ""), now):
+        if is_duplicate(profile, change):
+            continue
+        apply_event(profile, change, config.history_seconds)
+        view["history"] = profile.get("history")
+        plan.merge(decide(profile, view, change, config, now))
+        plan.emit.append(change.to_envelope())
+    return plan
 
 
 def apply_plan(profile: dict[str, Any], plan: Plan) -> None:
@@ -91,5 +140,9 @@ def update_customer(
         for wait_id in plan.cancelled_waits:
             schedule.delete_wake("wait", wait_id)
         count_decisions(plan.decisions)
+        if plan.emit:
+            from nudge.emit import put_events
+
+            put_events(plan.emit)
         return plan
     raise RuntimeError(f"profile kept changing under us after {MAX_ATTEMPTS} attempts")

@@ -19,7 +19,7 @@ from nudge import store
 from nudge.clock import now as clock_now
 from nudge.model.decision import Plan, stable_id
 from nudge.model.events import Event
-from nudge.pipeline.common import current_config, refresh_view, update_customer
+from nudge.pipeline.common import current_config, react, update_customer
 from nudge.profile import apply_event, is_duplicate
 from nudge.send import untag
 
@@ -45,9 +45,8 @@ def record(customer_id: str, kind: str, key: str, properties: dict[str, Any],
             return None
         apply_event(profile, event, config.history_seconds)
         profile.update(flags or {})
-        refresh_view(profile, config, now)
         applied = True
-        return Plan()
+        return react(profile, config, now, cause=event.id)
 
     update_customer(customer_id, change)
     return applied

@@ -7,7 +7,7 @@ from typing import Any
 
 from nudge.decide import decide_wake
 from nudge.model.decision import Plan
-from nudge.pipeline.common import current_config, refresh_view, update_customer
+from nudge.pipeline.common import current_config, react, refresh_view, update_customer
 
 
 def wake_wait(customer_id: str, wait_id: str) -> list[str]:
@@ -17,8 +17,10 @@ def wake_wait(customer_id: str, wait_id: str) -> list[str]:
     def change(profile: dict[str, Any], now: datetime) -> Plan | None:
         if wait_id not in (profile.get("waits") or {}):
             return None
+        plan = react(profile, config, now, cause=f"wake:{wait_id}")  # time may have moved tiers
         view = refresh_view(profile, config, now)
-        return decide_wake(profile, view, wait_id, config, now)
+        plan.merge(decide_wake(profile, view, wait_id, config, now))
+        return plan
 
     plan = update_customer(customer_id, change)
     return [f"{d.trigger}:{d.outcome}" for d in plan.decisions] if plan else []
