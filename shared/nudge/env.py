@@ -24,6 +24,7 @@ class Env:
     wake_dlq_arn: str = ""
     ses_configuration_set: str = ""
     unsubscribe_secret: str = "nudge-local-secret"
+    campaign_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:nudge-campaign"
 
 
 _NAMES = {
@@ -37,6 +38,7 @@ _NAMES = {
     "wake_dlq_arn": "NUDGE_WAKE_DLQ_ARN",
     "ses_configuration_set": "NUDGE_SES_CONFIGURATION_SET",
     "unsubscribe_secret": "NUDGE_UNSUBSCRIBE_SECRET",
+    "campaign_function_arn": "NUDGE_CAMPAIGN_FUNCTION_ARN",
 }
 
 

@@ -246,9 +246,11 @@ def remember_phone(phone: str, customer_id: str) -> None:
 
 def customer_for_phone(phone: str) -> str | None:
     """The customer we texted at this number, if any."""
-    item = client("dynamodb").get_item(
-        TableName=table(), Key={"pk": _s(f"PHONE#{phone}"), "sk": _s("PHONE")}
-    ).get("Item")
+    item = (
+        client("dynamodb")
+        .get_item(TableName=table(), Key={"pk": _s(f"PHONE#{phone}"), "sk": _s("PHONE")})
+        .get("Item")
+    )
     return item["customer_id"]["S"] if item else None
 
 
@@ -328,6 +330,28 @@ def pending_messages(customer_id: str) -> list[dict[str, Any]]:
         body["send_at"] = item["send_at"]["S"]
         out.append(body)
     return out
+
+
+def scan_profile_page(
+    start_key: dict[str, Any] | None = None, segment: int = 0, total_segments: int = 1
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One page of profiles (``customer_id``, ``doc``, ``version``) and where the next begins."""
+    kwargs: dict[str, Any] = {
+        "TableName": table(),
+        "FilterExpression": "kind = :k",
+        "ExpressionAttributeValues": {":k": _s("profile")},
+    }
+    if total_segments > 1:
+        kwargs.update(Segment=segment, TotalSegments=total_segments)
+    if start_key:
+        kwargs["ExclusiveStartKey"] = start_key
+    page = client("dynamodb").scan(**kwargs)
+    items = []
+    for item in page.get("Items", []):
+        doc = json.loads(item["doc"]["S"])
+        items.append({"customer_id": doc["customer_id"], "doc": doc,
+                      "version": int(item["version"]["N"])})  # fmt: skip
+    return items, page.get("LastEvaluatedKey")
 
 
 def decisions_for(customer_id: str, since: str | None = None) -> list[dict[str, Any]]:
@@ -549,3 +573,8 @@ def delete_keys(keys: list[dict[str, Any]]) -> int:
         else:
             raise RuntimeError("DynamoDB kept items unprocessed; retry the erase")
     return len(keys)
+
+
+def phone_index_keys(phones: list[str]) -> list[dict[str, Any]]:
+    """Keys of the phone index items (``PHONE#<number>``) of these numbers."""
+    return [{"pk": _s(f"PHONE#{phone}"), "sk": _s("PHONE")} for phone in dict.fromkeys(phones)]

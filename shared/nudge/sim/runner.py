@@ -15,10 +15,12 @@ from datetime import datetime, timedelta
 from email import message_from_string, policy
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from nudge import aws, clock
 from nudge.clock import SimulatedClock, iso, parse_time
 from nudge.config import get_config, load_config
+from nudge.cron import parse_cron
 from nudge.env import reset_env
 from nudge.sim.infra import create_table, find_template, pattern_json, read_template
 
@@ -42,6 +44,7 @@ ENV = {
     "NUDGE_SCHEDULER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/nudge-scheduler",
     "NUDGE_WAKE_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nudge-wake",
     "NUDGE_UNSUBSCRIBE_SECRET": "sim-secret",
+    "NUDGE_CAMPAIGN_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nudge-campaign",
 }
 
 
@@ -79,10 +82,15 @@ def _event_time(event: dict[str, Any]) -> datetime | None:
 class Simulation:
     """An in-process nudge deployment. Use as a context manager."""
 
-    def __init__(self, config_dir: str | Path, start: datetime | None = None) -> None:
+    def __init__(
+        self, config_dir: str | Path, start: datetime | None = None, daily: bool = True
+    ) -> None:
         self.config_dir = str(config_dir)
         self.config = load_config(self.config_dir)  # raises ConfigInvalid before anything runs
         self.clock = SimulatedClock(start or parse_time("2027-01-01T00:00:00Z"))
+        self.started = self.clock.current
+        self.daily = daily
+        self._cron_last: dict[str, datetime] = {}
         self._saved_env: dict[str, str | None] = {}
         self._mock: Any = None
         self._previous_clock: Any = None
@@ -143,6 +151,19 @@ class Simulation:
             Targets=[{"Id": "ingest-queue", "Arn": queue_arn}],
         )  # fmt: skip
         aws.client("scheduler").create_schedule_group(Name=ENV["NUDGE_SCHEDULER_GROUP"])
+        from nudge.pipeline.campaign import sync_schedules
+
+        sync_schedules()  # as the deploy does: one cron per campaign
+        if self.daily and _has_score():
+            aws.client("scheduler").create_schedule(
+                Name="nudge-daily-recompute", GroupName=ENV["NUDGE_SCHEDULER_GROUP"],
+                ScheduleExpression="cron(0 3 * * ? *)",
+                ScheduleExpressionTimezone=self.config.settings.timezone,
+                FlexibleTimeWindow={"Mode": "OFF"},
+                Target={"Arn": ENV["NUDGE_WAKE_FUNCTION_ARN"].replace("wake", "score"),
+                        "RoleArn": ENV["NUDGE_SCHEDULER_ROLE_ARN"],
+                        "Input": json.dumps({"kind": "daily"})},
+            )  # fmt: skip
         sender = self.config.settings.sender.email
         if sender:
             address = sender.rsplit("<", 1)[-1].rstrip(">").strip()
@@ -225,17 +246,23 @@ class Simulation:
                 total += len(wanted)
 
     def due_schedules(self, until: datetime) -> list[tuple[datetime, str, dict[str, Any]]]:
-        """Schedules due at or before ``until``, earliest first."""
+        """Schedules due at or before ``until``, earliest first: one-time ``at(...)`` ones and
+        the next firing of each ``cron(...)`` one (campaigns, the daily recompute)."""
         sched = aws.client("scheduler")
         group = ENV["NUDGE_SCHEDULER_GROUP"]
         due = []
         for summary in sched.list_schedules(GroupName=group).get("Schedules", []):
             got = sched.get_schedule(Name=summary["Name"], GroupName=group)
             expression = got["ScheduleExpression"]
-            if not expression.startswith("at("):
+            if expression.startswith("at("):
+                at: datetime | None = parse_time(expression[3:-1] + "Z")
+            elif expression.startswith("cron("):
+                zone = ZoneInfo(got.get("ScheduleExpressionTimezone") or "UTC")
+                since = self._cron_last.setdefault(summary["Name"], self.started)
+                at = parse_cron(expression).next_after(since, zone)
+            else:
                 continue
-            at = parse_time(expression[3:-1] + "Z")
-            if at <= until:
+            if at is not None and at <= until:
                 due.append((at, summary["Name"], json.loads(got["Target"]["Input"])))
         return sorted(due, key=lambda d: (d[0], d[1]))
 
@@ -250,8 +277,21 @@ class Simulation:
                 break
             at, name, payload = due[0]
             self.clock.set(at)
-            sched.delete_schedule(Name=name, GroupName=ENV["NUDGE_SCHEDULER_GROUP"])
-            wake.handle(payload)
+            if name in self._cron_last:
+                self._cron_last[name] = at  # recurring: remember, keep the schedule
+            else:
+                sched.delete_schedule(Name=name, GroupName=ENV["NUDGE_SCHEDULER_GROUP"])
+            kind = payload.get("kind")
+            if kind == "campaign":
+                from nudge.pipeline import campaign
+
+                campaign.handle(payload)
+            elif kind == "daily":
+                from nudge.pipeline import score  # type: ignore[attr-defined,unused-ignore]
+
+                score.handle(payload)
+            else:
+                wake.handle(payload)
             self.pump()
         self.clock.set(until)
 
@@ -400,6 +440,12 @@ class Simulation:
             "dead_letters": self.dead_letters(),
             "simulated_until": iso(self.clock.current),
         }
+
+
+def _has_score() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("nudge.pipeline.score") is not None
 
 
 def _is_json_object(text: str) -> bool:

@@ -1,0 +1,155 @@
+"""Campaign function: a campaign's cron fired -> audience -> first matching variant -> outbox.
+
+Messages go through the same outbox and dispatch as triggers, so consent, caps, quiet hours (in
+each customer's time zone), holdouts and the decision log apply exactly the same way. A run is
+idempotent: message ids derive from (customer, campaign, run), and an outbox item that already
+exists is never written twice, so a retried or resumed run sends nothing twice.
+
+Deploys keep one EventBridge Scheduler cron per campaign (``sync_schedules``), called by the
+CloudFormation custom resource in template.yaml whenever the config layer changes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from nudge import store
+from nudge.aws import client
+from nudge.clock import now as clock_now
+from nudge.decide import SUPPRESS, _decision, audience_ok, deliver
+from nudge.env import get_env
+from nudge.model.decision import Plan
+from nudge.pipeline.common import current_config, react, refresh_view, update_customer
+from nudge.rules import Ctx
+
+log = logging.getLogger("nudge.campaign")
+PREFIX = "nudge-campaign-"
+
+
+def run_key(campaign_id: str, now: datetime, zone: ZoneInfo) -> str:
+    """One run per campaign per local day: the idempotency key of its messages."""
+    return f"{campaign_id}@{now.astimezone(zone).date().isoformat()}"
+
+
+def _change(campaign: Any, config: Any, key: str, envelope: dict[str, Any]) -> Any:
+    """The read-modify-write step of one customer in a campaign run."""
+
+    def change(profile: dict[str, Any], when: datetime) -> Plan | None:
+        plan = react(profile, config, when, cause=key)  # time may have moved segments and tiers
+        view = refresh_view(profile, config, when)
+        variant = campaign.pick(Ctx(view, view.get("history") or (), when.timestamp()))
+        if variant is None:
+            return plan if plan else None
+        detail = {**envelope["detail"], "customer_id": profile["customer_id"]}
+        env = {**envelope, "detail": detail}
+        if not audience_ok(variant, view, when.timestamp()):
+            plan.decisions.append(_decision(profile, campaign.id, when, SUPPRESS, "audience", env))
+            return plan
+        deliver(profile, view, variant, env, config, when, plan, key)
+        return plan
+
+    return change
+
+
+def run_campaign(campaign_id: str, start_key: dict[str, Any] | None = None,
+                 budget: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """Select the audience and queue one message per customer; returns counts (and where to
+    resume if ``budget`` profiles were handled before the end)."""
+    config = current_config()
+    campaign = config.campaigns.get(campaign_id)
+    if campaign is None or not campaign.model.enabled:
+        return {"campaign": campaign_id, "skipped": "not in config or disabled"}
+    now = clock_now()
+    key = run_key(campaign_id, now, ZoneInfo(config.settings.timezone))
+    envelope = {"id": key, "source": "nudge", "detail-type": "campaign", "time": now.isoformat(),
+                "detail": {"customer_id": "", "event_id": key}}  # fmt: skip
+    counts = {"queued": 0, "suppressed": 0, "not_in_audience": 0}
+    handled = 0
+    last_key = start_key
+    while True:
+        items, last_key = store.scan_profile_page(last_key)
+        for item in items:
+            customer_id = item["customer_id"]
+            change = _change(campaign, config, key, envelope)
+            plan = update_customer(customer_id, change)
+            if plan is None or not (plan.messages or plan.decisions):
+                counts["not_in_audience"] += 1
+            elif plan.messages:
+                counts["queued"] += 1
+            else:
+                counts["suppressed"] += 1
+            handled += 1
+        if last_key is None:
+            return {"campaign": campaign_id, "run": key, **counts}
+        if budget is not None and handled >= budget:
+            return {"campaign": campaign_id, "run": key, "resume": last_key, **counts}
+
+
+def sync_schedules(function_arn: str | None = None) -> list[str]:
+    """Make the Scheduler crons match config/campaigns: create, update, delete. Returns names."""
+    env = get_env()
+    config = current_config()
+    sched = client("scheduler")
+    wanted = {}
+    for campaign in config.campaigns.values():
+        if campaign.model.enabled:
+            wanted[f"{PREFIX}{campaign.id}"[:64]] = campaign
+    existing = {
+        s["Name"]
+        for page in sched.get_paginator("list_schedules").paginate(
+            GroupName=env.scheduler_group, NamePrefix=PREFIX
+        )
+        for s in page.get("Schedules", [])
+    }
+    for name in existing - set(wanted):
+        sched.delete_schedule(Name=name, GroupName=env.scheduler_group)
+    for name, campaign in wanted.items():
+        kwargs = {
+            "Name": name, "GroupName": env.scheduler_group,
+            "ScheduleExpression": campaign.model.schedule,
+            "ScheduleExpressionTimezone": config.settings.timezone,
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "Target": {
+                "Arn": function_arn or env.campaign_function_arn, "RoleArn": env.scheduler_role_arn,
+                "Input": json.dumps({"kind": "campaign", "campaign": campaign.id}),
+                "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 21600},
+            },
+        }  # fmt: skip
+        if name in existing:
+            sched.update_schedule(**kwargs)
+        else:
+            sched.create_schedule(**kwargs)
+    return sorted(wanted)
+
+
+def _cfn_respond(event: dict[str, Any], status: str, reason: str = "") -> None:
+    """Answer a CloudFormation custom resource request (the deploy waits for it)."""
+    import urllib.request
+
+    body = json.dumps({
+        "Status": status, "Reason": reason[:500] or "see CloudWatch logs",
+        "PhysicalResourceId": "nudge-campaign-schedules", "StackId": event["StackId"],
+        "RequestId": event["RequestId"], "LogicalResourceId": event["LogicalResourceId"],
+    }).encode()  # fmt: skip
+    request = urllib.request.Request(event["ResponseURL"], data=body, method="PUT",
+                                     headers={"Content-Type": ""})  # fmt: skip
+    urllib.request.urlopen(request, timeout=10).close()  # CloudFormation's pre-signed URL
+
+
+def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Lambda entry: a campaign cron (``{"kind": "campaign", ...}``) or the deploy's sync."""
+    if "RequestType" in event:  # CloudFormation custom resource: keep schedules = config
+        try:
+            names = [] if event["RequestType"] == "Delete" else sync_schedules()
+            _cfn_respond(event, "SUCCESS", f"{len(names)} campaign schedule(s)")
+        except Exception as exc:  # noqa: BLE001 - the deploy must hear about any failure
+            log.exception("campaign schedule sync failed")
+            _cfn_respond(event, "FAILED", str(exc))
+        return {}
+    if event.get("kind") != "campaign" or not event.get("campaign"):
+        return {"error": 'expected {"kind": "campaign", "campaign": ID}'}
+    return run_campaign(str(event["campaign"]), event.get("resume"))
