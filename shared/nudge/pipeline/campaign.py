@@ -146,7 +146,7 @@ def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         try:
             names = [] if event["RequestType"] == "Delete" else sync_schedules()
             _cfn_respond(event, "SUCCESS", f"{len(names)} campaign schedule(s)")
-        except Exception as exc:  # noqa: BLE001 - the deploy must hear about any failure
+        except Exception as exc:  # the deploy must hear about any failure
             log.exception("campaign schedule sync failed")
             _cfn_respond(event, "FAILED", str(exc))
         return {}
