@@ -130,6 +130,7 @@ def _fits_lifetimes() -> dict[str, float]:
 
     warnings.simplefilter("ignore")
     from lifetimes import BetaGeoFitter, GammaGammaFitter
+
     from nudge.scoring._arrays import limited_blas_threads
     from nudge.scoring.synthetic import synthetic_customers
 

@@ -7,10 +7,10 @@ import json
 from datetime import timedelta
 
 import pytest
+
 from nudge.clock import parse_time
 from nudge.faults import InjectedCrash, crash_at
 from nudge.pipeline import dispatch, ingest
-
 from tests.conftest import customer, event
 
 ITEMS = [{"product_id": "p-1", "name": "Ring", "category": "jewelry", "price": 300.0}]

@@ -6,7 +6,6 @@ import json
 
 from nudge import store
 from nudge.pipeline import ingest
-
 from tests.conftest import customer, event
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from nudge.adapters import adapt
 from nudge.model.events import NATIVE_TYPES, parse_event
-
 from tests.conftest import EVENTS
 
 FILES = sorted(p for p in EVENTS.glob("*.json"))
@@ -16,8 +16,8 @@ FILES = sorted(p for p in EVENTS.glob("*.json"))
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_every_sample_event_is_an_eventbridge_envelope_nudge_understands(path):
     envelope = json.loads(path.read_text())
-    if "Records" in envelope or "kind" in envelope:
-        pytest.skip("not an EventBridge envelope (a stream batch or a schedule input)")
+    if "Records" in envelope or "kind" in envelope or "routeKey" in envelope:
+        pytest.skip("not an EventBridge envelope (a stream batch, schedule input or HTTP request)")
     for key in ("version", "id", "detail-type", "source", "account", "time", "region", "detail"):
         assert key in envelope, f"{path.name} lacks {key}"
     for native in adapt(envelope, order_owner=lambda order_id: "c-owner"):

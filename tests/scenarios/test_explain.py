@@ -7,9 +7,9 @@ import json
 from argparse import Namespace
 
 import pytest
+
 from nudge.cli import main
 from nudge.explain import explain_command
-
 from tests.conftest import CONFIG, EVENTS, customer, event
 
 

@@ -8,7 +8,6 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
 from nudge.pipeline import feedback, unsubscribe
-
 from tests.conftest import customer, event
 
 ITEMS = [{"product_id": "p-1", "name": "Ring", "category": "jewelry", "price": 300.0}]

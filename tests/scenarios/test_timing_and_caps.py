@@ -5,9 +5,9 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+
 from nudge.clock import parse_time
 from nudge.sim import Simulation
-
 from tests.conftest import CONFIG, customer, event, make_config
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from nudge.adapters import adapt, adapt_with_reason
 from nudge.clock import parse_time
 from nudge.model.events import MalformedEvent, parse_event

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from nudge.adapters import adapt, adapt_with_reason
 from nudge.model.events import MalformedEvent, parse_event
 

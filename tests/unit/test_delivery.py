@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import given
 from hypothesis import strategies as st
+
 from nudge.clock import parse_time
 from nudge.delivery import bucket, holdout_reason, quiet_until
 

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.special import expit
+
 from nudge.scoring._arrays import (
     _unique_rows_by_bytes,
     codes_of,
@@ -13,7 +15,6 @@ from nudge.scoring._arrays import (
     softplus_and_sigmoid,
     unique_rows,
 )
-from scipy.special import expit
 
 numbers = st.integers(0, 40).map(float) | st.floats(-1e6, 1e6, allow_nan=False, width=32)
 rows = st.lists(st.tuples(numbers, numbers, numbers), min_size=1, max_size=200)

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.special import hyp2f1
+
 from nudge.scoring.bgnbd import (
     BgNbdParams,
     _Likelihood,
@@ -15,7 +17,6 @@ from nudge.scoring.bgnbd import (
     p_alive,
 )
 from nudge.scoring.synthetic import TRUE_BGNBD, synthetic_customers
-from scipy.special import hyp2f1
 
 CDNOW = BgNbdParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from nudge.scoring.bgnbd import fit_bgnbd
 from nudge.scoring.fit_cli import fit_command
 from nudge.scoring.gammagamma import fit_gamma_gamma

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import integrate, stats
+
 from nudge.scoring.gammagamma import (
     GammaGammaParams,
     conditional_expected_average_value,
@@ -13,7 +15,6 @@ from nudge.scoring.gammagamma import (
     log_likelihood,
 )
 from nudge.scoring.synthetic import TRUE_GAMMA_GAMMA, synthetic_customers
-from scipy import integrate, stats
 
 CDNOW = GammaGammaParams(p=6.25, q=3.74, v=15.44)
 

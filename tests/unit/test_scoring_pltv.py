@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from nudge.scoring.bgnbd import BgNbdParams, conditional_expected_purchases
 from nudge.scoring.gammagamma import GammaGammaParams, conditional_expected_average_value
 from nudge.scoring.pltv import DAYS_PER_MONTH, pltv

@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-import nudge
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import nudge
 from nudge.scoring.tiers import TierGrid, tier_for, value_tiers
 
 CONFIG = {  # CONTRACT section 3

@@ -9,7 +9,7 @@ from nudge.env import _NAMES
 from nudge.sim.infra import DEFAULT_TABLE, _CfnLoader, read_template
 from tests.conftest import ROOT
 
-TEMPLATE = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+TEMPLATE = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
 RESOURCES = TEMPLATE["Resources"]
 FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
 

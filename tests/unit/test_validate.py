@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from nudge.cli import main
 
+from nudge.cli import main
 from tests.conftest import CONFIG, EVENTS, make_config
 
 CART = (CONFIG / "triggers" / "cart_jewelry_high_value.yaml").read_text()

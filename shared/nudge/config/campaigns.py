@@ -65,12 +65,21 @@ def compile_campaigns(compiler: Any, config: CompiledConfig) -> None:
             channel = variant.channel or ("email" if email else "sms")
             variants.append(
                 CompiledTrigger(
-                    id=campaign.id, model=campaign, where=lambda c: True, count=None,
+                    id=campaign.id,
+                    model=campaign,
+                    where=lambda c: True,
+                    count=None,
                     who=all_of([audience, compiler.who(src, (*path, "who"), variant.who)]),
-                    cancel_if=[], wait=None, cooldown=None,
+                    cancel_if=[],
+                    wait=None,
+                    cooldown=None,
                     expires=seconds(campaign.expires) if campaign.expires else None,
-                    email=email, sms=sms, kind="campaign", channel=channel, variant=i,
-                )  # fmt: skip
+                    email=email,
+                    sms=sms,
+                    kind="campaign",
+                    channel=channel,
+                    variant=i,
+                )
             )
         config.campaigns[campaign.id] = CompiledCampaign(
             campaign.id, campaign, cron, audience, variants
