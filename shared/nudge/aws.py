@@ -13,7 +13,7 @@ def client(service: str) -> Any:
     from botocore.config import Config
 
     config = Config(retries={"mode": "adaptive", "max_attempts": 5}, connect_timeout=3)
-    return boto3.client(service, config=config)
+    return boto3.client(service, config=config)  # type: ignore[call-overload]
 
 
 def reset_clients() -> None:

@@ -156,7 +156,7 @@ def deliver(
 
 
 def _active(trigger: CompiledTrigger, now: datetime) -> bool:
-    active = trigger.model.active
+    active = getattr(trigger.model, "active", None)  # campaigns have none
     if active is None:
         return True
     if active.from_ and now < active.from_:
@@ -222,7 +222,7 @@ def decide(
             plan.decisions.append(
                 _decision(profile, trigger.id, now, SUPPRESS, "cooldown", event,
                           detail={"last_sent_at": iso(_from_ts(last)),
-                                  "cooldown": trigger.model.cooldown})
+                                  "cooldown": getattr(trigger.model, "cooldown", None)})
             )  # fmt: skip
             continue
         if trigger.wait:
@@ -244,7 +244,8 @@ def decide(
             plan.waits.append(Wait(wait_id, trigger.id, iso(now), iso(due), envelope))
             plan.decisions.append(
                 _decision(profile, trigger.id, now, "scheduled", None, event,
-                          detail={"wait": trigger.model.wait, "due_at": iso(due)})
+                          detail={"wait": getattr(trigger.model, "wait", None),
+                                  "due_at": iso(due)})
             )  # fmt: skip
             continue
         deliver(profile, view, trigger, envelope, config, now, plan, event.id)

@@ -263,9 +263,9 @@ class _Compiler:
                 continue
             triggers[t.id] = self.trigger(t, src)
         by_event: dict[str, list[CompiledTrigger]] = {}
-        for ct in triggers.values():
-            if ct.model.enabled:
-                by_event.setdefault(ct.model.when.event, []).append(ct)
+        for t, _src in raw.triggers:
+            if t.enabled and t.id in triggers:
+                by_event.setdefault(t.when.event, []).append(triggers[t.id])
         for lst in by_event.values():
             lst.sort(key=lambda c: -c.priority)
         content_src = raw.files.get("content.yaml")
