@@ -22,6 +22,9 @@ TARGETS: dict[str, tuple[str, float]] = {
     "import_ingest_ratio": ("<=", 1.5),
     "import_dispatch_ratio": ("<=", 1.5),
     "import_wake_ratio": ("<=", 1.5),
+    "import_api_ratio": ("<=", 1.5),
+    "import_feedback_ratio": ("<=", 1.5),
+    "import_unsubscribe_ratio": ("<=", 1.5),
 }
 
 
@@ -38,13 +41,9 @@ def main() -> int:
 
     results: dict[str, Any] = {}
     targets = dict(TARGETS)
-    sections = [("event path", core.run)]
-    try:
-        from bench import scoring
+    from bench import api, scoring
 
-        sections.append(("scoring", scoring.run))
-    except ImportError:
-        pass
+    sections = [("event path", core.run), ("profile API", api.run), ("scoring", scoring.run)]
     for name, fn in sections:
         print(f"running {name} benchmarks...", file=sys.stderr, flush=True)
         got = fn()

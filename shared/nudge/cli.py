@@ -40,7 +40,7 @@ def _simulate(args: argparse.Namespace) -> int:
     try:
         events = read_events(args.events)
         until = parse_time(args.until) if args.until else None
-        sim = Simulation(args.config)
+        sim = Simulation(args.config, daily=not args.no_daily)
     except ConfigInvalid as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
@@ -75,6 +75,31 @@ def _score_fit(args: argparse.Namespace) -> int:
     return fit_command(args.summary, args.out)
 
 
+def _privacy(args: argparse.Namespace) -> int:
+    import os
+
+    from nudge.env import reset_env
+
+    for value, name in (
+        (args.table, "NUDGE_TABLE"),
+        (args.scheduler_group, "NUDGE_SCHEDULER_GROUP"),
+    ):
+        if value:
+            os.environ[name] = value
+    reset_env()
+    from nudge.privacy import erase_customer, export_customer
+
+    if args.privacy_command == "export":
+        result = export_customer(args.customer_id)
+    else:
+        result = erase_customer(args.customer_id)
+    if result is None:
+        print(f"nothing held about {args.customer_id} (unknown or erased)", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="nudge", description=__doc__)
@@ -90,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until")
     p.add_argument("--out", required=True)
     p.add_argument("--report", action="store_true", help="print who got what, when and why not")
+    p.add_argument("--no-daily", action="store_true", help="skip the daily 03:00 recompute")
     p.set_defaults(func=_simulate)
     p = sub.add_parser("explain", help="why a customer did or did not get each message")
     p.add_argument("customer_id")
@@ -104,6 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary", required=True)
     p.add_argument("--out", required=True)
     p.set_defaults(func=_score_fit)
+    p = sub.add_parser("privacy", help="export or erase everything held about a customer")
+    privacy = p.add_subparsers(dest="privacy_command", required=True)
+    for name, text in (("export", "print everything held about the customer as JSON"),
+                       ("erase", "delete it all, cancel its schedules, keep a tombstone")):  # fmt: skip
+        p = privacy.add_parser(name, help=text)
+        p.add_argument("customer_id")
+        p.add_argument("--table", help="DynamoDB table of a deployment (default $NUDGE_TABLE)")
+        p.add_argument("--scheduler-group", dest="scheduler_group",
+                       help="its schedule group (default $NUDGE_SCHEDULER_GROUP)")  # fmt: skip
+        p.set_defaults(func=_privacy)
     return parser
 
 

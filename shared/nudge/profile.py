@@ -55,6 +55,13 @@ def _remember(profile: dict[str, Any], event: Event, history_seconds: float) -> 
     entry = {"type": event.type, "ts": event.ts, "id": event.id, "properties": _compact(event)}
     keys = [h["ts"] for h in history]
     history.insert(bisect.bisect_right(keys, event.ts), entry)
+    _trim_history(history, history_seconds)
+
+
+def _trim_history(history: list[dict[str, Any]], history_seconds: float) -> None:
+    """Keep the newest ``HISTORY_MAX`` entries within ``history_seconds`` of the latest."""
+    if not history:
+        return
     horizon = max(h["ts"] for h in history) - history_seconds
     while history and (len(history) > HISTORY_MAX or history[0]["ts"] < horizon):
         history.pop(0)
@@ -144,6 +151,55 @@ def _order_dates(profile: dict[str, Any]) -> None:
         profile["first_order_at"] = min([*live, first] if first else live)
     else:
         profile.pop("last_order_at", None)
+
+
+def merge_profile(profile: dict[str, Any], other: dict[str, Any], history_seconds: float) -> None:
+    """Fold another profile of the same person (an ``anon:`` visitor who signed in) into
+    ``profile``, in place (docs/sources.md, "Anonymous visitors become customers").
+
+    Behaviour moves, identity does not: history is merged by event id in time order (so ``did``
+    and ``count`` see browsing done before sign-in), the remembered event ids too (a redelivered
+    anonymous event stays a duplicate), the cart if it is newer, ``last_seen_at`` if later, and
+    orders the customer's profile does not have yet (with their value). Consent, traits and
+    contact details are never copied: only the customer's own records decide who is messaged.
+    """
+    seen = profile.setdefault("seen", [])
+    known = set(seen)
+    seen.extend(i for i in other.get("seen") or () if i not in known)
+    if len(seen) > SEEN_MAX:
+        del seen[: len(seen) - SEEN_MAX]
+    history = profile.setdefault("history", [])
+    ids = {h.get("id") for h in history}
+    for entry in other.get("history") or ():
+        if entry.get("id") not in ids:
+            ids.add(entry.get("id"))
+            history.insert(bisect.bisect_right([h["ts"] for h in history], entry["ts"]), entry)
+    _trim_history(history, history_seconds)
+    cart, theirs = profile.get("cart") or {}, other.get("cart") or {}
+    if (theirs.get("value") or theirs.get("items")) and (theirs.get("updated_at") or "") > (
+        cart.get("updated_at") or ""
+    ):
+        profile["cart"] = dict(theirs)
+    if (other.get("last_seen_at") or "") > (profile.get("last_seen_at") or ""):
+        profile["last_seen_at"] = other["last_seen_at"]
+    _merge_orders(profile, other.get("orders") or [])
+
+
+def _merge_orders(profile: dict[str, Any], orders: list[dict[str, Any]]) -> None:
+    mine = profile.setdefault("orders", [])
+    have = {o["order_id"] for o in mine}
+    added = [dict(o) for o in orders if o["order_id"] not in have]
+    if not added:
+        return
+    mine.extend(added)
+    mine.sort(key=lambda o: o["at"])
+    if len(mine) > ORDERS_MAX:
+        del mine[: len(mine) - ORDERS_MAX]
+    live = [o for o in added if not o.get("void")]
+    profile["orders_count"] = int(profile.get("orders_count", 0)) + len(live)
+    value = sum(_money(o["value"]) - _money(o.get("refunded")) for o in added)
+    profile["lifetime_value"] = _money(_money(profile.get("lifetime_value")) + value)
+    _order_dates(profile)
 
 
 def _days(since: str | None, now: datetime) -> float | None:

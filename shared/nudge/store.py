@@ -28,6 +28,10 @@ class VersionConflict(Exception):
     """Someone else wrote the profile since we read it; read again and retry."""
 
 
+class Gone(Exception):
+    """The item is no longer there (the customer was erased)."""
+
+
 class AlreadyExists(Exception):
     """A conditional put found the item already there."""
 
@@ -296,20 +300,26 @@ def finish_message(
     if send_at:
         update += ", send_at = :at"
         values[":at"] = _s(send_at)
-    client("dynamodb").transact_write_items(
-        TransactItems=[
-            {
-                "Update": {
-                    "TableName": table(),
-                    "Key": {"pk": _s(_pk(customer_id)), "sk": _s(f"O#{message_id}")},
-                    "UpdateExpression": update,
-                    "ExpressionAttributeNames": names,
-                    "ExpressionAttributeValues": values,
-                }
-            },
-            {"Put": {"TableName": table(), "Item": decision_item(decision)}},
-        ]
-    )
+    ddb = client("dynamodb")
+    try:
+        ddb.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": table(),
+                        "Key": {"pk": _s(_pk(customer_id)), "sk": _s(f"O#{message_id}")},
+                        "UpdateExpression": update,
+                        # erased meanwhile: write nothing back for that customer
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": values,
+                    }
+                },
+                {"Put": {"TableName": table(), "Item": decision_item(decision)}},
+            ]
+        )
+    except ddb.exceptions.TransactionCanceledException:
+        raise Gone(customer_id) from None
 
 
 def pending_messages(customer_id: str) -> list[dict[str, Any]]:
@@ -578,3 +588,142 @@ def delete_keys(keys: list[dict[str, Any]]) -> int:
 def phone_index_keys(phones: list[str]) -> list[dict[str, Any]]:
     """Keys of the phone index items (``PHONE#<number>``) of these numbers."""
     return [{"pk": _s(f"PHONE#{phone}"), "sk": _s("PHONE")} for phone in dict.fromkeys(phones)]
+
+
+# -- daily score runs (issue 5) -----------------------------------------------------------------
+# ``RUN#score#<date>`` / ``RUN``: checkpoint of one daily recompute (``kind`` = ``score_run``):
+#   ``state`` (JSON: phase, fitted model, per-segment scan cursors, counts) and a lease
+#   (``owner``, ``lease_until``) so two invocations never work on the same run at once.
+# ``RUN#score#<date>`` / ``CHUNK#...``: the per-customer numbers the first pass gathered, packed
+#   (``kind`` = ``score_chunk``; no customer ids). Both expire after ``RUN_TTL_DAYS``.
+
+RUN_TTL_DAYS = 3
+
+
+class RunBusy(Exception):
+    """Another invocation holds the run's lease (or took it over from us)."""
+
+
+def _run_key(run_id: str, sk: str = "RUN") -> dict[str, Any]:
+    return {"pk": _s(f"RUN#{run_id}"), "sk": _s(sk)}
+
+
+def scan_profiles(
+    segment: int, total_segments: int, start_key: dict[str, Any] | None = None,
+    limit: int | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:  # fmt: skip
+    """One page of one parallel-scan segment: profiles (``customer_id``, ``doc``, ``version``)
+    and the key the next page starts from (None at the end of the segment).
+
+    Eventually consistent (half the read cost): writers re-read the profile before writing.
+    ``limit`` caps the items *examined* per page, so pages may hold fewer profiles.
+    """
+    kwargs: dict[str, Any] = {
+        "TableName": table(),
+        "FilterExpression": "kind = :k",
+        "ProjectionExpression": "#d, #v",
+        "ExpressionAttributeNames": {"#d": "doc", "#v": "version"},
+        "ExpressionAttributeValues": {":k": _s("profile")},
+        "Segment": segment,
+        "TotalSegments": total_segments,
+    }
+    if limit:
+        kwargs["Limit"] = limit
+    if start_key:
+        kwargs["ExclusiveStartKey"] = start_key
+    page = client("dynamodb").scan(**kwargs)
+    items = []
+    for item in page.get("Items", []):
+        doc = json.loads(item["doc"]["S"])
+        items.append({"customer_id": doc["customer_id"], "doc": doc,
+                      "version": int(item["version"]["N"])})  # fmt: skip
+    return items, page.get("LastEvaluatedKey")
+
+
+def claim_run(run_id: str, owner: str, lease_until: float, at: float) -> dict[str, Any] | None:
+    """Take the run's lease (creating the item if needed); returns the saved state, if any.
+
+    Raises ``RunBusy`` while another owner's lease has not expired at ``at`` (epoch seconds).
+    """
+    ddb = client("dynamodb")
+    try:
+        out = ddb.update_item(
+            TableName=table(),
+            Key=_run_key(run_id),
+            UpdateExpression="SET #o = :me, lease_until = :until, kind = :k, #t = :ttl",
+            ConditionExpression="attribute_not_exists(pk) OR lease_until < :at OR #o = :me",
+            ExpressionAttributeNames={"#o": "owner", "#t": "ttl"},
+            ExpressionAttributeValues={
+                ":me": _s(owner), ":until": _n(round(lease_until, 3)), ":at": _n(round(at, 3)),
+                ":k": _s("score_run"), ":ttl": _ttl(RUN_TTL_DAYS),
+            },
+            ReturnValues="ALL_NEW",
+        )  # fmt: skip
+    except ddb.exceptions.ConditionalCheckFailedException:
+        raise RunBusy(run_id) from None
+    state = out["Attributes"].get("state")
+    return json.loads(state["S"]) if state else None
+
+
+def save_run(run_id: str, owner: str, state: dict[str, Any], lease_until: float) -> None:
+    """Save the run's state while we still hold its lease (``lease_until`` 0 releases it);
+    raises ``RunBusy`` if another invocation took the run over."""
+    ddb = client("dynamodb")
+    try:
+        ddb.update_item(
+            TableName=table(),
+            Key=_run_key(run_id),
+            UpdateExpression="SET #s = :state, lease_until = :until",
+            ConditionExpression="#o = :me",
+            ExpressionAttributeNames={"#s": "state", "#o": "owner"},
+            ExpressionAttributeValues={
+                ":state": _s(json.dumps(state, separators=(",", ":"))),
+                ":until": _n(round(lease_until, 3)), ":me": _s(owner),
+            },
+        )  # fmt: skip
+    except ddb.exceptions.ConditionalCheckFailedException:
+        raise RunBusy(run_id) from None
+
+
+def get_run(run_id: str) -> dict[str, Any] | None:
+    """A run's saved state (None if it never started or saved nothing yet)."""
+    item = (
+        client("dynamodb")
+        .get_item(TableName=table(), Key=_run_key(run_id), ConsistentRead=True)
+        .get("Item")
+    )
+    return json.loads(item["state"]["S"]) if item and "state" in item else None
+
+
+def put_run_chunk(run_id: str, name: str, data: bytes, rows: int) -> None:
+    """Store one packed chunk of a run's gathered numbers (``data`` < 400 KB)."""
+    client("dynamodb").put_item(
+        TableName=table(),
+        Item={**_run_key(run_id, f"CHUNK#{name}"), "kind": _s("score_chunk"),
+              "rows": _n(rows), "data": {"B": data}, "ttl": _ttl(RUN_TTL_DAYS)},
+    )  # fmt: skip
+
+
+def run_chunks(run_id: str, prefix: str) -> list[tuple[str, bytes]]:
+    """The run's chunks whose name starts with ``prefix``: ``(name, data)`` in name order."""
+    ddb = client("dynamodb")
+    kwargs: dict[str, Any] = {
+        "TableName": table(),
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :c)",
+        "ExpressionAttributeValues": {":pk": _s(f"RUN#{run_id}"), ":c": _s(f"CHUNK#{prefix}")},
+        "ConsistentRead": True,
+    }
+    out: list[tuple[str, bytes]] = []
+    while True:
+        page = ddb.query(**kwargs)
+        out.extend((item["sk"]["S"][len("CHUNK#") :], bytes(item["data"]["B"]))
+                   for item in page.get("Items", []))  # fmt: skip
+        if "LastEvaluatedKey" not in page:
+            return out
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def table_item_count() -> int:
+    """DynamoDB's approximate item count of the table (refreshed by AWS about every 6 hours)."""
+    described = client("dynamodb").describe_table(TableName=table())
+    return int(described["Table"].get("ItemCount") or 0)

@@ -63,3 +63,19 @@ def test_explain_reads_a_deployed_table(sim, capsys):
     out = capsys.readouterr().out
     assert "last_minute_delivery: suppressed (no_consent" in out
     assert "consent.sms = false" in out
+
+
+def test_outcomes_are_counted_by_reason_as_cloudwatch_metrics(sim, monkeypatch, capsys):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    sim.run([
+        customer("ines", "2027-02-10T14:00:00Z", sms_ok=False),
+        event("page_viewed", "ines", "2027-02-10T15:00:00Z", path="/pages/delivery"),
+        customer("joel", "2027-02-10T14:00:00Z"),
+        event("page_viewed", "joel", "2027-02-10T15:00:00Z", path="/pages/delivery"),
+    ])  # fmt: skip
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+               if line.startswith('{"_aws"')]  # fmt: skip
+    counted = {(m["outcome"], m["reason"]): m["Decisions"] for m in emitted}
+    assert counted[("suppressed", "no_consent")] == [1.0]
+    assert counted[("sent", "none")] == [1.0]
+    assert all(m["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "nudge" for m in emitted)

@@ -94,6 +94,8 @@ class Detail(_Open):
     properties: dict[str, Any] = Field(default_factory=dict)
     traits: dict[str, Any] = Field(default_factory=dict)
     consent: Consent | None = None
+    # other ids of the same person (Segment ``anon:<anonymousId>``): ingest merges them in
+    aliases: list[str] = Field(default_factory=list)
 
 
 PROPERTY_MODELS: dict[str, type[BaseModel]] = {
@@ -122,6 +124,7 @@ class Event:
     properties: dict[str, Any] = field(default_factory=dict)
     traits: dict[str, Any] = field(default_factory=dict)
     consent: dict[str, bool] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
 
     @property
     def ts(self) -> float:
@@ -150,6 +153,8 @@ class Event:
             detail["traits"] = self.traits
         if self.consent:
             detail["consent"] = self.consent
+        if self.aliases:
+            detail["aliases"] = self.aliases
         return {
             "id": self.id,
             "source": self.source,
@@ -165,6 +170,23 @@ def _reason(err: ValidationError, prefix: str) -> str:
         loc = ".".join(str(p) for p in e["loc"])
         parts.append(f"{prefix}{loc}: {e['msg']}")
     return "; ".join(parts)
+
+
+def source_allowed(source: str, allowed: list[str] | None) -> bool:
+    """Is ``source`` one of ``allowed`` (``settings.sources``)? No list allows every source.
+
+    An entry matches its exact name, or as a prefix up to a ``/``: ``aws.partner/shopify.com``
+    accepts ``aws.partner/shopify.com/7183745/nudge-rose`` (partner source names end with the
+    shop's app id and event source name), while ``shop.storefront`` still matches only itself
+    and ``shop.storefront/...``.
+    """
+    if not allowed:
+        return True
+    for entry in allowed:
+        entry = entry.rstrip("/")
+        if entry and (source == entry or source.startswith(entry + "/")):
+            return True
+    return False
 
 
 def parse_event(raw: Any, allowed_sources: list[str] | None = None) -> Event:
@@ -187,7 +209,7 @@ def parse_event(raw: Any, allowed_sources: list[str] | None = None) -> Event:
         raise MalformedEvent("source is missing")
     if source == NUDGE_SOURCE:
         raise MalformedEvent("source 'nudge' is nudge's own; storefront events need another source")
-    if allowed_sources and source not in allowed_sources:
+    if not source_allowed(source, allowed_sources):
         raise MalformedEvent(f"source {source!r} is not in settings.sources")
     try:
         when = parse_time(raw.get("time") or "")
@@ -229,6 +251,7 @@ def parse_event(raw: Any, allowed_sources: list[str] | None = None) -> Event:
         properties=properties,
         traits=dict(parsed.traits),
         consent=consent,
+        aliases=[str(a) for a in parsed.aliases if a and str(a) != str(parsed.customer_id)],
     )
 
 

@@ -117,6 +117,8 @@ def update_customer(
     """
     for _attempt in range(MAX_ATTEMPTS):
         stored = store.get_profile(customer_id)
+        if stored.doc is None and store.is_erased(customer_id):
+            return None  # erased on request: feedback or a late wake-up must not recreate it
         profile = stored.doc or new_profile(customer_id)
         now = clock_now()
         plan = change(profile, now)

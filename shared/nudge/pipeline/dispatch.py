@@ -86,8 +86,11 @@ def _end(message: dict[str, Any], now: datetime, status: str, outcome: str, reas
          provider_id: str | None = None, ledger: str | None = "keep", **detail: Any) -> str:  # fmt: skip
     """Finish a claimed message: outbox status and decision in one write, then the ledger."""
     decision = _decision(message, now, outcome, reason, **detail)
-    store.finish_message(message["customer_id"], message["message_id"], status, decision,
-                         provider_id)  # fmt: skip
+    try:
+        store.finish_message(message["customer_id"], message["message_id"], status, decision,
+                             provider_id)  # fmt: skip
+    except store.Gone:
+        return "erased"
     count_decisions([decision])
     if ledger != "keep":
         _ledger(message["customer_id"], message, ledger, now)
@@ -102,8 +105,11 @@ def _defer(message: dict[str, Any], now: datetime, until: datetime, reason: str,
     if expires and parse_time(expires) < until:
         wake_at = parse_time(expires)  # it will be dropped as expired then
     decision = _decision(message, now, "deferred", reason, until=iso(until), **detail)
-    store.finish_message(message["customer_id"], message["message_id"], "pending", decision,
-                         send_at=iso(wake_at))  # fmt: skip
+    try:
+        store.finish_message(message["customer_id"], message["message_id"], "pending", decision,
+                             send_at=iso(wake_at))  # fmt: skip
+    except store.Gone:
+        return "erased"
     count_decisions([decision])
     schedule.create_wake("send", message["message_id"], wake_at,
                          {"customer_id": message["customer_id"],

@@ -1,28 +1,49 @@
-"""Ingest: a storefront event -> profile updated once -> decisions, waits and outbox messages.
+"""Ingest: an event -> profile updated once -> decisions, waits and outbox messages.
 
 Accepts an SQS batch (the deployed path: bus -> rule -> queue -> ingest) or a single EventBridge
-envelope (a direct rule target, ``sam local invoke -e events/x.json``). Malformed events go to
-the DLQ with a reason and never fail the batch; anything transient is reported as a batch item
-failure so SQS retries only that record.
+envelope (a direct rule target, ``sam local invoke -e events/x.json``). Partner events (Shopify,
+Segment) are first mapped to native ones by ``nudge.adapters``; one they deliberately skip (a
+completed checkout, an unmapped topic) is logged and counted, not dead-lettered. Malformed events
+go to the DLQ with a reason and never fail the batch; anything transient is reported as a batch
+item failure so SQS retries only that record.
+
+The write is one DynamoDB call: a PutItem, or one TransactWriteItems when the event also decided
+something or when one of these goes with it (``pipeline.identity``):
+
+- ``order_placed`` records who placed the order (Shopify refunds name only the order);
+- an ``identify`` linking an ``anon:`` visitor merges it and leaves a redirecting stub;
+- a customer's first profile is written only if the id was not erased (a condition on the
+  tombstone in the same write, so no extra read; privacy.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-from datetime import datetime
-from typing import Any
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from nudge import store
+from nudge import schedule, store
+from nudge.adapters import adapt_with_reason
 from nudge.aws import client
-from nudge.decide import decide
+from nudge.clock import iso, parse_time
+from nudge.clock import now as clock_now
 from nudge.env import get_env
+from nudge.metrics import count_decisions
 from nudge.model.decision import Decision, Plan
 from nudge.model.events import Event, MalformedEvent, parse_event
-from nudge.pipeline.common import current_config, refresh_view, update_customer
-from nudge.profile import apply_event, is_duplicate
+from nudge.pipeline import identity
+from nudge.pipeline.common import apply_plan, current_config, react
+from nudge.profile import apply_event, is_duplicate, new_profile
+
+if TYPE_CHECKING:
+    from nudge.config import CompiledConfig
 
 log = logging.getLogger("nudge.ingest")
+MAX_ATTEMPTS = 8
+MAX_REDIRECTS = 3
 
 
 def to_dlq(body: Any, reason: str) -> None:
@@ -40,32 +61,147 @@ def to_dlq(body: Any, reason: str) -> None:
     log.warning("malformed event sent to DLQ: %s", reason)
 
 
+def count(name: str, **dimensions: str) -> None:
+    """One CloudWatch (EMF) count; Powertools is imported only when one is emitted."""
+    if not os.environ.get("POWERTOOLS_METRICS_NAMESPACE"):
+        return
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(name=name, unit=MetricUnit.Count, value=1) as metric:
+        for key, value in dimensions.items():
+            metric.add_dimension(name=key, value=value)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What applying one native event did."""
+
+    customer_id: str
+    plan: Plan | None = None
+    duplicate: bool = False
+    erased: bool = False
+    redirected_from: str | None = None
+    merged: list[str] = dataclasses.field(default_factory=list)
+
+
 def ingest_event(envelope: Any) -> dict[str, Any]:
-    """Apply one event and act on its decisions; returns a short summary."""
+    """Adapt, validate and apply one envelope (dict or JSON text); returns a short summary.
+
+    Raises ``MalformedEvent`` for an event that can never be processed (the caller parks it).
+    """
     config = current_config()
-    event: Event = parse_event(envelope, config.settings.sources)
-    duplicate = False
+    adaptation = adapt_with_reason(envelope, order_owner=store.order_owner)
+    if not adaptation.events:
+        reason = adaptation.skipped or "mapped to no event"
+        log.info("partner event skipped: %s", reason, extra={"partner": adaptation.partner})
+        count("PartnerEventsSkipped", partner=adaptation.partner or "unknown")
+        return {"skipped": reason, "partner": adaptation.partner}
+    # all of them are validated before any is applied: a bad one leaves nothing half-done
+    events = [parse_event(native, config.settings.sources) for native in adaptation.events]
+    summaries = [_summary(apply_to_customer(event, config), event) for event in events]
+    return summaries[0] if len(summaries) == 1 else {"events": summaries}
 
-    def change(profile: dict[str, Any], now: datetime) -> Plan | None:
-        nonlocal duplicate
-        if is_duplicate(profile, event):
-            duplicate = True
-            return None
-        apply_event(profile, event, config.history_seconds)
-        view = refresh_view(profile, config, now)
-        return decide(profile, view, event, config, now)
 
-    plan = update_customer(event.customer_id, change)
-    if duplicate:
-        from nudge.clock import iso, now
-
+def _summary(outcome: Outcome, event: Event) -> dict[str, Any]:
+    out: dict[str, Any] = {"customer_id": outcome.customer_id}
+    if outcome.redirected_from:
+        out["redirected_from"] = outcome.redirected_from
+    if outcome.erased:
+        log.info("event for an erased customer dropped", extra={"event_type": event.type})
+        count("ErasedCustomerEventsDropped")
+        out["erased"] = True
+        return out
+    if outcome.duplicate:
         store.put_decisions(
-            [Decision(event.customer_id, None, iso(now()), "suppressed", "duplicate",
+            [Decision(outcome.customer_id, None, iso(clock_now()), "suppressed", "duplicate",
                       event.id, event.type)]
         )  # fmt: skip
-        return {"customer_id": event.customer_id, "duplicate": True}
-    outcomes = [f"{d.trigger}:{d.outcome}" for d in plan.decisions] if plan else []
-    return {"customer_id": event.customer_id, "decisions": outcomes}
+        out["duplicate"] = True
+        return out
+    if outcome.merged:
+        out["merged"] = outcome.merged
+    plan = outcome.plan
+    out["decisions"] = [f"{d.trigger}:{d.outcome}" for d in plan.decisions] if plan else []
+    return out
+
+
+def apply_to_customer(event: Event, config: CompiledConfig) -> Outcome:
+    """Read the profile, apply the event, decide, and write it all in one call.
+
+    ``pipeline.common.update_customer`` with what only ingest needs: merged aliases redirect,
+    erased customers stay erased, ``identify`` merges, and extra items in the same write.
+    Optimistic on the profile's version (and on merged aliases' versions): if someone wrote
+    meanwhile, read again and redo, so concurrent events are all applied. Waits are scheduled
+    before the write (names are deterministic, so a retry does not duplicate them); cancelled
+    waits are unscheduled after it (a wake that finds no wait does nothing); nudge's own events
+    (segment and tier changes) go on the bus after it.
+    """
+    redirected_from: str | None = None
+    redirects = 0
+    attempts = 0
+    erased = False  # learnt from a failed tombstone check: the id was erased
+    while attempts < MAX_ATTEMPTS:
+        stored = store.get_profile(event.customer_id)
+        target = identity.merged_into(stored.doc)
+        if target is not None:
+            redirects += 1
+            if redirects > MAX_REDIRECTS:
+                raise RuntimeError(f"alias chain too long at {event.customer_id}")
+            redirected_from = redirected_from or event.customer_id
+            event = dataclasses.replace(event, customer_id=target)
+            continue
+        attempts += 1
+        extra: list[dict[str, Any]] = []
+        if stored.doc is None:
+            guard = identity.creation_guard(event, erased)
+            if guard is None:
+                return Outcome(event.customer_id, erased=True, redirected_from=redirected_from)
+            extra.append(guard)
+        profile = stored.doc or new_profile(event.customer_id)
+        if is_duplicate(profile, event):
+            return Outcome(event.customer_id, duplicate=True, redirected_from=redirected_from)
+        now = clock_now()
+        merge = identity.merge_aliases(profile, event, config.history_seconds, now)
+        extra += merge.items
+        apply_event(profile, event, config.history_seconds)
+        plan = react(profile, config, now, event)  # the event, and segment/tier changes it made
+        apply_plan(profile, plan)
+        if event.type == "order_placed":
+            extra.append(
+                store.order_index_put(str(event.properties["order_id"]), event.customer_id)
+            )
+        for wait in plan.waits:
+            schedule.create_wake(
+                "wait", wait.wait_id, parse_time(wait.due_at),
+                {"customer_id": event.customer_id, "wait_id": wait.wait_id},
+            )  # fmt: skip
+        try:
+            store.commit_with(
+                event.customer_id, profile, stored.version, plan.decisions, plan.messages, extra
+            )
+        except store.Erased:
+            erased = True  # next round refuses the event, unless it opts in again
+            for wait in plan.waits:
+                schedule.delete_wake("wait", wait.wait_id)
+            continue
+        except store.VersionConflict:
+            log.info("profile changed under us, retrying", extra={"customer_id": event.customer_id})
+            continue
+        except store.AlreadyExists:
+            # the outbox item exists: an earlier attempt of this very work was written
+            log.info("outbox item already written", extra={"customer_id": event.customer_id})
+            return Outcome(event.customer_id, plan, redirected_from=redirected_from)
+        for wait_id in [*plan.cancelled_waits, *merge.cancelled_waits]:
+            schedule.delete_wake("wait", wait_id)
+        count_decisions(plan.decisions)
+        if plan.emit:
+            from nudge.emit import put_events
+
+            put_events(plan.emit)
+        return Outcome(
+            event.customer_id, plan, redirected_from=redirected_from, merged=merge.merged
+        )
+    raise RuntimeError(f"profile kept changing under us after {MAX_ATTEMPTS} attempts")
 
 
 def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

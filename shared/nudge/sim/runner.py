@@ -83,8 +83,10 @@ class Simulation:
     """An in-process nudge deployment. Use as a context manager."""
 
     def __init__(
-        self, config_dir: str | Path, start: datetime | None = None, daily: bool = True
+        self, config_dir: str | Path, start: datetime | None = None, daily: bool = False
     ) -> None:
+        """``daily`` also fires the daily recompute (scores, time-driven segment changes) at
+        03:00 shop time, as the deployed schedule does; ``nudge simulate`` turns it on."""
         self.config_dir = str(config_dir)
         self.config = load_config(self.config_dir)  # raises ConfigInvalid before anything runs
         self.clock = SimulatedClock(start or parse_time("2027-01-01T00:00:00Z"))
