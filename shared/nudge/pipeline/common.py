@@ -104,6 +104,28 @@ def apply_plan(profile: dict[str, Any], plan: Plan) -> None:
         del sends[: max(0, len(sends) - SENDS_MAX)]
 
 
+def schedule_waits(customer_id: str, plan: Plan) -> None:
+    """Create the plan's wait schedules, before the write: names are deterministic, so a retry
+    does not duplicate them, and a schedule whose write never happened finds no wait."""
+    for wait in plan.waits:
+        schedule.create_wake(
+            "wait", wait.wait_id, parse_time(wait.due_at),
+            {"customer_id": customer_id, "wait_id": wait.wait_id},
+        )  # fmt: skip
+
+
+def after_write(plan: Plan, also_cancelled: list[str] | None = None) -> None:
+    """What follows a successful write: unschedule cancelled waits (a wake that finds no wait
+    does nothing, so this may fail harmlessly), count the decisions, announce the changes."""
+    for wait_id in [*plan.cancelled_waits, *(also_cancelled or [])]:
+        schedule.delete_wake("wait", wait_id)
+    count_decisions(plan.decisions)
+    if plan.emit:
+        from nudge.emit import put_events
+
+        put_events(plan.emit)
+
+
 def update_customer(
     customer_id: str,
     change: Callable[[dict[str, Any], datetime], Plan | None],
@@ -125,11 +147,7 @@ def update_customer(
         if plan is None:
             return None
         apply_plan(profile, plan)
-        for wait in plan.waits:
-            schedule.create_wake(
-                "wait", wait.wait_id, parse_time(wait.due_at),
-                {"customer_id": customer_id, "wait_id": wait.wait_id},
-            )  # fmt: skip
+        schedule_waits(customer_id, plan)
         try:
             store.commit(customer_id, profile, stored.version, plan.decisions, plan.messages)
         except store.VersionConflict:
@@ -139,12 +157,6 @@ def update_customer(
             # the outbox item exists: an earlier attempt of this very work was written
             log.info("outbox item already written", extra={"customer_id": customer_id})
             return plan
-        for wait_id in plan.cancelled_waits:
-            schedule.delete_wake("wait", wait_id)
-        count_decisions(plan.decisions)
-        if plan.emit:
-            from nudge.emit import put_events
-
-            put_events(plan.emit)
+        after_write(plan)
         return plan
     raise RuntimeError(f"profile kept changing under us after {MAX_ATTEMPTS} attempts")

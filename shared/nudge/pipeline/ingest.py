@@ -28,14 +28,13 @@ from typing import TYPE_CHECKING, Any
 from nudge import schedule, store
 from nudge.adapters import adapt_with_reason
 from nudge.aws import client
-from nudge.clock import iso, parse_time
+from nudge.clock import iso
 from nudge.clock import now as clock_now
 from nudge.env import get_env
-from nudge.metrics import count_decisions
 from nudge.model.decision import Decision, Plan
 from nudge.model.events import Event, MalformedEvent, parse_event
 from nudge.pipeline import identity
-from nudge.pipeline.common import apply_plan, current_config, react
+from nudge.pipeline.common import after_write, apply_plan, current_config, react, schedule_waits
 from nudge.profile import apply_event, is_duplicate, new_profile
 
 if TYPE_CHECKING:
@@ -170,11 +169,7 @@ def apply_to_customer(event: Event, config: CompiledConfig) -> Outcome:
             extra.append(
                 store.order_index_put(str(event.properties["order_id"]), event.customer_id)
             )
-        for wait in plan.waits:
-            schedule.create_wake(
-                "wait", wait.wait_id, parse_time(wait.due_at),
-                {"customer_id": event.customer_id, "wait_id": wait.wait_id},
-            )  # fmt: skip
+        schedule_waits(event.customer_id, plan)
         try:
             store.commit_with(
                 event.customer_id, profile, stored.version, plan.decisions, plan.messages, extra
@@ -191,13 +186,7 @@ def apply_to_customer(event: Event, config: CompiledConfig) -> Outcome:
             # the outbox item exists: an earlier attempt of this very work was written
             log.info("outbox item already written", extra={"customer_id": event.customer_id})
             return Outcome(event.customer_id, plan, redirected_from=redirected_from)
-        for wait_id in [*plan.cancelled_waits, *merge.cancelled_waits]:
-            schedule.delete_wake("wait", wait_id)
-        count_decisions(plan.decisions)
-        if plan.emit:
-            from nudge.emit import put_events
-
-            put_events(plan.emit)
+        after_write(plan, merge.cancelled_waits)
         return Outcome(
             event.customer_id, plan, redirected_from=redirected_from, merged=merge.merged
         )
