@@ -7,7 +7,9 @@
   Gamma-Gamma fit, P(alive), expected orders in 90 days and 12-month pLTV, timed end to end;
 - ``ours`` / ``lifetimes``: the two fits alone (BG/NBD on everyone, Gamma-Gamma on repeat
   buyers) on the same data, all 1M customers and the first 50k, via nudge.scoring and via
-  lifetimes 0.11.3's BetaGeoFitter and GammaGammaFitter.
+  lifetimes 0.11.3's BetaGeoFitter and GammaGammaFitter;
+- ``recompute``: the daily recompute (``nudge.pipeline.score``) on 2,000 stored profiles on
+  moto: wall time and DynamoDB calls per profile, for a first run and for the next day's.
 
 Timings are the best of a few runs (the machine is shared); lifetimes on 1M runs once (~10 s).
 Run alone with ``python bench/scoring.py``.
@@ -150,10 +152,137 @@ def _fits_lifetimes() -> dict[str, float]:
     return out
 
 
+RECOMPUTE_PROFILES = 2_000
+
+
+def _synthetic_profiles(n: int, as_of: Any) -> list[dict[str, Any]]:
+    """``n`` stored-profile documents whose orders follow the synthetic customers (whole days),
+    each with a little browsing history, built by the same code ingest uses."""
+    from datetime import timedelta
+
+    from nudge.clock import iso
+    from nudge.model.events import parse_event
+    from nudge.profile import apply_event, new_profile
+    from nudge.scoring.synthetic import synthetic_customers
+
+    data = synthetic_customers(n, SEED, max_age_days=700)
+    docs = []
+    for i in range(n):
+        first = as_of - timedelta(days=float(data["T"][i]), hours=3)
+        x, t_x = int(data["x"][i]), float(data["t_x"][i])
+        times = [first] + [first + timedelta(days=t_x * (k + 1) / x) for k in range(x)]
+        values = [float(data["first_value"][i])] + [float(data["m"][i])] * x
+        cid = f"c-{i:05d}"
+        doc = new_profile(cid)
+        envelopes = [
+            {
+                "id": f"{cid}-u",
+                "source": "shop.storefront",
+                "detail-type": "customer_updated",
+                "time": iso(first - timedelta(hours=1)),
+                "detail": {
+                    "customer_id": cid,
+                    "traits": {"email": f"{cid}@x.example", "first_name": "Sam"},
+                    "consent": {"email": True},
+                },
+            }
+        ]
+        for k, (at, value) in enumerate(zip(times, values, strict=True)):
+            envelopes.append(
+                {
+                    "id": f"{cid}-o{k}",
+                    "source": "shop.storefront",
+                    "detail-type": "order_placed",
+                    "time": iso(at),
+                    "detail": {
+                        "customer_id": cid,
+                        "properties": {"order_id": f"{cid}-{k}", "value": round(value, 2)},
+                    },
+                }
+            )
+            envelopes.append({"id": f"{cid}-v{k}", "source": "shop.storefront",
+                              "detail-type": "product_viewed", "time": iso(at),
+                              "detail": {"customer_id": cid, "properties": {
+                                  "product_id": f"p-{k}", "name": "Rose Gold Heart Pendant",
+                                  "category": "jewelry", "price": 185.0}}})  # fmt: skip
+        for envelope in envelopes:
+            apply_event(doc, parse_event(envelope), 90 * 86400)
+        docs.append(doc)
+    return docs
+
+
+def _recompute_on_moto() -> dict[str, float]:
+    """Child: the daily recompute on 2,000 stored profiles on moto; per profile, wall time and
+    DynamoDB calls, for a first run (everyone's scores written) and the next day's (only the
+    customers whose tier, segments or scores moved are read and written)."""
+    import json as _json
+    from collections import Counter
+    from datetime import timedelta
+
+    from nudge import aws, store
+    from nudge.clock import parse_time
+    from nudge.pipeline import score
+    from nudge.pipeline.common import current_config, refresh_view
+    from nudge.sim import Simulation
+
+    as_of = parse_time("2027-03-01T08:00:00Z")
+    out: dict[str, float] = {}
+    with Simulation(_ROOT / "config", start=as_of - timedelta(days=1)) as sim:
+        config = current_config()
+        docs = _synthetic_profiles(RECOMPUTE_PROFILES, as_of)
+        for doc in docs:
+            refresh_view(doc, config, as_of - timedelta(days=1))
+            store.commit(doc["customer_id"], doc, 0, [], [])
+        out["profile_doc_bytes"] = sum(len(_json.dumps(d)) for d in docs) / len(docs)
+        calls: Counter[str] = Counter()
+        aws.client("dynamodb").meta.events.register(
+            "before-call.dynamodb.*", lambda model, **_: calls.update([model.name])
+        )
+        for label, day in (("first", 0), ("next_day", 1)):
+            sim.clock.set(as_of + timedelta(days=day))
+            calls.clear()
+            started = time.perf_counter()
+            result = score.run_daily(segments=4, threads=1)
+            elapsed = time.perf_counter() - started
+            n = result["scored"]
+            out[f"{label}_ms_per_profile"] = elapsed * 1000 / n
+            out[f"{label}_calls_per_profile"] = sum(calls.values()) / n
+            out[f"{label}_written"] = result["written"]
+            out[f"{label}_events"] = result["events"]
+            out[f"{label}_calls"] = float(sum(calls.values()))
+            for op, count in calls.items():
+                out[f"{label}_{op}"] = float(count)
+        # our own CPU per profile, without moto: summary + dry run on each scanned document,
+        # and the vectorised scores per page of 200
+        from nudge.scoring.recompute import score_rows
+
+        profiles: list[dict[str, Any]] = []
+        key = None
+        while True:
+            items, key = store.scan_profiles(0, 1, key)
+            profiles += [i["doc"] for i in items]
+            if key is None:
+                break
+        model = store.get_run("score#2027-03-02")["model"]  # type: ignore[index]
+        now = as_of + timedelta(days=1)
+        started = time.perf_counter()
+        for _ in range(3):
+            for page in range(0, len(profiles), 200):
+                docs_page = profiles[page : page + 200]
+                rows = [score.summary(d, now) for d in docs_page]
+                scored = score_rows(model, [r for r in rows if r])
+                for d, s in zip(docs_page, scored, strict=False):
+                    score.would_change(d, s, config, now)
+        out["cpu_us_per_profile"] = (time.perf_counter() - started) / (3 * len(profiles)) * 1e6
+        out["cpu_profiles"] = float(len(profiles))
+    return out
+
+
 _CHILDREN: dict[str, Callable[[], dict[str, float]]] = {
     "score": _score_all,
     "ours": _fits_ours,
     "lifetimes": _fits_lifetimes,
+    "recompute": _recompute_on_moto,
 }
 
 
@@ -192,8 +321,9 @@ def run() -> dict[str, dict[str, Any]]:
     """Run the scoring benchmark: metrics by name, each ``{value, unit, op, target, ok}``
     (``op``, ``target`` and ``ok`` are None for figures given for information)."""
     score, ours, theirs = _in_child("score"), _in_child("ours"), _in_child("lifetimes")
+    recompute = _in_child("recompute")
     metrics: dict[str, dict[str, Any]] = {}
-    for child in (score, ours, theirs):
+    for child in (score, ours, theirs, recompute):
         if "error" in child:
             metrics[f"scoring_error_{len(metrics)}"] = _metric(None, child["error"])
     if "error" not in score:
@@ -223,6 +353,24 @@ def run() -> dict[str, dict[str, Any]]:
                 round(speedup, 1), "x", op, target
             )
         metrics["fits_lifetimes_peak_rss"] = _metric(round(theirs["peak_rss_mib"]), "MiB")
+    if "error" not in recompute:
+        # The daily recompute through DynamoDB (moto, in-process: its own work dominates the
+        # wall time), per profile: the first run writes every buyer's scores; the next day only
+        # those whose tier, segments or scores moved are read and written.
+        label = f"recompute_{RECOMPUTE_PROFILES // 1000}k_moto"
+        for run_name in ("first", "next_day"):
+            metrics[f"{label}_{run_name}_ms_per_profile"] = _metric(
+                round(recompute[f"{run_name}_ms_per_profile"], 3), "ms"
+            )
+            metrics[f"{label}_{run_name}_ddb_calls_per_profile"] = _metric(
+                round(recompute[f"{run_name}_calls_per_profile"], 4), "calls"
+            )
+            metrics[f"{label}_{run_name}_written"] = _metric(
+                int(recompute[f"{run_name}_written"]), ""
+            )
+        metrics["recompute_cpu_us_per_unchanged_profile"] = _metric(
+            round(recompute["cpu_us_per_profile"], 1), "us"
+        )
     return metrics
 
 

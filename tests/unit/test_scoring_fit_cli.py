@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from nudge.scoring.fit_cli import fit_command
 from nudge.scoring.synthetic import synthetic_customers
 

@@ -31,6 +31,7 @@ from nudge.scoring._arrays import (
 )
 
 _LOG_BOUND = 20.0  # |log parameter| limit: keeps exp() finite while the optimiser explores
+_SAME_DROPOUT = 1e4  # a + b from which predictions use the same-drop-out limit (no hyp2f1)
 
 
 @dataclass(frozen=True)
@@ -282,9 +283,32 @@ def expected_purchases_if_alive(
     Multiply by :func:`p_alive` to get :func:`conditional_expected_purchases`.
     """
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    if a + b >= _SAME_DROPOUT:
+        return _expected_if_alive_same_dropout(params, t, x, T)
     if abs(a - 1.0) < 1e-9:  # removable singularity of (a+b+x-1)/(a-1); step off it
         a += 1e-9
     z = t / (alpha + T + t)
     c = a + b + x - 1.0
     tail = np.exp((a - 1.0) * np.log1p(-z)) * hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
-    return np.asarray((c / (a - 1.0)) * (1.0 - tail), dtype=np.float64)
+    out = np.asarray((c / (a - 1.0)) * (1.0 - tail), dtype=np.float64)
+    bad = ~np.isfinite(out)
+    if bad.any() and a + b >= 100.0:  # hyp2f1 gives up first for x = 0 as a + b grows
+        out[bad] = _expected_if_alive_same_dropout(params, t[bad], x[bad], T[bad])
+    return out
+
+
+def _expected_if_alive_same_dropout(
+    params: BgNbdParams, t: FloatArray, x: FloatArray, T: FloatArray
+) -> FloatArray:
+    """The limit of :func:`expected_purchases_if_alive` as ``a + b`` grows with ``a/(a+b) = p``
+    fixed: every customer drops out with the same ``p`` after each order, and
+    ``E = (1 - ((alpha+T) / (alpha+T+p t))^(r+x)) / p``.
+
+    Small bases often fit that way (``a`` and ``b`` run off together: the data cannot tell
+    customers' drop-out chances apart), and ``hyp2f1`` returns NaN there. At ``a + b = 10^4``
+    the limit is within 0.03 % of the exact value.
+    """
+    r, alpha = params.r, params.alpha
+    p = params.a / (params.a + params.b)
+    ratio = (alpha + T) / (alpha + T + p * t)
+    return np.asarray(-np.expm1((r + x) * np.log(ratio)) / p, dtype=np.float64)

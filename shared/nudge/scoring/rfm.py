@@ -143,3 +143,37 @@ def rfm_segments(
     names = np.array([rule.name for rule in rules] + [OTHERS], dtype=object)
     codes = segment_table(rules)[rs - 1, fs - 1, ms - 1]
     return np.asarray(names[codes], dtype=object)
+
+
+def score_cuts(values: ArrayLike, *, higher_is_better: bool = True) -> list[float | None]:
+    """Where the quintile score of ``values`` steps up to 2, 3, 4 and 5: four cut points.
+
+    ``scores_from_cuts(v, score_cuts(values))`` equals ``quintile_scores(values)`` for every value
+    of the base, and places any other value where it falls between them, so a run can fit the
+    cut points on the whole base once and score customers page by page later. Cut points are on
+    ``values`` themselves, or on ``-values`` when lower is better (recency); None means no value
+    reached that score (a big tie can leave a score empty).
+    """
+    array = as_float_array(values, "values")
+    keyed = array if higher_is_better else -array
+    if array.size == 0:
+        return [None] * 4
+    scores = quintile_scores(array, higher_is_better=higher_is_better)
+    cuts: list[float | None] = []
+    for score in range(2, 6):
+        reached = scores >= score
+        cuts.append(float(keyed[reached].min()) if reached.any() else None)
+    return cuts
+
+
+def scores_from_cuts(
+    values: ArrayLike, cuts: Sequence[float | None], *, higher_is_better: bool = True
+) -> NDArray[np.int8]:
+    """Score values 1-5 against cut points from :func:`score_cuts` (same ``higher_is_better``)."""
+    array = as_float_array(values, "values")
+    keyed = array if higher_is_better else -array
+    scores = np.ones(array.shape, dtype=np.int8)
+    for cut in cuts:
+        if cut is not None:
+            scores += (keyed >= cut).astype(np.int8)
+    return scores

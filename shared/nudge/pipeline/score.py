@@ -1,0 +1,631 @@
+"""Daily recompute: predictive scores, RFM, and the segment and tier changes time alone causes.
+
+EventBridge Scheduler invokes the score function once a day (03:00 in the shop's time zone) with
+``{"kind": "daily"}``; ``{"kind": "daily", "date": "2027-03-01"}`` resumes or repeats that day's
+run (add ``"force": true`` to run a finished one again). One run per local date:
+
+1. **gather**: a parallel scan (``NUDGE_SCORE_SEGMENTS`` segments, run by
+   ``NUDGE_SCORE_THREADS`` threads) summarises every profile's live orders (refunded-in-full
+   orders are void and do not count) into seven numbers, kept in memory (and written as packed
+   chunk items when an invocation has to stop part-way);
+2. **fit**: BG/NBD + Gamma-Gamma and the RFM quintile cut points on the whole base
+   (``nudge.scoring.recompute``, the only step that loads numpy/scipy);
+3. **score**: the same parallel scan again; per page the scores are computed in one vectorised
+   call, and each customer whose scores moved or whose segments or value tier changed with time
+   goes through ``update_customer`` -> ``react()``: one conditional write, with the triggers that
+   listen to ``segment_entered`` / ``segment_exited`` / ``value_tier_changed`` decided in the same
+   pass and the change events put on the bus after the write. Customers with nothing new cost no
+   read and no write beyond the scan.
+
+A checkpoint item (``RUN#score#<date>``) holds the phase, the fitted model and each segment's
+scan cursor. When the invocation's time runs low the run saves it and returns
+``{"resume": true}``; the handler then invokes the function again, asynchronously, with the run's
+date, and the next invocation continues where this one stopped (docs/scoring.md, "The daily
+recompute"). Work is idempotent: a page read again finds its customers unchanged, synthetic
+event ids are stable per (run date, customer, change), and ``react()`` skips a change already in
+the profile's ``seen`` list, so a page processed twice emits nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import threading
+import time
+import uuid
+import zlib
+from array import array
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from nudge import store
+from nudge.aws import client
+from nudge.clock import iso, parse_time
+from nudge.clock import now as clock_now
+from nudge.decide import compute_segments
+from nudge.model.decision import Plan
+from nudge.pipeline.common import current_config, react, update_customer
+from nudge.profile import profile_view
+
+if TYPE_CHECKING:
+    from nudge.config import CompiledConfig
+
+log = logging.getLogger("nudge.score")
+
+ITEMS_PER_SEGMENT = 250_000  # table items per parallel-scan segment, unless NUDGE_SCORE_SEGMENTS
+MAX_SEGMENTS = 16
+PAGE_SIZE = 200  # items examined per scan page (NUDGE_SCORE_PAGE_SIZE)
+FLUSH_ROWS = 6000  # gathered rows per chunk item: 6000 x 7 x 8 bytes = 336 KB < 400 KB
+RESERVE_MS = 60_000  # stop, save and hand over when less than this is left
+LEASE_SECONDS = 15 * 60  # without a Lambda context
+MAX_CONTINUATIONS = 96
+MAX_FAILING_IN_A_ROW = 5
+SCORE_KEYS = ("rfm", "p_alive", "expected_orders_90d", "pltv")
+# a score is rewritten when it moved by at least (absolute, relative to the stored value): time
+# alone moves P(alive) and pLTV a little every day, and a write per customer per day would cost
+# more than the precision is worth (docs/scoring.md, "What a run writes")
+SCORE_TOLERANCE = {"p_alive": (0.02, 0.0), "expected_orders_90d": (0.02, 0.05), "pltv": (1.0, 0.05)}
+_DAY = 86400.0
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+# -- per-profile summary (pure Python) ----------------------------------------------------------
+
+
+def _net(order: dict[str, Any]) -> float:
+    return max(0.0, float(order.get("value") or 0) - float(order.get("refunded") or 0))
+
+
+def summary(profile: dict[str, Any], as_of: datetime) -> tuple[float, ...] | None:
+    """``(x, t_x, T, m, recency, frequency, monetary)`` of a profile at ``as_of``, times in whole
+    days (as lifetimes summarises with ``freq="D"``); None without a live order.
+
+    Void orders (refunded in full) are left out; partial refunds lower an order's value.
+    ``T`` is at least one day, so a customer whose first order is hours old can still be scored.
+    """
+    live = [o for o in profile.get("orders") or () if not o.get("void")]
+    if not live:
+        return None
+    live.sort(key=lambda o: o["at"])
+    first, last = parse_time(live[0]["at"]), parse_time(live[-1]["at"])
+    count = max(int(profile.get("orders_count") or 0), len(live))
+    if count > len(live) and profile.get("first_order_at"):
+        first = min(first, parse_time(profile["first_order_at"]))  # older orders were trimmed
+    T = max(1.0, math.floor((as_of - first).total_seconds() / _DAY))
+    x = float(count - 1)
+    t_x = 0.0 if x == 0 else min(T, max(0.0, math.floor((last - first).total_seconds() / _DAY)))
+    nets = [_net(o) for o in live]
+    if len(nets) > 1:
+        m = sum(nets[1:]) / (len(nets) - 1)
+    else:
+        m = float(profile.get("lifetime_value") or 0.0) / count if x > 0 else 0.0
+    recency = max(0.0, math.floor((as_of - last).total_seconds() / _DAY))
+    monetary = float(profile.get("lifetime_value") or 0.0)
+    return (x, t_x, T, round(m, 2), recency, float(count), monetary)
+
+
+UNREADABLE: tuple[float, ...] = ()
+
+
+def _summary(item: dict[str, Any], as_of: datetime) -> tuple[float, ...] | None:
+    """``summary`` of a scanned item, or ``UNREADABLE`` (empty) if its orders cannot be read."""
+    try:
+        return summary(item["doc"], as_of)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        log.exception("score: profile %s has unreadable orders", item.get("customer_id"))
+        return UNREADABLE
+
+
+def _pack(rows: list[tuple[float, ...]]) -> bytes:
+    flat = array("d")
+    for row in rows:
+        flat.extend(row)
+    return zlib.compress(flat.tobytes(), 1)
+
+
+def _unpack(chunks: list[bytes]) -> array[float]:
+    flat = array("d")
+    for data in chunks:
+        flat.frombytes(zlib.decompress(data))
+    return flat
+
+
+# -- writing scores -----------------------------------------------------------------------------
+
+
+def _moved(key: str, old: Any, new: Any) -> bool:
+    """Is the new score worth a write? RFM on any change; the others when they moved by more
+    than ``SCORE_TOLERANCE`` (absolute, or relative to the old value, whichever is larger)."""
+    if old is None or new is None:
+        return old is not new
+    if key == "rfm":
+        return bool(old != new)
+    absolute, relative = SCORE_TOLERANCE[key]
+    return abs(float(new) - float(old)) >= max(absolute, relative * abs(float(old)))
+
+
+def apply_scores(profile: dict[str, Any], scores: dict[str, Any] | None, scored_at: str) -> bool:
+    """Put the run's scores on the profile if any of them moved enough (then all of them, as
+    computed, with ``scored_at``); True if they did."""
+    new = {key: scores.get(key) if scores else None for key in SCORE_KEYS}
+    if not any(_moved(key, profile.get(key), new[key]) for key in SCORE_KEYS):
+        return False
+    profile.update(new)
+    profile["scored_at"] = scored_at
+    return True
+
+
+def _segments_and_tier(profile: dict[str, Any], config: CompiledConfig, now: datetime) -> Any:
+    view = profile_view(profile, now, config.value_tiers)
+    return set(compute_segments(view, config, now.timestamp())), view["value_tier"]
+
+
+def would_change(
+    doc: dict[str, Any], scores: dict[str, Any] | None, config: CompiledConfig, now: datetime
+) -> bool:
+    """Would this run change the profile (scores, segments or tier)? Read-only dry run, so that
+    customers with nothing new cost neither a read nor a write."""
+    probe = dict(doc)  # apply_scores and the view only set top-level keys
+    if apply_scores(probe, scores, ""):
+        return True
+    segments, tier = _segments_and_tier(probe, config, now)
+    return segments != set(doc.get("segments") or []) or tier != doc.get("value_tier")
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+class Budget:
+    """When an invocation must stop: ``profiles`` handled (tests) or Lambda time left."""
+
+    def __init__(
+        self, profiles: int | None = None, remaining_ms: Callable[[], int] | None = None,
+        reserve_ms: int = RESERVE_MS,
+    ) -> None:  # fmt: skip
+        self.profiles = profiles
+        self.remaining_ms = remaining_ms
+        self.reserve_ms = reserve_ms
+        self.used = 0
+        self.stopped = False
+        self._lock = threading.Lock()
+
+    def _low(self) -> bool:
+        if self.profiles is not None and self.used >= self.profiles:
+            return True
+        return self.remaining_ms is not None and self.remaining_ms() < self.reserve_ms
+
+    def ok(self) -> bool:
+        """Is there time for another step? Once False, stays False."""
+        with self._lock:
+            self.stopped = self.stopped or self._low()
+            return not self.stopped
+
+    def take(self) -> bool:
+        """Count one profile, if there is time for it."""
+        with self._lock:
+            self.stopped = self.stopped or self._low()
+            if not self.stopped:
+                self.used += 1
+            return not self.stopped
+
+    def stop(self) -> None:
+        """Stop every worker at its next step."""
+        with self._lock:
+            self.stopped = True
+
+
+def _int_env(name: str, default: int) -> int:
+    try:
+        return max(1, int(os.environ.get(name) or default))
+    except ValueError:
+        return default
+
+
+_auto: dict[str, tuple[float, int]] = {}
+
+
+def auto_segments() -> int:
+    """``NUDGE_SCORE_SEGMENTS`` if set, else one scan segment per ``ITEMS_PER_SEGMENT`` items
+    of the table (1 to ``MAX_SEGMENTS``; the item count is cached for an hour per container)."""
+    if os.environ.get("NUDGE_SCORE_SEGMENTS"):
+        return _int_env("NUDGE_SCORE_SEGMENTS", 1)
+    table = store.table()
+    cached = _auto.get(table)
+    if cached is None or time.monotonic() - cached[0] > 3600:
+        cached = _auto[table] = (time.monotonic(), store.table_item_count())
+    return max(1, min(MAX_SEGMENTS, math.ceil(cached[1] / ITEMS_PER_SEGMENT)))
+
+
+def run_date(now: datetime, config: CompiledConfig) -> str:
+    """The run's date: the local date in the shop's time zone."""
+    return now.astimezone(ZoneInfo(config.settings.timezone)).date().isoformat()
+
+
+def _new_state(date: str, as_of: datetime, segments: int, attempt: int) -> dict[str, Any]:
+    return {
+        "date": date, "attempt": attempt, "phase": "gather", "as_of": iso(as_of),
+        "segments": segments, "cursors": _cursors(segments), "model": None,
+        "counts": {"invocations": 0, "gathered": 0, "scored": 0, "unchanged": 0, "written": 0,
+                   "failed": 0, "events": 0, "decisions": 0, "messages": 0},
+        "started_at": iso(as_of), "finished_at": None,
+    }  # fmt: skip
+
+
+def _cursors(segments: int) -> dict[str, dict[str, Any]]:
+    return {str(s): {"key": None, "done": False, "chunks": 0} for s in range(segments)}
+
+
+def _rfm_rules(config: CompiledConfig) -> Any:
+    """RFM segment rules from ``segments.yaml`` ``rfm:`` if the config has them, else defaults."""
+    raw = getattr(getattr(config, "raw", None), "segments", None)
+    items = getattr(raw, "rfm", None)
+    if not items:
+        return None
+    from nudge.scoring.rfm import rules_from_config
+
+    return rules_from_config(items)
+
+
+@dataclass
+class _Run:
+    """One invocation's work on a run: shared state, guarded by a lock across segment threads."""
+
+    run_id: str
+    owner: str
+    state: dict[str, Any]
+    config: CompiledConfig
+    budget: Budget
+    lease_until: float
+    page_size: int
+    threads: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    kept: dict[int, list[tuple[float, ...]]] = field(default_factory=dict)  # gathered, unsaved
+    failing: int = 0  # customers failed one after the other
+
+    @property
+    def as_of(self) -> datetime:
+        return parse_time(self.state["as_of"])
+
+    def count(self, **deltas: int) -> None:
+        with self.lock:
+            counts = self.state["counts"]
+            for key, delta in deltas.items():
+                counts[key] = counts.get(key, 0) + delta
+
+    def save(self, release: bool = False) -> None:
+        with self.lock:
+            store.save_run(self.run_id, self.owner, self.state, 0 if release else self.lease_until)
+
+    def each_segment(self, work: Callable[[int], None]) -> None:
+        """Run ``work`` for every unfinished segment, in threads when asked to."""
+        todo = [int(s) for s, c in self.state["cursors"].items() if not c["done"]]
+        if self.threads <= 1 or len(todo) <= 1:
+            for segment in todo:
+                work(segment)
+            return
+        with ThreadPoolExecutor(max_workers=min(self.threads, len(todo))) as pool:
+            futures = [pool.submit(work, segment) for segment in todo]
+            errors = []
+            for future in futures:
+                try:
+                    future.result()
+                except Exception as exc:  # keep the others' progress, then fail the invocation
+                    self.budget.stop()
+                    errors.append(exc)
+            if errors:
+                raise errors[0]
+
+    def all_done(self) -> bool:
+        return all(c["done"] for c in self.state["cursors"].values())
+
+    # -- pass 1 ---------------------------------------------------------------------------
+    def gather(self, segment: int) -> None:
+        """Summarise the segment's profiles. Rows stay in memory; they are written as chunk items
+        (with the cursor that follows them) only every ``FLUSH_ROWS`` rows and when stopping,
+        so a run that gathers in one invocation writes nothing but its fitted model."""
+        cursor = self.state["cursors"][str(segment)]
+        key, rows, as_of = cursor["key"], [], self.as_of
+        while self.budget.ok():
+            items, last = store.scan_profiles(segment, self.state["segments"], key, self.page_size)
+            page, complete = [], True
+            for item in items:
+                if not self.budget.take():
+                    complete = False  # the page is read again on resume
+                    break
+                row = _summary(item, as_of)
+                if row:  # neither None (no order) nor UNREADABLE
+                    page.append(row)
+            if not complete:
+                break
+            rows += page
+            key = last
+            if last is None:
+                with self.lock:
+                    self.kept[segment] = rows
+                return
+            if len(rows) + self.page_size > FLUSH_ROWS:
+                self._flush(segment, rows, key, done=False)
+                rows = []
+        self._flush(segment, rows, key, done=False)
+
+    def _flush(self, segment: int, rows: list[tuple[float, ...]], key: Any, done: bool) -> None:
+        """Write rows as chunk items, then save the cursor that follows them."""
+        cursor = self.state["cursors"][str(segment)]
+        first = cursor["chunks"]
+        names: list[str] = []
+        for start in range(0, len(rows), FLUSH_ROWS):
+            part = rows[start : start + FLUSH_ROWS]
+            names.append(f"{self.state['attempt']}#{segment:04d}#{first + len(names):06d}")
+            store.put_run_chunk(self.run_id, names[-1], _pack(part), len(part))
+        with self.lock:
+            cursor["chunks"] = first + len(names)
+            cursor["key"], cursor["done"] = key, done
+            self.state["counts"]["gathered"] += len(rows)
+        self.save()
+
+    def gathered(self) -> bool:
+        """After the gather workers: is every segment read? If not (the budget ran out), the
+        segments finished in memory are written down so the next invocation skips them."""
+        cursors = self.state["cursors"]
+        if all(c["done"] or int(s) in self.kept for s, c in cursors.items()):
+            return True
+        for segment, rows in sorted(self.kept.items()):
+            self._flush(segment, rows, None, done=True)
+        self.kept.clear()
+        return False
+
+    def _rows(self) -> array[float]:
+        """Every gathered row: the chunks the saved cursors account for, then those in memory."""
+        flat = array("d")
+        if any(c["chunks"] for c in self.state["cursors"].values()):
+            wanted = {
+                f"{self.state['attempt']}#{int(s):04d}#{n:06d}"
+                for s, c in self.state["cursors"].items()
+                for n in range(c["chunks"])
+            }  # chunks left by a crash between a write and its save are not counted
+            chunks = store.run_chunks(self.run_id, f"{self.state['attempt']}#")
+            flat = _unpack([data for name, data in chunks if name in wanted])
+        for segment in sorted(self.kept):
+            for row in self.kept[segment]:
+                flat.extend(row)
+        return flat
+
+    def fit(self) -> None:
+        """Fit the models on the whole base and save them with the run (phase ``score``)."""
+        flat = self._rows()
+        self.state["counts"]["gathered"] += sum(len(rows) for rows in self.kept.values())
+        self.kept.clear()
+        if len(flat):
+            from nudge.scoring.recompute import fit_base
+
+            model = fit_base(flat)
+        else:  # nobody has an order yet: nothing to fit, and no reason to load numpy
+            model = {"n_customers": 0, "n_repeat_buyers": 0, "bgnbd": None, "gamma_gamma": None,
+                     "rfm_cuts": {k: [None] * 4 for k in "rfm"}, "notes": []}  # fmt: skip
+        model["as_of"] = self.state["as_of"]
+        self.state["model"] = model
+        self.state["phase"] = "score"
+        self.state["cursors"] = _cursors(self.state["segments"])
+        for note in model["notes"]:
+            log.info("score fit: %s", note)
+        self.save()
+
+    # -- pass 2 ---------------------------------------------------------------------------
+    def score(self, segment: int) -> None:
+        """Score the segment page by page; the cursor is saved after each page but the last
+        (the run's final save records that one)."""
+        rules = _rfm_rules(self.config)
+        cursor = self.state["cursors"][str(segment)]
+        key, as_of, model = cursor["key"], self.as_of, self.state["model"]
+        while self.budget.ok():
+            items, last = store.scan_profiles(segment, self.state["segments"], key, self.page_size)
+            rows = [_summary(item, as_of) for item in items]
+            present = [r for r in rows if r]
+            scored: Any = iter(())
+            if present:
+                from nudge.scoring.recompute import score_rows
+
+                scored = iter(score_rows(model, present, rules))
+            for item, row in zip(items, rows, strict=True):
+                scores = next(scored) if row else None
+                if not self.budget.take():
+                    return  # the cursor still points at this page's start
+                if row == UNREADABLE:
+                    self.count(failed=1)
+                    continue
+                self.customer(item, row, scores)
+            with self.lock:
+                cursor["key"], cursor["done"] = last, last is None
+            if last is None:
+                return
+            self.save()
+            key = last
+
+    def customer(
+        self, item: dict[str, Any], row: tuple[float, ...] | None, scores: dict[str, Any] | None
+    ) -> None:
+        """Score one customer; a failure is logged and counted, and skips only that customer
+        today, unless ``MAX_FAILING_IN_A_ROW`` fail one after the other (then something is wrong
+        with more than one profile: the invocation fails and its retry resumes the run)."""
+        try:
+            self._customer(item, row, scores)
+        except Exception:
+            log.exception("score: customer %s failed", item.get("customer_id"))
+            with self.lock:
+                counts = self.state["counts"]
+                counts["failed"] = counts.get("failed", 0) + 1
+                self.failing += 1
+                systemic = self.failing >= MAX_FAILING_IN_A_ROW
+            if systemic:
+                raise
+        else:
+            with self.lock:
+                self.failing = 0
+
+    def _customer(
+        self, item: dict[str, Any], row: tuple[float, ...] | None, scores: dict[str, Any] | None
+    ) -> None:
+        """A dry run on the scanned document, then (only if something changes) the optimistic
+        read-react-write of ``update_customer``."""
+        self.count(scored=1)
+        if not would_change(item["doc"], scores, self.config, clock_now()):
+            self.count(unchanged=1)
+            return
+        customer_id = item["customer_id"]
+        cause = f"recompute:{self.state['date']}:{customer_id}"
+        model, as_of, scored_at = self.state["model"], self.as_of, self.state["as_of"]
+        config = self.config
+
+        def change(profile: dict[str, Any], now: datetime) -> Plan | None:
+            if profile.get("merged_into") or not (profile.get("seen") or profile.get("orders")):
+                return None  # merged or erased since the scan: nothing to score
+            fresh = summary(profile, as_of)
+            mine = scores
+            if fresh != row:  # an order or refund since the scan: score what is there now
+                from nudge.scoring.recompute import score_rows
+
+                mine = score_rows(model, [fresh], _rfm_rules(config))[0] if fresh else None
+            before = (list(profile.get("segments") or []), profile.get("value_tier"))
+            moved = apply_scores(profile, mine, scored_at)
+            plan = react(profile, config, now, cause=cause)
+            after = (list(profile.get("segments") or []), profile.get("value_tier"))
+            if not moved and not plan and not plan.emit and after == before:
+                return None
+            return plan
+
+        plan = update_customer(customer_id, change)
+        if plan is None:
+            self.count(unchanged=1)
+            return
+        self.count(written=1, events=len(plan.emit), decisions=len(plan.decisions),
+                   messages=len(plan.messages))  # fmt: skip
+
+
+def _as_budget(budget: Budget | int | None) -> Budget:
+    if isinstance(budget, Budget):
+        return budget
+    return Budget(profiles=budget)
+
+
+def run_daily(
+    now: datetime | None = None,
+    budget: Budget | int | None = None,
+    *,
+    date: str | None = None,
+    force: bool = False,
+    segments: int | None = None,
+    threads: int | None = None,
+    page_size: int | None = None,
+    lease_seconds: float = LEASE_SECONDS,
+) -> dict[str, Any]:
+    """Run (or resume) the daily recompute of ``date`` (default: today in the shop's zone).
+
+    ``budget``: a ``Budget`` or a number of profiles this invocation may handle (tests). Returns
+    counts, with ``resume: True`` when the run stopped early and must be invoked again,
+    ``already: True`` when the run had finished before (``force`` runs it again), or
+    ``busy: True`` when another invocation holds the run.
+    """
+    config = current_config()
+    now = now or clock_now()
+    date = date or run_date(now, config)
+    run_id = f"score#{date}"
+    owner = uuid.uuid4().hex
+    lease_until = now.timestamp() + lease_seconds
+    try:
+        state = store.claim_run(run_id, owner, lease_until, now.timestamp())
+    except store.RunBusy:
+        log.info("score run %s is busy in another invocation", run_id)
+        return {"run": run_id, "date": date, "busy": True}
+    if state is not None and state["phase"] == "done" and not force:
+        store.save_run(run_id, owner, state, 0)
+        return {"run": run_id, "date": date, "done": True, "already": True, **state["counts"]}
+    if state is None or state["phase"] == "done":
+        attempt = state["attempt"] + 1 if state else 1
+        total = segments or auto_segments()
+        state = _new_state(date, now, total, attempt)
+    state["counts"]["invocations"] += 1
+    run = _Run(
+        run_id=run_id, owner=owner, state=state, config=config, budget=_as_budget(budget),
+        lease_until=lease_until,
+        page_size=page_size or _int_env("NUDGE_SCORE_PAGE_SIZE", PAGE_SIZE),
+        threads=threads or _int_env("NUDGE_SCORE_THREADS", 1),
+    )  # fmt: skip
+    for service in ("dynamodb", "events", "scheduler"):
+        client(service)  # create shared clients before any thread does
+    started_in = state["phase"]
+    try:
+        if state["phase"] == "gather":
+            run.each_segment(run.gather)
+            if run.gathered():
+                run.fit()  # seconds even for millions: done now, whatever the budget says
+        if state["phase"] == "score":
+            run.each_segment(run.score)
+            if run.all_done():
+                state["phase"] = "done"
+                state["finished_at"] = iso(clock_now())
+        run.save(release=True)
+    except store.RunBusy:
+        log.warning("score run %s was taken over by another invocation", run_id)
+        return {"run": run_id, "date": date, "busy": True}
+    except Exception:
+        try:  # let the retry (or the next invocation) resume at once, from the last save
+            run.save(release=True)
+        except Exception:
+            log.exception("could not release score run %s", run_id)
+        raise
+    result: dict[str, Any] = {
+        "run": run_id, "date": date, "phase": state["phase"], "done": state["phase"] == "done",
+        "handled": run.budget.used, "progress": run.budget.used > 0 or state["phase"] != started_in,
+        **state["counts"],
+    }  # fmt: skip
+    if state["model"]:
+        model = state["model"]
+        result["model"] = {k: model[k] for k in ("n_customers", "n_repeat_buyers", "bgnbd",
+                                                 "gamma_gamma", "notes")}  # fmt: skip
+    if state["phase"] != "done":
+        result["resume"] = True
+    log.info("score run", extra={k: v for k, v in result.items() if k != "model"})
+    return result
+
+
+def _continue(function_arn: str, payload: dict[str, Any]) -> None:
+    """Invoke this function again, asynchronously, to carry on with the run."""
+    client("lambda").invoke(
+        FunctionName=function_arn, InvocationType="Event", Payload=json.dumps(payload).encode()
+    )
+
+
+def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Lambda entry: ``{"kind": "daily"}`` from the Scheduler, or ``{"kind": "daily", "date":
+    "YYYY-MM-DD"}`` to resume or repeat a day's run (``"force": true`` repeats a finished one)."""
+    kind = event.get("kind", "daily")
+    if kind != "daily":
+        return {"error": f"unknown score kind {kind!r}"}
+    date = event.get("date")
+    if date is not None and not (isinstance(date, str) and _DATE.match(date)):
+        return {"error": f"date must look like 2027-03-01, got {date!r}"}
+    budget = None
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        budget = Budget(remaining_ms=context.get_remaining_time_in_millis)
+    lease: float = LEASE_SECONDS
+    if budget is not None and budget.remaining_ms is not None:
+        lease = budget.remaining_ms() / 1000 + 60
+    result = run_daily(budget=budget, date=date, force=bool(event.get("force")),
+                       lease_seconds=lease)  # fmt: skip
+    if result.get("resume") and context is not None:
+        step = int(event.get("continuation") or 0) + 1
+        arn = getattr(context, "invoked_function_arn", None)
+        if not arn or step > MAX_CONTINUATIONS or not result.get("progress"):
+            log.error("score run %s stopped without finishing (step %s)", result["run"], step)
+            result["gave_up"] = True
+        else:
+            _continue(arn, {"kind": "daily", "date": result["date"], "continuation": step})
+            result["continued"] = step
+    return result
