@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from nudge.aws import client
+from nudge.clock import parse_time
 from nudge.env import get_env
 
 log = logging.getLogger("nudge.emit")
@@ -27,6 +28,7 @@ def put_events(envelopes: list[dict[str, Any]]) -> None:
             "Source": SOURCE,
             "DetailType": env["detail-type"],
             "Detail": json.dumps(env["detail"], default=str),
+            "Time": parse_time(env["time"]),
             "EventBusName": get_env().bus_name,
         }
         for env in envelopes

@@ -35,7 +35,8 @@ PROFILE_FIELDS = (
     "customer_id", "email", "phone", "timezone", "traits", "consent", "orders_count",
     "lifetime_value", "avg_order_value", "first_order_at", "last_order_at",
     "days_since_first_order", "days_since_last_order", "last_seen_at", "cart", "segments",
-    "value_tier", "rfm", "pltv", "p_alive", "preferred_channel", "scores", "scored_at",
+    "value_tier", "rfm", "pltv", "p_alive", "expected_orders_90d", "preferred_channel",
+    "scored_at",
 )  # fmt: skip
 
 

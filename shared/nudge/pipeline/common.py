@@ -55,7 +55,7 @@ def derived_events(
         changes.append(("value_tier_changed", {"from": tier, "to": view.get("value_tier")}))
     return [
         Event(
-            id=stable_id(cause, kind, json.dumps(props, sort_keys=True)),
+            id=stable_id(cause, profile["customer_id"], kind, json.dumps(props, sort_keys=True)),
             type=kind,
             source=NUDGE_SOURCE,
             time=now,
