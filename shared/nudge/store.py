@@ -185,30 +185,36 @@ def put_decisions(decisions: list[Decision]) -> None:
         ddb.put_item(TableName=table(), Item=decision_item(decision))
 
 
+def _move_message(
+    customer_id: str, message_id: str, update: str, condition: str, values: dict[str, Any]
+) -> dict[str, Any] | None:
+    """A conditional update of an outbox item; the new item, or None if the condition failed."""
+    ddb = client("dynamodb")
+    try:
+        out = ddb.update_item(
+            TableName=table(),
+            Key={"pk": _s(_pk(customer_id)), "sk": _s(f"O#{message_id}")},
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":now": _s(now().isoformat()), **values},
+            ReturnValues="ALL_NEW",
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return None
+    return _message_from_item(out["Attributes"])
+
+
 def claim_message(customer_id: str, message_id: str) -> dict[str, Any] | None:
     """Move an outbox item from ``pending`` to ``sending``; None if it was not pending.
 
     The claim is what makes dispatch idempotent: a second delivery of the same stream record
     finds the item no longer pending and does nothing.
     """
-    ddb = client("dynamodb")
-    try:
-        out = ddb.update_item(
-            TableName=table(),
-            Key={"pk": _s(_pk(customer_id)), "sk": _s(f"O#{message_id}")},
-            UpdateExpression="SET #s = :sending, claimed_at = :now",
-            ConditionExpression="#s = :pending",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":sending": _s("sending"),
-                ":pending": _s("pending"),
-                ":now": _s(now().isoformat()),
-            },
-            ReturnValues="ALL_NEW",
-        )
-    except ddb.exceptions.ConditionalCheckFailedException:
-        return None
-    return _message_from_item(out["Attributes"])
+    return _move_message(
+        customer_id, message_id, "SET #s = :sending, claimed_at = :now", "#s = :pending",
+        {":sending": _s("sending"), ":pending": _s("pending")},
+    )  # fmt: skip
 
 
 def mark_calling(customer_id: str, message_id: str) -> None:
@@ -223,20 +229,10 @@ def mark_calling(customer_id: str, message_id: str) -> None:
 
 def unclaim(customer_id: str, message_id: str) -> dict[str, Any] | None:
     """Take back a stale claim that never reached the provider (status stays ``sending``)."""
-    ddb = client("dynamodb")
-    try:
-        out = ddb.update_item(
-            TableName=table(),
-            Key={"pk": _s(_pk(customer_id)), "sk": _s(f"O#{message_id}")},
-            UpdateExpression="SET claimed_at = :now",
-            ConditionExpression="#s = :sending AND attribute_not_exists(calling_at)",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":now": _s(now().isoformat()), ":sending": _s("sending")},
-            ReturnValues="ALL_NEW",
-        )
-    except ddb.exceptions.ConditionalCheckFailedException:
-        return None
-    return _message_from_item(out["Attributes"])
+    return _move_message(
+        customer_id, message_id, "SET claimed_at = :now",
+        "#s = :sending AND attribute_not_exists(calling_at)", {":sending": _s("sending")},
+    )  # fmt: skip
 
 
 def remember_phone(phone: str, customer_id: str) -> None:
