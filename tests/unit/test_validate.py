@@ -119,3 +119,15 @@ def test_schema_is_json_schema_for_every_file():
     schema = json.loads(result.stdout)
     assert "cooldown" in schema["files"]["triggers/*.yaml"]["properties"]
     assert schema["files"]["triggers/*.yaml"]["additionalProperties"] is False
+
+
+def test_rfm_segment_names_are_configurable_and_checked(tmp_path):
+    segments = (CONFIG / "segments.yaml").read_text()
+    good = segments + "rfm:\n  - {name: Best, r: [4, 5], f: [4, 5], m: [4, 5]}\n  - {name: Rest}\n"
+    assert (
+        _nudge("validate", str(make_config(tmp_path / "a", **{"segments.yaml": good}))).returncode
+        == 0
+    )
+    bad = segments + "rfm:\n  - {name: Best, r: [4, 6]}\n"
+    result = _nudge("validate", str(make_config(tmp_path / "b", **{"segments.yaml": bad})))
+    assert result.returncode == 1 and "segments.yaml:" in result.stdout

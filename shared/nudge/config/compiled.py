@@ -65,6 +65,7 @@ class CompiledConfig:
     cancel_types: frozenset[str]
     content_blocks: dict[str, list[tuple[Check, dict[str, Any]]]]
     campaigns: dict[str, CompiledCampaign] = field(default_factory=dict)
+    rfm_rules: list[dict[str, Any]] | None = None  # segments.yaml `rfm:`; None = standard map
     history_seconds: float = 90 * 86400
 
     def target(self, name: str, variant: int | None = None) -> CompiledTrigger | None:
@@ -285,6 +286,7 @@ class _Compiler:
             by_event=by_event,
             cancel_types=cancel_types,
             content_blocks=blocks,
+            rfm_rules=[r.model_dump() for r in raw.segments.rfm] if raw.segments.rfm else None,
         )
         from nudge.config.campaigns import compile_campaigns
 

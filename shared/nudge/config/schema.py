@@ -140,11 +140,32 @@ class Segment(Strict):
     description: str | None = None
 
 
+class RfmRule(Strict):
+    """One RFM segment: score ranges (1-5) for recency, frequency and monetary value."""
+
+    name: str
+    r: tuple[int, int] = (1, 5)
+    f: tuple[int, int] = (1, 5)
+    m: tuple[int, int] = (1, 5)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> RfmRule:
+        for key in ("r", "f", "m"):
+            lo, hi = getattr(self, key)
+            if not 1 <= lo <= hi <= 5:
+                raise ValueError(f"{key} must be [lo, hi] with 1 <= lo <= hi <= 5")
+        return self
+
+
 class SegmentsFile(Strict):
     """segments.yaml"""
 
     segments: dict[str, Segment] = Field(default_factory=dict)
     value_tiers: ValueTiers | None = None
+    rfm: list[RfmRule] | None = Field(
+        default=None,
+        description="RFM segment names in order (first match wins); default: the standard map",
+    )
 
 
 class Active(Strict):

@@ -264,8 +264,7 @@ def _cursors(segments: int) -> dict[str, dict[str, Any]]:
 
 def _rfm_rules(config: CompiledConfig) -> Any:
     """RFM segment rules from ``segments.yaml`` ``rfm:`` if the config has them, else defaults."""
-    raw = getattr(getattr(config, "raw", None), "segments", None)
-    items = getattr(raw, "rfm", None)
+    items = config.rfm_rules
     if not items:
         return None
     from nudge.scoring.rfm import rules_from_config
