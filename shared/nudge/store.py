@@ -338,28 +338,6 @@ def pending_messages(customer_id: str) -> list[dict[str, Any]]:
     return out
 
 
-def scan_profile_page(
-    start_key: dict[str, Any] | None = None, segment: int = 0, total_segments: int = 1
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """One page of profiles (``customer_id``, ``doc``, ``version``) and where the next begins."""
-    kwargs: dict[str, Any] = {
-        "TableName": table(),
-        "FilterExpression": "kind = :k",
-        "ExpressionAttributeValues": {":k": _s("profile")},
-    }
-    if total_segments > 1:
-        kwargs.update(Segment=segment, TotalSegments=total_segments)
-    if start_key:
-        kwargs["ExclusiveStartKey"] = start_key
-    page = client("dynamodb").scan(**kwargs)
-    items = []
-    for item in page.get("Items", []):
-        doc = json.loads(item["doc"]["S"])
-        items.append({"customer_id": doc["customer_id"], "doc": doc,
-                      "version": int(item["version"]["N"])})  # fmt: skip
-    return items, page.get("LastEvaluatedKey")
-
-
 def decisions_for(customer_id: str, since: str | None = None) -> list[dict[str, Any]]:
     """The decision log of one customer, oldest first."""
     ddb = client("dynamodb")

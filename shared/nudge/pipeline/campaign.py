@@ -71,7 +71,7 @@ def run_campaign(campaign_id: str, start_key: dict[str, Any] | None = None,
     handled = 0
     last_key = start_key
     while True:
-        items, last_key = store.scan_profile_page(last_key)
+        items, last_key = store.scan_profiles(0, 1, last_key)
         for item in items:
             customer_id = item["customer_id"]
             change = _change(campaign, config, key, envelope)
