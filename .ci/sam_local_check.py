@@ -43,6 +43,8 @@ from typing import Any
 
 import yaml
 
+from nudge.sim.infra import CfnLoader  # the one CloudFormation-aware YAML loader
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 CONFIG = ROOT / "config"
@@ -68,25 +70,10 @@ TIMEOUT_MARKERS = (
 # ---------------------------------------------------------------------------------------------
 # The functions and their events
 # ---------------------------------------------------------------------------------------------
-class _CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation short-form tags (!Ref, !Sub, ...) as their long form."""
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {"Ref": value} if suffix == "Ref" else {f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _tag)
 
 
 def load_template(path: Path) -> dict[str, Any]:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=CfnLoader)
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import yaml
 
 from nudge.env import _NAMES
-from nudge.sim.infra import DEFAULT_TABLE, _CfnLoader, read_template
+from nudge.sim.infra import DEFAULT_TABLE, CfnLoader, read_template
 from tests.conftest import ROOT
 
-TEMPLATE = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
+TEMPLATE = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
 RESOURCES = TEMPLATE["Resources"]
 FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
 

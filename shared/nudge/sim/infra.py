@@ -24,7 +24,7 @@ DEFAULT_TABLE: dict[str, Any] = {
 DEFAULT_PATTERN: dict[str, Any] = {"source": [{"anything-but": ["nudge"]}]}
 
 
-class _CfnLoader(yaml.SafeLoader):
+class CfnLoader(yaml.SafeLoader):
     """Reads CloudFormation short-form tags (!Ref, !Sub, ...) as plain values."""
 
 
@@ -38,7 +38,7 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
     return {f"Fn::{suffix}" if suffix != "Ref" else "Ref": value}
 
 
-_CfnLoader.add_multi_constructor("!", _tag)
+CfnLoader.add_multi_constructor("!", _tag)
 
 
 def find_template(*starts: Path) -> Path | None:
@@ -55,7 +55,7 @@ def read_template(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """(table properties, ingest rule event pattern) from the SAM template."""
     if path is None:
         return DEFAULT_TABLE, DEFAULT_PATTERN
-    doc = yaml.load(path.read_text(), Loader=_CfnLoader)
+    doc = yaml.load(path.read_text(), Loader=CfnLoader)
     resources = doc.get("Resources", {})
     table = next(
         (r["Properties"] for r in resources.values() if r.get("Type") == "AWS::DynamoDB::Table"),
