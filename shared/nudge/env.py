@@ -25,6 +25,7 @@ class Env:
     ses_configuration_set: str = ""
     unsubscribe_secret: str = "nudge-local-secret"
     campaign_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:nudge-campaign"
+    score_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:nudge-score"
 
 
 _NAMES = {
@@ -39,6 +40,7 @@ _NAMES = {
     "ses_configuration_set": "NUDGE_SES_CONFIGURATION_SET",
     "unsubscribe_secret": "NUDGE_UNSUBSCRIBE_SECRET",
     "campaign_function_arn": "NUDGE_CAMPAIGN_FUNCTION_ARN",
+    "score_function_arn": "NUDGE_SCORE_FUNCTION_ARN",
 }
 
 

@@ -89,8 +89,32 @@ def run_campaign(campaign_id: str, start_key: dict[str, Any] | None = None,
             return {"campaign": campaign_id, "run": key, "resume": last_key, **counts}
 
 
-def sync_schedules(function_arn: str | None = None) -> list[str]:
-    """Make the Scheduler crons match config/campaigns: create, update, delete. Returns names."""
+DAILY = "nudge-daily-recompute"
+DAILY_CRON = "cron(0 3 * * ? *)"  # 03:00 in the shop's time zone
+
+
+def sync_daily(env: Any, timezone: str) -> None:
+    """The daily recompute's cron, in ``settings.timezone`` (so the two can never disagree)."""
+    sched = client("scheduler")
+    kwargs = {
+        "Name": DAILY, "GroupName": env.scheduler_group, "ScheduleExpression": DAILY_CRON,
+        "ScheduleExpressionTimezone": timezone, "FlexibleTimeWindow": {"Mode": "OFF"},
+        "Target": {
+            "Arn": env.score_function_arn, "RoleArn": env.scheduler_role_arn,
+            "Input": json.dumps({"kind": "daily"}),
+            "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 21600},
+            **({"DeadLetterConfig": {"Arn": env.wake_dlq_arn}} if env.wake_dlq_arn else {}),
+        },
+    }  # fmt: skip
+    try:
+        sched.create_schedule(**kwargs)
+    except sched.exceptions.ConflictException:
+        sched.update_schedule(**kwargs)
+
+
+def sync_schedules(function_arn: str | None = None, daily: bool = True) -> list[str]:
+    """Make the Scheduler crons match the config: one per enabled campaign (created, updated,
+    deleted) and, with ``daily``, the daily recompute's. Returns the campaign schedule names."""
     env = get_env()
     config = current_config()
     sched = client("scheduler")
@@ -107,6 +131,8 @@ def sync_schedules(function_arn: str | None = None) -> list[str]:
     }
     for name in existing - set(wanted):
         sched.delete_schedule(Name=name, GroupName=env.scheduler_group)
+    if daily:
+        sync_daily(env, config.settings.timezone)
     for name, campaign in wanted.items():
         kwargs = {
             "Name": name, "GroupName": env.scheduler_group,
@@ -144,7 +170,7 @@ def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry: a campaign cron (``{"kind": "campaign", ...}``) or the deploy's sync."""
     if "RequestType" in event:  # CloudFormation custom resource: keep schedules = config
         try:
-            names = [] if event["RequestType"] == "Delete" else sync_schedules()
+            names = [] if event["RequestType"] == "Delete" else sync_schedules(daily=True)
             _cfn_respond(event, "SUCCESS", f"{len(names)} campaign schedule(s)")
         except Exception as exc:  # the deploy must hear about any failure
             log.exception("campaign schedule sync failed")

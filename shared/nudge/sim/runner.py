@@ -45,6 +45,7 @@ ENV = {
     "NUDGE_WAKE_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nudge-wake",
     "NUDGE_UNSUBSCRIBE_SECRET": "sim-secret",
     "NUDGE_CAMPAIGN_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nudge-campaign",
+    "NUDGE_SCORE_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nudge-score",
 }
 
 
@@ -155,17 +156,8 @@ class Simulation:
         aws.client("scheduler").create_schedule_group(Name=ENV["NUDGE_SCHEDULER_GROUP"])
         from nudge.pipeline.campaign import sync_schedules
 
-        sync_schedules()  # as the deploy does: one cron per campaign
-        if self.daily and _has_score():
-            aws.client("scheduler").create_schedule(
-                Name="nudge-daily-recompute", GroupName=ENV["NUDGE_SCHEDULER_GROUP"],
-                ScheduleExpression="cron(0 3 * * ? *)",
-                ScheduleExpressionTimezone=self.config.settings.timezone,
-                FlexibleTimeWindow={"Mode": "OFF"},
-                Target={"Arn": ENV["NUDGE_WAKE_FUNCTION_ARN"].replace("wake", "score"),
-                        "RoleArn": ENV["NUDGE_SCHEDULER_ROLE_ARN"],
-                        "Input": json.dumps({"kind": "daily"})},
-            )  # fmt: skip
+        # as the deploy does: one cron per campaign, and the daily recompute's
+        sync_schedules(daily=self.daily and _has_score())
         sender = self.config.settings.sender.email
         if sender:
             address = sender.rsplit("<", 1)[-1].rstrip(">").strip()
