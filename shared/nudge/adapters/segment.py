@@ -34,7 +34,7 @@ from nudge.adapters._native import (
     quantity,
     to_decimal,
 )
-from nudge.model.events import MalformedEvent
+from nudge.model.events import MalformedEvent, json_object
 
 SOURCE_PREFIX = "aws.partner/segment.com"
 MESSAGE_TYPES = ("track", "identify", "page", "screen", "group", "alias")
@@ -320,14 +320,7 @@ def to_native(envelope: Envelope) -> list[Envelope]:
     Raises ``Skipped`` for message types nudge does not map (``screen``, ``group``, ``alias``) and
     ``MalformedEvent`` for a message that cannot be read.
     """
-    message = envelope.get("detail")
-    if isinstance(message, str):
-        try:
-            message = json.loads(message)
-        except ValueError as exc:
-            raise MalformedEvent(f"segment detail is not JSON: {exc}") from None
-    if not isinstance(message, dict):
-        raise MalformedEvent("segment detail is not a JSON object")
+    message = json_object(envelope.get("detail"), "segment detail")
     kind = message.get("type") or envelope.get("detail-type")
     if kind not in ("track", "identify", "page"):
         raise Skipped(f"segment {kind!r} messages are not mapped")

@@ -17,7 +17,6 @@ Topics mapped (docs/sources.md has the field-by-field table):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -34,7 +33,7 @@ from nudge.adapters._native import (
     quantity,
     to_decimal,
 )
-from nudge.model.events import MalformedEvent
+from nudge.model.events import MalformedEvent, json_object
 
 DETAIL_TYPE = "shopifyWebhook"
 SOURCE_PREFIX = "aws.partner/shopify.com"
@@ -287,14 +286,7 @@ def to_native(envelope: Envelope, *, order_owner: OrderOwner | None = None) -> l
     Raises ``Skipped`` for a topic or case nudge does not map and ``MalformedEvent`` for a body
     that cannot be read. ``order_owner`` resolves a refund's customer from its order id.
     """
-    detail = envelope.get("detail")
-    if isinstance(detail, str):
-        try:
-            detail = json.loads(detail)
-        except ValueError as exc:
-            raise MalformedEvent(f"shopify detail is not JSON: {exc}") from None
-    if not isinstance(detail, dict):
-        raise MalformedEvent("shopify detail is not a JSON object")
+    detail = json_object(envelope.get("detail"), "shopify detail")
     headers = _headers(detail)
     topic = headers.get("shopify-topic")
     if not isinstance(topic, str) or not topic:
@@ -302,12 +294,5 @@ def to_native(envelope: Envelope, *, order_owner: OrderOwner | None = None) -> l
     mapper = TOPICS.get(topic.strip().lower())
     if mapper is None:
         raise Skipped(f"shopify topic {topic!r} is not mapped")
-    payload = detail.get("payload")
-    if isinstance(payload, str):
-        try:
-            payload = json.loads(payload)
-        except ValueError as exc:
-            raise MalformedEvent(f"shopify payload is not JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise MalformedEvent(f"shopify {topic} event without a payload object")
+    payload = json_object(detail.get("payload"), f"shopify {topic} payload")
     return mapper(envelope, payload, _Ctx(headers, order_owner))

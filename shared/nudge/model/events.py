@@ -189,6 +189,18 @@ def source_allowed(source: str, allowed: list[str] | None) -> bool:
     return False
 
 
+def json_object(value: Any, what: str) -> dict[str, Any]:
+    """``value`` as a dict: a JSON object, or JSON text of one; else ``MalformedEvent``."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise MalformedEvent(f"{what} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise MalformedEvent(f"{what} is not a JSON object")
+    return value
+
+
 def parse_event(raw: Any, allowed_sources: list[str] | None = None) -> Event:
     """Validate an EventBridge envelope (dict or JSON text) into an ``Event``.
 
@@ -215,14 +227,7 @@ def parse_event(raw: Any, allowed_sources: list[str] | None = None) -> Event:
         when = parse_time(raw.get("time") or "")
     except (ValueError, TypeError, AttributeError):
         raise MalformedEvent(f"time {raw.get('time')!r} is not ISO 8601 with an offset") from None
-    detail = raw.get("detail")
-    if isinstance(detail, str):
-        try:
-            detail = json.loads(detail)
-        except ValueError as exc:
-            raise MalformedEvent(f"detail is not JSON: {exc}") from None
-    if not isinstance(detail, dict):
-        raise MalformedEvent("detail is not a JSON object")
+    detail = json_object(raw.get("detail"), "detail")
     if not detail.get("customer_id"):
         raise MalformedEvent("detail.customer_id is missing")
     try:
