@@ -338,41 +338,34 @@ def pending_messages(customer_id: str) -> list[dict[str, Any]]:
     return out
 
 
+def all_items(operation: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a Query or Scan (``operation`` = "query" | "scan"), across pages."""
+    call = getattr(client("dynamodb"), operation)
+    out: list[dict[str, Any]] = []
+    while True:
+        page = call(**kwargs)
+        out.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return out
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def decisions_for(customer_id: str, since: str | None = None) -> list[dict[str, Any]]:
     """The decision log of one customer, oldest first."""
-    ddb = client("dynamodb")
     key = "pk = :pk AND begins_with(sk, :d)"
     values: dict[str, Any] = {":pk": _s(_pk(customer_id)), ":d": _s("D#")}
     if since:
         key = "pk = :pk AND sk BETWEEN :from AND :to"
         values = {":pk": values[":pk"], ":from": _s(f"D#{since}"), ":to": _s("D#\uffff")}
-    out: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "TableName": table(), "KeyConditionExpression": key, "ExpressionAttributeValues": values,
-    }  # fmt: skip
-    while True:
-        page = ddb.query(**kwargs)
-        out.extend(json.loads(item["doc"]["S"]) for item in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return out
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = all_items("query", TableName=table(), KeyConditionExpression=key,
+                      ExpressionAttributeValues=values)  # fmt: skip
+    return [json.loads(item["doc"]["S"]) for item in items]
 
 
 def scan_kind(kind: str) -> list[dict[str, Any]]:
     """Every item of one kind (simulation read-back and small-table tools only)."""
-    ddb = client("dynamodb")
-    out: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "TableName": table(),
-        "FilterExpression": "kind = :k",
-        "ExpressionAttributeValues": {":k": _s(kind)},
-    }
-    while True:
-        page = ddb.scan(**kwargs)
-        out.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return out
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return all_items("scan", TableName=table(), FilterExpression="kind = :k",
+                     ExpressionAttributeValues={":k": _s(kind)})  # fmt: skip
 
 
 def parse_iso(value: str) -> float:
@@ -509,18 +502,9 @@ def put_tombstone(customer_id: str, erased_at: str) -> None:
 
 def partition_items(customer_id: str) -> list[dict[str, Any]]:
     """Every item of the customer's partition (``C#<id>``), as stored (privacy requests)."""
-    ddb = client("dynamodb")
-    kwargs: dict[str, Any] = {
-        "TableName": table(), "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": _s(_pk(customer_id))}, "ConsistentRead": True,
-    }  # fmt: skip
-    out: list[dict[str, Any]] = []
-    while True:
-        page = ddb.query(**kwargs)
-        out.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return out
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return all_items("query", TableName=table(), KeyConditionExpression="pk = :pk",
+                     ExpressionAttributeValues={":pk": _s(_pk(customer_id))},
+                     ConsistentRead=True)  # fmt: skip
 
 
 def plain_item(item: dict[str, Any]) -> dict[str, Any]:
@@ -680,21 +664,13 @@ def put_run_chunk(run_id: str, name: str, data: bytes, rows: int) -> None:
 
 def run_chunks(run_id: str, prefix: str) -> list[tuple[str, bytes]]:
     """The run's chunks whose name starts with ``prefix``: ``(name, data)`` in name order."""
-    ddb = client("dynamodb")
-    kwargs: dict[str, Any] = {
-        "TableName": table(),
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :c)",
-        "ExpressionAttributeValues": {":pk": _s(f"RUN#{run_id}"), ":c": _s(f"CHUNK#{prefix}")},
-        "ConsistentRead": True,
-    }
-    out: list[tuple[str, bytes]] = []
-    while True:
-        page = ddb.query(**kwargs)
-        out.extend((item["sk"]["S"][len("CHUNK#") :], bytes(item["data"]["B"]))
-                   for item in page.get("Items", []))  # fmt: skip
-        if "LastEvaluatedKey" not in page:
-            return out
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = all_items(
+        "query", TableName=table(),
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :c)",
+        ExpressionAttributeValues={":pk": _s(f"RUN#{run_id}"), ":c": _s(f"CHUNK#{prefix}")},
+        ConsistentRead=True,
+    )  # fmt: skip
+    return [(item["sk"]["S"][len("CHUNK#") :], bytes(item["data"]["B"])) for item in items]
 
 
 def table_item_count() -> int:
