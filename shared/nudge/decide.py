@@ -155,13 +155,20 @@ def deliver(
     )
 
 
-def _active(trigger: CompiledTrigger, now: datetime) -> bool:
+def inactive(trigger: CompiledTrigger | None, now: datetime) -> dict[str, Any] | None:
+    """Why a trigger or campaign may not message anyone at ``now`` (the detail of an
+    ``inactive`` decision), or None if it may: gone from the deployed config, ``enabled: false``,
+    or outside its ``active`` window. Checked when it fires, after a ``wait``, and at sending."""
+    if trigger is None:
+        return {"trigger_removed": True}
+    if not trigger.model.enabled:
+        return {"enabled": False}
     active = getattr(trigger.model, "active", None)  # campaigns have none
-    if active is None:
-        return True
-    if active.from_ and now < active.from_:
-        return False
-    return not (active.until and now >= active.until)
+    if active is not None and active.from_ and now < active.from_:
+        return {"active_from": iso(active.from_)}
+    if active is not None and active.until and now >= active.until:
+        return {"active_until": iso(active.until)}
+    return None
 
 
 def audience_ok(trigger: CompiledTrigger, view: dict[str, Any], now: float) -> bool:
@@ -208,8 +215,11 @@ def decide(
         ):
             continue
         envelope = envelope or event.to_envelope()
-        if not _active(trigger, now):
-            plan.decisions.append(_decision(profile, trigger.id, now, SUPPRESS, "inactive", event))
+        why = inactive(trigger, now)
+        if why is not None:
+            plan.decisions.append(
+                _decision(profile, trigger.id, now, SUPPRESS, "inactive", event, detail=why)
+            )
             continue
         if not audience_ok(trigger, view, ts):
             plan.decisions.append(
@@ -264,9 +274,12 @@ def decide_wake(
     plan.cancelled_waits.append(wait_id)
     trigger = config.triggers.get(wait["trigger"])
     event_env = wait["event"]
-    if trigger is None or not trigger.model.enabled:
+    why = inactive(trigger, now)
+    if trigger is None or why is not None:
         plan.decisions.append(
-            _decision(profile, wait["trigger"], now, SUPPRESS, "inactive", event_env)
+            _decision(
+                profile, wait["trigger"], now, SUPPRESS, "inactive", event_env, detail=why or {}
+            )
         )
         return plan
     created = _parse_ts(wait["created_at"])
@@ -283,9 +296,6 @@ def decide_wake(
                 )  # fmt: skip
                 return plan
     ts = now.timestamp()
-    if not _active(trigger, now):
-        plan.decisions.append(_decision(profile, trigger.id, now, SUPPRESS, "inactive", event_env))
-        return plan
     if not audience_ok(trigger, view, ts):
         plan.decisions.append(
             _decision(profile, trigger.id, now, SUPPRESS, "audience", event_env,

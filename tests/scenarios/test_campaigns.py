@@ -60,7 +60,17 @@ def test_each_tier_gets_its_variant_once_at_0900_shop_time():
     assert len(messages) == len({m["customer_id"] for m in messages})  # once each
 
 
-def test_no_consent_no_campaign_and_caps_are_shared_with_triggers():
+# The sample last-minute SMS stops at its Valentine's cut-off (Feb 12); this test needs a second
+# trigger message on Feb 28, so it runs a copy of that trigger without the cut-off.
+NO_CUTOFF = "\n".join(
+    line
+    for line in (CONFIG / "triggers" / "last_minute_delivery.yaml").read_text().splitlines()
+    if not line.startswith("active:")
+)
+
+
+def test_no_consent_no_campaign_and_caps_are_shared_with_triggers(tmp_path):
+    config = make_config(tmp_path, **{"triggers/last_minute_delivery.yaml": NO_CUTOFF})
     extra = [
         customer("quiet", "2025-11-01T00:00:00Z", email_ok=False),
         _order("quiet", "2026-09-01T12:00:00Z", 1), _order("quiet", "2027-02-20T12:00:00Z", 2),
@@ -70,7 +80,7 @@ def test_no_consent_no_campaign_and_caps_are_shared_with_triggers():
           for h in (16, 17, 18)],
         event("page_viewed", "loyal", "2027-02-28T19:30:00Z", path="/pages/delivery"),
     ]  # fmt: skip
-    with Simulation(CONFIG, start=parse_time("2025-10-01T00:00:00Z"), daily=False) as sim:
+    with Simulation(config, start=parse_time("2025-10-01T00:00:00Z"), daily=False) as sim:
         sim.run(_events(extra), until=parse_time("2027-03-05T00:00:00Z"))
         decisions = [(d["customer_id"], d["outcome"], d["reason"], d["at"])
                      for d in sim.decisions()

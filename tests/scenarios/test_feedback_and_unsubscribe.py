@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
+from nudge.clock import parse_time
 from nudge.pipeline import feedback, unsubscribe
 from tests.conftest import customer, event
 
@@ -113,16 +114,20 @@ def test_a_forged_or_altered_token_is_refused_and_changes_nothing(sim):
 
 def test_an_sms_stop_reply_withdraws_sms_consent(sim):
     view = event("page_viewed", "gus", "2027-02-10T15:00:00Z", path="/pages/delivery")
-    sim.run([customer("gus", "2027-02-10T14:00:00Z"), view], until=None)
+    sim.run([customer("gus", "2027-02-10T14:00:00Z"), view], until=parse_time("2027-02-11T00:00Z"))
     [sms] = sim.messages()
     reply = {"originationNumber": sms["to"], "destinationNumber": "+15550100",
              "messageBody": "stop", "inboundMessageId": "in-1"}  # fmt: skip
     result = feedback.handle({"Records": [{"Sns": {"Message": json.dumps(reply)}}]})
     assert result == {"results": ["sms consent withdrawn"]}
     assert sim.profiles()["gus"]["consent"]["sms"] is False
-    later = event("page_viewed", "gus", "2027-02-18T15:00:00Z", path="/pages/delivery")
+    # after the 2-day cooldown, before the trigger's Friday 2pm cut-off: only consent stops it
+    later = event("page_viewed", "gus", "2027-02-12T16:00:00Z", path="/pages/delivery")
     sim.run([later], until=sim.clock.current + timedelta(days=1))
     assert len(sim.messages()) == 1
+    last = sim.decisions()[-1]
+    assert last["at"] == "2027-02-12T16:00:00Z"
+    assert (last["outcome"], last["reason"]) == ("suppressed", "no_consent")
 
 
 def test_a_customer_in_the_control_group_is_recorded_held_out_where_the_send_would_be(sim):

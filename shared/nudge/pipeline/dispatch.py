@@ -1,9 +1,10 @@
 """Dispatch: an outbox message -> re-checked, rendered, sent through SES or SNS, recorded.
 
 Order of checks at the moment of sending (CONTRACT §4: suppression is checked again then):
-expiry, trigger still live, audience (incl. ``did_not``), consent and address, quiet hours,
-frequency caps (highest priority first), rendering, then the control group. A message held
-back by quiet hours or caps is ``deferred`` and retried by a one-time schedule.
+expiry, trigger still live (still in the deployed config, enabled, inside its ``active`` window:
+``decide.inactive``, the check made when it fired), audience (incl. ``did_not``), consent and
+address, quiet hours, frequency caps (highest priority first), rendering, then the control group.
+A message held back by quiet hours or caps is ``deferred`` and retried by a one-time schedule.
 
 Idempotent per message id: the item is claimed (``pending`` -> ``sending``) before anything is
 decided and marked after. If we crash in between, a retry finds it ``sending``; once the claim is
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from nudge import schedule, store
 from nudge.clock import iso, parse_time
 from nudge.clock import now as clock_now
-from nudge.decide import channel_block
+from nudge.decide import channel_block, inactive
 from nudge.delivery import cap_block, customer_zone, holdout_reason, quiet_until
 from nudge.durations import seconds
 from nudge.faults import checkpoint
@@ -138,7 +139,7 @@ def _outranking(
         trigger = config.target(other["trigger"], other.get("variant"))
         if (
             rank < mine
-            and trigger is not None
+            and inactive(trigger, now) is None  # one that will be dropped as inactive cannot win
             and channel_block(other["channel"], view, config) is None
         ):
             ahead.append(other["channel"])
@@ -188,8 +189,10 @@ def _deliver(message: dict[str, Any], now: datetime) -> str:
         return _end(message, now, "suppressed", "suppressed", "audience", ledger=None,
                     error="no profile")  # fmt: skip
     trigger = config.target(message["trigger"], message.get("variant"))
-    if trigger is None or not trigger.model.enabled:
-        return _end(message, now, "suppressed", "suppressed", "inactive", ledger=None)
+    why = inactive(trigger, now)  # the same check as when it fired, against the deployed config
+    if trigger is None or why is not None:
+        detail = {"at_send_time": True, **(why or {})}
+        return _end(message, now, "suppressed", "suppressed", "inactive", ledger=None, **detail)
     newer = [s for s in profile.get("sends", []) if s["trigger"] == trigger.id
              and s.get("mid") != message["message_id"] and s.get("state") == "queued"
              and s["ts"] > parse_time(message["created_at"]).timestamp()]  # fmt: skip
