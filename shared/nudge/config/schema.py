@@ -81,6 +81,10 @@ class Attribution(Strict):
 
 class Unsubscribe(Strict):
     url: str
+    shop_name: str | None = Field(
+        default=None,
+        description="the name the unsubscribe page shows; default: sender.email's display name",
+    )
 
 
 class Settings(Strict):

@@ -227,7 +227,7 @@ def _deliver(message: dict[str, Any], now: datetime) -> str:
     if content is None:
         return _end(message, now, "suppressed", "suppressed", "inactive", ledger=None)
     base = settings.unsubscribe.url if settings.unsubscribe else "https://example.invalid/u"
-    unsub = unsubscribe_url(base, customer_id)
+    unsub = unsubscribe_url(base, customer_id, channel)  # a link in a text stops texts
     from nudge.config.compiled import evaluate_content
 
     blocks = evaluate_content(config, Ctx(view, view.get("history") or (), now.timestamp()))

@@ -1,53 +1,172 @@
-"""One-click unsubscribe endpoint (RFC 8058), behind a Lambda Function URL.
+"""The unsubscribe link and its one-click endpoint (RFC 8058), behind a Lambda Function URL.
 
-Accepts only a token signed with the deployment's secret (constant-time check). ``POST`` with
-``List-Unsubscribe=One-Click`` (mail clients) and ``GET`` (the visible link) both withdraw
-consent at once; a forged or altered token is refused with 403 and changes nothing.
+Mail security gateways and link scanners fetch every link in a message, so a ``GET`` must never
+act. What each request does:
+
+- ``GET`` (someone opened the link, or a scanner fetched it): a small page naming the shop with
+  one button, a form that POSTs the token back. Changes nothing.
+- ``POST`` whose body carries ``List-Unsubscribe=One-Click`` (what a mail client's unsubscribe
+  button sends, RFC 8058 §3.2: ``multipart/form-data`` or ``application/x-www-form-urlencoded``,
+  base64-encoded by the Function URL when it chooses to; the confirmation page's form sends the
+  same field): withdraws consent for the token's channel and answers 200 with a short page, no
+  redirect and no cookie (§3.1).
+- A token that is missing, forged, altered, or that differs between the URL and the form: 403;
+  a ``POST`` without the one-click field: 400; any other method: 405. None of them change anything.
+
+The token (``nudge.unsubscribe``) is the only thing read from the request; nothing it carries but
+the shop's name and the channel is echoed, and that is HTML-escaped.
 """
 
 from __future__ import annotations
 
 import base64
-from typing import Any
-from urllib.parse import parse_qs
+import binascii
+import html
+from email import policy
+from email.parser import BytesParser
+from email.utils import parseaddr
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, quote
 
+from nudge.clock import iso
+from nudge.clock import now as clock_now
+from nudge.pipeline.common import current_config
 from nudge.pipeline.feedback import record
 from nudge.unsubscribe import read_token
 
-_PAGE = ("<!doctype html><meta charset=utf-8><title>{title}</title>"
-         "<body style='font-family:sans-serif;max-width:32em;margin:4em auto'>"
-         "<h1>{title}</h1><p>{text}</p></body>")  # fmt: skip
+if TYPE_CHECKING:
+    from nudge.config.schema import Settings
+
+ONE_CLICK = ("List-Unsubscribe", "One-Click")  # the RFC 8058 POST body's only key and value
+LABELS = {"email": "emails", "sms": "text messages"}
+_STYLE = "font-family:sans-serif;max-width:32em;margin:4em auto;padding:0 1em;line-height:1.5"
+_PAGE = (
+    "<!doctype html><html lang=en><meta charset=utf-8>"
+    "<meta name=viewport content='width=device-width,initial-scale=1'>"
+    "<meta name=robots content=noindex><title>{title}</title>"
+    f"<body style='{_STYLE}'><h1>{{title}}</h1>{{body}}</body></html>"
+)
+_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Cache-Control": "no-store",
+    # the page has one button: no framing (clickjacking), no scripts, forms only back to us;
+    # the token in the URL is not passed on to anyone
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
-def _response(status: int, title: str, text: str) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"},
-        "body": _PAGE.format(title=title, text=text),
-    }
+def _page(status: int, title: str, body: str, **headers: str) -> dict[str, Any]:
+    """An HTML response; ``title`` is escaped here, ``body`` must already be safe HTML."""
+    page = _PAGE.format(title=html.escape(title), body=body)
+    return {"statusCode": status, "headers": {**_HEADERS, **headers}, "body": page}
 
 
-def _token(event: dict[str, Any]) -> str:
-    query = event.get("queryStringParameters") or {}
-    if query.get("t"):
-        return str(query["t"])
+def _para(text: str) -> str:
+    return f"<p>{html.escape(text)}</p>"
+
+
+def shop_name(settings: Settings) -> str | None:
+    """The shop's name for the page: ``unsubscribe.shop_name``, else the display name of
+    ``sender.email`` (``Rose & Co <hello@rose.example>`` -> ``Rose & Co``)."""
+    if settings.unsubscribe and settings.unsubscribe.shop_name:
+        return settings.unsubscribe.shop_name
+    name, _address = parseaddr(settings.sender.email or "")
+    return name.strip() or None
+
+
+def _header(event: dict[str, Any], name: str) -> str:
+    for key, value in (event.get("headers") or {}).items():
+        if str(key).lower() == name:
+            return str(value)
+    return ""
+
+
+def _multipart(raw: bytes, content_type: str) -> dict[str, list[str]]:
+    message = BytesParser(policy=policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n" + raw
+    )
+    fields: dict[str, list[str]] = {}
+    if not message.is_multipart():
+        return fields
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            fields.setdefault(name, []).append(payload.decode("utf-8", "replace"))
+    return fields
+
+
+def form(event: dict[str, Any]) -> dict[str, list[str]]:
+    """The POST body's fields (urlencoded or multipart, base64 or not); {} if unreadable."""
     body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        body = base64.b64decode(body).decode(errors="replace")
-    return (parse_qs(body).get("t") or [""])[0]
+    try:
+        raw = base64.b64decode(body) if event.get("isBase64Encoded") else str(body).encode()
+        content_type = _header(event, "content-type")
+        if content_type.lower().startswith("multipart/form-data"):
+            return _multipart(raw, content_type)
+        return parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+    except (ValueError, binascii.Error, LookupError):
+        return {}
+
+
+def _token(event: dict[str, Any], fields: dict[str, list[str]]) -> str | None:
+    """The token from the URL and/or the form; None if they disagree."""
+    query = event.get("queryStringParameters") or {}
+    found = {str(query["t"])} if query.get("t") else set()
+    found |= {t.strip() for t in fields.get("t", []) if t.strip()}
+    return found.pop() if len(found) == 1 else None
+
+
+def _one_click(fields: dict[str, list[str]]) -> bool:
+    key, value = ONE_CLICK
+    return any(v.strip().lower() == value.lower() for v in fields.get(key, []))
+
+
+def _confirm(token: str, channel: str, shop: str | None) -> dict[str, Any]:
+    label = LABELS.get(channel, "messages")
+    title = f"Unsubscribe from {shop}" if shop else "Unsubscribe"
+    sender = shop or "us"
+    safe = html.escape(token, quote=True)
+    action = html.escape("?t=" + quote(token, safe=""), quote=True)
+    body = (
+        _para(f"Stop marketing {label} from {sender}? Nothing changes until you press the button.")
+        + f"<form method=post action='{action}'>"
+        f"<input type=hidden name=t value='{safe}'>"
+        "<input type=hidden name=List-Unsubscribe value=One-Click>"
+        f"<button type=submit>Unsubscribe from {html.escape(label)}</button></form>"
+    )
+    return _page(200, title, body)
 
 
 def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry: a Function URL (HTTP API v2 payload) request."""
-    method = ((event.get("requestContext") or {}).get("http") or {}).get("method", "GET")
-    if method not in ("GET", "POST"):
-        return _response(405, "Not allowed", "Use the link in the email.")
-    found = read_token(_token(event))
-    if found is None:
-        return _response(403, "Link not valid", "This unsubscribe link is not valid.")
+    method = str(((event.get("requestContext") or {}).get("http") or {}).get("method") or "GET")
+    if method.upper() not in ("GET", "POST"):
+        return _page(405, "Not allowed", _para("Use the link in the message."), Allow="GET, POST")
+    post = method.upper() == "POST"
+    fields = form(event) if post else {}
+    token = _token(event, fields)
+    found = read_token(token) if token else None
+    if token is None or found is None:
+        return _page(403, "Link not valid", _para("This unsubscribe link is not valid."))
     customer_id, channel = found
-    record(customer_id, "consent_updated", f"unsubscribe:{_token(event)}",
-           {"channel": channel, "granted": False, "source": "unsubscribe_link"})  # fmt: skip
-    label = "emails" if channel == "email" else "text messages"
-    return _response(200, "You are unsubscribed", f"You will not receive marketing {label} "
-                     "from us any more.")  # fmt: skip
+    settings = current_config().settings
+    shop = shop_name(settings)
+    if not post:
+        return _confirm(token, channel, shop)
+    if not _one_click(fields):
+        return _page(400, "Not understood", _para("Press the button on the unsubscribe page."))
+    request_id = (event.get("requestContext") or {}).get("requestId") or iso(clock_now())
+    # keyed by request, so unsubscribing again after subscribing again still counts
+    withdrawn = {"channel": channel, "granted": False, "source": "unsubscribe_link"}
+    record(customer_id, "consent_updated", f"unsubscribe:{token}:{request_id}", withdrawn)
+    label = LABELS.get(channel, "messages")
+    done = f"You will not receive marketing {label} from {shop or 'us'} any more."
+    return _page(200, "You are unsubscribed", _para(done))
