@@ -17,7 +17,7 @@ WHY = {
     "no_address": "no usable address for the channel",
     "audience": "not in the trigger's audience (who) at that moment",
     "cooldown": "the trigger already messaged them within its cooldown",
-    "inactive": "the trigger was outside its active window or disabled",
+    "inactive": "the trigger or campaign was outside its active window, disabled or removed",
     "frequency_cap": "a frequency cap was full; retried when the window frees",
     "quiet_hours": "inside quiet hours in the customer's time zone; sent when they end",
     "expired": "still held back when the trigger's expires ran out",
