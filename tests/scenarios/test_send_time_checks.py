@@ -231,3 +231,47 @@ def test_a_campaign_disabled_while_its_email_waits_for_quiet_hours_sends_nothing
         "inactive",
     )
     assert last["detail"] == {"at_send_time": True, "enabled": False}
+
+
+CAP_ONE_A_DAY = (
+    (CONFIG / "settings.yaml")
+    .read_text()
+    .replace("  - {channel: any, max: 2, per: 1d}", "  - {channel: any, max: 1, per: 1d}")
+    .replace("holdout: {percent: 5", "holdout: {percent: 0")
+)
+FLASH_SALE = """\
+id: flash_sale
+when: {event: promo_seen}
+active: {until: "2027-02-10T15:00:30Z"}
+priority: 90
+channel: email
+email: {subject: "Flash sale", text: "30 seconds only"}
+"""
+NEWSLETTER = """\
+id: newsletter
+when: {event: promo_seen}
+priority: 10
+channel: email
+email: {subject: "News", text: "This week"}
+"""
+
+
+def test_a_higher_priority_message_past_its_window_does_not_take_the_cap_slot(tmp_path):
+    config = make_config(
+        tmp_path,
+        **{
+            "settings.yaml": CAP_ONE_A_DAY,
+            "triggers/flash_sale.yaml": FLASH_SALE,
+            "triggers/newsletter.yaml": NEWSLETTER,
+        },
+    )
+    promo = event("promo_seen", "pia", "2027-02-10T15:00:00Z", base="wishlist_added")
+    with Simulation(config, start=parse_time("2027-02-10T00:00:00Z")) as sim:
+        sim.run([customer("pia", "2027-02-10T14:00:00Z"), promo])
+        messages = [(m["trigger"], m["at"]) for m in sim.messages()]
+        flash = _last(sim, "pia", "flash_sale")
+
+    # both were decided at 15:00 and wait the 1-minute arbitration window; by 15:01 the flash
+    # sale is over, so the one slot of the day goes to the newsletter at once
+    assert (flash["outcome"], flash["reason"]) == ("suppressed", "inactive")
+    assert messages == [("newsletter", "2027-02-10T15:01:00Z")]
