@@ -253,6 +253,9 @@ def test_an_email_opened_trigger_sends_its_message_to_the_opener_after_the_open(
     assert opened["properties"]["message_id"] == mail["message_id"]
     assert opened["properties"]["trigger"] == "cart_jewelry_high_value"
     assert opened["properties"]["channel"] == "email"
+    assert opened["properties"]["kind"] == "trigger"
+    assert opened["ts"] == parse_time("2027-02-10T16:00:00Z").timestamp()
+    assert sim.profiles()["pia"]["last_seen_at"] == "2027-02-10T14:03:00Z"  # the cart, not us
 
     # A second report of the same open changes nothing: no second gift guide
     _report(sim, _opened(sim, mail))

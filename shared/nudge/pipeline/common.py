@@ -119,17 +119,16 @@ def record_event(
 
 
 def engagement_properties(message: dict[str, Any]) -> dict[str, Any]:
-    """``message_id``, ``trigger``, ``channel`` and ``chain`` of an engagement event about an
-    outbox message (``chain``: the triggers whose messages led to it, see ``message_chain``)."""
-    props: dict[str, Any] = {
+    """``message_id``, ``trigger``, ``channel``, ``kind`` and ``chain`` of an engagement event
+    about an outbox message (``chain``: the triggers whose messages led to it, see
+    ``message_chain``)."""
+    return {
         "message_id": message["message_id"],
-        "trigger": message["trigger"],
+        "trigger": message["trigger"],  # a campaign's id for campaign messages
         "channel": message["channel"],
+        "kind": message.get("kind") or "trigger",
         "chain": message_chain(message["trigger"], message.get("event")),
     }
-    if message.get("kind") == "campaign":
-        props["campaign"] = message["trigger"]
-    return props
 
 
 def record_message_sent(message: dict[str, Any]) -> Plan | None:
