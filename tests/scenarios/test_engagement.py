@@ -408,3 +408,57 @@ email: {subject: "Thanks for your reply", text: "We will call you. {{ unsubscrib
     assert entry["properties"]["message_id"] == sms["message_id"]
     assert entry["properties"]["keyword"] == "CAN"
     assert "Can I pick it up?" not in json.dumps(sim.profiles()["zed"])  # the text is not kept
+
+
+def test_a_complaint_about_the_email_cancels_the_follow_up_text_too(engage):
+    journey = SMS_IF_UNOPENED.replace(
+        "cancel_if: [{event: email_opened, same_message: true}]",
+        "cancel_if: [{event: email_opened, same_message: true},"
+        " {event: email_complained, same_message: true}]",
+    )
+    sim = engage(cart_sms_if_unopened=journey)
+    [mail] = _reminded(sim, "abe")
+    delivered = _ses(
+        sim,
+        "Delivery",
+        mail,
+        processingTimeMillis=1200,
+        recipients=[mail["to"]],
+        smtpResponse="250 2.6.0 Message received",
+        reportingMTA="a8-1.smtp-out.example",
+    )
+    assert _report(sim, delivered) == ["noted delivery"]
+    sim.advance(parse_time("2027-02-11T09:00:00Z"))
+
+    complaint = _ses(
+        sim,
+        "Complaint",
+        mail,
+        complainedRecipients=[{"emailAddress": mail["to"]}],
+        feedbackId="0100017c-example-000000",
+        complaintFeedbackType="abuse",
+        userAgent="Mozilla/5.0",
+        arrivalDate=iso(sim.clock.current),
+    )
+    assert _report(sim, complaint) == ["email consent withdrawn"]
+    sim.advance(parse_time("2027-02-14T00:00:00Z"))
+
+    # Then no text: the complaint (recorded after the consent withdrawal) cancelled the wait
+    assert _sent(sim, "abe") == [
+        ("abe", "cart_jewelry_high_value", "email", "2027-02-10T15:04:00Z")
+    ]
+    assert _steps(sim, "abe", "cart_sms_if_unopened") == [
+        ("2027-02-10T15:04:00Z", "scheduled", None, "message_sent"),
+        ("2027-02-11T09:00:00Z", "cancelled", None, "email_complained"),
+    ]
+    history = [
+        (h["type"], h["properties"].get("message_id"))
+        for h in sim.profiles()["abe"]["history"]
+        if h["type"] != "customer_updated"
+    ]
+    assert history[-3:] == [
+        ("email_delivered", mail["message_id"]),
+        ("consent_updated", None),
+        ("email_complained", mail["message_id"]),
+    ]
+    assert sim.profiles()["abe"]["consent"]["email"] is False
