@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 from nudge.clock import iso
 from nudge.durations import seconds
 from nudge.model.decision import Decision, Message, Plan, Wait, stable_id
-from nudge.model.events import Event
+from nudge.model.events import ENGAGEMENT_TYPES, Event, envelope_doc
 from nudge.rules import Ctx
 
 if TYPE_CHECKING:  # the config package is heavy to import; decide only needs its types
     from nudge.config import CompiledConfig, CompiledTrigger
+    from nudge.config.compiled import CancelTest
 
 SUPPRESS = "suppressed"
 
@@ -66,6 +67,56 @@ def _decision(
         customer_id=profile["customer_id"], trigger=trigger, at=iso(now), outcome=outcome,
         reason=reason, event_id=event_id, event_type=event_type, **extra,
     )  # fmt: skip
+
+
+def message_chain(trigger_id: str, firing: dict[str, Any] | None) -> list[str]:
+    """The triggers whose messages led to a message of ``trigger_id``, oldest first, ending
+    with ``trigger_id``; ``firing`` is the envelope of the event that fired it.
+
+    A message fired by an engagement event continues that event's chain; any other starts one.
+    Engagement events about the message carry it (``properties.chain``), and no trigger fires
+    on an engagement event whose chain already holds it, so triggers reacting to each other's
+    messages can never loop (docs/config.md, "Engagement events").
+    """
+    doc = envelope_doc(firing)
+    chain: list[str] = []
+    if doc.get("type") in ENGAGEMENT_TYPES:
+        props = doc.get("properties") or {}
+        chain = [str(t) for t in props.get("chain") or [props.get("trigger")] if t]
+    return [t for t in chain if t != trigger_id] + [trigger_id]
+
+
+def _chain(event: Event) -> frozenset[str]:
+    """Triggers an engagement event must not fire (its message's chain); empty otherwise."""
+    if event.type not in ENGAGEMENT_TYPES:
+        return frozenset()
+    props = event.properties
+    return frozenset(str(t) for t in [*(props.get("chain") or ()), props.get("trigger")] if t)
+
+
+def wait_message(wait: dict[str, Any]) -> str | None:
+    """The message a wait is about: ``properties.message_id`` of the engagement event that
+    started it (None when it was started by any other event)."""
+    doc = envelope_doc(wait.get("event"))
+    if doc.get("type") not in ENGAGEMENT_TYPES:
+        return None
+    mid = (doc.get("properties") or {}).get("message_id")
+    return str(mid) if mid else None
+
+
+def cancels(test: CancelTest, doc: dict[str, Any], wait: dict[str, Any]) -> bool:
+    """Does the event ``doc`` (type and properties) meet this ``cancel_if`` item for ``wait``?
+
+    ``same_message`` also asks that the event is about the wait's own message: its
+    ``properties.message_id`` equals the one of the engagement event that started the wait.
+    """
+    if doc.get("type") != test.event or not test.where(Ctx(doc)):
+        return False
+    if not test.same_message:
+        return True
+    mine = wait_message(wait)
+    theirs = (doc.get("properties") or {}).get("message_id")
+    return mine is not None and theirs is not None and str(theirs) == mine
 
 
 def in_cooldown(profile: dict[str, Any], trigger: CompiledTrigger, now: float) -> float | None:
@@ -190,12 +241,12 @@ def decide(
             trigger = config.triggers.get(wait["trigger"])
             if trigger is None:
                 continue
-            for name, check in trigger.cancel_if:
-                if name == event.type and check(Ctx(doc)):
+            for test in trigger.cancel_if:
+                if cancels(test, doc, wait):
                     plan.cancelled_waits.append(wait_id)
                     plan.decisions.append(
                         _decision(profile, trigger.id, now, "cancelled", None, event,
-                                  detail={"cancelled_by": event.type, "wait_id": wait_id})
+                                  detail=_cancel_detail(test, event.type, wait_id, wait))
                     )  # fmt: skip
                     break
     triggers = config.by_event.get(event.type)
@@ -205,9 +256,10 @@ def decide(
     doc = event.as_doc()
     ctx = Ctx(doc)
     history = profile.get("history") or []
+    chain = _chain(event)
     for trigger in triggers:
-        if not trigger.where(ctx):
-            continue
+        if trigger.id in chain or not trigger.where(ctx):
+            continue  # a trigger never reacts to engagement with its own (or its chain's) messages
         # a counted trigger fires when the count reaches the threshold, not on every event after
         if (
             trigger.count is not None
@@ -287,13 +339,13 @@ def decide_wake(
     for entry in profile.get("history") or ():
         if entry["ts"] < created or entry["ts"] > now.timestamp() or entry.get("id") == own_id:
             continue
-        for name, check in trigger.cancel_if:
-            doc = {"type": entry["type"], "properties": entry.get("properties") or {}}
-            if entry["type"] == name and check(Ctx(doc)):
+        doc = {"type": entry["type"], "properties": entry.get("properties") or {}}
+        for test in trigger.cancel_if:
+            if cancels(test, doc, wait):
+                detail = _cancel_detail(test, entry["type"], wait_id, wait)
                 plan.decisions.append(
-                    _decision(profile, trigger.id, now, "cancelled", None, event_env,
-                              detail={"cancelled_by": entry["type"], "wait_id": wait_id})
-                )  # fmt: skip
+                    _decision(profile, trigger.id, now, "cancelled", None, event_env, detail=detail)
+                )
                 return plan
     ts = now.timestamp()
     if not audience_ok(trigger, view, ts):
@@ -311,6 +363,15 @@ def decide_wake(
         return plan
     deliver(profile, view, trigger, event_env, config, now, plan, wait_id)
     return plan
+
+
+def _cancel_detail(
+    test: CancelTest, cancelled_by: str, wait_id: str, wait: dict[str, Any]
+) -> dict[str, Any]:
+    detail: dict[str, Any] = {"cancelled_by": cancelled_by, "wait_id": wait_id}
+    if test.same_message:
+        detail["same_message"] = wait_message(wait)
+    return detail
 
 
 def _from_ts(ts: float) -> datetime:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nudge.clock import iso, parse_time
-from nudge.model.events import Event
+from nudge.model.events import ENGAGEMENT_TYPES, Event
 
 HISTORY_MAX = 200  # events kept for did/count/cancel_if
 SEEN_MAX = 300  # event ids remembered for duplicate detection
@@ -79,7 +79,9 @@ def apply_event(profile: dict[str, Any], event: Event, history_seconds: float) -
     """Apply one (non-duplicate) event to the profile in place."""
     _remember(profile, event, history_seconds)
     when = iso(event.time)
-    if not profile.get("last_seen_at") or when > profile["last_seen_at"]:
+    # what nudge records about its own messages is not the customer being seen in the shop
+    seen = event.type not in ENGAGEMENT_TYPES
+    if seen and (not profile.get("last_seen_at") or when > profile["last_seen_at"]):
         profile["last_seen_at"] = when
     if event.traits:
         traits = profile.setdefault("traits", {})

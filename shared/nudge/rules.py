@@ -259,6 +259,10 @@ def negate(check: Check) -> Check:
 
 
 _HISTORY_KEYS = ("event", "where", "within", "at_least")
+SAME_MESSAGE_ONLY = (
+    "same_message belongs in a cancel_if item only, like cancel_if: "
+    "[{event: email_opened, same_message: true}]"
+)
 
 
 def compile_history_test(spec: Any) -> Check:
@@ -266,6 +270,8 @@ def compile_history_test(spec: Any) -> Check:
     if not isinstance(spec, dict) or "event" not in spec:
         raise RuleError((), "did/did_not need at least event: NAME, like {event: order_placed}")
     for key in spec:
+        if key == "same_message":
+            raise RuleError((key,), f"unknown key 'same_message': {SAME_MESSAGE_ONLY}")
         if key not in _HISTORY_KEYS:
             raise RuleError((key,), f"unknown key {key!r}; use {', '.join(_HISTORY_KEYS)}")
     name = spec["event"]

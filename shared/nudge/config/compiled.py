@@ -14,6 +14,7 @@ from nudge.config import schema
 from nudge.config.campaigns import CompiledCampaign
 from nudge.config.load import ConfigError, ConfigInvalid, RawConfig, SourceFile, read_config
 from nudge.durations import seconds
+from nudge.model.events import ENGAGEMENT_TYPES
 from nudge.rules import Check, Ctx, RuleError, all_of, compile_condition, compile_path, negate
 from nudge.templates import TemplateError, known_names, unknown_names
 
@@ -28,6 +29,15 @@ class Content:
     template: str | None = None
 
 
+@dataclass(slots=True, frozen=True)
+class CancelTest:
+    """One ``cancel_if`` item: an event type, conditions on it, and ``same_message``."""
+
+    event: str
+    where: Check
+    same_message: bool = False
+
+
 @dataclass(slots=True)
 class CompiledTrigger:
     """A trigger ready for ``decide``."""
@@ -37,7 +47,7 @@ class CompiledTrigger:
     where: Check
     count: tuple[int, float, Any] | None  # (at_least, window seconds, getter of `same` or None)
     who: Check
-    cancel_if: list[tuple[str, Check]]
+    cancel_if: list[CancelTest]
     wait: float | None
     cooldown: float | None
     expires: float | None
@@ -218,6 +228,21 @@ class _Compiler:
             text=block.text,
         )  # fmt: skip
 
+    def check_same_message(
+        self, src: SourceFile, path: tuple[Any, ...], fired_by: str, event: str
+    ) -> None:
+        """``same_message`` compares message ids: both events must be about a message."""
+        names = ", ".join(ENGAGEMENT_TYPES)
+        if event not in ENGAGEMENT_TYPES:
+            message = f"same_message needs an engagement event ({names}); {event!r} is not one"
+            self.fail(src, (*path, "event"), message)
+        if fired_by not in ENGAGEMENT_TYPES:
+            message = (
+                "same_message means 'the message this wait is about', so the trigger must fire "
+                f"on an engagement event (when.event: {names}); {fired_by!r} is not about a message"
+            )
+            self.fail(src, (*path, "same_message"), message)
+
     def trigger(self, t: schema.Trigger, src: SourceFile) -> CompiledTrigger:
         where = self.condition(src, ("when", "where"), t.when.where, audience=False)
         count = None
@@ -227,7 +252,9 @@ class _Compiler:
         cancel = []
         for i, test in enumerate(t.cancel_if):
             check = self.condition(src, ("cancel_if", i, "where"), test.where, audience=False)
-            cancel.append((test.event, check))
+            if test.same_message:
+                self.check_same_message(src, ("cancel_if", i), t.when.event, test.event)
+            cancel.append(CancelTest(test.event, check, test.same_message))
         self.check_tiers(src, ("who",), t.who)
         return CompiledTrigger(
             id=t.id,
@@ -276,7 +303,7 @@ class _Compiler:
                 (self.who(content_src, ("blocks", slot, i, "who"), v.who), v.data)
                 for i, v in enumerate(variants)
             ]
-        cancel_types = frozenset(ev for ct in triggers.values() for ev, _ in ct.cancel_if)
+        cancel_types = frozenset(c.event for ct in triggers.values() for c in ct.cancel_if)
         config = CompiledConfig(
             root=raw.root,
             settings=raw.settings,

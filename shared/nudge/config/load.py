@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from nudge.config import schema
 from nudge.config.yamlpos import Located, Mark, YamlError, load_located
+from nudge.rules import SAME_MESSAGE_ONLY
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,8 @@ def _message(err: Any) -> str:
     loc = err["loc"]
     if kind == "extra_forbidden":
         key = str(loc[-1])
+        if key == "same_message":
+            return f"unknown key 'same_message': {SAME_MESSAGE_ONLY}"
         close = difflib.get_close_matches(key, _all_fields(), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         return f"unknown key {key!r}{hint}"

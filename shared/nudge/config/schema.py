@@ -208,6 +208,12 @@ class EventTest(Strict):
 
     event: str
     where: dict[str, Any] | None = None
+    same_message: bool = Field(
+        default=False,
+        description="only an engagement event about the message this wait belongs to (the "
+        "properties.message_id of the engagement event that started the wait) cancels it; "
+        "needs when.event and event to be engagement events (docs/config.md)",
+    )
 
 
 class Who(Strict):

@@ -108,6 +108,17 @@ PROPERTY_MODELS: dict[str, type[BaseModel]] = {
     "consent_updated": ConsentProps,
 }
 NATIVE_TYPES = (*PROPERTY_MODELS, "customer_updated")
+# what nudge records itself about its messages (docs/config.md, "Engagement events"): each has
+# properties.message_id, trigger and channel, and is decided on in the pass that records it
+ENGAGEMENT_TYPES = (
+    "message_sent",
+    "email_delivered",
+    "email_opened",
+    "email_clicked",
+    "email_bounced",
+    "email_complained",
+    "sms_replied",
+)
 
 _detail_adapter = TypeAdapter(Detail)
 

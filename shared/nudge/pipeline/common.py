@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from nudge import schedule, store
 from nudge.clock import now as clock_now
 from nudge.clock import parse_time
-from nudge.decide import compute_segments, decide
+from nudge.decide import compute_segments, decide, message_chain
 from nudge.env import get_env
 from nudge.metrics import count_decisions
 from nudge.model.decision import Plan, stable_id
@@ -86,6 +86,63 @@ def react(
         plan.merge(decide(profile, view, change, config, now))
         plan.emit.append(change.to_envelope())
     return plan
+
+
+def record_event(
+    customer_id: str,
+    event: Event,
+    config: CompiledConfig,
+    flags: dict[str, Any] | None = None,
+    announce: bool = False,
+) -> Plan | None:
+    """Apply an event nudge learnt itself (provider feedback, its own sends) to the customer
+    and decide on it in the same write, as ingest does for storefront events: triggers whose
+    ``when`` it matches fire, running waits it meets a ``cancel_if`` of are cancelled, and
+    ``did``/``did_not`` see it from now on. Never by reading it back from the bus, so no loop.
+
+    ``flags`` are set on the profile too (``email_undeliverable``…); ``announce`` also puts
+    the event on the bus after the write (``message_sent``). None when it was already applied
+    or the customer was erased.
+    """
+
+    def change(profile: dict[str, Any], now: datetime) -> Plan | None:
+        if is_duplicate(profile, event):
+            return None
+        apply_event(profile, event, config.history_seconds)
+        profile.update(flags or {})
+        plan = react(profile, config, now, event)
+        if announce:
+            plan.emit.append(event.to_envelope())
+        return plan
+
+    return update_customer(customer_id, change)
+
+
+def engagement_properties(message: dict[str, Any]) -> dict[str, Any]:
+    """``message_id``, ``trigger``, ``channel``, ``kind`` and ``chain`` of an engagement event
+    about an outbox message (``chain``: the triggers whose messages led to it, see
+    ``message_chain``)."""
+    return {
+        "message_id": message["message_id"],
+        "trigger": message["trigger"],  # a campaign's id for campaign messages
+        "channel": message["channel"],
+        "kind": message.get("kind") or "trigger",
+        "chain": message_chain(message["trigger"], message.get("event")),
+    }
+
+
+def record_message_sent(message: dict[str, Any]) -> Plan | None:
+    """The provider accepted ``message``: record ``message_sent`` on the customer (decided on
+    in that write) and announce it on the bus. Idempotent per message id."""
+    event = Event(
+        id=stable_id("message_sent", message["message_id"]),
+        type="message_sent",
+        source=NUDGE_SOURCE,
+        time=clock_now(),
+        customer_id=message["customer_id"],
+        properties=engagement_properties(message),
+    )
+    return record_event(message["customer_id"], event, current_config(), announce=True)
 
 
 def apply_plan(profile: dict[str, Any], plan: Plan) -> None:

@@ -6,6 +6,10 @@ expiry, trigger still live (still in the deployed config, enabled, inside its ``
 address, quiet hours, frequency caps (highest priority first), rendering, then the control group.
 A message held back by quiet hours or caps is ``deferred`` and retried by a one-time schedule.
 
+Once the provider accepted a message, ``message_sent`` is recorded on the customer and decided on
+in that write (triggers may fire on it; ``pipeline.common.record_message_sent``), then put on the
+bus for other consumers.
+
 Idempotent per message id: the item is claimed (``pending`` -> ``sending``) before anything is
 decided and marked after. If we crash in between, a retry finds it ``sending``; once the claim is
 older than any Lambda run could be, it is recorded ``failed`` rather than sent again: at most
@@ -28,7 +32,12 @@ from nudge.faults import checkpoint
 from nudge.metrics import count_decisions
 from nudge.model.decision import Decision, Plan
 from nudge.model.events import envelope_doc
-from nudge.pipeline.common import current_config, refresh_view, update_customer
+from nudge.pipeline.common import (
+    current_config,
+    record_message_sent,
+    refresh_view,
+    update_customer,
+)
 from nudge.rules import Ctx
 from nudge.send import ProviderError, send_email, send_sms
 from nudge.templates import TemplateError, compile_template, render, template_context
@@ -163,6 +172,9 @@ def dispatch_message(customer_id: str, message_id: str) -> str:
                               "send twice")  # fmt: skip
         retaken = store.unclaim(customer_id, message_id)  # crashed before the provider call
         return _deliver(retaken, now) if retaken else "claimed-elsewhere"
+    if current["status"] == "sent":
+        # a retry after recording message_sent failed: record it now (a duplicate is a no-op)
+        record_message_sent(current)
     if current["status"] != "pending":
         return str(current["status"])
     send_at = parse_time(current["send_at"])
@@ -257,7 +269,8 @@ def _deliver(message: dict[str, Any], now: datetime) -> str:
             provider_id = send_email(settings.sender.email or "", view["email"], subject or "",
                                      html, text, headers,
                                      tags={"customer": customer_id,
-                                           "message": message["message_id"]})  # fmt: skip
+                                           "message": message["message_id"],
+                                           "trigger": message["trigger"]})  # fmt: skip
         else:
             provider_id = send_sms(settings.sender.sms, view["phone"], text or "")
             store.remember_phone(view["phone"], customer_id)
@@ -265,7 +278,10 @@ def _deliver(message: dict[str, Any], now: datetime) -> str:
         return _end(message, now, "failed", "failed", "provider_error", ledger=None,
                     error=str(exc)[:300])  # fmt: skip
     checkpoint("dispatch.after_provider_accepted")
-    return _end(message, now, "sent", "sent", None, provider_id=provider_id)
+    outcome = _end(message, now, "sent", "sent", None, provider_id=provider_id)
+    if outcome == "sent":
+        record_message_sent(message)  # and triggers on it decide in that write
+    return outcome
 
 
 def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
