@@ -13,10 +13,23 @@ from typing import Any
 from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures"
-SES_TYPES = ("bounce", "complaint", "delivery", "send", "reject", "open", "click",
-             "rendering_failure", "delivery_delay", "subscription")  # fmt: skip
-_RECIPIENTS = {"bounce": "bouncedRecipients", "complaint": "complainedRecipients",
-               "deliveryDelay": "delayedRecipients"}  # fmt: skip
+SES_TYPES = (
+    "bounce",
+    "complaint",
+    "delivery",
+    "send",
+    "reject",
+    "open",
+    "click",
+    "rendering_failure",
+    "delivery_delay",
+    "subscription",
+)
+_RECIPIENTS = {
+    "bounce": "bouncedRecipients",
+    "complaint": "complainedRecipients",
+    "deliveryDelay": "delayedRecipients",
+}
 
 
 def fixture(partner: str, name: str) -> dict[str, Any]:
@@ -24,8 +37,9 @@ def fixture(partner: str, name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / partner / f"{name}.json").read_text())
 
 
-def ses_for(name: str, mail: dict[str, Any], *, to: str | None = None,
-            provider_id: str | None = None) -> dict[str, Any]:  # fmt: skip
+def ses_for(
+    name: str, mail: dict[str, Any], *, to: str | None = None, provider_id: str | None = None
+) -> dict[str, Any]:
     """The published SES record ``name`` (``bounce``, ``open``, ...) in its EventBridge envelope,
     as SES delivers it for ``mail`` (an entry of ``sim.messages()``): the message's SES id, its
     recipient (``to`` overrides) and the ``customer``/``message`` tags nudge sent it with."""
@@ -49,14 +63,18 @@ def ses_for(name: str, mail: dict[str, Any], *, to: str | None = None,
     return env
 
 
-def sms_reply(number: str, body: str, inbound_id: str = "cae173d2-66b9-564c-8309-21f858e9fb84",
-              ) -> dict[str, Any]:  # fmt: skip
+def sms_reply(
+    number: str,
+    body: str,
+    inbound_id: str = "cae173d2-66b9-564c-8309-21f858e9fb84",
+) -> dict[str, Any]:
     """The published two-way SMS example in its SNS -> Lambda event, from ``number`` saying
     ``body``."""
     event = fixture("sms", "inbound_sns_event")
     sns = event["Records"][0]["Sns"]
     message = json.loads(sns["Message"])
-    message.update({"originationNumber": number, "messageBody": body,
-                    "inboundMessageId": inbound_id})  # fmt: skip
+    message.update(
+        {"originationNumber": number, "messageBody": body, "inboundMessageId": inbound_id}
+    )
     sns["Message"] = json.dumps(message)
     return event

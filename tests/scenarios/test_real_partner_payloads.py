@@ -17,8 +17,16 @@ from tests.conftest import CONFIG, customer, event
 from tests.feedback_payloads import SES_TYPES, fixture, ses_for, sms_reply
 
 ITEMS = [{"product_id": "p-1", "name": "Ring", "category": "jewelry", "price": 300.0}]
-SEGMENT = ["identify", "page", "track_product_viewed", "track_product_added", "track_cart_viewed",
-           "track_checkout_started", "track_order_completed", "track_order_refunded"]  # fmt: skip
+SEGMENT = [
+    "identify",
+    "page",
+    "track_product_viewed",
+    "track_product_added",
+    "track_cart_viewed",
+    "track_checkout_started",
+    "track_order_completed",
+    "track_order_refunded",
+]
 
 
 def _cart(cid: str, at: str) -> dict:
@@ -43,24 +51,38 @@ def test_the_segment_spec_examples_become_the_profiles_they_describe():
     # identify: who Peter is; no consent in the message, so nobody may be messaged
     peter = profiles["97980cfea0067"]
     assert (peter["email"], peter["traits"]["first_name"], peter["traits"]["plan"]) == (
-        "peter@example.com", "Peter", "premium")  # fmt: skip
+        "peter@example.com",
+        "Peter",
+        "premium",
+    )
     assert peter["consent"] == {}
     assert [(h["type"], h["properties"].get("path")) for h in peter["history"]] == [
-        ("customer_updated", None), ("page_viewed", "/")]  # fmt: skip
+        ("customer_updated", None),
+        ("page_viewed", "/"),
+    ]
     # the e-commerce visit, then the refund a week later
     shopper = profiles["AiUGstSDIg"]
     assert [h["type"] for h in shopper["history"] if not h["type"].startswith("value_tier")] == [
-        "product_viewed", "product_added", "cart_updated", "checkout_started", "order_placed",
-        "order_refunded"]  # fmt: skip
+        "product_viewed",
+        "product_added",
+        "cart_updated",
+        "checkout_started",
+        "order_placed",
+        "order_refunded",
+    ]
     [viewed] = _history(shopper, "product_viewed")
     assert (viewed["properties"]["product_id"], viewed["properties"]["price"]) == (
-        "507f1f77bcf86cd799439011", 18.99)  # fmt: skip
+        "507f1f77bcf86cd799439011",
+        18.99,
+    )
     [cart] = _history(shopper, "cart_updated")  # Cart Viewed sends the whole cart
     assert cart["properties"]["value"] == 22.0
     assert [i["quantity"] for i in cart["properties"]["items"]] == [1, 1]
     [checkout] = _history(shopper, "checkout_started")
     assert (checkout["properties"]["cart_id"], checkout["properties"]["value"]) == (
-        "50314b8e9bcf000000000000", 25.0)  # revenue, not value (30)  # fmt: skip
+        "50314b8e9bcf000000000000",
+        25.0,
+    )  # revenue, not value (30)
     [order] = shopper["orders"]
     # the spec's refund (total 30) is more than its order's revenue (22.5): capped, order void
     assert (order["value"], order["refunded"], order["void"]) == (22.5, 22.5, True)
@@ -73,8 +95,7 @@ def test_the_segment_spec_examples_become_the_profiles_they_describe():
 
 def _email_then(sim, cid: str, react) -> tuple[dict, list[dict]]:
     """Email ``cid`` once, let ``react(mail)`` deliver feedback, then a week later try again."""
-    sim.run([customer(cid, "2027-02-03T09:00:00Z"), _cart(cid, "2027-02-03T10:00:00Z")],
-            until=None)  # fmt: skip
+    sim.run([customer(cid, "2027-02-03T09:00:00Z"), _cart(cid, "2027-02-03T10:00:00Z")], until=None)
     [mail] = sim.messages()
     react(mail)
     sim.run([_cart(cid, "2027-02-12T10:00:00Z")])
@@ -106,7 +127,7 @@ def test_every_ses_event_type_as_published_is_handled(sim, name):
         results.append(feedback.handle(payload)["results"])
         results.append(feedback.handle(payload)["results"])  # EventBridge delivers at least once
 
-    mail, messages = _email_then(sim, "ses", deliver)
+    _, messages = _email_then(sim, "ses", deliver)
 
     answer, (outcome, reason) = SES_EXPECTED[name]
     assert results[0][0].startswith(answer)
@@ -119,8 +140,10 @@ def test_every_ses_event_type_as_published_is_handled(sim, name):
         assert messages[-1]["to"] == "ses@shop.example"
 
 
-@pytest.mark.parametrize(("name", "kind"), [("delivery", "email_delivered"),
-                                            ("open", "email_opened"), ("click", "email_clicked")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("delivery", "email_delivered"), ("open", "email_opened"), ("click", "email_clicked")],
+)
 def test_deliveries_opens_and_clicks_are_recorded_once_against_nudges_message(sim, name, kind):
     sim.run([customer("oli", "2027-02-10T09:00:00Z"), _cart("oli", "2027-02-10T10:00:00Z")])
     [mail] = sim.messages()
@@ -175,10 +198,12 @@ def test_ses_events_nudge_cannot_use_are_ignored_with_a_reason_and_never_crash(s
         "not ours": (not_ours, "ignored: no customer tag"),
         "odd tags": (odd_tags, "ignored: no customer tag"),
         "no recipients": (no_recipients, "ignored: bounce names no address"),
-        "detail not an object": ({"source": "aws.ses", "detail-type": "Email Bounced",
-                                  "detail": "Bounce"}, "ignored: not a feedback event"),
+        "detail not an object": (
+            {"source": "aws.ses", "detail-type": "Email Bounced", "detail": "Bounce"},
+            "ignored: not a feedback event",
+        ),
         "nothing": ({}, "ignored: not a feedback event"),
-    }  # fmt: skip
+    }
     for label, (payload, expected) in cases.items():
         assert feedback.handle(payload) == {"results": [expected]}, label
 
@@ -210,7 +235,8 @@ def _texted(sim, cid: str) -> dict:
 
 def test_the_published_inbound_sms_from_an_unknown_number_is_ignored(sim):
     assert feedback.handle(fixture("sms", "inbound_sns_event")) == {
-        "results": ["ignored: number not known"]}  # fmt: skip
+        "results": ["ignored: number not known"]
+    }
 
 
 @pytest.mark.parametrize("body", ["STOP", "stop", "Stop please", "  UNSUBSCRIBE  "])
@@ -223,21 +249,28 @@ def test_a_stop_reply_in_the_published_shape_withdraws_sms_consent(sim, body):
     sim.run([later], until=sim.clock.current + timedelta(days=1))
     assert len(sim.messages()) == 1
     assert (sim.decisions()[-1]["outcome"], sim.decisions()[-1]["reason"]) == (
-        "suppressed", "no_consent")  # fmt: skip
+        "suppressed",
+        "no_consent",
+    )
 
 
 def test_start_after_stop_grants_sms_consent_again_and_a_redelivered_reply_counts_once(sim):
     sms = _texted(sim, "gia")
     stop = sms_reply(sms["to"], "STOP", inbound_id="in-stop")
-    results = [feedback.handle(p)["results"][0]
-               for p in (stop, stop, sms_reply(sms["to"], "START", inbound_id="in-start"))]  # fmt: skip
+    results = [
+        feedback.handle(p)["results"][0]
+        for p in (stop, stop, sms_reply(sms["to"], "START", inbound_id="in-start"))
+    ]
 
     assert results == ["sms consent withdrawn", "sms consent withdrawn", "sms consent granted"]
     profile = sim.profiles()["gia"]
     assert profile["consent"]["sms"] is True
-    assert [h["properties"]["source"] for h in _history(profile, "consent_updated")
-            if h["properties"].get("channel") == "sms" and h["properties"].get("source")
-            in ("sms_stop", "sms_start")] == ["sms_stop", "sms_start"]  # fmt: skip
+    assert [
+        h["properties"]["source"]
+        for h in _history(profile, "consent_updated")
+        if h["properties"].get("channel") == "sms"
+        and h["properties"].get("source") in ("sms_stop", "sms_start")
+    ] == ["sms_stop", "sms_start"]
 
 
 def test_other_replies_and_broken_sns_messages_are_ignored_with_a_reason(sim):
@@ -251,6 +284,23 @@ def test_other_replies_and_broken_sns_messages_are_ignored_with_a_reason(sim):
     payloads = [sms_reply(sms["to"], "EXAMPLE"), broken, not_json, no_message]
 
     assert [feedback.handle(p)["results"][0] for p in payloads] == [
-        "ignored: not a keyword", "ignored: not a JSON object", "ignored: not a JSON object",
-        "ignored: not a JSON object"]  # fmt: skip
+        "ignored: not a keyword",
+        "ignored: not a JSON object",
+        "ignored: not a JSON object",
+        "ignored: not a JSON object",
+    ]
     assert sim.profiles()["hal"]["consent"]["sms"] is True
+
+
+def test_a_complaint_that_names_no_address_still_withdraws_consent(sim):
+    def complain(mail):
+        payload = ses_for("complaint", mail)
+        payload["detail"]["complaint"]["complainedRecipients"] = []
+        del payload["detail"]["mail"]["destination"]
+        assert feedback.handle(payload) == {"results": ["email consent withdrawn"]}
+
+    _, messages = _email_then(sim, "cid", complain)
+    assert len(messages) == 1
+    profile = sim.profiles()["cid"]
+    assert profile["consent"]["email"] is False
+    assert "email_addresses" not in profile
