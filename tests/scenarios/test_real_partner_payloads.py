@@ -90,6 +90,18 @@ def test_the_segment_spec_examples_become_the_profiles_they_describe():
     assert shopper["cart"]["items"] == []  # the order emptied the cart
 
 
+def test_two_segment_messages_sharing_a_message_id_count_once():
+    # as the spec's own identify and page examples do; Segment gives every real message its own
+    identify, page = fixture("segment", "identify"), fixture("segment", "page")
+    page["detail"]["messageId"] = identify["detail"]["messageId"]
+    with Simulation(CONFIG, start=parse_time("2015-02-01T00:00:00Z")) as sim:
+        sim.run([identify, page])
+        history = sim.profiles()["97980cfea0067"]["history"]
+        dead = sim.dead_letters()
+
+    assert ([h["type"] for h in history], dead) == (["customer_updated"], [])
+
+
 # ------------------------------------------------------------------------------------ SES
 
 
