@@ -13,6 +13,7 @@ from nudge.clock import iso
 from nudge.durations import seconds
 from nudge.model.decision import Decision, Message, Plan, Wait, stable_id
 from nudge.model.events import ENGAGEMENT_TYPES, Event, envelope_doc
+from nudge.profile import email_state
 from nudge.rules import Ctx
 
 if TYPE_CHECKING:  # the config package is heavy to import; decide only needs its types
@@ -148,7 +149,20 @@ def choose_channel(
             detail = {f"consent.{channel}": view.get("consent", {}).get(channel)}
             if reason == "no_address":
                 detail = {"address": "email" if channel == "email" else "phone"}
+            detail.update(address_detail(channel, view))
     return None, first_reason or "no_consent", detail
+
+
+def address_detail(channel: str, view: dict[str, Any]) -> dict[str, Any]:
+    """Decision detail for what feedback said about the address (never the address itself)."""
+    state = email_state(view) if channel == "email" else None
+    if state is None:
+        return {}
+    return {
+        "address_state": state.get("state"),
+        "address_state_at": state.get("at"),
+        "address_sub_type": state.get("sub_type"),
+    }
 
 
 def channel_block(channel: str, view: dict[str, Any], config: CompiledConfig) -> str | None:
@@ -158,8 +172,8 @@ def channel_block(channel: str, view: dict[str, Any], config: CompiledConfig) ->
     if consent is False or (consent is None and not opt_out):
         return "no_consent"
     address = view.get("email") if channel == "email" else view.get("phone")
-    if not address or (channel == "email" and view.get("email_undeliverable")):
-        return "no_address"
+    if not address or (channel == "email" and email_state(view) is not None):
+        return "no_address"  # none, or feedback said it bounced / complained (docs/delivery.md)
     return None
 
 

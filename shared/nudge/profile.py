@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 from datetime import UTC, datetime
+from email.utils import parseaddr
 from typing import Any
 
 from nudge.clock import iso, parse_time
@@ -17,6 +18,7 @@ SEEN_MAX = 300  # event ids remembered for duplicate detection
 ORDERS_MAX = 100
 SENDS_MAX = 100
 _TOP_LEVEL_TRAITS = ("email", "phone", "timezone")
+EMAIL_ADDRESSES = "email_addresses"  # normalised address -> {state, at, sub_type} (feedback)
 
 
 def new_profile(customer_id: str) -> dict[str, Any]:
@@ -83,6 +85,9 @@ def apply_event(profile: dict[str, Any], event: Event, history_seconds: float) -
     seen = event.type not in ENGAGEMENT_TYPES
     if seen and (not profile.get("last_seen_at") or when > profile["last_seen_at"]):
         profile["last_seen_at"] = when
+    new_email = (event.traits or {}).get("email", profile.get("email"))
+    if normal_address(new_email) != normal_address(profile.get("email")):
+        pin_legacy_bounce(profile)  # an old flag belonged to the address being replaced
     if event.traits:
         traits = profile.setdefault("traits", {})
         for key, value in event.traits.items():
@@ -112,6 +117,45 @@ def apply_event(profile: dict[str, Any], event: Event, history_seconds: float) -
         _order(profile, props, when)
     elif kind == "order_refunded":
         _refund(profile, props)
+
+
+def normal_address(value: Any) -> str:
+    """An email address as nudge compares it: the bare address, trimmed, lower-cased."""
+    if not isinstance(value, str):
+        return ""
+    return (parseaddr(value)[1] or value).strip().lower()
+
+
+def email_state(profile: dict[str, Any]) -> dict[str, Any] | None:
+    """What mailbox feedback said about the customer's current email address
+    (``{"state": "bounced"|"complained", "at", "sub_type"}``), or None if nothing.
+
+    A profile written before states belonged to addresses may carry the old customer-level
+    ``email_undeliverable`` flag: it means the current address bounced."""
+    address = normal_address(profile.get("email"))
+    if not address:
+        return None
+    state = (profile.get(EMAIL_ADDRESSES) or {}).get(address)
+    if state is None and profile.get("email_undeliverable"):
+        return {"state": "bounced", "at": None, "sub_type": None, "legacy": True}
+    return state if isinstance(state, dict) else None
+
+
+def pin_legacy_bounce(profile: dict[str, Any]) -> None:
+    """Turn the old ``email_undeliverable`` flag into a bounce of the current address."""
+    if not profile.pop("email_undeliverable", None):
+        return
+    address = normal_address(profile.get("email"))
+    if address:
+        profile.setdefault(EMAIL_ADDRESSES, {}).setdefault(
+            address, {"state": "bounced", "at": None, "sub_type": None, "legacy": True}
+        )
+
+
+def mark_addresses(profile: dict[str, Any], states: dict[str, dict[str, Any]]) -> None:
+    """Record feedback states (``bounced``/``complained``) for these normalised addresses."""
+    pin_legacy_bounce(profile)
+    profile.setdefault(EMAIL_ADDRESSES, {}).update(states)
 
 
 def _order(profile: dict[str, Any], props: dict[str, Any], when: str) -> None:

@@ -9,22 +9,13 @@ from datetime import timedelta
 from nudge.clock import parse_time
 from nudge.pipeline import feedback
 from tests.conftest import customer, event
+from tests.feedback_payloads import ses_for
 
 ITEMS = [{"product_id": "p-1", "name": "Ring", "category": "jewelry", "price": 300.0}]
 
 
 def _cart(cid: str, at: str) -> dict:
     return event("cart_updated", cid, at, value=300.0, items=ITEMS, event_id=f"{cid}-{at}")
-
-
-def _ses_event(kind: str, mail: dict, **extra) -> dict:
-    """An SES event as the configuration set's EventBridge destination delivers it."""
-    detail_type = {"Bounce": "Email Bounced", "Complaint": "Email Complaint Received"}[kind]
-    tags = {"customer": [mail["customer_id"]], "message": [mail["message_id"]]}
-    detail = {"eventType": kind, "mail": {"messageId": mail["provider_id"], "tags": tags}}
-    detail.update(extra)
-    return {"version": "0", "id": "ses-1", "source": "aws.ses", "detail-type": detail_type,
-            "time": "2027-02-10T16:00:00Z", "detail": detail}  # fmt: skip
 
 
 def _first_email_then(sim, cid: str, feedback_event) -> list[dict]:
@@ -38,7 +29,7 @@ def _first_email_then(sim, cid: str, feedback_event) -> list[dict]:
 
 def test_a_permanent_bounce_stops_further_email(sim):
     def bounce(mail):
-        result = feedback.handle(_ses_event("Bounce", mail, bounce={"bounceType": "Permanent"}))
+        result = feedback.handle(ses_for("bounce", mail))
         assert result == {"results": ["undeliverable"]}
 
     assert len(_first_email_then(sim, "bea", bounce)) == 1
@@ -47,14 +38,16 @@ def test_a_permanent_bounce_stops_further_email(sim):
 
 def test_a_transient_bounce_changes_nothing(sim):
     def soft(mail):
-        feedback.handle(_ses_event("Bounce", mail, bounce={"bounceType": "Transient"}))
+        transient = ses_for("bounce", mail)
+        transient["detail"]["bounce"].update(bounceType="Transient", bounceSubType="MailboxFull")
+        assert feedback.handle(transient) == {"results": ["ignored: transient bounce"]}
 
     assert len(_first_email_then(sim, "bob", soft)) == 2
 
 
 def test_a_complaint_withdraws_email_consent(sim):
     def complain(mail):
-        feedback.handle(_ses_event("Complaint", mail, complaint={}))
+        feedback.handle(ses_for("complaint", mail))
 
     assert len(_first_email_then(sim, "cam", complain)) == 1
     assert sim.decisions()[-1]["reason"] == "no_consent"

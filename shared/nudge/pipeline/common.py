@@ -16,7 +16,14 @@ from nudge.env import get_env
 from nudge.metrics import count_decisions
 from nudge.model.decision import Plan, stable_id
 from nudge.model.events import NUDGE_SOURCE, Event
-from nudge.profile import SENDS_MAX, apply_event, is_duplicate, new_profile, profile_view
+from nudge.profile import (
+    SENDS_MAX,
+    apply_event,
+    is_duplicate,
+    mark_addresses,
+    new_profile,
+    profile_view,
+)
 
 if TYPE_CHECKING:
     from nudge.config import CompiledConfig
@@ -94,13 +101,15 @@ def record_event(
     config: CompiledConfig,
     flags: dict[str, Any] | None = None,
     announce: bool = False,
+    addresses: dict[str, dict[str, Any]] | None = None,
 ) -> Plan | None:
     """Apply an event nudge learnt itself (provider feedback, its own sends) to the customer
     and decide on it in the same write, as ingest does for storefront events: triggers whose
     ``when`` it matches fire, running waits it meets a ``cancel_if`` of are cancelled, and
     ``did``/``did_not`` see it from now on. Never by reading it back from the bus, so no loop.
 
-    ``flags`` are set on the profile too (``email_undeliverable``…); ``announce`` also puts
+    ``flags`` are set on the profile too (``opened_at``…), ``addresses`` (normalised address ->
+    feedback state) are marked (``profile.mark_addresses``); ``announce`` also puts
     the event on the bus after the write (``message_sent``). None when it was already applied
     or the customer was erased.
     """
@@ -110,6 +119,8 @@ def record_event(
             return None
         apply_event(profile, event, config.history_seconds)
         profile.update(flags or {})
+        if addresses:
+            mark_addresses(profile, addresses)
         plan = react(profile, config, now, event)
         if announce:
             plan.emit.append(event.to_envelope())

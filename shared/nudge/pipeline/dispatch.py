@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from nudge import schedule, store
 from nudge.clock import iso, parse_time
 from nudge.clock import now as clock_now
-from nudge.decide import channel_block, inactive
+from nudge.decide import address_detail, channel_block, inactive
 from nudge.delivery import cap_block, customer_zone, holdout_reason, quiet_until
 from nudge.durations import seconds
 from nudge.faults import checkpoint
@@ -218,7 +218,8 @@ def _deliver(message: dict[str, Any], now: datetime) -> str:
     blocked = channel_block(channel, view, config)
     if blocked:
         return _end(message, now, "suppressed", "suppressed", blocked, ledger=None,
-                    at_send_time=True, **{f"consent.{channel}": view["consent"].get(channel)})  # fmt: skip
+                    at_send_time=True, **{f"consent.{channel}": view["consent"].get(channel)},
+                    **address_detail(channel, view))  # fmt: skip
     settings = config.settings
     quiet = settings.quiet_hours
     if quiet and channel in quiet.channels:

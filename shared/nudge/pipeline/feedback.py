@@ -1,7 +1,12 @@
 """Feedback: what mailbox providers and phones tell us, turned into profile facts.
 
-- SES events (configuration set -> EventBridge): a permanent bounce marks the address
-  undeliverable; a complaint withdraws email consent; delivery/open/click are noted.
+- SES events (configuration set -> EventBridge, or an SNS destination): a permanent bounce marks
+  the address it names (``bounce.bouncedRecipients``, else ``mail.destination``) ``bounced``; a
+  complaint marks it ``complained`` and withdraws email consent; a contact-list unsubscribe
+  (``Subscription`` with ``unsubscribeAll``) withdraws email consent; delivery/open/click are
+  recorded as ``email_delivered``/``email_opened``/``email_clicked``; every other type is
+  ignored with the reason. A marked address is never mailed again; another address of the same
+  customer is (docs/delivery.md, "Feedback").
 - Inbound SMS (two-way SMS -> SNS topic -> this function): STOP (and the usual synonyms)
   withdraws SMS consent; START/UNSTOP grants it again; any other reply is ``sms_replied``.
 Each fact is applied like an event (``consent_updated`` with source ``nudge.feedback``, or an
@@ -24,20 +29,12 @@ from nudge.clock import parse_time
 from nudge.model.decision import stable_id
 from nudge.model.events import Event
 from nudge.pipeline.common import current_config, engagement_properties, record_event
+from nudge.profile import normal_address
 from nudge.send import untag
 
 log = logging.getLogger("nudge.feedback")
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "ARRET"}
 START_WORDS = {"START", "UNSTOP", "YES"}
-ENGAGEMENT = {"Delivery": "delivered_at", "Open": "opened_at", "Click": "clicked_at"}
-# SES eventType -> (engagement event, key of the SES object that holds its details)
-SES_EVENTS = {
-    "Delivery": ("email_delivered", "delivery"),
-    "Open": ("email_opened", "open"),
-    "Click": ("email_clicked", "click"),
-    "Bounce": ("email_bounced", "bounce"),
-    "Complaint": ("email_complained", "complaint"),
-}
 
 
 def record(
@@ -47,9 +44,11 @@ def record(
     properties: dict[str, Any],
     flags: dict[str, Any] | None = None,
     at: str | None = None,
+    addresses: dict[str, dict[str, Any]] | None = None,
 ) -> bool:
     """Apply a feedback fact to the customer as an event, deciding on it in the same write;
-    False if already applied. ``at`` is when it happened, if the provider says (else now)."""
+    False if already applied. ``at`` is when it happened, if the provider says (else now);
+    ``flags`` are set on the profile; ``addresses`` (normalised address -> state) are marked."""
     event = Event(
         id=stable_id("feedback", key),
         type=kind,
@@ -58,7 +57,8 @@ def record(
         customer_id=customer_id,
         properties=properties,
     )
-    return record_event(customer_id, event, current_config(), flags) is not None
+    plan = record_event(customer_id, event, current_config(), flags, addresses=addresses)
+    return plan is not None
 
 
 def _when(at: str | None) -> datetime:
@@ -92,76 +92,163 @@ def _link(url: Any) -> str | None:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
+ENGAGEMENT = {  # SES eventType -> (event recorded, profile field, SES object with the details)
+    "Delivery": ("email_delivered", "delivered_at", "delivery"),
+    "Open": ("email_opened", "opened_at", "open"),
+    "Click": ("email_clicked", "clicked_at", "click"),
+}
+IGNORED = {  # SES event types that say nothing nudge acts on, and why
+    "Send": "nudge records its own sends",
+    "Reject": "SES refused the content (virus); the address is fine",
+    "Rendering Failure": "nudge renders its own content, not SES templates",
+    "DeliveryDelay": "SES is still trying; a bounce follows if it gives up",
+}
+MARKS = {  # SES eventType -> (its object, recipient list, address state, sub-type field)
+    "Bounce": ("bounce", "bouncedRecipients", "bounced", "bounceSubType"),
+    "Complaint": ("complaint", "complainedRecipients", "complained", "complaintFeedbackType"),
+}
+
+
+def _first(tags: dict[str, Any], name: str) -> str | None:
+    """The first value of an SES message tag (SES sends each as a list)."""
+    values = tags.get(name)
+    if isinstance(values, list) and values and isinstance(values[0], str) and values[0]:
+        return untag(values[0])
+    return None
+
+
+def _marks(detail: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    """Address states for an SES bounce or complaint: one per address it is about (the
+    recipients it names, else the message's destination), normalised."""
+    section_name, field, state, sub_field = MARKS[kind]
+    section = _object(detail.get(section_name)) or {}
+    listed = section.get(field)
+    named = (
+        [r.get("emailAddress") for r in listed if isinstance(r, dict)]
+        if isinstance(listed, list)
+        else []
+    )
+    if not any(named):
+        destination = (_object(detail.get("mail")) or {}).get("destination")
+        named = destination if isinstance(destination, list) else []
+    at = section.get("timestamp") if isinstance(section.get("timestamp"), str) else None
+    mark = {"state": state, "at": at or clock_now().isoformat(), "sub_type": section.get(sub_field)}
+    return {a: dict(mark) for a in sorted(set(map(normal_address, named))) if a}
+
+
+def _object(value: Any) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) else None
+
+
 def ses_event(detail: dict[str, Any]) -> str:
-    """One SES event (``detail`` of an EventBridge ``aws.ses`` event)."""
+    """One SES event record (the ``detail`` of an EventBridge ``aws.ses`` event); returns what
+    was done, or ``ignored: <why>``."""
     kind = detail.get("eventType") or detail.get("notificationType") or ""
-    mail = detail.get("mail") or {}
-    tags = mail.get("tags") or {}
-    customer = (tags.get("customer") or [None])[0]
+    mail = _object(detail.get("mail")) or {}
+    tags = _object(mail.get("tags")) or {}
+    customer = _first(tags, "customer")
     if not customer:
-        return "ignored: no customer tag"
-    customer = untag(customer)
-    if kind not in SES_EVENTS:
-        return f"ignored: {kind or 'unknown event'}"
-    name, section = SES_EVENTS[kind]
-    info = detail.get(section) or {}
-    at = info.get("timestamp")
-    key = f"{mail.get('messageId')}:{kind}"
+        return "ignored: no customer tag"  # not a message nudge sent
+    provider_id = str(mail.get("messageId") or "")
+    about = _message(customer, _first(tags, "message"), _first(tags, "trigger"), "email")
+    about["provider_id"] = provider_id
+    key = f"{provider_id}:{kind}"
     if kind == "Bounce":
-        bounce = detail.get("bounce") or {}
+        bounce = _object(detail.get("bounce")) or {}
         if bounce.get("bounceType") != "Permanent":
-            return "ignored: transient bounce"
-        props = {**_about(customer, mail), "bounce_type": "Permanent"}
-        props["sub_type"] = bounce.get("bounceSubType")
-        record(customer, name, key, props, {"email_undeliverable": True}, at)
+            return f"ignored: {str(bounce.get('bounceType') or 'unknown').lower()} bounce"
+        marks = _marks(detail, kind)
+        if not marks:
+            return "ignored: bounce names no address"
+        props = {
+            **about,
+            "bounce_type": "Permanent",
+            "addresses": len(marks),
+            "sub_type": bounce.get("bounceSubType"),
+        }
+        record(customer, "email_bounced", key, props, at=_at(bounce), addresses=marks)
         return "undeliverable"
-    if kind == "Complaint":
-        record(customer, "consent_updated", key,
-               {"channel": "email", "granted": False, "source": "complaint"})  # fmt: skip
-        props = _about(customer, mail)
-        if info.get("complaintFeedbackType"):
-            props["feedback_type"] = info["complaintFeedbackType"]
-        record(customer, name, f"{key}:{name}", props, at=at)
+    if kind == "Complaint":  # withdraws consent (the person's) and marks the address(es)
+        complaint = _object(detail.get("complaint")) or {}
+        marks = _marks(detail, kind)
+        props = {
+            "channel": "email",
+            "granted": False,
+            "source": "complaint",
+            "addresses": len(marks),
+            "sub_type": complaint.get("complaintFeedbackType"),
+        }
+        record(customer, "consent_updated", key, props, addresses=marks)
+        props = dict(about)
+        if complaint.get("complaintFeedbackType"):
+            props["feedback_type"] = complaint["complaintFeedbackType"]
+        record(customer, "email_complained", f"{key}:email_complained", props, at=_at(complaint))
         return "email consent withdrawn"
-    props = _about(customer, mail)
-    if kind == "Click":
-        key = f"{key}:{info.get('link')}"  # the first click on each link
-        props["link"] = _link(info.get("link"))
-        if info.get("linkTags"):
-            props["link_tags"] = info["linkTags"]
-    record(customer, name, key, props, {ENGAGEMENT[kind]: clock_now().isoformat()}, at)
-    return f"noted {kind.lower()}"
+    if kind == "Subscription":
+        subscription = _object(detail.get("subscription")) or {}
+        if (_object(subscription.get("newTopicPreferences")) or {}).get("unsubscribeAll") is True:
+            record(
+                customer,
+                "consent_updated",
+                key,
+                {"channel": "email", "granted": False, "source": "ses_subscription"},
+            )
+            return "email consent withdrawn"
+        return "ignored: Subscription (topic preferences only; nudge's own consent decides)"
+    if kind in ENGAGEMENT:
+        name, field, section = ENGAGEMENT[kind]
+        info = _object(detail.get(section)) or {}
+        when = _at(info)
+        props = dict(about)
+        if kind == "Click":
+            props["link"] = _link(info.get("link"))
+            if info.get("linkTags"):
+                props["link_tags"] = info["linkTags"]
+        if kind != "Delivery":  # every open and click counts, each once
+            key = f"{key}:{when}:{info.get('link') or ''}"
+        record(customer, name, key, props, {field: when or clock_now().isoformat()}, at=when)
+        return f"noted {kind.lower()}"
+    if kind in IGNORED:
+        return f"ignored: {kind} ({IGNORED[kind]})"
+    return f"ignored: unknown SES event type {kind!r}"
 
 
-def _about(customer_id: str, mail: dict[str, Any]) -> dict[str, Any]:
-    """The engagement properties of the email an SES event is about (our tags on it)."""
-    tags = mail.get("tags") or {}
-    mid, trigger = ((tags.get(name) or [None])[0] for name in ("message", "trigger"))
-    message_id = untag(mid) if mid else None
-    props = _message(customer_id, message_id, untag(trigger) if trigger else None, "email")
-    return props
+def _at(section: dict[str, Any]) -> str | None:
+    """The provider's timestamp of an SES event section, if it gives one."""
+    value = section.get("timestamp")
+    return value if isinstance(value, str) else None
 
 
 def sms_reply(message: dict[str, Any]) -> str:
-    """One inbound SMS (End User Messaging / Pinpoint two-way SMS format)."""
-    phone = message.get("originationNumber") or ""
-    words = (message.get("messageBody") or "").strip().upper().split()
+    """One inbound SMS (AWS End User Messaging two-way SMS payload). The customer's words are in
+    ``messageBody``; ``messageKeyword`` is the keyword registered with our number, not theirs."""
+    phone = message.get("originationNumber")
+    body = message.get("messageBody")
+    words = body.strip().upper().split() if isinstance(body, str) else []
     keyword = words[0] if words else ""
-    customer = store.customer_for_phone(phone) if phone else None
+    customer = store.customer_for_phone(phone) if isinstance(phone, str) and phone else None
     if customer is None:
         return "ignored: number not known"
     key = message.get("inboundMessageId") or f"{phone}:{keyword}:{clock_now().isoformat()}"
     if keyword in STOP_WORDS:
-        record(customer, "consent_updated", key,
-               {"channel": "sms", "granted": False, "source": "sms_stop"})  # fmt: skip
+        record(
+            customer,
+            "consent_updated",
+            str(key),
+            {"channel": "sms", "granted": False, "source": "sms_stop"},
+        )
         return "sms consent withdrawn"
     if keyword in START_WORDS:
-        record(customer, "consent_updated", key,
-               {"channel": "sms", "granted": True, "source": "sms_start"})  # fmt: skip
+        record(
+            customer,
+            "consent_updated",
+            str(key),
+            {"channel": "sms", "granted": True, "source": "sms_start"},
+        )
         return "sms consent granted"
     last = _last_sms(customer)
     props = _message(customer, last["mid"], last["trigger"], "sms") if last else {"channel": "sms"}
-    record(customer, "sms_replied", key, {**props, "keyword": keyword})
+    record(customer, "sms_replied", str(key), {**props, "keyword": keyword})
     return "noted reply"
 
 
@@ -173,19 +260,32 @@ def _last_sms(customer_id: str) -> dict[str, Any] | None:
     return sent[-1] if sent else None
 
 
+def _sns_message(rec: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON object an SNS record carries, or None."""
+    text = (_object(rec.get("Sns")) or {}).get("Message")
+    try:
+        body = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return _object(body)
+
+
 def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """Lambda entry: an EventBridge SES event, or SNS records of inbound SMS."""
+    """Lambda entry: an EventBridge SES event, or SNS records (inbound SMS, or SES events from an
+    SNS event destination). Never raises on bad input: each item gets ``ignored: <why>``."""
     results = []
-    if "Records" in event:
+    detail = _object(event.get("detail"))
+    if isinstance(event.get("Records"), list):
         for rec in event["Records"]:
-            try:
-                body = json.loads((rec.get("Sns") or {}).get("Message") or "{}")
-            except ValueError:
-                results.append("ignored: not JSON")
-                continue
-            results.append(sms_reply(body))
-    elif event.get("source") == "aws.ses" or "eventType" in (event.get("detail") or {}):
-        results.append(ses_event(event.get("detail") or {}))
+            body = _sns_message(rec) if isinstance(rec, dict) else None
+            if body is None:
+                results.append("ignored: not a JSON object")
+            elif "eventType" in body or "notificationType" in body:
+                results.append(ses_event(body))  # an SES event destination that is SNS
+            else:
+                results.append(sms_reply(body))
+    elif detail is not None and (event.get("source") == "aws.ses" or "eventType" in detail):
+        results.append(ses_event(detail))
     else:
         results.append("ignored: not a feedback event")
     log.info("feedback: %s", results)
