@@ -90,10 +90,9 @@ def _line(template: dict[str, Any], spec: dict[str, Any], n: int) -> dict[str, A
               "presentment_variant_title": None, "key": str(pid * 10 + 1),
               "id": pid * 7 + n, "admin_graphql_api_id": f"gid://shopify/LineItem/{pid * 7 + n}"}  # fmt: skip
     line.update({k: v for k, v in values.items() if k in line})
-    for key in ("price_set",):
-        if isinstance(line.get(key), dict):
-            for side in line[key].values():
-                side["amount"] = spec["price"]
+    if isinstance(line.get("price_set"), dict):
+        for side in line["price_set"].values():
+            side["amount"] = spec["price"]
     if spec.get("product_type"):
         line["product_type"] = spec["product_type"]
     return line
@@ -124,12 +123,14 @@ def _consent_block(state: str, at: str, channel: str) -> dict[str, Any]:
 
 def customer_create(customer_id: int, at: str, *, email: str | None, phone: str | None,
                     first_name: str, topic: str = "customers/create",
-                    consent: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
+                    consent: dict[str, str] | None = None,
+                    consent_at: str | None = None) -> dict[str, Any]:  # fmt: skip
     """``customers/create`` (or ``customers/update``): who the customer is.
 
     Without ``consent`` it has the current (2026-04) body, which carries no consent. With
     ``consent`` (``{"email": "subscribed"}``) it is the 2024-10 body Shopify documents, whose
-    ``email_marketing_consent`` / ``sms_marketing_consent`` say the customer's state.
+    ``email_marketing_consent`` / ``sms_marketing_consent`` say the customer's state, last
+    changed at ``consent_at`` (default ``at``).
     """
     if consent is None:
         payload = copy.deepcopy(sample("shopify_customers_create")["detail"]["payload"])
@@ -141,7 +142,7 @@ def customer_create(customer_id: int, at: str, *, email: str | None, phone: str 
         payload["email_marketing_consent"] = payload["sms_marketing_consent"] = None
         for channel, state in consent.items():
             name = f"{channel}_marketing_consent"
-            payload[name] = _consent_block(state, at, channel)
+            payload[name] = _consent_block(state, consent_at or at, channel)
         version = "2024-10"
     payload.update({
         "id": customer_id, "admin_graphql_api_id": f"gid://shopify/Customer/{customer_id}",

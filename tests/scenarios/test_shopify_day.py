@@ -323,3 +323,44 @@ def test_a_topic_nudge_does_not_map_is_counted_logged_once_and_listed(sim, capsy
     assert ("shopify", "inventory_levels/update", "0", "0", "3") in lines
     assert ("shopify", "checkouts/create", "1", "0", "0") in lines
     assert "3 event(s) of topics nudge does not map" in out
+
+
+def test_a_repeated_customer_record_does_not_undo_an_unsubscribe_made_through_nudge(sim):
+    from urllib.parse import parse_qs, urlparse
+
+    from nudge.pipeline import unsubscribe
+
+    # Given a customer subscribed in Shopify (API 2024-10 customer webhooks carry the state)
+    # who got a cart reminder and unsubscribed with its one-click link
+    sim.run([
+        customer_create(BOB, "2027-02-03T09:00:00Z", email="bob@biller.com", phone=None,
+                        first_name="Bob", consent={"email": "subscribed"}),
+        checkout(BOB, "tok-1", "398.00", [NANO, NANO], "2027-02-03T10:00:00Z"),
+    ])  # fmt: skip
+    [mail] = sim.messages()
+    token = parse_qs(urlparse(mail["headers"]["List-Unsubscribe"][1:-1]).query)["t"][0]
+    unsubscribe.handle({"requestContext": {"http": {"method": "POST"}},
+                        "queryStringParameters": {"t": token}})  # fmt: skip
+    assert sim.profiles()[str(BOB)]["consent"] == {"email": False}
+
+    # When Shopify sends customers/update for another change, repeating the state it holds
+    # (still "subscribed", changed at the same time), and he leaves another cart
+    sim.run([
+        customer_create(BOB, "2027-02-05T09:00:00Z", email="bob@biller.com", phone=None,
+                        first_name="Bob", topic="customers/update",
+                        consent={"email": "subscribed"}, consent_at="2027-02-03T09:00:00Z"),
+        checkout(BOB, "tok-2", "398.00", [NANO, NANO], "2027-02-12T10:00:00Z"),
+    ])  # fmt: skip
+
+    # Then he stays unsubscribed: no second reminder
+    assert sim.profiles()[str(BOB)]["consent"] == {"email": False}
+    assert len(sim.messages()) == 1
+    assert sim.decisions()[-1]["reason"] == "no_consent"
+
+    # But subscribing again in Shopify (a new consent_updated_at) is a change, and counts
+    sim.run([
+        customer_create(BOB, "2027-02-13T09:00:00Z", email="bob@biller.com", phone=None,
+                        first_name="Bob", topic="customers/update",
+                        consent={"email": "subscribed"}),
+    ])  # fmt: skip
+    assert sim.profiles()[str(BOB)]["consent"] == {"email": True}

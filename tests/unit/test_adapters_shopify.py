@@ -168,7 +168,9 @@ def test_published_2024_10_customer_reports_its_consent_states() -> None:
     # Up to API 2024-10 the customer body carries email_marketing_consent (and sms, null here)
     event = parse_event(only(adapt(published("2024-10/customers/create"))))
     assert event.type == "customer_updated" and event.customer_id == "706405506930370000"
-    assert event.properties["consent_states"] == {"email": "not_subscribed"}
+    assert event.properties["consent_states"] == {
+        "email": {"state": "not_subscribed", "consent_updated_at": None}
+    }
     assert event.consent == {}  # resolved against the profile by ingest (identity.apply_hints)
     assert event.traits == {"first_name": "Bob", "last_name": "Biller"}  # "email": null
 
@@ -179,7 +181,7 @@ def test_published_email_consent_not_subscribed_withdraws_only_what_was_recorded
     event = parse_event(native)
     assert event.type == "customer_updated" and event.customer_id == "706405506930370000"
     assert event.properties == {
-        "consent_states": {"email": "not_subscribed"},
+        "consent_states": {"email": {"state": "not_subscribed", "consent_updated_at": None}},
         "contact": {"email": "bob@biller.com"},
     }
     assert native["time"] == "2027-02-10T14:00:00Z"  # no consent_updated_at: triggered-at
@@ -267,6 +269,7 @@ def test_each_documented_consent_state_of_a_consent_topic(
     assert event.properties["state"] == state.lower()
     assert event.properties["source"] == "shopify"
     assert event.properties["opt_in_level"] == "single_opt_in"
+    assert event.properties["consent_updated_at"] == event.time.isoformat().replace("+00:00", "Z")
 
 
 def test_the_state_table_covers_every_documented_state() -> None:
@@ -300,13 +303,16 @@ def test_consent_topics_give_their_address_for_profiles_without_one() -> None:
 def test_a_customer_record_reports_each_state_for_ingest_to_resolve(state: str) -> None:
     partner = sample("customers_update")
     partner["detail"]["payload"]["email_marketing_consent"] = {
-        "state": state, "opt_in_level": "single_opt_in", "consent_updated_at": None,
+        "state": state, "opt_in_level": "single_opt_in",
+        "consent_updated_at": "2027-02-10T09:00:00-05:00",
     }  # fmt: skip
     partner["detail"]["payload"]["sms_marketing_consent"] = None
     event = parse_event(only(adapt(partner)))
     assert event.consent == {}  # never an opt-in event by itself (identity.reopts_in)
     if state in CONSENT_STATES:
-        assert event.properties["consent_states"] == {"email": state}
+        assert event.properties["consent_states"] == {
+            "email": {"state": state, "consent_updated_at": "2027-02-10T14:00:00Z"}
+        }
     else:
         assert "consent_states" not in event.properties
         assert event.properties["consent_ignored"] == {

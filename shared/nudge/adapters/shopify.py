@@ -20,7 +20,7 @@ email belongs to ``email:<hash of the email>`` (``email_alias``), which ingest m
 customer once an event carries both (``detail.aliases``). What ingest resolves against the
 profile travels in two properties (``pipeline.identity.apply_hints``): ``contact`` (an email or
 phone to use only where the profile has none) and ``consent_states`` (Shopify consent states
-reported with a customer record, ``CONSENT_STATES``).
+reported with a customer record, ``CONSENT_STATES``, applied when they change).
 """
 
 from __future__ import annotations
@@ -297,6 +297,11 @@ def _state(block: dict[str, Any]) -> str | None:
     return None
 
 
+def _report(state: str, block: dict[str, Any]) -> dict[str, Any]:
+    """A consent state as reported, with when the customer last changed it (UTC ``Z``)."""
+    return {"state": state, "consent_updated_at": first_time(block.get("consent_updated_at"))}
+
+
 def _customer_updated(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list[Envelope]:
     customer_id = ident(payload.get("id")) or _customer_id(payload)
     if customer_id is None:
@@ -308,7 +313,7 @@ def _customer_updated(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list
     # Up to API 2024-10 the customer body carries its consent (2025-01 moved it to the consent
     # topics). It is a report of the record's state, resolved against the profile by ingest,
     # not an opt-in event: a stale "subscribed" must not undo an erasure (identity.reopts_in).
-    states: dict[str, str] = {}
+    states: dict[str, dict[str, Any]] = {}
     ignored: dict[str, str] = {}
     for channel, name in _CONSENT_BLOCKS:
         block = payload.get(name)
@@ -319,7 +324,7 @@ def _customer_updated(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list
             shown = block.get("state") if isinstance(block, dict) else block
             ignored[channel] = f"{name}.state {shown!r} is not a documented state: unchanged"
         else:
-            states[channel] = state
+            states[channel] = _report(state, block)
     properties = drop_none({"consent_states": states or None, "consent_ignored": ignored or None})
     email = email_alias(payload.get("email"))
     when = first_time(payload.get("updated_at"), payload.get("created_at"), ctx.triggered_at)
@@ -351,7 +356,8 @@ def _consent(channel: str, block: str, id_keys: tuple[str, ...], address: str) -
         if state == NEVER_SUBSCRIBED:
             # Shopify's default, not the customer's act: withdraws a recorded consent, records
             # none (pipeline.identity.apply_hints), so it is a customer update, not a consent one.
-            properties = drop_none({"consent_states": {channel: state}, "contact": contact})
+            states = {channel: _report(state, consent)}
+            properties = drop_none({"consent_states": states, "contact": contact})
             return [ctx.native(env, "customer_updated", customer_id, when, properties=properties)]
         properties = drop_none(
             {
@@ -360,6 +366,7 @@ def _consent(channel: str, block: str, id_keys: tuple[str, ...], address: str) -
                 "source": "shopify",
                 "state": state,
                 "opt_in_level": consent.get("opt_in_level"),
+                "consent_updated_at": first_time(consent.get("consent_updated_at")),
                 "consent_collected_from": consent.get("consent_collected_from"),
                 "contact": contact,
             }

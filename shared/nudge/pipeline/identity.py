@@ -123,16 +123,26 @@ def apply_hints(profile: dict[str, Any], event: Event) -> Event:
       order with another address does not replace the one already held. Removed from the
       properties (so it is not kept in history).
     - ``properties.consent_states``: Shopify consent states reported with a customer record
-      (``customers/*`` up to API 2024-10, or the consent topic saying ``not_subscribed``).
-      ``subscribed`` grants; ``pending``, ``unsubscribed``, ``redacted`` and ``invalid`` record
-      "not granted"; ``not_subscribed`` (never subscribed) withdraws a recorded consent but
-      records nothing where there is none, so it never turns a shop's ``consent: {email:
-      opt_out}`` into an opt-out. Kept in the properties as the record of what Shopify said.
+      (``{"email": {"state": "subscribed", "consent_updated_at": ...}}``, from ``customers/*`` up
+      to API 2024-10, or a consent topic saying ``not_subscribed``). ``subscribed`` grants;
+      ``pending``, ``unsubscribed``, ``redacted`` and ``invalid`` record "not granted";
+      ``not_subscribed`` (never subscribed) withdraws a recorded consent but records nothing
+      where there is none, so it never turns a shop's ``consent: {email: opt_out}`` into an
+      opt-out. A report identical to the last one Shopify sent for the channel (same state,
+      same ``consent_updated_at``) changes nothing: ``customers/update`` repeats the state on
+      every change to the customer, and that repeat must not undo an unsubscribe made since
+      through nudge (its link, a STOP reply, a complaint). Kept in the properties as the record
+      of what Shopify said.
 
-    Pure: returns a new event (the original keeps its hints for a retry) and leaves the profile
-    alone; ``profile.apply_event`` then applies the result.
+    Returns a new event (the original keeps its hints for a retry). The only change to
+    ``profile`` is ``shopify_consent``, the last state Shopify reported per channel (also set by
+    a Shopify ``consent_updated``); ``profile.apply_event`` applies the rest.
     """
     props = event.properties
+    if event.type == "consent_updated" and props.get("source") == "shopify":
+        state = props.get("state")
+        if isinstance(state, str) and state in CONSENT_STATES:
+            _remember_report(profile, str(props["channel"]), state, props.get("consent_updated_at"))
     contact, states = props.get(CONTACT_HINT), props.get(CONSENT_HINT)
     if not isinstance(contact, dict) and not isinstance(states, dict):
         return event
@@ -145,11 +155,25 @@ def apply_hints(profile: dict[str, Any], event: Event) -> Event:
                 traits[key] = value
     if isinstance(states, dict):
         recorded = profile.get("consent") or {}
-        for channel, state in states.items():
+        for channel, report in states.items():
+            state = report.get("state") if isinstance(report, dict) else None
+            at = report.get("consent_updated_at") if isinstance(report, dict) else None
             if channel not in ("email", "sms") or state not in CONSENT_STATES:
                 continue
+            if not _remember_report(profile, channel, state, at):
+                continue  # the same report again: nothing changed in Shopify
             if state == NEVER_SUBSCRIBED and channel not in recorded:
                 continue
             consent[channel] = CONSENT_STATES[state]
     properties = {k: v for k, v in props.items() if k != CONTACT_HINT}
     return dataclasses.replace(event, properties=properties, traits=traits, consent=consent)
+
+
+def _remember_report(profile: dict[str, Any], channel: str, state: str, at: Any) -> bool:
+    """Note Shopify's latest consent report for ``channel``; False if it is the one noted."""
+    report = {"state": state, "consent_updated_at": at}
+    reported = profile.setdefault("shopify_consent", {})
+    if reported.get(channel) == report:
+        return False
+    reported[channel] = report
+    return True
