@@ -118,21 +118,26 @@ def _sources(args: argparse.Namespace) -> int:
         print(f"no partner events counted yet in {os.environ['NUDGE_TABLE']}")
         return 0
     head = ("source", "topic", *SOURCE_OUTCOMES, "last counted", "last reason skipped")
-    table = [head] + [
-        (r["partner"], r["topic"], *(str(r[o]) for o in SOURCE_OUTCOMES), r["last_at"] or "-",
-         r["last_reason"] or "")
-        for r in rows
-    ]  # fmt: skip
+    table = [head]
+    for r in rows:
+        counts = (str(r[o]) for o in SOURCE_OUTCOMES)
+        table.append(
+            (r["partner"], r["topic"], *counts, r["last_at"] or "-", r["last_reason"] or "")
+        )
     widths = [max(len(row[i]) for row in table) for i in range(len(head) - 1)]
     numeric = range(2, 2 + len(SOURCE_OUTCOMES))
     for row in table:
-        cells = [c.rjust(w) if i in numeric else c.ljust(w)
-                 for i, (c, w) in enumerate(zip(row, widths, strict=False))]  # fmt: skip
+        cells = [
+            c.rjust(w) if i in numeric else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=False))
+        ]
         print("  ".join([*cells, row[-1]]).rstrip())
     unmapped = sum(r["unmapped"] for r in rows)
     if unmapped:
-        print(f"\n{unmapped} event(s) of topics nudge does not map: unsubscribe those topics, "
-              "or see docs/sources.md for the ones it does")  # fmt: skip
+        print(
+            f"\n{unmapped} event(s) of topics nudge does not map: unsubscribe those topics, "
+            "or see docs/sources.md for the ones it does"
+        )
     return 0
 
 

@@ -721,9 +721,13 @@ def add_source_counts(
 def source_counts() -> list[dict[str, Any]]:
     """Every partner topic's counts: ``partner``, ``topic``, each outcome, ``last_at``,
     ``last_reason`` (None when it never skipped one), ordered by partner and topic."""
-    items = all_items("query", TableName=table(), KeyConditionExpression="pk = :pk",
-                      ExpressionAttributeValues={":pk": _s(_SOURCES_PK)},
-                      ConsistentRead=True)  # fmt: skip
+    items = all_items(
+        "query",
+        TableName=table(),
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": _s(_SOURCES_PK)},
+        ConsistentRead=True,
+    )
     out = []
     for item in items:
         row: dict[str, Any] = {"partner": item["partner"]["S"], "topic": item["topic"]["S"]}

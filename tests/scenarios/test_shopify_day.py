@@ -364,3 +364,11 @@ def test_a_repeated_customer_record_does_not_undo_an_unsubscribe_made_through_nu
                         consent={"email": "subscribed"}),
     ])  # fmt: skip
     assert sim.profiles()[str(BOB)]["consent"] == {"email": True}
+
+
+def test_nudge_sources_says_which_table_it_needs(monkeypatch, capsys):
+    from nudge import cli
+
+    monkeypatch.delenv("NUDGE_TABLE", raising=False)
+    assert cli.main(["sources"]) == 2
+    assert "give --table or set NUDGE_TABLE" in capsys.readouterr().err

@@ -30,7 +30,7 @@ from nudge.profile import merge_profile
 ANON_PREFIX = "anon:"
 MERGEABLE = (ANON_PREFIX, EMAIL_PREFIX)  # ids nudge made up for someone; never a customer id
 CONTACT_HINT = "contact"  # {"email": ..., "phone": ...}: used only where the profile has none
-CONSENT_HINT = "consent_states"  # {"email": "subscribed", ...}: Shopify states of a record
+CONSENT_HINT = "consent_states"  # {"email": {"state": ..., "consent_updated_at": ...}}
 ALIASES_MAX = 200  # anonymous ids remembered per customer (for export and erasure)
 
 
