@@ -2,15 +2,17 @@
 sends it. Run ``python -m tests.make_shopify_day`` after changing the sample day.
 
 Where Shopify has a webhook for it, the event is that webhook, through Shopify's EventBridge
-partner source (shapes from the documented payloads in events/shopify_*.json):
+partner source (Shopify's published bodies, see tests/fixtures/shopify/ and events/shopify_*.json):
 
-- ``customer_updated`` -> ``customers/create`` (who), plus ``customers/email_marketing_consent_update``
-  and ``customers/marketing_consent_update`` (consent: its own topics since API 2025-01);
+- ``customer_updated`` -> ``customers/create`` (who), plus ``customers_email_marketing_consent/update``
+  and ``customers_marketing_consent/update`` (consent: its own topics since API 2025-01). A
+  consent the native day withdraws is ``unsubscribed``; one it never granted is Shopify's
+  ``not_subscribed``;
 - ``consent_updated`` -> the consent topic of its channel;
 - ``cart_updated`` -> ``checkouts/create`` (first for a cart) or ``checkouts/update``, with the
-  recovery link as ``abandoned_checkout_url``;
-- ``order_placed`` -> ``orders/create``; ``order_refunded`` -> ``refunds/create`` (no customer in
-  the body: nudge finds it through the order).
+  recovery link as ``abandoned_checkout_url`` and the email the customer has given so far;
+- ``order_placed`` -> ``orders/create`` (with that email too); ``order_refunded`` ->
+  ``refunds/create`` (no customer in the body: nudge finds it through the order).
 
 Shopify has no webhook for browsing, so ``product_viewed``, ``page_viewed``, ``checkout_started``
 (the web pixel's standard events of those names) and the custom ``wishlist_added`` stay native
@@ -44,7 +46,6 @@ CUSTOMER_BASE = 115310627314700000
 ORDER_BASE = 820982911946150000
 PRODUCT_BASE = 7513594950000
 PIXEL_ONLY_TRAITS = ("timezone", "locale", "birthday")
-CONSENT_STATE = {True: "subscribed", False: "not_subscribed"}
 
 
 def read_native(path: Path = NATIVE_DAY) -> list[dict[str, Any]]:
@@ -135,6 +136,8 @@ class _Day:
         self.ids = customer_ids(native)
         self.carts: set[str] = set()
         self.done_customers: set[str] = set()
+        self.emails: dict[str, str] = {}  # what each customer has given so far
+        self.consent: dict[tuple[str, str], bool] = {}  # (customer, channel) -> recorded
         self.out: list[dict[str, Any]] = []
         self.done: dict[str, list[dict[str, Any]]] = {}  # native event id -> what it became
 
@@ -156,19 +159,19 @@ class _Day:
         if kind == "customer_updated":
             self._customer(env, cid)
         elif kind == "consent_updated":
-            state = "subscribed" if props["granted"] else "unsubscribed"
-            self.out.append(partners.consent_update(int(cid), props["channel"], state, at))
+            self.out.append(self._consent(cid, props["channel"], bool(props["granted"]), at))
         elif kind == "cart_updated":
             token = _token(props["cart_id"])
             topic = "checkouts/update" if token in self.carts else "checkouts/create"
             self.carts.add(token)
             self.out.append(partners.checkout(int(cid), token, _money(props["value"]),
                                               _line_items(props.get("items") or []), at,
-                                              topic=topic))  # fmt: skip
+                                              topic=topic, email=self.emails.get(cid)))  # fmt: skip
         elif kind == "order_placed":
             self.out.append(partners.order(int(cid), _number(props["order_id"], ORDER_BASE),
                                            _money(props["value"]),
-                                           _line_items(props.get("items") or []), at))  # fmt: skip
+                                           _line_items(props.get("items") or []), at,
+                                           email=self.emails.get(cid)))  # fmt: skip
         elif kind == "order_refunded":
             order_id = _number(props["order_id"], ORDER_BASE)
             self.out.append(partners.refund(order_id, order_id + 1, _money(props["value"]), at))
@@ -187,18 +190,29 @@ class _Day:
             changed["checkout_url"] = partners.recovery_url(changed["cart_id"])
         return _pixel(env, cid, **changed)
 
+    def _consent(self, cid: str, channel: str, granted: bool, at: str) -> dict[str, Any]:
+        """The consent topic saying what Shopify's record would: subscribed, unsubscribed
+        (withdrawn), or not_subscribed (never granted)."""
+        before = self.consent.get((cid, channel))
+        self.consent[(cid, channel)] = granted
+        state = (
+            "subscribed" if granted else "unsubscribed" if before is not None else "not_subscribed"
+        )
+        return partners.consent_update(int(cid), channel, state, at)
+
     def _customer(self, env: dict[str, Any], cid: str) -> None:
         at, detail = env["time"], env["detail"]
         traits, consent = detail.get("traits") or {}, detail.get("consent") or {}
         topic = "customers/update" if cid in self.done_customers else "customers/create"
         self.done_customers.add(cid)
+        if traits.get("email"):
+            self.emails[cid] = traits["email"]
         self.out.append(partners.customer_create(
             int(cid), at, email=traits.get("email"), phone=traits.get("phone"),
             first_name=traits.get("first_name") or "", topic=topic))  # fmt: skip
         for channel in ("email", "sms"):
             if channel in consent:
-                state = CONSENT_STATE[bool(consent[channel])]
-                self.out.append(partners.consent_update(int(cid), channel, state, at))
+                self.out.append(self._consent(cid, channel, bool(consent[channel]), at))
         extra = {k: traits[k] for k in PIXEL_ONLY_TRAITS if k in traits}
         if extra:
             pixel = copy.deepcopy(env)

@@ -100,6 +100,47 @@ def _privacy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sources(args: argparse.Namespace) -> int:
+    import os
+
+    from nudge.env import reset_env
+
+    if args.table:
+        os.environ["NUDGE_TABLE"] = args.table
+    if not os.environ.get("NUDGE_TABLE"):
+        print("sources: give --table or set NUDGE_TABLE", file=sys.stderr)
+        return 2
+    reset_env()
+    from nudge.store import SOURCE_OUTCOMES, source_counts
+
+    rows = source_counts()
+    if not rows:
+        print(f"no partner events counted yet in {os.environ['NUDGE_TABLE']}")
+        return 0
+    head = ("source", "topic", *SOURCE_OUTCOMES, "last counted", "last reason skipped")
+    table = [head]
+    for r in rows:
+        counts = (str(r[o]) for o in SOURCE_OUTCOMES)
+        table.append(
+            (r["partner"], r["topic"], *counts, r["last_at"] or "-", r["last_reason"] or "")
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(head) - 1)]
+    numeric = range(2, 2 + len(SOURCE_OUTCOMES))
+    for row in table:
+        cells = [
+            c.rjust(w) if i in numeric else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=False))
+        ]
+        print("  ".join([*cells, row[-1]]).rstrip())
+    unmapped = sum(r["unmapped"] for r in rows)
+    if unmapped:
+        print(
+            f"\n{unmapped} event(s) of topics nudge does not map: unsubscribe those topics, "
+            "or see docs/sources.md for the ones it does"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="nudge", description=__doc__)
@@ -124,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-file", dest="from_file", help="a `nudge simulate` output file")
     p.add_argument("--table", help="DynamoDB table of a deployment (default $NUDGE_TABLE)")
     p.set_defaults(func=_explain)
+    p = sub.add_parser(
+        "sources", help="partner events received per source and topic: mapped, skipped, unmapped"
+    )
+    p.add_argument("--table", help="DynamoDB table of a deployment (default $NUDGE_TABLE)")
+    p.set_defaults(func=_sources)
     p = sub.add_parser("score", help="predictive scores")
     score = p.add_subparsers(dest="score_command", required=True)
     p = score.add_parser("fit", help="fit BG/NBD and Gamma-Gamma on a summary CSV")

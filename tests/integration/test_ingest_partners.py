@@ -56,8 +56,9 @@ def test_the_order_index_is_written_with_the_order_in_one_transaction(sim):
     # When a second order comes in
     ingest.handle(order(8, 123456789012345679, "0.01", RING, "2027-02-10T11:00:00Z"))
 
-    # Then it costs one read and one write, and a refund of it finds its customer
-    assert calls == ["GetItem", "TransactWriteItems"]
+    # Then it costs one read and one write (and the per-topic count for `nudge sources`, one
+    # UpdateItem per invocation), and a refund of it finds its customer
+    assert calls == ["GetItem", "TransactWriteItems", "UpdateItem"]
     assert store.order_owner("123456789012345679") == "8"
     ingest.handle(refund(123456789012345679, 5, "0.01", "2027-02-10T12:00:00Z"))
     assert sim.profiles()["8"]["lifetime_value"] == 99.99

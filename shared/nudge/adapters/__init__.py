@@ -10,7 +10,8 @@ Ingest calls ``adapt`` on every envelope before ``parse_event``::
   more native envelopes.
 - Anything else comes back unchanged as ``[envelope]``.
 - A partner event nudge does not map (another Shopify topic, a completed checkout, a Segment
-  ``group`` call) gives ``[]``; ``adapt_with_reason`` says why, for logs and metrics.
+  ``group`` call) gives ``[]``; ``adapt_with_reason`` says why, and which topic it was, for
+  logs, metrics and ``nudge sources``.
 - A partner event that cannot be read raises ``MalformedEvent`` (the reason goes to the DLQ).
 
 Stdlib only: this is on the event path. docs/sources.md documents every mapping.
@@ -34,6 +35,20 @@ class Adaptation(NamedTuple):
     events: list[Any]
     skipped: str | None = None  # set when a partner event deliberately maps to nothing
     partner: str | None = None  # "shopify", "segment", or None for a native event
+    topic: str | None = None  # the partner's name for it: Shopify topic, Segment message type
+    unmapped: bool = False  # skipped because nudge has no mapping for the topic at all
+
+
+def _segment_topic(envelope: dict[str, Any]) -> str | None:
+    detail = envelope.get("detail")
+    if isinstance(detail, str):
+        try:
+            detail = json.loads(detail)
+        except ValueError:
+            detail = None
+    kind = detail.get("type") if isinstance(detail, dict) else None
+    kind = kind or envelope.get("detail-type")
+    return kind if isinstance(kind, str) and kind else None
 
 
 def partner_of(envelope: Any) -> str | None:
@@ -64,14 +79,15 @@ def adapt_with_reason(envelope: Any, *, order_owner: OrderOwner | None = None) -
     partner = partner_of(raw)
     if partner is None:
         return Adaptation([envelope])
+    topic = shopify.topic_of(raw) if partner == "shopify" else _segment_topic(raw)
     try:
         if partner == "shopify":
             events = shopify.to_native(raw, order_owner=order_owner)
         else:
             events = segment.to_native(raw)
     except Skipped as skip:
-        return Adaptation([], skip.reason, partner)
-    return Adaptation(events, None, partner)
+        return Adaptation([], skip.reason, partner, topic, isinstance(skip, shopify.Unmapped))
+    return Adaptation(events, None, partner, topic)
 
 
 def adapt(envelope: Any, *, order_owner: OrderOwner | None = None) -> list[Any]:

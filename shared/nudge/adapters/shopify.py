@@ -5,18 +5,27 @@ headers (``X-Shopify-Topic``, ``X-Shopify-Webhook-Id``, ...; newer deliveries us
 some without ``X-``) and ``detail.payload`` the REST webhook body. Money fields are strings
 (``"310.00"``) read with ``Decimal``; ids are 64-bit integers and become strings exactly.
 
-Topics mapped (docs/sources.md has the field-by-field table):
+Topics mapped, by the names Shopify sends in ``X-Shopify-Topic`` (docs/sources.md has the
+field-by-field table; tests/fixtures/shopify/ holds Shopify's published example of each):
 
-- ``orders/create`` -> ``order_placed``
+- ``orders/create`` -> ``order_placed`` (test orders skipped)
 - ``refunds/create`` -> ``order_refunded`` (the refund body carries no customer: see ``OrderOwner``)
 - ``checkouts/create`` / ``checkouts/update`` -> ``cart_updated`` (completed checkouts skipped)
 - ``customers/create`` / ``customers/update`` -> ``customer_updated``
-- ``customers/email_marketing_consent_update`` -> ``consent_updated`` (email)
-- ``customers/marketing_consent_update`` -> ``consent_updated`` (sms)
+- ``customers_email_marketing_consent/update`` -> ``consent_updated`` (email)
+- ``customers_marketing_consent/update`` -> ``consent_updated`` (sms)
+
+Who: the Shopify customer id when the body has one; a checkout or order with only the buyer's
+email belongs to ``email:<hash of the email>`` (``email_alias``), which ingest merges into the
+customer once an event carries both (``detail.aliases``). What ingest resolves against the
+profile travels in two properties (``pipeline.identity.apply_hints``): ``contact`` (an email or
+phone to use only where the profile has none) and ``consent_states`` (Shopify consent states
+reported with a customer record, ``CONSENT_STATES``, applied when they change).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -37,9 +46,32 @@ from nudge.model.events import MalformedEvent, json_object
 
 DETAIL_TYPE = "shopifyWebhook"
 SOURCE_PREFIX = "aws.partner/shopify.com"
+EMAIL_PREFIX = "email:"
 
 OrderOwner = Callable[[str], str | None]
 """Looks up the customer id of an order id nudge has seen (``None`` if unknown)."""
+
+# Every documented marketing state (CustomerEmailMarketingState / CustomerSmsMarketingState):
+# is the customer's consent granted? ``pending`` is a double opt-in not confirmed yet.
+# ``not_subscribed`` is Shopify's default for someone who never subscribed, not an opt-out: it
+# withdraws a consent nudge recorded but creates no record (see pipeline.identity.apply_hints).
+CONSENT_STATES: dict[str, bool] = {
+    "subscribed": True,
+    "pending": False,
+    "not_subscribed": False,
+    "unsubscribed": False,
+    "redacted": False,
+    "invalid": False,
+}
+NEVER_SUBSCRIBED = "not_subscribed"
+
+
+class Unmapped(Skipped):
+    """A Shopify topic nudge has no mapping for (counted per topic, see ``nudge sources``)."""
+
+    def __init__(self, topic: str) -> None:
+        super().__init__(f"shopify topic {topic!r} is not mapped")
+        self.topic = topic
 
 
 def is_shopify(envelope: Envelope) -> bool:
@@ -48,6 +80,20 @@ def is_shopify(envelope: Envelope) -> bool:
     return envelope.get("detail-type") == DETAIL_TYPE or (
         isinstance(source, str) and source.startswith(SOURCE_PREFIX)
     )
+
+
+def email_alias(email: Any) -> str | None:
+    """``email:<hash>``: the id of whoever uses this email where no customer id is known.
+
+    Deterministic (the same address, whatever its case or surrounding spaces, is the same id)
+    and without the address itself, so ids in keys and logs carry no email.
+    """
+    if not isinstance(email, str):
+        return None
+    normalized = email.strip().lower()
+    if "@" not in normalized or any(ch.isspace() for ch in normalized):
+        return None
+    return EMAIL_PREFIX + hashlib.sha256(normalized.encode()).hexdigest()[:32]
 
 
 def _headers(detail: dict[str, Any]) -> dict[str, Any]:
@@ -79,6 +125,29 @@ def _customer_id(payload: dict[str, Any], *keys: str) -> str | None:
     if isinstance(gid, str) and gid.startswith("gid://shopify/Customer/"):
         return gid.rsplit("/", 1)[1] or None
     return None
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+class _Buyer:
+    """Who placed an order or a checkout: the customer id, else the email's alias; the emails
+    and phone the body gives (as ``contact`` for profiles without them); the aliases to merge."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        block = payload.get("customer")
+        customer = block if isinstance(block, dict) else {}
+        emails = [e for e in (_text(customer.get("email")), _text(payload.get("email"))) if e]
+        phones = (customer.get("phone"), payload.get("phone"), payload.get("sms_marketing_phone"))
+        phone = next((p for p in map(_text, phones) if p), None)
+        self.contact = drop_none({"email": emails[0] if emails else None, "phone": phone})
+        aliases = list(dict.fromkeys(a for a in map(email_alias, emails) if a))
+        customer_id = _customer_id(payload)
+        if customer_id is None and aliases:
+            customer_id, aliases = aliases[0], aliases[1:]
+        self.customer_id = customer_id
+        self.aliases = aliases
 
 
 def _items(payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -115,9 +184,11 @@ def _total(payload: dict[str, Any], what: str) -> Any:
 
 
 def _order_placed(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list[Envelope]:
-    customer_id = _customer_id(payload)
-    if customer_id is None:
-        raise Skipped("order without customer (guest or POS sale): nothing to attribute it to")
+    if payload.get("test") is True:
+        raise Skipped('test order ("test": true): not a sale, so no revenue and no messages')
+    buyer = _Buyer(payload)
+    if buyer.customer_id is None:
+        raise Skipped("order without customer or email (POS sale): nothing to attribute it to")
     order_id = ident(payload.get("id"))
     if order_id is None:
         raise MalformedEvent("orders/create payload without id")
@@ -127,10 +198,14 @@ def _order_placed(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list[Env
             "value": _total(payload, "order"),
             "currency": payload.get("currency"),
             "items": _items(payload),
+            "contact": buyer.contact or None,
         }
     )
     when = first_time(payload.get("processed_at"), payload.get("created_at"), ctx.triggered_at)
-    return [ctx.native(env, "order_placed", customer_id, when, properties=properties)]
+    return [
+        ctx.native(env, "order_placed", buyer.customer_id, when, properties=properties,
+                   aliases=buyer.aliases)
+    ]  # fmt: skip
 
 
 def refund_amount(payload: dict[str, Any]) -> Decimal:
@@ -142,22 +217,30 @@ def refund_amount(payload: dict[str, Any]) -> Decimal:
     (restock only) is 0.
     """
     total = Decimal(0)
-    transactions = payload.get("transactions") or []
-    if not isinstance(transactions, list):
-        raise MalformedEvent("payload.transactions is not a list")
-    for n, tx in enumerate(transactions):
-        if not isinstance(tx, dict):
-            raise MalformedEvent(f"payload.transactions[{n}] is not an object")
+    for n, tx in enumerate(_transactions(payload)):
         if tx.get("kind") != "refund" or tx.get("status") in ("failure", "error"):
             continue
         total += to_decimal(tx.get("amount"), f"payload.transactions[{n}].amount")
     return total
 
 
+def _transactions(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    transactions = payload.get("transactions") or []
+    if not isinstance(transactions, list):
+        raise MalformedEvent("payload.transactions is not a list")
+    for n, tx in enumerate(transactions):
+        if not isinstance(tx, dict):
+            raise MalformedEvent(f"payload.transactions[{n}] is not an object")
+    return transactions
+
+
 def _order_refunded(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list[Envelope]:
     order_id = ident(payload.get("order_id"))
     if order_id is None:
         raise MalformedEvent("refunds/create payload without order_id")
+    transactions = _transactions(payload)
+    if transactions and all(tx.get("test") is True for tx in transactions):
+        raise Skipped("refund in test mode (every transaction is a test): test orders are skipped")
     customer_id = _customer_id(payload)
     if customer_id is None and ctx.order_owner is not None:
         customer_id = ctx.order_owner(order_id)
@@ -181,9 +264,9 @@ def _order_refunded(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list[E
 def _cart_updated(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list[Envelope]:
     if payload.get("completed_at"):
         raise Skipped("completed checkout: it became an order, not an abandoned cart")
-    customer_id = _customer_id(payload)
-    if customer_id is None:
-        raise Skipped("checkout without customer: nobody to remind")
+    buyer = _Buyer(payload)
+    if buyer.customer_id is None:
+        raise Skipped("checkout without customer or email: nobody to remind")
     cart_id = ident(payload.get("token")) or ident(payload.get("cart_token"))
     properties = drop_none(
         {
@@ -192,13 +275,31 @@ def _cart_updated(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list[Env
             "currency": payload.get("currency") or payload.get("presentment_currency"),
             "items": _items(payload),
             "checkout_url": payload.get("abandoned_checkout_url"),
+            "contact": buyer.contact or None,
         }
     )
     when = first_time(payload.get("updated_at"), payload.get("created_at"), ctx.triggered_at)
-    return [ctx.native(env, "cart_updated", customer_id, when, properties=properties)]
+    return [
+        ctx.native(env, "cart_updated", buyer.customer_id, when, properties=properties,
+                   aliases=buyer.aliases)
+    ]  # fmt: skip
 
 
 _TRAIT_KEYS = ("email", "phone", "first_name", "last_name", "locale", "timezone")
+_CONSENT_BLOCKS = (("email", "email_marketing_consent"), ("sms", "sms_marketing_consent"))
+
+
+def _state(block: dict[str, Any]) -> str | None:
+    """The documented state of a consent block, lowercase, or None if it is not one."""
+    state = block.get("state")
+    if isinstance(state, str) and state.strip().lower() in CONSENT_STATES:
+        return state.strip().lower()
+    return None
+
+
+def _report(state: str, block: dict[str, Any]) -> dict[str, Any]:
+    """A consent state as reported, with when the customer last changed it (UTC ``Z``)."""
+    return {"state": state, "consent_updated_at": first_time(block.get("consent_updated_at"))}
 
 
 def _customer_updated(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list[Envelope]:
@@ -209,12 +310,34 @@ def _customer_updated(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list
     tags = payload.get("tags")
     if isinstance(tags, str) and tags.strip():
         traits["tags"] = [t.strip() for t in tags.split(",") if t.strip()]
-    # Consent is deliberately not read here: since API 2025-01 it has its own topics.
+    # Up to API 2024-10 the customer body carries its consent (2025-01 moved it to the consent
+    # topics). It is a report of the record's state, resolved against the profile by ingest,
+    # not an opt-in event: a stale "subscribed" must not undo an erasure (identity.reopts_in).
+    states: dict[str, dict[str, Any]] = {}
+    ignored: dict[str, str] = {}
+    for channel, name in _CONSENT_BLOCKS:
+        block = payload.get(name)
+        if block is None:
+            continue
+        state = _state(block) if isinstance(block, dict) else None
+        if state is None:
+            shown = block.get("state") if isinstance(block, dict) else block
+            ignored[channel] = f"{name}.state {shown!r} is not a documented state: unchanged"
+        else:
+            states[channel] = _report(state, block)
+    properties = drop_none({"consent_states": states or None, "consent_ignored": ignored or None})
+    email = email_alias(payload.get("email"))
     when = first_time(payload.get("updated_at"), payload.get("created_at"), ctx.triggered_at)
-    return [ctx.native(env, "customer_updated", customer_id, when, traits=traits)]
+    return [
+        ctx.native(env, "customer_updated", customer_id, when, traits=traits,
+                   properties=properties, aliases=[email] if email else None)
+    ]  # fmt: skip
 
 
-def _consent(channel: str, block: str, id_keys: tuple[str, ...]) -> _Mapper:
+def _consent(channel: str, block: str, id_keys: tuple[str, ...], address: str) -> _Mapper:
+    """A consent topic: the customer's consent on one channel changed in Shopify."""
+    trait = "email" if channel == "email" else "phone"
+
     def mapper(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list[Envelope]:
         customer_id = _customer_id(payload, *id_keys)
         if customer_id is None:
@@ -222,18 +345,32 @@ def _consent(channel: str, block: str, id_keys: tuple[str, ...]) -> _Mapper:
         consent = payload.get(block)
         if not isinstance(consent, dict):
             raise MalformedEvent(f"payload.{block} is missing")
-        state = consent.get("state")
+        state = _state(consent)
+        if state is None:
+            raise Skipped(
+                f"{block}.state {consent.get('state')!r} is not a documented state: "
+                f"{channel} consent unchanged"
+            )
+        contact = drop_none({trait: _text(payload.get(address))}) or None
+        when = first_time(consent.get("consent_updated_at"), ctx.triggered_at)
+        if state == NEVER_SUBSCRIBED:
+            # Shopify's default, not the customer's act: withdraws a recorded consent, records
+            # none (pipeline.identity.apply_hints), so it is a customer update, not a consent one.
+            states = {channel: _report(state, consent)}
+            properties = drop_none({"consent_states": states, "contact": contact})
+            return [ctx.native(env, "customer_updated", customer_id, when, properties=properties)]
         properties = drop_none(
             {
                 "channel": channel,
-                # Only "subscribed" is consent; "pending" (double opt-in unconfirmed) is not yet.
-                "granted": isinstance(state, str) and state.lower() == "subscribed",
+                "granted": CONSENT_STATES[state],
                 "source": "shopify",
                 "state": state,
                 "opt_in_level": consent.get("opt_in_level"),
+                "consent_updated_at": first_time(consent.get("consent_updated_at")),
+                "consent_collected_from": consent.get("consent_collected_from"),
+                "contact": contact,
             }
         )
-        when = first_time(consent.get("consent_updated_at"), ctx.triggered_at)
         return [ctx.native(env, "consent_updated", customer_id, when, properties=properties)]
 
     return mapper
@@ -271,28 +408,59 @@ TOPICS: dict[str, _Mapper] = {
     "checkouts/update": _cart_updated,
     "customers/create": _customer_updated,
     "customers/update": _customer_updated,
-    "customers/email_marketing_consent_update": _consent(
-        "email", "email_marketing_consent", ("customer_id", "id")
+    "customers_email_marketing_consent/update": _consent(
+        "email", "email_marketing_consent", ("customer_id", "id"), "email_address"
     ),
-    "customers/marketing_consent_update": _consent(
-        "sms", "sms_marketing_consent", ("id", "customer_id")
+    "customers_marketing_consent/update": _consent(
+        "sms", "sms_marketing_consent", ("id", "customer_id"), "phone"
     ),
 }
+
+# Other spellings of the same topics: the GraphQL WebhookSubscriptionTopic values
+# (CUSTOMERS_EMAIL_MARKETING_CONSENT_UPDATE), and the spellings earlier nudge versions expected
+# (customers/email_marketing_consent_update), kept so events made for them still map.
+TOPIC_ALIASES: dict[str, str] = {
+    **{topic.replace("/", "_"): topic for topic in TOPICS},
+    "customers/email_marketing_consent_update": "customers_email_marketing_consent/update",
+    "customers/marketing_consent_update": "customers_marketing_consent/update",
+}
+
+
+def canonical_topic(topic: str) -> str:
+    """The topic as Shopify names it in ``X-Shopify-Topic`` (lowercase), aliases resolved."""
+    name = topic.strip().lower()
+    return TOPIC_ALIASES.get(name, name)
+
+
+def topic_of(envelope: Envelope) -> str | None:
+    """The canonical topic of a Shopify partner envelope, or None if it names none."""
+    detail = envelope.get("detail")
+    if isinstance(detail, str):
+        try:
+            detail = json_object(detail, "shopify detail")
+        except MalformedEvent:
+            return None
+    if not isinstance(detail, dict):
+        return None
+    topic = _headers(detail).get("shopify-topic")
+    return canonical_topic(topic) if isinstance(topic, str) and topic.strip() else None
 
 
 def to_native(envelope: Envelope, *, order_owner: OrderOwner | None = None) -> list[Envelope]:
     """Map one Shopify partner envelope to native envelopes.
 
-    Raises ``Skipped`` for a topic or case nudge does not map and ``MalformedEvent`` for a body
-    that cannot be read. ``order_owner`` resolves a refund's customer from its order id.
+    Raises ``Skipped`` for a case nudge deliberately does not map (``Unmapped`` for a topic it
+    has no mapping for) and ``MalformedEvent`` for a body that cannot be read. ``order_owner``
+    resolves a refund's customer from its order id.
     """
     detail = json_object(envelope.get("detail"), "shopify detail")
     headers = _headers(detail)
     topic = headers.get("shopify-topic")
-    if not isinstance(topic, str) or not topic:
+    if not isinstance(topic, str) or not topic.strip():
         raise MalformedEvent("shopify event without X-Shopify-Topic in detail.metadata")
-    mapper = TOPICS.get(topic.strip().lower())
+    name = canonical_topic(topic)
+    mapper = TOPICS.get(name)
     if mapper is None:
-        raise Skipped(f"shopify topic {topic!r} is not mapped")
-    payload = json_object(detail.get("payload"), f"shopify {topic} payload")
+        raise Unmapped(name)
+    payload = json_object(detail.get("payload"), f"shopify {name} payload")
     return mapper(envelope, payload, _Ctx(headers, order_owner))

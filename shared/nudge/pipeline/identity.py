@@ -1,27 +1,36 @@
 """Whose profile an event belongs to: merged visitors, erased customers, identify merges.
 
-- An ``anon:`` visitor merged into a customer is a stub with ``merged_into``: its later events
-  (the same device after sign-out, late deliveries) are applied to the customer instead.
+- An ``anon:`` visitor (Segment) or an ``email:`` buyer (a Shopify checkout or order with only an
+  email) merged into a customer is a stub with ``merged_into``: its later events (the same device
+  after sign-out, the same email at a guest checkout, late deliveries) go to the customer.
 - An erased customer (privacy request) has a tombstone; events for them are dropped, except an
   explicit opt-in, which starts a new profile (see ``reopts_in`` and docs/api.md).
-- An ``identify`` that links ``anon:<anonymousId>`` (``detail.aliases``) merges that visitor's
-  behaviour into the customer (``nudge.profile.merge_profile``) and leaves the stub behind.
+- An event that links such ids (``detail.aliases``: Segment's ``identify``, Shopify events with
+  both a customer id and an email) merges their behaviour into the customer
+  (``nudge.profile.merge_profile``) and leaves the stub behind.
+- ``apply_hints`` resolves what a partner event says only relative to the profile: contact
+  details to use where the profile has none, consent states reported with a customer record.
 
 Everything here returns transaction entries for ingest's single write rather than writing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from nudge import store
+from nudge.adapters.shopify import CONSENT_STATES, EMAIL_PREFIX, NEVER_SUBSCRIBED
 from nudge.clock import iso
 from nudge.model.events import Event
 from nudge.profile import merge_profile
 
 ANON_PREFIX = "anon:"
+MERGEABLE = (ANON_PREFIX, EMAIL_PREFIX)  # ids nudge made up for someone; never a customer id
+CONTACT_HINT = "contact"  # {"email": ..., "phone": ...}: used only where the profile has none
+CONSENT_HINT = "consent_states"  # {"email": {"state": ..., "consent_updated_at": ...}}
 ALIASES_MAX = 200  # anonymous ids remembered per customer (for export and erasure)
 
 
@@ -74,18 +83,21 @@ class Merge:
 def merge_aliases(
     profile: dict[str, Any], event: Event, history_seconds: float, now: datetime
 ) -> Merge:
-    """Merge the ``anon:`` profiles ``event`` links into ``profile`` (in place).
+    """Merge the ``anon:`` and ``email:`` profiles ``event`` links into ``profile`` (in place).
 
     Idempotent: an alias already merged (listed in the profile, or a stub already) is skipped,
     so a redelivered ``identify`` changes nothing. An alias with no profile yet still gets its
-    stub, so events for it that arrive late are redirected too. Only ``anon:`` ids are merged:
-    two known customers are never folded into one by an event.
+    stub, so events for it that arrive late are redirected too. Only ids nudge made up
+    (``MERGEABLE``) are merged: two known customers are never folded into one by an event, and
+    a customer's own events are never merged into an ``email:`` profile.
     """
     out = Merge()
     customer_id = profile["customer_id"]
+    if customer_id.startswith(MERGEABLE):
+        return out
     for alias in event.aliases:
         known = profile.get("aliases") or []
-        if not alias.startswith(ANON_PREFIX) or alias == customer_id or alias in known:
+        if not alias.startswith(MERGEABLE) or alias == customer_id or alias in known:
             continue
         stored = store.get_profile(alias)
         if merged_into(stored.doc):
@@ -100,3 +112,68 @@ def merge_aliases(
         del known[: max(0, len(known) - ALIASES_MAX)]
         out.merged.append(alias)
     return out
+
+
+def apply_hints(profile: dict[str, Any], event: Event) -> Event:
+    """``event`` as it applies to ``profile``: its hints resolved into traits and consent.
+
+    - ``properties.contact``: the email and phone an order, checkout or consent update was
+      given; each is used only when the profile has none. The customer's own record
+      (``customer_updated`` traits, ``identify``) always wins, whatever its age, and a later
+      order with another address does not replace the one already held. Removed from the
+      properties (so it is not kept in history).
+    - ``properties.consent_states``: Shopify consent states reported with a customer record
+      (``{"email": {"state": "subscribed", "consent_updated_at": ...}}``, from ``customers/*`` up
+      to API 2024-10, or a consent topic saying ``not_subscribed``). ``subscribed`` grants;
+      ``pending``, ``unsubscribed``, ``redacted`` and ``invalid`` record "not granted";
+      ``not_subscribed`` (never subscribed) withdraws a recorded consent but records nothing
+      where there is none, so it never turns a shop's ``consent: {email: opt_out}`` into an
+      opt-out. A report identical to the last one Shopify sent for the channel (same state,
+      same ``consent_updated_at``) changes nothing: ``customers/update`` repeats the state on
+      every change to the customer, and that repeat must not undo an unsubscribe made since
+      through nudge (its link, a STOP reply, a complaint). Kept in the properties as the record
+      of what Shopify said.
+
+    Returns a new event (the original keeps its hints for a retry). The only change to
+    ``profile`` is ``shopify_consent``, the last state Shopify reported per channel (also set by
+    a Shopify ``consent_updated``); ``profile.apply_event`` applies the rest.
+    """
+    props = event.properties
+    if event.type == "consent_updated" and props.get("source") == "shopify":
+        state = props.get("state")
+        if isinstance(state, str) and state in CONSENT_STATES:
+            _remember_report(profile, str(props["channel"]), state, props.get("consent_updated_at"))
+    contact, states = props.get(CONTACT_HINT), props.get(CONSENT_HINT)
+    if not isinstance(contact, dict) and not isinstance(states, dict):
+        return event
+    traits, consent = dict(event.traits), dict(event.consent)
+    if isinstance(contact, dict):
+        held = profile.get("traits") or {}
+        for key in ("email", "phone"):
+            value = contact.get(key)
+            if isinstance(value, str) and value and not (traits.get(key) or held.get(key)):
+                traits[key] = value
+    if isinstance(states, dict):
+        recorded = profile.get("consent") or {}
+        for channel, report in states.items():
+            state = report.get("state") if isinstance(report, dict) else None
+            at = report.get("consent_updated_at") if isinstance(report, dict) else None
+            if channel not in ("email", "sms") or state not in CONSENT_STATES:
+                continue
+            if not _remember_report(profile, channel, state, at):
+                continue  # the same report again: nothing changed in Shopify
+            if state == NEVER_SUBSCRIBED and channel not in recorded:
+                continue
+            consent[channel] = CONSENT_STATES[state]
+    properties = {k: v for k, v in props.items() if k != CONTACT_HINT}
+    return dataclasses.replace(event, properties=properties, traits=traits, consent=consent)
+
+
+def _remember_report(profile: dict[str, Any], channel: str, state: str, at: Any) -> bool:
+    """Note Shopify's latest consent report for ``channel``; False if it is the one noted."""
+    report = {"state": state, "consent_updated_at": at}
+    reported = profile.setdefault("shopify_consent", {})
+    if reported.get(channel) == report:
+        return False
+    reported[channel] = report
+    return True

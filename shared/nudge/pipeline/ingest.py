@@ -3,7 +3,8 @@
 Accepts an SQS batch (the deployed path: bus -> rule -> queue -> ingest) or a single EventBridge
 envelope (a direct rule target, ``sam local invoke -e events/x.json``). Partner events (Shopify,
 Segment) are first mapped to native ones by ``nudge.adapters``; one they deliberately skip (a
-completed checkout, an unmapped topic) is logged and counted, not dead-lettered. Malformed events
+completed checkout, an unmapped topic) is logged and counted, not dead-lettered. Every partner
+event is counted per topic (``pipeline.source_counts``, shown by ``nudge sources``). Malformed events
 go to the DLQ with a reason and never fail the batch; anything transient is reported as a batch
 item failure so SQS retries only that record.
 
@@ -33,7 +34,7 @@ from nudge.clock import now as clock_now
 from nudge.env import get_env
 from nudge.model.decision import Decision, Plan
 from nudge.model.events import Event, MalformedEvent, parse_event
-from nudge.pipeline import identity
+from nudge.pipeline import identity, source_counts
 from nudge.pipeline.common import after_write, apply_plan, current_config, react, schedule_waits
 from nudge.profile import apply_event, is_duplicate, new_profile
 
@@ -94,10 +95,15 @@ def ingest_event(envelope: Any) -> dict[str, Any]:
         reason = adaptation.skipped or "mapped to no event"
         log.info("partner event skipped: %s", reason, extra={"partner": adaptation.partner})
         count("PartnerEventsSkipped", partner=adaptation.partner or "unknown")
+        if adaptation.partner:
+            outcome = "unmapped" if adaptation.unmapped else "skipped"
+            source_counts.tally(adaptation.partner, adaptation.topic, outcome, reason)
         return {"skipped": reason, "partner": adaptation.partner}
     # all of them are validated before any is applied: a bad one leaves nothing half-done
     events = [parse_event(native, config.settings.sources) for native in adaptation.events]
     summaries = [_summary(apply_to_customer(event, config), event) for event in events]
+    if adaptation.partner:
+        source_counts.tally(adaptation.partner, adaptation.topic, "mapped")
     return summaries[0] if len(summaries) == 1 else {"events": summaries}
 
 
@@ -162,8 +168,9 @@ def apply_to_customer(event: Event, config: CompiledConfig) -> Outcome:
         now = clock_now()
         merge = identity.merge_aliases(profile, event, config.history_seconds, now)
         extra += merge.items
-        apply_event(profile, event, config.history_seconds)
-        plan = react(profile, config, now, event)  # the event, and segment/tier changes it made
+        applied = identity.apply_hints(profile, event)  # `event` keeps them for a retry
+        apply_event(profile, applied, config.history_seconds)
+        plan = react(profile, config, now, applied)  # the event, and segment/tier changes it made
         apply_plan(profile, plan)
         if event.type == "order_placed":
             extra.append(
@@ -195,6 +202,13 @@ def apply_to_customer(event: Event, config: CompiledConfig) -> Outcome:
 
 def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry: an SQS batch or one EventBridge envelope."""
+    try:
+        return _handle(event)
+    finally:
+        source_counts.flush()
+
+
+def _handle(event: dict[str, Any]) -> dict[str, Any]:
     if "Records" not in event:
         try:
             return ingest_event(event)
