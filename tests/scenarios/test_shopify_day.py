@@ -339,8 +339,10 @@ def test_a_repeated_customer_record_does_not_undo_an_unsubscribe_made_through_nu
     ])  # fmt: skip
     [mail] = sim.messages()
     token = parse_qs(urlparse(mail["headers"]["List-Unsubscribe"][1:-1]).query)["t"][0]
-    unsubscribe.handle({"requestContext": {"http": {"method": "POST"}},
-                        "queryStringParameters": {"t": token}})  # fmt: skip
+    done = unsubscribe.handle({"requestContext": {"http": {"method": "POST"}},
+                               "queryStringParameters": {"t": token},
+                               "body": "List-Unsubscribe=One-Click"})  # fmt: skip
+    assert done["statusCode"] == 200
     assert sim.profiles()[str(BOB)]["consent"] == {"email": False}
 
     # When Shopify sends customers/update for another change, repeating the state it holds
