@@ -20,7 +20,7 @@ import yaml
 from nudge.cli import main
 from nudge.clock import iso, parse_time
 from nudge.config import load_config
-from nudge.sim import Simulation
+from nudge.sim import Simulation, SimulationError
 from nudge.sim.runner import read_events
 from tests.conftest import CONFIG, EVENTS, customer, event, make_config
 
@@ -263,6 +263,22 @@ def test_the_sample_day_on_the_sunday_us_clocks_spring_forward(day, february, tm
         (d["outcome"], d["reason"]) for d in moved["out"]["decisions"] if d["customer_id"] == "jay"
     ]
     assert jay == [("deferred", "quiet_hours"), ("sent", None)]
+
+
+def test_a_simulation_given_events_one_by_one_starts_at_the_first_and_counts_crons_from_it():
+    # Given a simulation with no start, fed today's events one at a time
+    with Simulation(CONFIG, daily=True) as sim:
+        sim.put(customer("kim", "2026-11-30T14:00:00Z"))
+
+        # When the clock runs to tomorrow noon
+        sim.advance(parse_time("2026-12-01T12:00:00Z"))
+
+        # Then the clock started at that event: today's 03:00 recompute (08:00Z) was before it and
+        # did not run, tomorrow's did; and it cannot be started again somewhere else
+        assert iso(sim.started) == "2026-11-30T14:00:00Z"
+        assert [(iso(at), kind) for at, kind in sim.fired] == [("2026-12-01T08:00:00Z", "daily")]
+        with pytest.raises(SimulationError, match="already started at 2026-11-30T14:00:00Z"):
+            sim.run([], start=parse_time("2026-11-01T00:00:00Z"))
 
 
 # -- nudge simulate ------------------------------------------------------------------------------
