@@ -41,9 +41,14 @@ def main() -> int:
 
     results: dict[str, Any] = {}
     targets = dict(TARGETS)
-    from bench import api, scoring
+    from bench import api, scoring, simulate
 
-    sections = [("event path", core.run), ("profile API", api.run), ("scoring", scoring.run)]
+    sections = [
+        ("event path", core.run),
+        ("profile API", api.run),
+        ("scoring", scoring.run),
+        ("simulation", simulate.run),
+    ]
     for name, fn in sections:
         print(f"running {name} benchmarks...", file=sys.stderr, flush=True)
         got = fn()

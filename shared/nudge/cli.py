@@ -31,16 +31,17 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from nudge.clock import parse_time
     from nudge.config import ConfigInvalid
     from nudge.sim import Simulation, SimulationError
     from nudge.sim.report import render_report
-    from nudge.sim.runner import read_events
+    from nudge.sim.runner import check_times, parse_start, parse_until, read_events
 
     try:
         events = read_events(args.events)
-        until = parse_time(args.until) if args.until else None
-        sim = Simulation(args.config, daily=not args.no_daily)
+        start = parse_start(args.start) if args.start else None
+        until = parse_until(args.until) if args.until else None
+        check_times(events, start, until)
+        sim = Simulation(args.config, start=start, daily=not args.no_daily)
     except ConfigInvalid as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
@@ -50,7 +51,7 @@ def _simulate(args: argparse.Namespace) -> int:
         print(f"simulate: {exc}", file=sys.stderr)
         return 1
     with sim:
-        sim.run(events, until)
+        sim.run(events, until)  # the clock starts at --start, else at the first event
         result = sim.output()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -153,7 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="run the real handlers on moto with a simulated clock")
     p.add_argument("--config", required=True)
     p.add_argument("--events", required=True)
-    p.add_argument("--until")
+    start_help = "start the clock here (default: the first event's time; no event may be earlier)"
+    p.add_argument("--start", metavar="TIME", help=start_help)
+    until_help = "stop at this time, or this long after the last event (2d, 36h; default 7d)"
+    p.add_argument("--until", metavar="TIME|DURATION", help=until_help)
     p.add_argument("--out", required=True)
     p.add_argument("--report", action="store_true", help="print who got what, when and why not")
     p.add_argument("--no-daily", action="store_true", help="skip the daily 03:00 recompute")

@@ -3,6 +3,10 @@
 Events go the deployed way: PutEvents on the bus -> rule (real pattern matching) -> SQS ->
 ingest handler (as an SQS batch). New outbox items are read from the table's stream and handed
 to dispatch; one-time schedules are fired by the clock when they fall due.
+
+Simulated time follows the data: the clock starts at the first event (or at a given start) and
+crons (campaigns, the daily recompute) count from there, so a run costs what its events and the
+days they cover cost, whatever the date.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_string, policy
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,8 @@ from nudge import aws, clock
 from nudge.clock import SimulatedClock, iso, parse_time
 from nudge.config import get_config, load_config
 from nudge.cron import parse_cron
+from nudge.durations import HINT as DURATION_HINT
+from nudge.durations import parse_duration
 from nudge.env import reset_env
 from nudge.sim.infra import create_table, find_template, pattern_json, read_template
 
@@ -47,6 +53,8 @@ ENV = {
     "NUDGE_CAMPAIGN_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nudge-campaign",
     "NUDGE_SCORE_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nudge-score",
 }
+# where the clock stands when nothing says where to start (no start given, no event played yet)
+FALLBACK_START = parse_time("2027-01-01T00:00:00Z")
 
 
 class SimulationError(Exception):
@@ -80,19 +88,76 @@ def _event_time(event: dict[str, Any]) -> datetime | None:
         return None
 
 
+def event_span(events: Iterable[dict[str, Any]]) -> tuple[datetime, datetime] | None:
+    """The first and last event times (events without a readable ``time`` left out), or None."""
+    times = [t for t in map(_event_time, events) if t is not None]
+    return (min(times), max(times)) if times else None
+
+
+def parse_start(text: str) -> datetime:
+    """``--start``: an ISO 8601 time with an offset; raises ``ValueError`` with a hint."""
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        hint = str(exc) if "no UTC offset" in str(exc) else "write it like 2027-02-10T00:00:00Z"
+        raise ValueError(f"--start {text!r} is not a time; {hint}") from None
+
+
+def parse_until(text: str) -> datetime | timedelta:
+    """``--until``: an ISO 8601 time, or a duration after the last event (``7d``, ``36h``)."""
+    try:
+        return parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise ValueError(
+            f"--until {text!r} is neither a time (2027-02-17T00:00:00Z) nor a duration after "
+            f"the last event ({DURATION_HINT})"
+        ) from None
+
+
+def check_times(
+    events: list[dict[str, Any]], start: datetime | None, until: datetime | timedelta | None
+) -> None:
+    """What ``nudge simulate`` refuses (raises SimulationError): an event before ``--start``
+    (the run would play it late, at the start, as a history import) and a ``--until`` time
+    before the last event (every event is played, so the run cannot stop before one)."""
+    span = event_span(events)
+    if span and start and span[0] < start:
+        early = sum(1 for t in map(_event_time, events) if t is not None and t < start)
+        raise SimulationError(
+            f"{early} event(s) are before --start {iso(start)} (the first at {iso(span[0])}); "
+            "give a --start at or before the first event, or leave it out to start there"
+        )
+    last, what = (span[1], "the last event") if span else (start, "--start")
+    if isinstance(until, datetime) and last is not None and until < last:
+        raise SimulationError(
+            f"--until {iso(until)} is before {what} ({iso(last)}); give a later time, or a "
+            "duration after the last event (2d)"
+        )
+
+
 class Simulation:
     """An in-process nudge deployment. Use as a context manager."""
 
     def __init__(
         self, config_dir: str | Path, start: datetime | None = None, daily: bool = False
     ) -> None:
-        """``daily`` also fires the daily recompute (scores, time-driven segment changes) at
-        03:00 shop time, as the deployed schedule does; ``nudge simulate`` turns it on."""
+        """``start`` puts the clock there; without it the clock starts at the first event
+        :meth:`run` plays (or :meth:`put` puts, or the first time :meth:`advance` goes to).
+        Crons fire only after the start. ``daily`` also fires the daily recompute (scores,
+        time-driven segment changes) at 03:00 shop time, as the deployed schedule does;
+        ``nudge simulate`` turns it on."""
         self.config_dir = str(config_dir)
         self.config = load_config(self.config_dir)  # raises ConfigInvalid before anything runs
-        self.clock = SimulatedClock(start or parse_time("2027-01-01T00:00:00Z"))
+        self.clock = SimulatedClock(start or FALLBACK_START)
         self.started = self.clock.current
+        self._begun = start is not None
         self.daily = daily
+        # every schedule fired, in order: (time, kind) with kind "wake", "campaign" or "daily"
+        self.fired: list[tuple[datetime, str]] = []
         self._cron_last: dict[str, datetime] = {}
         self._saved_env: dict[str, str | None] = {}
         self._mock: Any = None
@@ -165,10 +230,28 @@ class Simulation:
             aws.client("sesv2").create_email_identity(EmailIdentity=address.split("@")[-1])
 
     # -- driving -----------------------------------------------------------------------------
+    def begin(self, start: datetime) -> None:
+        """Start the clock at ``start``; crons count from there. Once, before anything ran;
+        raises SimulationError if the clock already started elsewhere."""
+        start = parse_time(start)
+        if self._begun:
+            if start != self.started:
+                raise SimulationError(
+                    f"the clock already started at {iso(self.started)}; cannot start it again "
+                    f"at {iso(start)}"
+                )
+            return
+        self.clock.current = start.astimezone(UTC)  # set() never moves back; this is the start
+        self.started = self.clock.current
+        self._cron_last.clear()
+        self._begun = True
+
     def put(self, envelope: dict[str, Any]) -> None:
         """Put one storefront event on the bus and let everything it causes happen."""
         from nudge.pipeline import ingest
 
+        if not self._begun:
+            self.begin(_event_time(envelope) or self.clock.current)
         detail = envelope.get("detail")
         entry = {
             "Source": str(envelope.get("source") or ""),
@@ -264,6 +347,8 @@ class Simulation:
         """Move the clock to ``until``, firing every schedule that falls due on the way."""
         from nudge.pipeline import wake
 
+        if not self._begun:
+            self.begin(until)
         sched = aws.client("scheduler")
         while True:
             due = self.due_schedules(until)
@@ -276,6 +361,9 @@ class Simulation:
             else:
                 sched.delete_schedule(Name=name, GroupName=ENV["NUDGE_SCHEDULER_GROUP"])
             kind = payload.get("kind")
+            self.fired.append(
+                (self.clock.current, kind if kind in ("campaign", "daily") else "wake")
+            )
             if kind == "campaign":
                 from nudge.pipeline import campaign
 
@@ -289,8 +377,24 @@ class Simulation:
             self.pump()
         self.clock.set(until)
 
-    def run(self, events: Iterable[dict[str, Any]], until: datetime | None = None) -> None:
-        """Play events in time order, then let time run to ``until`` (default last + 7 days)."""
+    def run(
+        self,
+        events: Iterable[dict[str, Any]],
+        until: datetime | timedelta | None = None,
+        start: datetime | None = None,
+    ) -> None:
+        """Play events in time order, then let time run to ``until``: a time, or a duration
+        after the last event (default 7 days after it).
+
+        The clock starts at ``start``, else where the simulation was told to start, else at
+        the first event. Events dated before the clock (a late history import) are played at
+        once, in their order, at the clock's time; ``nudge simulate`` refuses them instead."""
+        events = list(events)
+        span = event_span(events)
+        if start is not None:
+            self.begin(start)
+        elif not self._begun:
+            self.begin(span[0] if span else self.clock.current)
         ordered = sorted(events, key=lambda e: _event_time(e) or self.clock.current)
         last = self.clock.current
         for event in ordered:
@@ -298,7 +402,9 @@ class Simulation:
             self.advance(when)
             self.put(event)
             last = max(last, when)
-        self.advance(until or last + timedelta(days=7))
+        if not isinstance(until, datetime):
+            until = last + (until if until is not None else timedelta(days=7))
+        self.advance(until)
 
     # -- reading back ------------------------------------------------------------------------
     def decisions(self) -> list[dict[str, Any]]:
@@ -415,7 +521,8 @@ class Simulation:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def output(self) -> dict[str, Any]:
-        """The ``nudge simulate`` document (CONTRACT §5), plus ``dead_letters``."""
+        """The ``nudge simulate`` document (CONTRACT §5), plus ``dead_letters`` and the
+        simulated time, ``simulated_from`` (the start) to ``simulated_until``."""
         profiles = {
             cid: {
                 "orders_count": p.get("orders_count", 0),
@@ -432,6 +539,7 @@ class Simulation:
             "decisions": self.decisions(),
             "profiles": profiles,
             "dead_letters": self.dead_letters(),
+            "simulated_from": iso(self.started),
             "simulated_until": iso(self.clock.current),
         }
 
