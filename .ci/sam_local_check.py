@@ -284,8 +284,10 @@ class MotoServer:
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
                 [str(server), "-H", self.host, "-p", str(self.port)],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            )  # fmt: skip
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         if self.pidfile:
             self.pidfile.write_text(str(self.proc.pid))
         deadline = time.monotonic() + 30
@@ -375,9 +377,10 @@ def write_local_template(built: Path = BUILT_TEMPLATE, out: Path = LOCAL_TEMPLAT
 # ---------------------------------------------------------------------------------------------
 def profile_version(ddb: Any, customer_id: str) -> int:
     item = ddb.get_item(
-        TableName=PREFIX, Key={"pk": {"S": f"C#{customer_id}"}, "sk": {"S": "PROFILE"}},
+        TableName=PREFIX,
+        Key={"pk": {"S": f"C#{customer_id}"}, "sk": {"S": "PROFILE"}},
         ConsistentRead=True,
-    ).get("Item")  # fmt: skip
+    ).get("Item")
     return int(item["version"]["N"]) if item else 0
 
 
@@ -452,17 +455,33 @@ class Invoker:
 
     def run(self, function: Function, event: Path) -> tuple[int, str, str]:
         cmd = [
-            self.sam, "local", "invoke", function.logical_id,
-            "--template", str(LOCAL_TEMPLATE), "--event", str(event),
-            "--env-vars", str(self.env_file),
-            "--parameter-overrides", f"Architecture={self.arch}",
-            "--skip-pull-image", "--invoke-image", self.image, "--region", REGION,
-        ]  # fmt: skip
+            self.sam,
+            "local",
+            "invoke",
+            function.logical_id,
+            "--template",
+            str(LOCAL_TEMPLATE),
+            "--event",
+            str(event),
+            "--env-vars",
+            str(self.env_file),
+            "--parameter-overrides",
+            f"Architecture={self.arch}",
+            "--skip-pull-image",
+            "--invoke-image",
+            self.image,
+            "--region",
+            REGION,
+        ]
         try:
             proc = subprocess.run(
-                cmd, cwd=ROOT, capture_output=True, text=True, timeout=INVOKE_TIMEOUT,
+                cmd,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=INVOKE_TIMEOUT,
                 stdin=subprocess.DEVNULL,
-            )  # fmt: skip
+            )
             code, out, err = proc.returncode, proc.stdout, proc.stderr
         except subprocess.TimeoutExpired as exc:
             out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
@@ -506,9 +525,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"sam-local: moto server {moto.url}, image {args.image}, {args.arch}", flush=True)
         for function in [] if args.break_moto else missing:
             failed += 1
-            line("FAIL", function.logical_id, "-",
-                 f"no sample event: add events/{function.name}_*.json or a line in "
-                 f".ci/{MAP_FILE.name}")  # fmt: skip
+            line(
+                "FAIL",
+                function.logical_id,
+                "-",
+                f"no sample event: add events/{function.name}_*.json or a line in "
+                f".ci/{MAP_FILE.name}",
+            )
         if args.break_moto:
             moto.stop()
         for function, path in todo:
@@ -526,15 +549,21 @@ def run(args: argparse.Namespace) -> int:
                     outcome = Outcome(False, f"{outcome.summary}; but {exc}", [], outcome.result)
             if outcome.ok:
                 passed += 1
-                line("ok", function.logical_id, path.name,
-                     f"{took}  {outcome.summary}{'  [' + note + ']' if note else ''}")  # fmt: skip
+                line(
+                    "ok",
+                    function.logical_id,
+                    path.name,
+                    f"{took}  {outcome.summary}{'  [' + note + ']' if note else ''}",
+                )
             else:
                 failed += 1
                 line("FAIL", function.logical_id, path.name, f"{took}  {outcome.summary}")
                 for row in outcome.detail:
                     print(f"      | {row}", flush=True)
-                print(f"      (full output: {logs / f'invoke-{function.name}-{path.stem}.log'})",
-                      flush=True)  # fmt: skip
+                print(
+                    f"      (full output: {logs / f'invoke-{function.name}-{path.stem}.log'})",
+                    flush=True,
+                )
     finally:
         moto.stop()
     print(f"sam-local: {passed} passed, {failed} failed", flush=True)

@@ -11,9 +11,13 @@ from typing import Any
 
 from nudge.clock import iso
 
-for _k, _v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-               "POWERTOOLS_METRICS_NAMESPACE": "nudge"}.items():  # fmt: skip
+for _k, _v in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "POWERTOOLS_METRICS_NAMESPACE": "nudge",
+}.items():
     os.environ.setdefault(_k, _v)
 
 TARGETS: dict[str, tuple[str, float]] = {
@@ -58,11 +62,16 @@ def main() -> int:
                     targets[key] = (value.get("op", "<="), value["target"])
                 got[key] = value["value"]
         results.update(got)
-    doc = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                       "platform": platform.platform()},
-           "at": iso(__import__("datetime").datetime.now(__import__("datetime").UTC)),
-           "results": results,
-           "targets": {k: f"{op} {b:g}" for k, (op, b) in targets.items()}}  # fmt: skip
+    doc = {
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+        "at": iso(__import__("datetime").datetime.now(__import__("datetime").UTC)),
+        "results": results,
+        "targets": {k: f"{op} {b:g}" for k, (op, b) in targets.items()},
+    }
     path = Path(__file__).parent / "results.json"
     path.write_text(json.dumps(doc, indent=2) + "\n")
     width = max(map(len, results))

@@ -123,10 +123,16 @@ def _import_ms(code: str, extra_path: str | None = None, runs: int = 7) -> float
     samples = []
     for _ in range(runs):
         out = subprocess.run(
-            [sys.executable, "-c",
-             f"import time; t=time.perf_counter(); {code}; print(time.perf_counter()-t)"],
-            capture_output=True, text=True, check=True, env=env,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                f"import time; t=time.perf_counter(); {code}; print(time.perf_counter()-t)",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
         samples.append(float(out.stdout.strip()) * 1000)
     return round(statistics.median(samples), 1)
 

@@ -200,11 +200,23 @@ def _synthetic_profiles(n: int, as_of: Any) -> list[dict[str, Any]]:
                     },
                 }
             )
-            envelopes.append({"id": f"{cid}-v{k}", "source": "shop.storefront",
-                              "detail-type": "product_viewed", "time": iso(at),
-                              "detail": {"customer_id": cid, "properties": {
-                                  "product_id": f"p-{k}", "name": "Rose Gold Heart Pendant",
-                                  "category": "jewelry", "price": 185.0}}})  # fmt: skip
+            envelopes.append(
+                {
+                    "id": f"{cid}-v{k}",
+                    "source": "shop.storefront",
+                    "detail-type": "product_viewed",
+                    "time": iso(at),
+                    "detail": {
+                        "customer_id": cid,
+                        "properties": {
+                            "product_id": f"p-{k}",
+                            "name": "Rose Gold Heart Pendant",
+                            "category": "jewelry",
+                            "price": 185.0,
+                        },
+                    },
+                }
+            )
         for envelope in envelopes:
             apply_event(doc, parse_event(envelope), 90 * 86400)
         docs.append(doc)

@@ -164,14 +164,28 @@ class _Day:
             token = _token(props["cart_id"])
             topic = "checkouts/update" if token in self.carts else "checkouts/create"
             self.carts.add(token)
-            self.out.append(partners.checkout(int(cid), token, _money(props["value"]),
-                                              _line_items(props.get("items") or []), at,
-                                              topic=topic, email=self.emails.get(cid)))  # fmt: skip
+            self.out.append(
+                partners.checkout(
+                    int(cid),
+                    token,
+                    _money(props["value"]),
+                    _line_items(props.get("items") or []),
+                    at,
+                    topic=topic,
+                    email=self.emails.get(cid),
+                )
+            )
         elif kind == "order_placed":
-            self.out.append(partners.order(int(cid), _number(props["order_id"], ORDER_BASE),
-                                           _money(props["value"]),
-                                           _line_items(props.get("items") or []), at,
-                                           email=self.emails.get(cid)))  # fmt: skip
+            self.out.append(
+                partners.order(
+                    int(cid),
+                    _number(props["order_id"], ORDER_BASE),
+                    _money(props["value"]),
+                    _line_items(props.get("items") or []),
+                    at,
+                    email=self.emails.get(cid),
+                )
+            )
         elif kind == "order_refunded":
             order_id = _number(props["order_id"], ORDER_BASE)
             self.out.append(partners.refund(order_id, order_id + 1, _money(props["value"]), at))
@@ -183,8 +197,9 @@ class _Day:
         if "product_id" in props:
             changed["product_id"] = _product(props["product_id"])
         if "items" in props:
-            changed["items"] = [{**i, "product_id": _product(i.get("product_id"))}
-                                for i in props["items"]]  # fmt: skip
+            changed["items"] = [
+                {**i, "product_id": _product(i.get("product_id"))} for i in props["items"]
+            ]
         if "cart_id" in props:
             changed["cart_id"] = _token(props["cart_id"])
             changed["checkout_url"] = partners.recovery_url(changed["cart_id"])
@@ -207,9 +222,16 @@ class _Day:
         self.done_customers.add(cid)
         if traits.get("email"):
             self.emails[cid] = traits["email"]
-        self.out.append(partners.customer_create(
-            int(cid), at, email=traits.get("email"), phone=traits.get("phone"),
-            first_name=traits.get("first_name") or "", topic=topic))  # fmt: skip
+        self.out.append(
+            partners.customer_create(
+                int(cid),
+                at,
+                email=traits.get("email"),
+                phone=traits.get("phone"),
+                first_name=traits.get("first_name") or "",
+                topic=topic,
+            )
+        )
         for channel in ("email", "sms"):
             if channel in consent:
                 self.out.append(self._consent(cid, channel, bool(consent[channel]), at))
@@ -217,8 +239,11 @@ class _Day:
         if extra:
             pixel = copy.deepcopy(env)
             pixel["id"] = f"{env['id']}-px"
-            pixel["detail"] = {"customer_id": cid, "event_id": f"{detail['event_id']}-px",
-                               "traits": extra}  # fmt: skip
+            pixel["detail"] = {
+                "customer_id": cid,
+                "event_id": f"{detail['event_id']}-px",
+                "traits": extra,
+            }
             self.out.append(pixel)
 
 

@@ -182,13 +182,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_score_fit)
     p = sub.add_parser("privacy", help="export or erase everything held about a customer")
     privacy = p.add_subparsers(dest="privacy_command", required=True)
-    for name, text in (("export", "print everything held about the customer as JSON"),
-                       ("erase", "delete it all, cancel its schedules, keep a tombstone")):  # fmt: skip
+    for name, text in (
+        ("export", "print everything held about the customer as JSON"),
+        ("erase", "delete it all, cancel its schedules, keep a tombstone"),
+    ):
         p = privacy.add_parser(name, help=text)
         p.add_argument("customer_id")
         p.add_argument("--table", help="DynamoDB table of a deployment (default $NUDGE_TABLE)")
-        p.add_argument("--scheduler-group", dest="scheduler_group",
-                       help="its schedule group (default $NUDGE_SCHEDULER_GROUP)")  # fmt: skip
+        p.add_argument(
+            "--scheduler-group",
+            dest="scheduler_group",
+            help="its schedule group (default $NUDGE_SCHEDULER_GROUP)",
+        )
         p.set_defaults(func=_privacy)
     return parser
 

@@ -52,9 +52,14 @@ def _count_matches(trigger: CompiledTrigger, event: Event, history: list[dict[st
 
 
 def _decision(
-    profile: dict[str, Any], trigger: str | None, now: datetime, outcome: str,
-    reason: str | None, event: Event | dict[str, Any] | None, **extra: Any,
-) -> Decision:  # fmt: skip
+    profile: dict[str, Any],
+    trigger: str | None,
+    now: datetime,
+    outcome: str,
+    reason: str | None,
+    event: Event | dict[str, Any] | None,
+    **extra: Any,
+) -> Decision:
     event_id: str | None
     event_type: str | None
     if isinstance(event, Event):
@@ -65,9 +70,15 @@ def _decision(
     else:
         event_id = event_type = None
     return Decision(
-        customer_id=profile["customer_id"], trigger=trigger, at=iso(now), outcome=outcome,
-        reason=reason, event_id=event_id, event_type=event_type, **extra,
-    )  # fmt: skip
+        customer_id=profile["customer_id"],
+        trigger=trigger,
+        at=iso(now),
+        outcome=outcome,
+        reason=reason,
+        event_id=event_id,
+        event_type=event_type,
+        **extra,
+    )
 
 
 def message_chain(trigger_id: str, firing: dict[str, Any] | None) -> list[str]:
@@ -178,10 +189,15 @@ def channel_block(channel: str, view: dict[str, Any], config: CompiledConfig) ->
 
 
 def deliver(
-    profile: dict[str, Any], view: dict[str, Any], trigger: CompiledTrigger,
-    event_env: dict[str, Any], config: CompiledConfig, now: datetime, plan: Plan,
+    profile: dict[str, Any],
+    view: dict[str, Any],
+    trigger: CompiledTrigger,
+    event_env: dict[str, Any],
+    config: CompiledConfig,
+    now: datetime,
+    plan: Plan,
     key: str,
-) -> None:  # fmt: skip
+) -> None:
     """Last step of a firing: channel, consent, address, then a message for the outbox."""
     channel, reason, detail = choose_channel(trigger, view, config)
     if channel is None:
@@ -242,9 +258,12 @@ def audience_ok(trigger: CompiledTrigger, view: dict[str, Any], now: float) -> b
 
 
 def decide(
-    profile: dict[str, Any], view: dict[str, Any], event: Event, config: CompiledConfig,
+    profile: dict[str, Any],
+    view: dict[str, Any],
+    event: Event,
+    config: CompiledConfig,
     now: datetime,
-) -> Plan:  # fmt: skip
+) -> Plan:
     """Decisions for one event already applied to ``profile`` (``view`` is its derived view)."""
     plan = Plan()
     ts = now.timestamp()
@@ -259,9 +278,16 @@ def decide(
                 if cancels(test, doc, wait):
                     plan.cancelled_waits.append(wait_id)
                     plan.decisions.append(
-                        _decision(profile, trigger.id, now, "cancelled", None, event,
-                                  detail=_cancel_detail(test, event.type, wait_id, wait))
-                    )  # fmt: skip
+                        _decision(
+                            profile,
+                            trigger.id,
+                            now,
+                            "cancelled",
+                            None,
+                            event,
+                            detail=_cancel_detail(test, event.type, wait_id, wait),
+                        )
+                    )
                     break
     triggers = config.by_event.get(event.type)
     if not triggers:
@@ -289,17 +315,33 @@ def decide(
             continue
         if not audience_ok(trigger, view, ts):
             plan.decisions.append(
-                _decision(profile, trigger.id, now, SUPPRESS, "audience", event,
-                          detail={"segments": view.get("segments") or []})
-            )  # fmt: skip
+                _decision(
+                    profile,
+                    trigger.id,
+                    now,
+                    SUPPRESS,
+                    "audience",
+                    event,
+                    detail={"segments": view.get("segments") or []},
+                )
+            )
             continue
         last = in_cooldown(profile, trigger, ts)
         if last is not None:
             plan.decisions.append(
-                _decision(profile, trigger.id, now, SUPPRESS, "cooldown", event,
-                          detail={"last_sent_at": iso(_from_ts(last)),
-                                  "cooldown": getattr(trigger.model, "cooldown", None)})
-            )  # fmt: skip
+                _decision(
+                    profile,
+                    trigger.id,
+                    now,
+                    SUPPRESS,
+                    "cooldown",
+                    event,
+                    detail={
+                        "last_sent_at": iso(_from_ts(last)),
+                        "cooldown": getattr(trigger.model, "cooldown", None),
+                    },
+                )
+            )
             continue
         if trigger.wait:
             channel, reason, detail = choose_channel(trigger, view, config)
@@ -312,26 +354,42 @@ def decide(
                 if wait["trigger"] == trigger.id and wait_id not in plan.cancelled_waits:
                     plan.cancelled_waits.append(wait_id)  # the newer event restarts the wait
                     plan.decisions.append(
-                        _decision(profile, trigger.id, now, SUPPRESS, "superseded", wait["event"],
-                                  detail={"replaced_by": event.id})
-                    )  # fmt: skip
+                        _decision(
+                            profile,
+                            trigger.id,
+                            now,
+                            SUPPRESS,
+                            "superseded",
+                            wait["event"],
+                            detail={"replaced_by": event.id},
+                        )
+                    )
             wait_id = stable_id(profile["customer_id"], trigger.id, event.id)
             due = now + timedelta(seconds=trigger.wait)
             plan.waits.append(Wait(wait_id, trigger.id, iso(now), iso(due), envelope))
             plan.decisions.append(
-                _decision(profile, trigger.id, now, "scheduled", None, event,
-                          detail={"wait": getattr(trigger.model, "wait", None),
-                                  "due_at": iso(due)})
-            )  # fmt: skip
+                _decision(
+                    profile,
+                    trigger.id,
+                    now,
+                    "scheduled",
+                    None,
+                    event,
+                    detail={"wait": getattr(trigger.model, "wait", None), "due_at": iso(due)},
+                )
+            )
             continue
         deliver(profile, view, trigger, envelope, config, now, plan, event.id)
     return plan
 
 
 def decide_wake(
-    profile: dict[str, Any], view: dict[str, Any], wait_id: str, config: CompiledConfig,
+    profile: dict[str, Any],
+    view: dict[str, Any],
+    wait_id: str,
+    config: CompiledConfig,
     now: datetime,
-) -> Plan:  # fmt: skip
+) -> Plan:
     """A wait has ended: re-check cancel_if, activity, audience and cooldown, then deliver."""
     plan = Plan()
     wait = (profile.get("waits") or {}).get(wait_id)
@@ -364,16 +422,30 @@ def decide_wake(
     ts = now.timestamp()
     if not audience_ok(trigger, view, ts):
         plan.decisions.append(
-            _decision(profile, trigger.id, now, SUPPRESS, "audience", event_env,
-                      detail={"segments": view.get("segments") or []})
-        )  # fmt: skip
+            _decision(
+                profile,
+                trigger.id,
+                now,
+                SUPPRESS,
+                "audience",
+                event_env,
+                detail={"segments": view.get("segments") or []},
+            )
+        )
         return plan
     last = in_cooldown(profile, trigger, ts)
     if last is not None:
         plan.decisions.append(
-            _decision(profile, trigger.id, now, SUPPRESS, "cooldown", event_env,
-                      detail={"last_sent_at": iso(_from_ts(last))})
-        )  # fmt: skip
+            _decision(
+                profile,
+                trigger.id,
+                now,
+                SUPPRESS,
+                "cooldown",
+                event_env,
+                detail={"last_sent_at": iso(_from_ts(last))},
+            )
+        )
         return plan
     deliver(profile, view, trigger, event_env, config, now, plan, wait_id)
     return plan

@@ -30,8 +30,9 @@ WHY = {
 }
 
 
-def _from_file(path: str, customer_id: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None,
-                                                      dict[str, dict[str, Any]]]:  # fmt: skip
+def _from_file(
+    path: str, customer_id: str
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dict[str, dict[str, Any]]]:
     doc = json.loads(Path(path).read_text())
     decisions = [d for d in doc["decisions"] if d["customer_id"] == customer_id]
     messages = {
@@ -40,8 +41,9 @@ def _from_file(path: str, customer_id: str) -> tuple[list[dict[str, Any]], dict[
     return decisions, doc.get("profiles", {}).get(customer_id), messages
 
 
-def _from_table(args: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None,
-                                    dict[str, dict[str, Any]]]:  # fmt: skip
+def _from_table(
+    args: Any,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dict[str, dict[str, Any]]]:
     from nudge import store
     from nudge.env import reset_env
 
@@ -68,10 +70,12 @@ def explain_command(args: Any) -> int:
     print(f"Customer {args.customer_id}")
     if profile is not None:
         consent = profile.get("consent") or {}
-        print(f"  now: orders {profile.get('orders_count', 0)}, lifetime value "
-              f"{profile.get('lifetime_value', 0)}, segments {profile.get('segments') or []}, "
-              f"tier {profile.get('value_tier')}, consent email={consent.get('email')} "
-              f"sms={consent.get('sms')}")  # fmt: skip
+        print(
+            f"  now: orders {profile.get('orders_count', 0)}, lifetime value "
+            f"{profile.get('lifetime_value', 0)}, segments {profile.get('segments') or []}, "
+            f"tier {profile.get('value_tier')}, consent email={consent.get('email')} "
+            f"sms={consent.get('sms')}"
+        )
     if not decisions:
         print("  no trigger or campaign matched any of their events: nothing was decided")
         return 0

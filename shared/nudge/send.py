@@ -20,9 +20,13 @@ class ProviderError(Exception):
 
 
 def build_email(
-    sender: str, to: str, subject: str, html: str | None, text: str | None,
+    sender: str,
+    to: str,
+    subject: str,
+    html: str | None,
+    text: str | None,
     headers: dict[str, str],
-) -> bytes:  # fmt: skip
+) -> bytes:
     """A MIME message with text and HTML parts and our headers."""
     msg = EmailMessage()
     msg["From"] = sender
@@ -39,9 +43,14 @@ def build_email(
 
 
 def send_email(
-    sender: str, to: str, subject: str, html: str | None, text: str | None,
-    headers: dict[str, str], tags: dict[str, str] | None = None,
-) -> str:  # fmt: skip
+    sender: str,
+    to: str,
+    subject: str,
+    html: str | None,
+    text: str | None,
+    headers: dict[str, str],
+    tags: dict[str, str] | None = None,
+) -> str:
     """Send through SES v2; returns the provider's message id.
 
     ``tags`` come back on SES's bounce/complaint events, so feedback finds the customer.

@@ -104,9 +104,14 @@ def decision_item(decision: Decision) -> dict[str, Any]:
     """A decision as a table item."""
     body = decision.as_dict()
     uid = stable_id(
-        decision.trigger or "-", decision.outcome, decision.reason or "", decision.event_id or "",
-        decision.message_id or "", decision.at, length=10,
-    )  # fmt: skip
+        decision.trigger or "-",
+        decision.outcome,
+        decision.reason or "",
+        decision.event_id or "",
+        decision.message_id or "",
+        decision.at,
+        length=10,
+    )
     return {
         "pk": _s(_pk(decision.customer_id)),
         "sk": _s(f"D#{decision.at}#{uid}"),
@@ -212,9 +217,12 @@ def claim_message(customer_id: str, message_id: str) -> dict[str, Any] | None:
     finds the item no longer pending and does nothing.
     """
     return _move_message(
-        customer_id, message_id, "SET #s = :sending, claimed_at = :now", "#s = :pending",
+        customer_id,
+        message_id,
+        "SET #s = :sending, claimed_at = :now",
+        "#s = :pending",
         {":sending": _s("sending"), ":pending": _s("pending")},
-    )  # fmt: skip
+    )
 
 
 def mark_calling(customer_id: str, message_id: str) -> None:
@@ -230,18 +238,25 @@ def mark_calling(customer_id: str, message_id: str) -> None:
 def unclaim(customer_id: str, message_id: str) -> dict[str, Any] | None:
     """Take back a stale claim that never reached the provider (status stays ``sending``)."""
     return _move_message(
-        customer_id, message_id, "SET claimed_at = :now",
-        "#s = :sending AND attribute_not_exists(calling_at)", {":sending": _s("sending")},
-    )  # fmt: skip
+        customer_id,
+        message_id,
+        "SET claimed_at = :now",
+        "#s = :sending AND attribute_not_exists(calling_at)",
+        {":sending": _s("sending")},
+    )
 
 
 def remember_phone(phone: str, customer_id: str) -> None:
     """Index a number we texted, so an SMS STOP reply finds its customer."""
     client("dynamodb").put_item(
         TableName=table(),
-        Item={"pk": _s(f"PHONE#{phone}"), "sk": _s("PHONE"), "kind": _s("phone_index"),
-              "customer_id": _s(customer_id)},
-    )  # fmt: skip
+        Item={
+            "pk": _s(f"PHONE#{phone}"),
+            "sk": _s("PHONE"),
+            "kind": _s("phone_index"),
+            "customer_id": _s(customer_id),
+        },
+    )
 
 
 def customer_for_phone(phone: str) -> str | None:
@@ -326,10 +341,12 @@ def pending_messages(customer_id: str) -> list[dict[str, Any]]:
         FilterExpression="#s = :pending",
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={
-            ":pk": _s(_pk(customer_id)), ":o": _s("O#"), ":pending": _s("pending"),
+            ":pk": _s(_pk(customer_id)),
+            ":o": _s("O#"),
+            ":pending": _s("pending"),
         },
         ConsistentRead=True,
-    )  # fmt: skip
+    )
     out = []
     for item in page.get("Items", []):
         body = _message_from_item(item)
@@ -357,15 +374,20 @@ def decisions_for(customer_id: str, since: str | None = None) -> list[dict[str, 
     if since:
         key = "pk = :pk AND sk BETWEEN :from AND :to"
         values = {":pk": values[":pk"], ":from": _s(f"D#{since}"), ":to": _s("D#\uffff")}
-    items = all_items("query", TableName=table(), KeyConditionExpression=key,
-                      ExpressionAttributeValues=values)  # fmt: skip
+    items = all_items(
+        "query", TableName=table(), KeyConditionExpression=key, ExpressionAttributeValues=values
+    )
     return [json.loads(item["doc"]["S"]) for item in items]
 
 
 def scan_kind(kind: str) -> list[dict[str, Any]]:
     """Every item of one kind (simulation read-back and small-table tools only)."""
-    return all_items("scan", TableName=table(), FilterExpression="kind = :k",
-                     ExpressionAttributeValues={":k": _s(kind)})  # fmt: skip
+    return all_items(
+        "scan",
+        TableName=table(),
+        FilterExpression="kind = :k",
+        ExpressionAttributeValues={":k": _s(kind)},
+    )
 
 
 def parse_iso(value: str) -> float:
@@ -461,17 +483,25 @@ def commit_with(
     ddb = client("dynamodb")
     items: list[dict[str, Any]] = [{"Put": _profile_put(customer_id, doc, version)}, *extra]
     items += [
-        {"Put": {"TableName": table(), "Item": outbox_item(m),
-                 "ConditionExpression": "attribute_not_exists(pk)"}}
+        {
+            "Put": {
+                "TableName": table(),
+                "Item": outbox_item(m),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
         for m in messages
-    ]  # fmt: skip
+    ]
     items += [{"Put": {"TableName": table(), "Item": decision_item(d)}} for d in decisions]
     try:
         ddb.transact_write_items(TransactItems=items)
     except ddb.exceptions.TransactionCanceledException as exc:
         reasons = exc.response.get("CancellationReasons") or []
-        failed = [i for i, r in zip(items, reasons, strict=False)
-                  if r.get("Code") == "ConditionalCheckFailed"]  # fmt: skip
+        failed = [
+            i
+            for i, r in zip(items, reasons, strict=False)
+            if r.get("Code") == "ConditionalCheckFailed"
+        ]
         if any("ConditionCheck" in i for i in failed):
             raise Erased(customer_id) from None
         kinds = {i.get("Put", {}).get("Item", {}).get("kind", {}).get("S") for i in failed}
@@ -502,9 +532,13 @@ def put_tombstone(customer_id: str, erased_at: str) -> None:
 
 def partition_items(customer_id: str) -> list[dict[str, Any]]:
     """Every item of the customer's partition (``C#<id>``), as stored (privacy requests)."""
-    return all_items("query", TableName=table(), KeyConditionExpression="pk = :pk",
-                     ExpressionAttributeValues={":pk": _s(_pk(customer_id))},
-                     ConsistentRead=True)  # fmt: skip
+    return all_items(
+        "query",
+        TableName=table(),
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": _s(_pk(customer_id))},
+        ConsistentRead=True,
+    )
 
 
 def plain_item(item: dict[str, Any]) -> dict[str, Any]:
@@ -567,9 +601,11 @@ def _run_key(run_id: str, sk: str = "RUN") -> dict[str, Any]:
 
 
 def scan_profiles(
-    segment: int, total_segments: int, start_key: dict[str, Any] | None = None,
+    segment: int,
+    total_segments: int,
+    start_key: dict[str, Any] | None = None,
     limit: int | None = None,
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:  # fmt: skip
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """One page of one parallel-scan segment: profiles (``customer_id``, ``doc``, ``version``)
     and the key the next page starts from (None at the end of the segment).
 
@@ -593,8 +629,9 @@ def scan_profiles(
     items = []
     for item in page.get("Items", []):
         doc = json.loads(item["doc"]["S"])
-        items.append({"customer_id": doc["customer_id"], "doc": doc,
-                      "version": int(item["version"]["N"])})  # fmt: skip
+        items.append(
+            {"customer_id": doc["customer_id"], "doc": doc, "version": int(item["version"]["N"])}
+        )
     return items, page.get("LastEvaluatedKey")
 
 
@@ -612,11 +649,14 @@ def claim_run(run_id: str, owner: str, lease_until: float, at: float) -> dict[st
             ConditionExpression="attribute_not_exists(pk) OR lease_until < :at OR #o = :me",
             ExpressionAttributeNames={"#o": "owner", "#t": "ttl"},
             ExpressionAttributeValues={
-                ":me": _s(owner), ":until": _n(round(lease_until, 3)), ":at": _n(round(at, 3)),
-                ":k": _s("score_run"), ":ttl": _ttl(RUN_TTL_DAYS),
+                ":me": _s(owner),
+                ":until": _n(round(lease_until, 3)),
+                ":at": _n(round(at, 3)),
+                ":k": _s("score_run"),
+                ":ttl": _ttl(RUN_TTL_DAYS),
             },
             ReturnValues="ALL_NEW",
-        )  # fmt: skip
+        )
     except ddb.exceptions.ConditionalCheckFailedException:
         raise RunBusy(run_id) from None
     state = out["Attributes"].get("state")
@@ -636,9 +676,10 @@ def save_run(run_id: str, owner: str, state: dict[str, Any], lease_until: float)
             ExpressionAttributeNames={"#s": "state", "#o": "owner"},
             ExpressionAttributeValues={
                 ":state": _s(json.dumps(state, separators=(",", ":"))),
-                ":until": _n(round(lease_until, 3)), ":me": _s(owner),
+                ":until": _n(round(lease_until, 3)),
+                ":me": _s(owner),
             },
-        )  # fmt: skip
+        )
     except ddb.exceptions.ConditionalCheckFailedException:
         raise RunBusy(run_id) from None
 
@@ -657,19 +698,25 @@ def put_run_chunk(run_id: str, name: str, data: bytes, rows: int) -> None:
     """Store one packed chunk of a run's gathered numbers (``data`` < 400 KB)."""
     client("dynamodb").put_item(
         TableName=table(),
-        Item={**_run_key(run_id, f"CHUNK#{name}"), "kind": _s("score_chunk"),
-              "rows": _n(rows), "data": {"B": data}, "ttl": _ttl(RUN_TTL_DAYS)},
-    )  # fmt: skip
+        Item={
+            **_run_key(run_id, f"CHUNK#{name}"),
+            "kind": _s("score_chunk"),
+            "rows": _n(rows),
+            "data": {"B": data},
+            "ttl": _ttl(RUN_TTL_DAYS),
+        },
+    )
 
 
 def run_chunks(run_id: str, prefix: str) -> list[tuple[str, bytes]]:
     """The run's chunks whose name starts with ``prefix``: ``(name, data)`` in name order."""
     items = all_items(
-        "query", TableName=table(),
+        "query",
+        TableName=table(),
         KeyConditionExpression="pk = :pk AND begins_with(sk, :c)",
         ExpressionAttributeValues={":pk": _s(f"RUN#{run_id}"), ":c": _s(f"CHUNK#{prefix}")},
         ConsistentRead=True,
-    )  # fmt: skip
+    )
     return [(item["sk"]["S"][len("CHUNK#") :], bytes(item["data"]["B"])) for item in items]
 
 

@@ -14,11 +14,28 @@ if TYPE_CHECKING:  # jinja2 is imported lazily: only dispatch and validate need 
 
 # CONTRACT §2: what templates see at the top level.
 PROFILE_FIELDS = (
-    "customer_id", "email", "phone", "timezone", "traits", "consent", "orders_count",
-    "lifetime_value", "avg_order_value", "first_order_at", "last_order_at",
-    "days_since_first_order", "days_since_last_order", "last_seen_at", "cart", "segments",
-    "value_tier", "rfm", "pltv", "p_alive", "preferred_channel",
-)  # fmt: skip
+    "customer_id",
+    "email",
+    "phone",
+    "timezone",
+    "traits",
+    "consent",
+    "orders_count",
+    "lifetime_value",
+    "avg_order_value",
+    "first_order_at",
+    "last_order_at",
+    "days_since_first_order",
+    "days_since_last_order",
+    "last_seen_at",
+    "cart",
+    "segments",
+    "value_tier",
+    "rfm",
+    "pltv",
+    "p_alive",
+    "preferred_channel",
+)
 STANDARD_TRAITS = ("first_name", "last_name", "birthday", "locale")
 EXTRA_NAMES = ("event", "content", "unsubscribe_url")
 

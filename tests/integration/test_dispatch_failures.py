@@ -37,10 +37,13 @@ def _ses_refuses(monkeypatch, status: int, code: str, times: int) -> None:
 
 def _cart_due(sim, cid: str) -> None:
     """A customer with a jewelry cart whose reminder is due; the clock stops just before."""
-    sim.run([
-        customer(cid, "2027-02-10T14:00:00Z"),
-        event("cart_updated", cid, "2027-02-10T14:03:00Z", value=300.0, items=ITEMS),
-    ], until=parse_time("2027-02-10T14:05:00Z"))  # fmt: skip
+    sim.run(
+        [
+            customer(cid, "2027-02-10T14:00:00Z"),
+            event("cart_updated", cid, "2027-02-10T14:03:00Z", value=300.0, items=ITEMS),
+        ],
+        until=parse_time("2027-02-10T14:05:00Z"),
+    )
 
 
 def _outcomes(sim, cid: str) -> list[tuple[str, str | None]]:

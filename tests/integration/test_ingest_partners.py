@@ -20,8 +20,10 @@ def test_a_batch_with_a_skipped_a_malformed_and_a_good_partner_event(sim):
     malformed = sample("shopify_orders_create")
     del malformed["detail"]["metadata"]
     good = order(7, 2**60, "150.00", RING, "2027-02-10T10:05:00Z")
-    records = [{"messageId": f"m-{i}", "body": json.dumps(e)}
-               for i, e in enumerate([skipped, malformed, good])]  # fmt: skip
+    records = [
+        {"messageId": f"m-{i}", "body": json.dumps(e)}
+        for i, e in enumerate([skipped, malformed, good])
+    ]
 
     # When ingest handles it
     result = ingest.handle({"Records": records})
@@ -36,12 +38,20 @@ def test_a_batch_with_a_skipped_a_malformed_and_a_good_partner_event(sim):
 
 
 def test_a_single_envelope_says_why_a_partner_event_was_skipped(sim):
-    got = ingest.handle(sample("shopify_checkouts_update") | {"detail": {
-        "payload": {"completed_at": "2027-02-10T10:00:00-05:00", "customer": {"id": 1}},
-        "metadata": {"X-Shopify-Topic": "checkouts/update"}}})  # fmt: skip
+    got = ingest.handle(
+        sample("shopify_checkouts_update")
+        | {
+            "detail": {
+                "payload": {"completed_at": "2027-02-10T10:00:00-05:00", "customer": {"id": 1}},
+                "metadata": {"X-Shopify-Topic": "checkouts/update"},
+            }
+        }
+    )
 
-    assert got == {"skipped": "completed checkout: it became an order, not an abandoned cart",
-                   "partner": "shopify"}  # fmt: skip
+    assert got == {
+        "skipped": "completed checkout: it became an order, not an abandoned cart",
+        "partner": "shopify",
+    }
     assert sim.dead_letters() == []
 
 

@@ -25,8 +25,9 @@ def test_the_same_event_delivered_twice_is_counted_once_and_sends_nothing_twice(
 
 def test_a_second_delivery_of_a_cart_does_not_send_a_second_reminder(sim):
     items = [{"product_id": "p-1", "name": "Ring", "category": "jewelry", "price": 300.0}]
-    cart = event("cart_updated", "bo", "2027-02-10T10:00:00Z", value=300.0, items=items,
-                 event_id="cart-1")  # fmt: skip
+    cart = event(
+        "cart_updated", "bo", "2027-02-10T10:00:00Z", value=300.0, items=items, event_id="cart-1"
+    )
     sim.run([customer("bo", "2027-02-10T09:00:00Z"), cart, cart])
 
     assert len(sim.messages()) == 1
@@ -94,12 +95,15 @@ def test_an_event_from_nudge_itself_is_refused(sim):
 
 
 def test_refund_in_full_takes_the_order_out_of_the_profile(sim):
-    sim.run([
-        customer("gil", "2027-02-01T09:00:00Z"),
-        _order("gil", "2027-02-01T10:00:00Z", "o-1", 200.0),
-        _order("gil", "2027-02-05T10:00:00Z", "o-2", 400.0),
-        event("order_refunded", "gil", "2027-02-06T10:00:00Z", order_id="o-2", value=400.0),
-    ], until=None)  # fmt: skip
+    sim.run(
+        [
+            customer("gil", "2027-02-01T09:00:00Z"),
+            _order("gil", "2027-02-01T10:00:00Z", "o-1", 200.0),
+            _order("gil", "2027-02-05T10:00:00Z", "o-2", 400.0),
+            event("order_refunded", "gil", "2027-02-06T10:00:00Z", order_id="o-2", value=400.0),
+        ],
+        until=None,
+    )
 
     profile = sim.profiles()["gil"]
     assert profile["orders_count"] == 1

@@ -20,20 +20,29 @@ def _put(sim, *envelopes):
 
 
 def _order(cid: str, at: str, order_id: str, value: float) -> dict:
-    items = [{"product_id": "p-102", "name": "Diamond Stud Earrings", "category": "jewelry",
-              "price": value, "quantity": 1}]  # fmt: skip
+    items = [
+        {
+            "product_id": "p-102",
+            "name": "Diamond Stud Earrings",
+            "category": "jewelry",
+            "price": value,
+            "quantity": 1,
+        }
+    ]
     return event("order_placed", cid, at, order_id=order_id, value=value, items=items)
 
 
 @pytest.fixture
 def shop(sim):
     """A VIP (600 spent this month), a lapsed customer (last order in July) and a new one."""
-    _put(sim,
-         customer("lapsed-lee", "2026-06-30T10:00:00Z"),
-         _order("lapsed-lee", "2026-07-01T10:00:00Z", "o-1", 80.0),
-         customer("vip-val", "2027-01-30T10:00:00Z"),
-         _order("vip-val", "2027-02-01T10:00:00Z", "o-2", 600.0),
-         customer("new-ned", "2027-02-09T10:00:00Z"))  # fmt: skip
+    _put(
+        sim,
+        customer("lapsed-lee", "2026-06-30T10:00:00Z"),
+        _order("lapsed-lee", "2026-07-01T10:00:00Z", "o-1", 80.0),
+        customer("vip-val", "2027-01-30T10:00:00Z"),
+        _order("vip-val", "2027-02-01T10:00:00Z", "o-2", 600.0),
+        customer("new-ned", "2027-02-09T10:00:00Z"),
+    )
     sim.advance(parse_time("2027-02-10T14:00:00Z"))
     return sim
 
@@ -47,9 +56,13 @@ def test_content_blocks_for_a_vip_and_a_lapsed_customer_differ_as_configured(sho
     # Then each gets the home_hero variant config/content.yaml assigns to its segment
     assert (vip["status"], lapsed["status"], new["status"]) == (200, 200, 200)
     assert vip["body"]["blocks"]["home_hero"] == {
-        "headline": "Early access: premium gift sets", "offer": "early_access"}  # fmt: skip
+        "headline": "Early access: premium gift sets",
+        "offer": "early_access",
+    }
     assert lapsed["body"]["blocks"]["home_hero"] == {
-        "headline": "Curated gifts, chosen for you", "offer": "comeback"}  # fmt: skip
+        "headline": "Curated gifts, chosen for you",
+        "offer": "comeback",
+    }
     assert new["body"]["blocks"]["home_hero"]["offer"] == "none"
     assert vip["body"]["segments"] == ["vip"] and lapsed["body"]["segments"] == ["lapsed"]
     assert vip["headers"]["Cache-Control"] == "no-store"
@@ -97,9 +110,14 @@ def test_other_methods_and_paths_are_refused_with_json(shop):
 def test_ids_are_url_decoded_and_a_merged_visitor_reads_as_its_customer(shop):
     from tests.partners import segment
 
-    identify = segment("identify", "2027-02-10T14:01:00Z", user_id="vip-val",
-                       anonymous_id="dev 1", message_id="id-1",
-                       traits={"consent": {"email": True}})  # fmt: skip
+    identify = segment(
+        "identify",
+        "2027-02-10T14:01:00Z",
+        user_id="vip-val",
+        anonymous_id="dev 1",
+        message_id="id-1",
+        traits={"consent": {"email": True}},
+    )
     _put(shop, identify)
 
     got = shop.api("GET", "/profiles/anon:dev 1/content")  # sent as /profiles/anon:dev%201/...

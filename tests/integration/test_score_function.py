@@ -67,8 +67,11 @@ def tap(shop):
 
 
 def _changes(tap: BusTap) -> list[str]:
-    return [json.dumps(e["detail"], sort_keys=True) for e in tap.events()
-            if e["detail-type"] != "message_sent"]  # fmt: skip
+    return [
+        json.dumps(e["detail"], sort_keys=True)
+        for e in tap.events()
+        if e["detail-type"] != "message_sent"
+    ]
 
 
 def test_time_running_low_saves_the_run_and_the_handler_invokes_itself_to_carry_on(shop, tap):
@@ -76,10 +79,14 @@ def test_time_running_low_saves_the_run_and_the_handler_invokes_itself_to_carry_
     with Stubber(aws.client("lambda")) as stub:
         payload = {"kind": "daily", "date": "2027-03-01", "continuation": 1}
         stub.add_response(
-            "invoke", {"StatusCode": 202},
-            {"FunctionName": ARN, "InvocationType": "Event",
-             "Payload": json.dumps(payload).encode()},
-        )  # fmt: skip
+            "invoke",
+            {"StatusCode": 202},
+            {
+                "FunctionName": ARN,
+                "InvocationType": "Event",
+                "Payload": json.dumps(payload).encode(),
+            },
+        )
 
         # When the Scheduler's daily event arrives
         first = app.handler({"kind": "daily"}, Context(steps=30))
@@ -131,8 +138,10 @@ def test_another_invocation_holding_the_run_makes_this_one_step_aside(shop):
     store.claim_run("score#2027-03-01", "someone-else", lease_until=at + 600, at=at)
 
     assert score.handle({"kind": "daily"}) == {
-        "run": "score#2027-03-01", "date": "2027-03-01", "busy": True,
-    }  # fmt: skip
+        "run": "score#2027-03-01",
+        "date": "2027-03-01",
+        "busy": True,
+    }
     # once their lease has run out (they crashed), the run is ours
     shop.clock.advance(timedelta(minutes=11))
     assert score.handle({"kind": "daily", "date": "2027-03-01"})["done"]

@@ -50,10 +50,16 @@ class BusTap:
         arn = sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        events.put_rule(Name="tap-nudge-events", EventBusName=ENV["NUDGE_BUS_NAME"],
-                        EventPattern=json.dumps({"source": ["nudge"]}))  # fmt: skip
-        events.put_targets(Rule="tap-nudge-events", EventBusName=ENV["NUDGE_BUS_NAME"],
-                           Targets=[{"Id": "tap", "Arn": arn}])  # fmt: skip
+        events.put_rule(
+            Name="tap-nudge-events",
+            EventBusName=ENV["NUDGE_BUS_NAME"],
+            EventPattern=json.dumps({"source": ["nudge"]}),
+        )
+        events.put_targets(
+            Rule="tap-nudge-events",
+            EventBusName=ENV["NUDGE_BUS_NAME"],
+            Targets=[{"Id": "tap", "Arn": arn}],
+        )
         self.received: list[dict[str, Any]] = []
 
     def events(self) -> list[dict[str, Any]]:
@@ -70,12 +76,15 @@ class BusTap:
     def changes(self, customer_id: str | None = None) -> list[tuple[str, str, str]]:
         """``(customer, detail-type, properties as JSON)`` of the segment and tier events."""
         return [
-            (e["detail"]["customer_id"], e["detail-type"],
-             json.dumps(e["detail"].get("properties"), sort_keys=True))
+            (
+                e["detail"]["customer_id"],
+                e["detail-type"],
+                json.dumps(e["detail"].get("properties"), sort_keys=True),
+            )
             for e in self.events()
             if e["detail-type"] != "message_sent"
             and customer_id in (None, e["detail"]["customer_id"])
-        ]  # fmt: skip
+        ]
 
 
 def base_events(n: int, seed: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
@@ -101,8 +110,15 @@ def base_events(n: int, seed: int, start: datetime, end: datetime) -> list[dict[
             at += timedelta(days=rng.expovariate(rate) + 0.5)
         if rng.random() < 0.08:
             refund_at = min(end, parse_time(out[-1]["time"]) + timedelta(days=10))
-            out.append(event("order_refunded", cid, iso(refund_at), order_id=f"o-{cid}-{k - 1}",
-                             value=10_000.0))  # fmt: skip
+            out.append(
+                event(
+                    "order_refunded",
+                    cid,
+                    iso(refund_at),
+                    order_id=f"o-{cid}-{k - 1}",
+                    value=10_000.0,
+                )
+            )
     return sorted(out, key=lambda e: e["time"])
 
 
@@ -146,8 +162,10 @@ def decision_rows(sim: Simulation) -> list[tuple[Any, ...]]:
 
 # -- time alone moves a customer ---------------------------------------------------------------
 
-ANN = [customer("ann", "2027-01-01T10:00:00Z"),
-       event("order_placed", "ann", "2027-01-01T12:00:00Z", order_id="o-1", value=120.0)]  # fmt: skip
+ANN = [
+    customer("ann", "2027-01-01T10:00:00Z"),
+    event("order_placed", "ann", "2027-01-01T12:00:00Z", order_id="o-1", value=120.0),
+]
 
 
 def test_a_last_order_ageing_past_180_days_leaves_fading_for_lost_at_the_daily_recompute():
@@ -181,14 +199,19 @@ def test_a_last_order_ageing_past_180_days_leaves_fading_for_lost_at_the_daily_r
 
 
 def test_time_alone_walks_a_one_order_customer_down_the_tiers_one_recompute_at_a_time():
-    with Simulation(CONFIG, start=parse_time("2027-01-01T00:00:00Z"),
-                    daily=False) as sim:  # fmt: skip
+    with Simulation(CONFIG, start=parse_time("2027-01-01T00:00:00Z"), daily=False) as sim:
         tap = BusTap()
         sim.run(ANN, until=parse_time("2027-01-01T13:00:00Z"))
         tiers = []
         # 03:00 New York on each day: 29.8, 30.8, 89.8, 90.8, 179.8 and 180.8 days after
-        for at in ("2027-01-31T08:00:00Z", "2027-02-01T08:00:00Z", "2027-04-01T07:00:00Z",
-                   "2027-04-02T07:00:00Z", "2027-06-30T07:00:00Z", "2027-07-01T07:00:00Z"):  # fmt: skip
+        for at in (
+            "2027-01-31T08:00:00Z",
+            "2027-02-01T08:00:00Z",
+            "2027-04-01T07:00:00Z",
+            "2027-04-02T07:00:00Z",
+            "2027-06-30T07:00:00Z",
+            "2027-07-01T07:00:00Z",
+        ):
             sim.clock.set(parse_time(at))
             score.handle({"kind": "daily"})
             tiers.append(stored_profiles(sim)["ann"]["value_tier"])
@@ -205,12 +228,17 @@ def test_time_alone_walks_a_one_order_customer_down_the_tiers_one_recompute_at_a
 
 def test_triggers_on_segment_entered_and_value_tier_changed_fire_at_the_recompute(tmp_path):
     # Given triggers on entering `lapsed` and on falling into the `lost` tier
-    config = make_config(tmp_path, **{"triggers/winback_lapsed.yaml": WINBACK,
-                                      "triggers/tier_lost.yaml": TIER_LOST})  # fmt: skip
+    config = make_config(
+        tmp_path, **{"triggers/winback_lapsed.yaml": WINBACK, "triggers/tier_lost.yaml": TIER_LOST}
+    )
     with Simulation(config, start=parse_time("2027-06-29T00:00:00Z"), daily=True) as sim:
-        sim.run([customer("bea", "2027-01-01T10:00:00Z"),
-                 event("order_placed", "bea", "2027-01-01T12:00:00Z", order_id="o-1", value=80.0)],
-                until=parse_time("2027-06-30T12:00:00Z"))  # fmt: skip
+        sim.run(
+            [
+                customer("bea", "2027-01-01T10:00:00Z"),
+                event("order_placed", "bea", "2027-01-01T12:00:00Z", order_id="o-1", value=80.0),
+            ],
+            until=parse_time("2027-06-30T12:00:00Z"),
+        )
         assert sim.decisions() == []
 
         # When the daily recompute finds her 180 days past her last order
@@ -218,8 +246,11 @@ def test_triggers_on_segment_entered_and_value_tier_changed_fire_at_the_recomput
 
         # Then both triggers fired on the recompute's changes, and both emails went out a minute
         # later (the arbitration window)
-        decisions = [(d["trigger"], d["event_type"], d["outcome"], d["at"])
-                     for d in sim.decisions() if d["customer_id"] == "bea"]  # fmt: skip
+        decisions = [
+            (d["trigger"], d["event_type"], d["outcome"], d["at"])
+            for d in sim.decisions()
+            if d["customer_id"] == "bea"
+        ]
         assert sorted(decisions) == [
             ("tier_lost", "value_tier_changed", "sent", "2027-07-01T07:01:00Z"),
             ("winback_lapsed", "segment_entered", "sent", "2027-07-01T07:01:00Z"),
@@ -268,10 +299,19 @@ def test_rfm_p_alive_and_pltv_land_on_every_buyer_of_a_simulated_base(base):
     assert ranked[0]["rfm"]["r"] <= 2
     # RFM segment names come from the standard map
     assert {p["rfm"]["segment"] for p in buyers.values()} <= {
-        "Champions", "Loyal Customers", "Potential Loyalist", "New Customers", "Promising",
-        "Need Attention", "About To Sleep", "At Risk", "Can't Lose Them", "Hibernating", "Lost",
+        "Champions",
+        "Loyal Customers",
+        "Potential Loyalist",
+        "New Customers",
+        "Promising",
+        "Need Attention",
+        "About To Sleep",
+        "At Risk",
+        "Can't Lose Them",
+        "Hibernating",
+        "Lost",
         "Others",
-    }  # fmt: skip
+    }
 
 
 # -- a run stopped half-way ----------------------------------------------------------------------
@@ -353,10 +393,10 @@ def test_a_refunded_last_order_no_longer_counts_at_the_recompute():
             event("order_placed", cid, "2027-01-01T12:00:00Z", order_id=f"a-{cid}", value=100.0),
             event("order_placed", cid, "2027-05-01T12:00:00Z", order_id=f"b-{cid}", value=80.0),
         ]
-    events.append(event("order_refunded", "ray", "2027-06-01T12:00:00Z", order_id="b-ray",
-                        value=80.0))  # fmt: skip
-    with Simulation(CONFIG, start=parse_time("2027-01-01T00:00:00Z"),
-                    daily=False) as sim:  # fmt: skip
+    events.append(
+        event("order_refunded", "ray", "2027-06-01T12:00:00Z", order_id="b-ray", value=80.0)
+    )
+    with Simulation(CONFIG, start=parse_time("2027-01-01T00:00:00Z"), daily=False) as sim:
         sim.run(events, until=parse_time("2027-06-01T13:00:00Z"))
         # the refund moved Ray at once: his last live order is January's (151 days)
         assert sim.profiles()["ray"]["value_tier"] == "fading"
@@ -380,5 +420,11 @@ def test_a_refunded_last_order_no_longer_counts_at_the_recompute():
         assert ray["rfm"]["f"] < two["rfm"]["f"] and ray["rfm"]["m"] < two["rfm"]["m"]
         assert ray["rfm"]["r"] < two["rfm"]["r"]
         assert score.summary(stored_profiles(sim)["ray"], sim.clock.current) == (
-            0.0, 0.0, 180.0, 0.0, 180.0, 1.0, 100.0,
-        )  # fmt: skip
+            0.0,
+            0.0,
+            180.0,
+            0.0,
+            180.0,
+            1.0,
+            100.0,
+        )

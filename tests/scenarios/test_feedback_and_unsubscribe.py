@@ -19,8 +19,7 @@ def _cart(cid: str, at: str) -> dict:
 
 
 def _first_email_then(sim, cid: str, feedback_event) -> list[dict]:
-    sim.run([customer(cid, "2027-02-03T09:00:00Z"), _cart(cid, "2027-02-03T10:00:00Z")],
-            until=None)  # fmt: skip
+    sim.run([customer(cid, "2027-02-03T09:00:00Z"), _cart(cid, "2027-02-03T10:00:00Z")], until=None)
     [mail] = sim.messages()
     feedback_event(mail)
     sim.run([_cart(cid, "2027-02-12T10:00:00Z")])  # a week later: cooldown is over
@@ -71,8 +70,12 @@ def test_an_sms_stop_reply_withdraws_sms_consent(sim):
     view = event("page_viewed", "gus", "2027-02-10T15:00:00Z", path="/pages/delivery")
     sim.run([customer("gus", "2027-02-10T14:00:00Z"), view], until=parse_time("2027-02-11T00:00Z"))
     [sms] = sim.messages()
-    reply = {"originationNumber": sms["to"], "destinationNumber": "+15550100",
-             "messageBody": "stop", "inboundMessageId": "in-1"}  # fmt: skip
+    reply = {
+        "originationNumber": sms["to"],
+        "destinationNumber": "+15550100",
+        "messageBody": "stop",
+        "inboundMessageId": "in-1",
+    }
     result = feedback.handle({"Records": [{"Sns": {"Message": json.dumps(reply)}}]})
     assert result == {"results": ["sms consent withdrawn"]}
     assert sim.profiles()["gus"]["consent"]["sms"] is False
@@ -94,5 +97,7 @@ def test_a_customer_in_the_control_group_is_recorded_held_out_where_the_send_wou
     assert sim.messages() == []
     timeline = [(d["at"], d["outcome"], d["reason"]) for d in sim.decisions()]
     # after the wait and the arbitration window, exactly when a treated customer is emailed
-    assert timeline == [("2027-02-10T10:00:00Z", "scheduled", None),
-                        ("2027-02-10T11:01:00Z", "held_out", "global")]  # fmt: skip
+    assert timeline == [
+        ("2027-02-10T10:00:00Z", "scheduled", None),
+        ("2027-02-10T11:01:00Z", "held_out", "global"),
+    ]

@@ -23,10 +23,12 @@ def _timeline(sim, cid: str) -> list[tuple[str, str, str | None]]:
 
 def test_sms_at_2230_in_los_angeles_waits_until_0800_there(sim):
     # 22:30 PST on Feb 10 is 06:30Z on Feb 11; 08:00 PST on Feb 11 is 16:00Z
-    sim.run([
-        customer("lena", "2027-02-10T20:00:00Z", timezone="America/Los_Angeles"),
-        _delivery_view("lena", "2027-02-11T06:30:00Z"),
-    ])  # fmt: skip
+    sim.run(
+        [
+            customer("lena", "2027-02-10T20:00:00Z", timezone="America/Los_Angeles"),
+            _delivery_view("lena", "2027-02-11T06:30:00Z"),
+        ]
+    )
 
     [sms] = sim.messages()
     assert sms["channel"] == "sms"
@@ -38,26 +40,31 @@ def test_sms_at_2230_in_los_angeles_waits_until_0800_there(sim):
 
 
 def test_same_sms_in_new_york_daytime_goes_at_once(sim):
-    sim.run([
-        customer("nate", "2027-02-10T14:00:00Z", timezone="America/New_York"),
-        _delivery_view("nate", "2027-02-10T15:00:00Z"),
-    ])  # fmt: skip
+    sim.run(
+        [
+            customer("nate", "2027-02-10T14:00:00Z", timezone="America/New_York"),
+            _delivery_view("nate", "2027-02-10T15:00:00Z"),
+        ]
+    )
     [sms] = sim.messages()
     assert sms["at"] == "2027-02-10T15:01:00Z"  # after the 1m arbitration window
 
 
 def test_order_ten_minutes_before_the_deferred_sms_stops_it(sim):
     # 22:15 ET: quiet hours; the SMS is deferred to 08:00 ET (13:00Z); the order comes at 12:50Z
-    sim.run([
-        customer("owen", "2027-02-10T20:00:00Z"),
-        _delivery_view("owen", "2027-02-11T03:15:00Z"),
-        event("order_placed", "owen", "2027-02-11T12:50:00Z", order_id="o-9", value=80.0),
-    ])  # fmt: skip
+    sim.run(
+        [
+            customer("owen", "2027-02-10T20:00:00Z"),
+            _delivery_view("owen", "2027-02-11T03:15:00Z"),
+            event("order_placed", "owen", "2027-02-11T12:50:00Z", order_id="o-9", value=80.0),
+        ]
+    )
 
     assert sim.messages() == []
     assert [(o, r) for _, o, r in _timeline(sim, "owen")] == [
-        ("deferred", "quiet_hours"), ("suppressed", "audience"),
-    ]  # fmt: skip
+        ("deferred", "quiet_hours"),
+        ("suppressed", "audience"),
+    ]
 
 
 CAPPED_SETTINGS = (
@@ -84,15 +91,22 @@ PROMO_LOW = textwrap.dedent("""\
     """)
 
 
-@pytest.mark.parametrize(("expires", "end"), [
-    ("", ("sent", None)), ("expires: 12h", ("suppressed", "expired")),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("expires", "end"),
+    [
+        ("", ("sent", None)),
+        ("expires: 12h", ("suppressed", "expired")),
+    ],
+)
 def test_one_a_day_cap_sends_the_higher_priority_and_defers_the_other(tmp_path, expires, end):
-    config = make_config(tmp_path, **{
-        "settings.yaml": CAPPED_SETTINGS,
-        "triggers/promo_high.yaml": PROMO_HIGH,
-        "triggers/promo_low.yaml": PROMO_LOW.replace("{expires}", expires),
-    })  # fmt: skip
+    config = make_config(
+        tmp_path,
+        **{
+            "settings.yaml": CAPPED_SETTINGS,
+            "triggers/promo_high.yaml": PROMO_HIGH,
+            "triggers/promo_low.yaml": PROMO_LOW.replace("{expires}", expires),
+        },
+    )
     promo = event("promo_seen", "pia", "2027-02-10T15:00:00Z", base="wishlist_added")
     with Simulation(config, start=parse_time("2027-02-10T00:00:00Z")) as sim:
         sim.run([customer("pia", "2027-02-10T14:00:00Z"), promo])

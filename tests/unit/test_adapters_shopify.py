@@ -118,14 +118,17 @@ def test_published_order_when_not_a_test_is_an_order_of_its_customer() -> None:
     assert event.type == "order_placed" and event.id == "wh-2026-04/orders/create"
     # (the published ids were rounded by the scrape: see tests/fixtures/shopify/README.md)
     assert (event.customer_id, event.properties["order_id"]) == (
-        "115310627314723950", "820982911946154500",
-    )  # fmt: skip
+        "115310627314723950",
+        "820982911946154500",
+    )
     assert exact(event.properties["value"]) == Decimal("404.95")
     assert [(i["name"], i["price"]) for i in event.properties["items"]] == [
-        ("Aviator sunglasses", 89.99), ("Lens Protection Plan (2 Year)", 19.99),
-        ("Premium Leather Case", 24.99), ("Mid-century lounger", 159.99),
+        ("Aviator sunglasses", 89.99),
+        ("Lens Protection Plan (2 Year)", 19.99),
+        ("Premium Leather Case", 24.99),
+        ("Mid-century lounger", 159.99),
         ("Coffee table", 119.99),
-    ]  # fmt: skip
+    ]
     assert native["time"] == "2022-01-01T00:00:00Z"
     # the customer's email is an address for a profile without one, and both emails (the
     # customer's and the order's) are the customer's from now on
@@ -218,16 +221,21 @@ def test_email_consent_topic_is_accepted_under_each_of_its_spellings(
 
 @pytest.mark.parametrize(
     "spelling",
-    ["customers_marketing_consent/update", "CUSTOMERS_MARKETING_CONSENT_UPDATE",
-     "customers/marketing_consent_update"],
-)  # fmt: skip
+    [
+        "customers_marketing_consent/update",
+        "CUSTOMERS_MARKETING_CONSENT_UPDATE",
+        "customers/marketing_consent_update",
+    ],
+)
 def test_sms_consent_topic_is_accepted_under_each_of_its_spellings(spelling: str) -> None:
     partner = sample("customers_marketing_consent_update")
     partner["detail"]["metadata"]["shopify-topic"] = spelling
     event = parse_event(only(adapt(partner)))
     assert (event.type, event.properties["channel"], event.properties["granted"]) == (
-        "consent_updated", "sms", True,
-    )  # fmt: skip
+        "consent_updated",
+        "sms",
+        True,
+    )
 
 
 def test_a_topic_nudge_does_not_map_is_unmapped_by_name() -> None:
@@ -251,15 +259,24 @@ def test_a_skipped_mapped_topic_is_not_unmapped() -> None:
 
 @pytest.mark.parametrize(
     ("state", "granted"),
-    [("subscribed", True), ("pending", False), ("unsubscribed", False), ("redacted", False),
-     ("invalid", False), ("SUBSCRIBED", True)],
-)  # fmt: skip
+    [
+        ("subscribed", True),
+        ("pending", False),
+        ("unsubscribed", False),
+        ("redacted", False),
+        ("invalid", False),
+        ("SUBSCRIBED", True),
+    ],
+)
 @pytest.mark.parametrize("channel", ["email", "sms"])
 def test_each_documented_consent_state_of_a_consent_topic(
     channel: str, state: str, granted: bool
 ) -> None:
-    name = "customers_email_marketing_consent_update" if channel == "email" else (
-        "customers_marketing_consent_update")  # fmt: skip
+    name = (
+        "customers_email_marketing_consent_update"
+        if channel == "email"
+        else ("customers_marketing_consent_update")
+    )
     partner = sample(name)
     partner["detail"]["payload"][f"{channel}_marketing_consent"]["state"] = state
     event = parse_event(only(adapt(partner)))
@@ -274,8 +291,14 @@ def test_each_documented_consent_state_of_a_consent_topic(
 
 def test_the_state_table_covers_every_documented_state() -> None:
     # CustomerEmailMarketingState: INVALID NOT_SUBSCRIBED PENDING REDACTED SUBSCRIBED UNSUBSCRIBED
-    assert set(CONSENT_STATES) == {"invalid", "not_subscribed", "pending", "redacted",
-                                   "subscribed", "unsubscribed"}  # fmt: skip
+    assert set(CONSENT_STATES) == {
+        "invalid",
+        "not_subscribed",
+        "pending",
+        "redacted",
+        "subscribed",
+        "unsubscribed",
+    }
     assert [s for s, granted in CONSENT_STATES.items() if granted] == ["subscribed"]
 
 
@@ -303,9 +326,10 @@ def test_consent_topics_give_their_address_for_profiles_without_one() -> None:
 def test_a_customer_record_reports_each_state_for_ingest_to_resolve(state: str) -> None:
     partner = sample("customers_update")
     partner["detail"]["payload"]["email_marketing_consent"] = {
-        "state": state, "opt_in_level": "single_opt_in",
+        "state": state,
+        "opt_in_level": "single_opt_in",
         "consent_updated_at": "2027-02-10T09:00:00-05:00",
-    }  # fmt: skip
+    }
     partner["detail"]["payload"]["sms_marketing_consent"] = None
     event = parse_event(only(adapt(partner)))
     assert event.consent == {}  # never an opt-in event by itself (identity.reopts_in)

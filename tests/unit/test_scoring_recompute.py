@@ -52,8 +52,9 @@ def test_expected_orders_stay_finite_when_a_and_b_run_off_together(total: float)
     np.testing.assert_allclose(got, limit, rtol=1e-12)
     # and the exact formula just below the switch agrees with the limit to 0.05 %
     below = BgNbdParams(r=1.1, alpha=72.0, a=p * 9999, b=(1 - p) * 9999)
-    np.testing.assert_allclose(expected_purchases_if_alive(below, t[1:], x[1:], T[1:]),
-                               limit[1:], rtol=5e-4)  # fmt: skip
+    np.testing.assert_allclose(
+        expected_purchases_if_alive(below, t[1:], x[1:], T[1:]), limit[1:], rtol=5e-4
+    )
 
 
 def _rows(n: int, seed: int) -> np.ndarray:
@@ -102,12 +103,15 @@ def _order(order_id: str, at: str, value: float, **extra) -> dict:
 
 def test_the_summary_counts_live_orders_in_whole_days() -> None:
     profile = {
-        "orders_count": 3, "lifetime_value": 230.0,
-        "orders": [_order("a", "2027-01-01T12:00:00Z", 100.0),
-                   _order("b", "2027-01-31T18:00:00Z", 80.0, refunded=30.0),
-                   _order("c", "2027-02-10T09:00:00Z", 120.0, refunded=120.0, void=True),
-                   _order("d", "2027-02-20T09:00:00Z", 80.0)],
-    }  # fmt: skip
+        "orders_count": 3,
+        "lifetime_value": 230.0,
+        "orders": [
+            _order("a", "2027-01-01T12:00:00Z", 100.0),
+            _order("b", "2027-01-31T18:00:00Z", 80.0, refunded=30.0),
+            _order("c", "2027-02-10T09:00:00Z", 120.0, refunded=120.0, void=True),
+            _order("d", "2027-02-20T09:00:00Z", 80.0),
+        ],
+    }
     assert len(COLUMNS) == 7
     # x, t_x, T, m, recency, frequency, monetary: the void order is gone, the partial refund
     # lowers its order's value, times are whole days
@@ -116,8 +120,11 @@ def test_the_summary_counts_live_orders_in_whole_days() -> None:
 
 def test_no_live_order_no_summary_and_a_first_order_today_is_a_day_old() -> None:
     assert summary({"orders": [_order("a", "2027-01-01T12:00:00Z", 9.0, void=True)]}, AS_OF) is None
-    today = {"orders_count": 1, "lifetime_value": 9.0,
-             "orders": [_order("a", "2027-03-01T07:00:00Z", 9.0)]}  # fmt: skip
+    today = {
+        "orders_count": 1,
+        "lifetime_value": 9.0,
+        "orders": [_order("a", "2027-03-01T07:00:00Z", 9.0)],
+    }
     assert summary(today, AS_OF) == (0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 9.0)
 
 

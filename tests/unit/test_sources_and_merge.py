@@ -18,18 +18,27 @@ def _from(source: str) -> dict:
     return env
 
 
-@pytest.mark.parametrize("source", [
-    "shop.storefront",
-    "aws.partner/shopify.com/7183745/nudge-rose",
-    "aws.partner/segment.com/qN4ZsT8vHk2YmB6cRx1Wd9",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "source",
+    [
+        "shop.storefront",
+        "aws.partner/shopify.com/7183745/nudge-rose",
+        "aws.partner/segment.com/qN4ZsT8vHk2YmB6cRx1Wd9",
+    ],
+)
 def test_listed_sources_and_the_partner_sources_under_a_prefix_are_accepted(source):
     assert parse_event(_from(source), SOURCES).source == source
 
 
-@pytest.mark.parametrize("source", [
-    "shop.storefront2", "aws.partner/shopify.community/1/x", "aws.partner", "evil/shop.storefront",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "source",
+    [
+        "shop.storefront2",
+        "aws.partner/shopify.community/1/x",
+        "aws.partner",
+        "evil/shop.storefront",
+    ],
+)
 def test_a_prefix_matches_whole_path_segments_only(source):
     with pytest.raises(MalformedEvent, match=r"not in settings\.sources"):
         parse_event(_from(source), SOURCES)
@@ -51,24 +60,41 @@ def test_aliases_are_carried_through_parse_event():
 
 def _anon() -> dict:
     anon = new_profile("anon:abc")
-    anon.update({
-        "email": "someone@else.example", "traits": {"email": "someone@else.example"},
-        "consent": {"email": True, "sms": True}, "last_seen_at": "2027-02-10T11:00:00Z",
-        "history": [{"type": "product_viewed", "ts": 100.0, "id": "v1", "properties": {}},
-                    {"type": "product_viewed", "ts": 300.0, "id": "v3", "properties": {}}],
-        "seen": ["v1", "v3"],
-        "cart": {"value": 50.0, "items": [{"product_id": "p"}], "updated_at": "2027-02-10T11:00:00Z"},
-        "orders": [{"order_id": "o-9", "value": 30.0, "at": "2027-02-10T10:30:00Z"}],
-        "orders_count": 1, "lifetime_value": 30.0,
-    })  # fmt: skip
+    anon.update(
+        {
+            "email": "someone@else.example",
+            "traits": {"email": "someone@else.example"},
+            "consent": {"email": True, "sms": True},
+            "last_seen_at": "2027-02-10T11:00:00Z",
+            "history": [
+                {"type": "product_viewed", "ts": 100.0, "id": "v1", "properties": {}},
+                {"type": "product_viewed", "ts": 300.0, "id": "v3", "properties": {}},
+            ],
+            "seen": ["v1", "v3"],
+            "cart": {
+                "value": 50.0,
+                "items": [{"product_id": "p"}],
+                "updated_at": "2027-02-10T11:00:00Z",
+            },
+            "orders": [{"order_id": "o-9", "value": 30.0, "at": "2027-02-10T10:30:00Z"}],
+            "orders_count": 1,
+            "lifetime_value": 30.0,
+        }
+    )
     return anon
 
 
 def test_merge_moves_history_cart_and_orders_but_never_consent_or_contact():
     kim = new_profile("kim")
-    kim.update({"email": "kim@x", "consent": {"email": False},
-                "history": [{"type": "page_viewed", "ts": 200.0, "id": "p2", "properties": {}}],
-                "seen": ["p2"], "last_seen_at": "2027-02-10T09:00:00Z"})  # fmt: skip
+    kim.update(
+        {
+            "email": "kim@x",
+            "consent": {"email": False},
+            "history": [{"type": "page_viewed", "ts": 200.0, "id": "p2", "properties": {}}],
+            "seen": ["p2"],
+            "last_seen_at": "2027-02-10T09:00:00Z",
+        }
+    )
 
     merge_profile(kim, _anon(), history_seconds=10**6)
     merge_profile(kim, _anon(), history_seconds=10**6)  # merging twice changes nothing more

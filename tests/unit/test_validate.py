@@ -36,13 +36,25 @@ def test_the_sample_config_is_valid():
 @pytest.mark.parametrize(
     ("broken", "needle", "message"),
     [
-        (CART.replace("cooldown: 7d", "cooldwn: 7d"), "cooldwn", "unknown key 'cooldwn'; did you mean 'cooldown'?"),
+        (
+            CART.replace("cooldown: 7d", "cooldwn: 7d"),
+            "cooldwn",
+            "unknown key 'cooldwn'; did you mean 'cooldown'?",
+        ),
         (CART.replace("wait: 1h", "wait: 1 hour"), "1 hour", "'1 hour' is not a duration; use"),
-        (CART.replace("priority: 80", "priority: 80\nwho: {segment: vipp}"), "vipp", "unknown segment 'vipp'"),
-        (CART.replace("properties.value: {gte: 150}", "properties.value: {gtee: 150}"), "gtee", "unknown operator 'gtee'"),
+        (
+            CART.replace("priority: 80", "priority: 80\nwho: {segment: vipp}"),
+            "vipp",
+            "unknown segment 'vipp'",
+        ),
+        (
+            CART.replace("properties.value: {gte: 150}", "properties.value: {gtee: 150}"),
+            "gtee",
+            "unknown operator 'gtee'",
+        ),
     ],
     ids=["typo-in-key", "bad-duration", "unknown-segment", "unknown-operator"],
-)  # fmt: skip
+)
 def test_a_broken_trigger_is_reported_with_file_line_column(tmp_path, broken, needle, message):
     config = make_config(tmp_path, **{"triggers/cart_jewelry_high_value.yaml": broken})
 
@@ -97,8 +109,17 @@ def test_simulate_refuses_a_bad_config_with_exit_1_and_no_output(tmp_path, capsy
     )
     out = tmp_path / "out.json"
 
-    code = main(["simulate", "--config", str(config), "--events",
-                 str(EVENTS / "sample_day.jsonl"), "--out", str(out)])  # fmt: skip
+    code = main(
+        [
+            "simulate",
+            "--config",
+            str(config),
+            "--events",
+            str(EVENTS / "sample_day.jsonl"),
+            "--out",
+            str(out),
+        ]
+    )
 
     assert code == 1
     assert not out.exists()

@@ -203,9 +203,15 @@ def _order_placed(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list[Env
     )
     when = first_time(payload.get("processed_at"), payload.get("created_at"), ctx.triggered_at)
     return [
-        ctx.native(env, "order_placed", buyer.customer_id, when, properties=properties,
-                   aliases=buyer.aliases)
-    ]  # fmt: skip
+        ctx.native(
+            env,
+            "order_placed",
+            buyer.customer_id,
+            when,
+            properties=properties,
+            aliases=buyer.aliases,
+        )
+    ]
 
 
 def refund_amount(payload: dict[str, Any]) -> Decimal:
@@ -280,9 +286,15 @@ def _cart_updated(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list[Env
     )
     when = first_time(payload.get("updated_at"), payload.get("created_at"), ctx.triggered_at)
     return [
-        ctx.native(env, "cart_updated", buyer.customer_id, when, properties=properties,
-                   aliases=buyer.aliases)
-    ]  # fmt: skip
+        ctx.native(
+            env,
+            "cart_updated",
+            buyer.customer_id,
+            when,
+            properties=properties,
+            aliases=buyer.aliases,
+        )
+    ]
 
 
 _TRAIT_KEYS = ("email", "phone", "first_name", "last_name", "locale", "timezone")
@@ -329,9 +341,16 @@ def _customer_updated(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list
     email = email_alias(payload.get("email"))
     when = first_time(payload.get("updated_at"), payload.get("created_at"), ctx.triggered_at)
     return [
-        ctx.native(env, "customer_updated", customer_id, when, traits=traits,
-                   properties=properties, aliases=[email] if email else None)
-    ]  # fmt: skip
+        ctx.native(
+            env,
+            "customer_updated",
+            customer_id,
+            when,
+            traits=traits,
+            properties=properties,
+            aliases=[email] if email else None,
+        )
+    ]
 
 
 def _consent(channel: str, block: str, id_keys: tuple[str, ...], address: str) -> _Mapper:

@@ -224,9 +224,10 @@ class _Compiler:
             value = getattr(block, key, None)
             self.template_source(src, (*path, key), value, html=key == "html")
         return Content(
-            subject=getattr(block, "subject", None), html=getattr(block, "html", None),
+            subject=getattr(block, "subject", None),
+            html=getattr(block, "html", None),
             text=block.text,
-        )  # fmt: skip
+        )
 
     def check_same_message(
         self, src: SourceFile, path: tuple[Any, ...], fired_by: str, event: str

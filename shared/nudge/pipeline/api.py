@@ -32,22 +32,43 @@ Handler = Callable[[str, dict[str, Any]], Response]
 # What the site may read about a customer (CONTRACT §2); the event history, waits and send
 # ledger stay internal (the export has them).
 PROFILE_FIELDS = (
-    "customer_id", "email", "phone", "timezone", "traits", "consent", "orders_count",
-    "lifetime_value", "avg_order_value", "first_order_at", "last_order_at",
-    "days_since_first_order", "days_since_last_order", "last_seen_at", "cart", "segments",
-    "value_tier", "rfm", "pltv", "p_alive", "expected_orders_90d", "preferred_channel",
+    "customer_id",
+    "email",
+    "phone",
+    "timezone",
+    "traits",
+    "consent",
+    "orders_count",
+    "lifetime_value",
+    "avg_order_value",
+    "first_order_at",
+    "last_order_at",
+    "days_since_first_order",
+    "days_since_last_order",
+    "last_seen_at",
+    "cart",
+    "segments",
+    "value_tier",
+    "rfm",
+    "pltv",
+    "p_alive",
+    "expected_orders_90d",
+    "preferred_channel",
     "scored_at",
-)  # fmt: skip
+)
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     return {
         "statusCode": status,
         # personal data: no shared cache may keep it
-        "headers": {"Content-Type": "application/json", "Cache-Control": "no-store",
-                    **(headers or {})},
+        "headers": {
+            "Content-Type": "application/json",
+            "Cache-Control": "no-store",
+            **(headers or {}),
+        },
         "body": json.dumps(body, separators=(",", ":"), default=str),
-    }  # fmt: skip
+    }
 
 
 def _not_found(customer_id: str) -> Response:
@@ -86,10 +107,16 @@ def get_content(customer_id: str, event: dict[str, Any]) -> Response:
     blocks = evaluate_content(
         current_config(), Ctx(view, view.get("history") or (), now.timestamp())
     )
-    return _json(200, {
-        "customer_id": view["customer_id"], "segments": view.get("segments") or [],
-        "value_tier": view.get("value_tier"), "blocks": blocks, "at": iso(now),
-    })  # fmt: skip
+    return _json(
+        200,
+        {
+            "customer_id": view["customer_id"],
+            "segments": view.get("segments") or [],
+            "value_tier": view.get("value_tier"),
+            "blocks": blocks,
+            "at": iso(now),
+        },
+    )
 
 
 def export_profile(customer_id: str, event: dict[str, Any]) -> Response:
@@ -176,6 +203,9 @@ def handle(event: dict[str, Any], context: Any = None) -> Response:
             continue
         return route.handler(customer_id, event)
     if allowed:
-        return _json(405, {"error": "method_not_allowed", "allowed": allowed},
-                     {"Allow": ", ".join(sorted(set(allowed)))})  # fmt: skip
+        return _json(
+            405,
+            {"error": "method_not_allowed", "allowed": allowed},
+            {"Allow": ", ".join(sorted(set(allowed)))},
+        )
     return _json(404, {"error": "no_route", "message": f"{method} {path} is not served"})

@@ -55,8 +55,9 @@ def _change(campaign: Any, config: Any, key: str, envelope: dict[str, Any]) -> A
     return change
 
 
-def run_campaign(campaign_id: str, start_key: dict[str, Any] | None = None,
-                 budget: int | None = None) -> dict[str, Any]:  # fmt: skip
+def run_campaign(
+    campaign_id: str, start_key: dict[str, Any] | None = None, budget: int | None = None
+) -> dict[str, Any]:
     """Select the audience and queue one message per customer; returns counts (and where to
     resume if ``budget`` profiles were handled before the end)."""
     config = current_config()
@@ -65,8 +66,13 @@ def run_campaign(campaign_id: str, start_key: dict[str, Any] | None = None,
         return {"campaign": campaign_id, "skipped": "not in config or disabled"}
     now = clock_now()
     key = run_key(campaign_id, now, ZoneInfo(config.settings.timezone))
-    envelope = {"id": key, "source": "nudge", "detail-type": "campaign", "time": now.isoformat(),
-                "detail": {"customer_id": "", "event_id": key}}  # fmt: skip
+    envelope = {
+        "id": key,
+        "source": "nudge",
+        "detail-type": "campaign",
+        "time": now.isoformat(),
+        "detail": {"customer_id": "", "event_id": key},
+    }
     counts = {"queued": 0, "suppressed": 0, "not_in_audience": 0}
     handled = 0
     last_key = start_key
@@ -97,15 +103,19 @@ def sync_daily(env: Any, timezone: str) -> None:
     """The daily recompute's cron, in ``settings.timezone`` (so the two can never disagree)."""
     sched = client("scheduler")
     kwargs = {
-        "Name": DAILY, "GroupName": env.scheduler_group, "ScheduleExpression": DAILY_CRON,
-        "ScheduleExpressionTimezone": timezone, "FlexibleTimeWindow": {"Mode": "OFF"},
+        "Name": DAILY,
+        "GroupName": env.scheduler_group,
+        "ScheduleExpression": DAILY_CRON,
+        "ScheduleExpressionTimezone": timezone,
+        "FlexibleTimeWindow": {"Mode": "OFF"},
         "Target": {
-            "Arn": env.score_function_arn, "RoleArn": env.scheduler_role_arn,
+            "Arn": env.score_function_arn,
+            "RoleArn": env.scheduler_role_arn,
             "Input": json.dumps({"kind": "daily"}),
             "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 21600},
             **({"DeadLetterConfig": {"Arn": env.wake_dlq_arn}} if env.wake_dlq_arn else {}),
         },
-    }  # fmt: skip
+    }
     try:
         sched.create_schedule(**kwargs)
     except sched.exceptions.ConflictException:
@@ -135,16 +145,18 @@ def sync_schedules(function_arn: str | None = None, daily: bool = True) -> list[
         sync_daily(env, config.settings.timezone)
     for name, campaign in wanted.items():
         kwargs = {
-            "Name": name, "GroupName": env.scheduler_group,
+            "Name": name,
+            "GroupName": env.scheduler_group,
             "ScheduleExpression": campaign.model.schedule,
             "ScheduleExpressionTimezone": config.settings.timezone,
             "FlexibleTimeWindow": {"Mode": "OFF"},
             "Target": {
-                "Arn": function_arn or env.campaign_function_arn, "RoleArn": env.scheduler_role_arn,
+                "Arn": function_arn or env.campaign_function_arn,
+                "RoleArn": env.scheduler_role_arn,
                 "Input": json.dumps({"kind": "campaign", "campaign": campaign.id}),
                 "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 21600},
             },
-        }  # fmt: skip
+        }
         if name in existing:
             sched.update_schedule(**kwargs)
         else:
@@ -156,13 +168,19 @@ def _cfn_respond(event: dict[str, Any], status: str, reason: str = "") -> None:
     """Answer a CloudFormation custom resource request (the deploy waits for it)."""
     import urllib.request
 
-    body = json.dumps({
-        "Status": status, "Reason": reason[:500] or "see CloudWatch logs",
-        "PhysicalResourceId": "nudge-campaign-schedules", "StackId": event["StackId"],
-        "RequestId": event["RequestId"], "LogicalResourceId": event["LogicalResourceId"],
-    }).encode()  # fmt: skip
-    request = urllib.request.Request(event["ResponseURL"], data=body, method="PUT",
-                                     headers={"Content-Type": ""})  # fmt: skip
+    body = json.dumps(
+        {
+            "Status": status,
+            "Reason": reason[:500] or "see CloudWatch logs",
+            "PhysicalResourceId": "nudge-campaign-schedules",
+            "StackId": event["StackId"],
+            "RequestId": event["RequestId"],
+            "LogicalResourceId": event["LogicalResourceId"],
+        }
+    ).encode()
+    request = urllib.request.Request(
+        event["ResponseURL"], data=body, method="PUT", headers={"Content-Type": ""}
+    )
     urllib.request.urlopen(request, timeout=10).close()  # CloudFormation's pre-signed URL
 
 

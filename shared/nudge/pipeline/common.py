@@ -49,9 +49,12 @@ def refresh_view(profile: dict[str, Any], config: CompiledConfig, now: datetime)
 
 
 def derived_events(
-    profile: dict[str, Any], before: tuple[set[str], str | None], view: dict[str, Any],
-    cause: str, now: datetime,
-) -> list[Event]:  # fmt: skip
+    profile: dict[str, Any],
+    before: tuple[set[str], str | None],
+    view: dict[str, Any],
+    cause: str,
+    now: datetime,
+) -> list[Event]:
     """``segment_entered``/``segment_exited``/``value_tier_changed`` for what just changed."""
     segments, tier = before
     after = set(view.get("segments") or [])
@@ -74,9 +77,12 @@ def derived_events(
 
 
 def react(
-    profile: dict[str, Any], config: CompiledConfig, now: datetime, event: Event | None = None,
+    profile: dict[str, Any],
+    config: CompiledConfig,
+    now: datetime,
+    event: Event | None = None,
     cause: str | None = None,
-) -> Plan:  # fmt: skip
+) -> Plan:
     """Refresh segments and tier, decide on ``event`` and on every change it caused.
 
     Changes are applied to the profile like events (so ``did: segment_entered`` works), decided
@@ -163,9 +169,11 @@ def apply_plan(profile: dict[str, Any], plan: Plan) -> None:
         waits.pop(wait_id, None)
     for wait in plan.waits:
         waits[wait.wait_id] = {
-            "trigger": wait.trigger, "created_at": wait.created_at, "due_at": wait.due_at,
+            "trigger": wait.trigger,
+            "created_at": wait.created_at,
+            "due_at": wait.due_at,
             "event": wait.event,
-        }  # fmt: skip
+        }
     if plan.sends:
         sends = profile.setdefault("sends", [])
         sends.extend(plan.sends)
@@ -177,9 +185,11 @@ def schedule_waits(customer_id: str, plan: Plan) -> None:
     does not duplicate them, and a schedule whose write never happened finds no wait."""
     for wait in plan.waits:
         schedule.create_wake(
-            "wait", wait.wait_id, parse_time(wait.due_at),
+            "wait",
+            wait.wait_id,
+            parse_time(wait.due_at),
             {"customer_id": customer_id, "wait_id": wait.wait_id},
-        )  # fmt: skip
+        )
 
 
 def after_write(plan: Plan, also_cancelled: list[str] | None = None) -> None:

@@ -64,15 +64,22 @@ def _render(
     return subject, html, text
 
 
-def _decision(message: dict[str, Any], now: datetime, outcome: str, reason: str | None,
-              **detail: Any) -> Decision:  # fmt: skip
+def _decision(
+    message: dict[str, Any], now: datetime, outcome: str, reason: str | None, **detail: Any
+) -> Decision:
     event = message.get("event") or {}
     return Decision(
-        customer_id=message["customer_id"], trigger=message["trigger"], at=iso(now),
-        outcome=outcome, reason=reason, event_id=(event.get("detail") or {}).get("event_id"),
-        event_type=event.get("detail-type"), channel=message["channel"],
-        message_id=message["message_id"], detail=detail,
-    )  # fmt: skip
+        customer_id=message["customer_id"],
+        trigger=message["trigger"],
+        at=iso(now),
+        outcome=outcome,
+        reason=reason,
+        event_id=(event.get("detail") or {}).get("event_id"),
+        event_type=event.get("detail-type"),
+        channel=message["channel"],
+        message_id=message["message_id"],
+        detail=detail,
+    )
 
 
 def _ledger(customer_id: str, message: dict[str, Any], state: str | None, now: datetime) -> None:
@@ -82,8 +89,15 @@ def _ledger(customer_id: str, message: dict[str, Any], state: str | None, now: d
     def change(profile: dict[str, Any], _now: datetime) -> Plan | None:
         sends = [s for s in profile.get("sends", []) if s.get("mid") != mid]
         if state is not None:
-            sends.append({"trigger": message["trigger"], "channel": message["channel"],
-                          "ts": now.timestamp(), "mid": mid, "state": state})  # fmt: skip
+            sends.append(
+                {
+                    "trigger": message["trigger"],
+                    "channel": message["channel"],
+                    "ts": now.timestamp(),
+                    "mid": mid,
+                    "state": state,
+                }
+            )
         if sends == profile.get("sends", []):
             return None
         profile["sends"] = sends
@@ -92,13 +106,22 @@ def _ledger(customer_id: str, message: dict[str, Any], state: str | None, now: d
     update_customer(customer_id, change)
 
 
-def _end(message: dict[str, Any], now: datetime, status: str, outcome: str, reason: str | None,
-         provider_id: str | None = None, ledger: str | None = "keep", **detail: Any) -> str:  # fmt: skip
+def _end(
+    message: dict[str, Any],
+    now: datetime,
+    status: str,
+    outcome: str,
+    reason: str | None,
+    provider_id: str | None = None,
+    ledger: str | None = "keep",
+    **detail: Any,
+) -> str:
     """Finish a claimed message: outbox status and decision in one write, then the ledger."""
     decision = _decision(message, now, outcome, reason, **detail)
     try:
-        store.finish_message(message["customer_id"], message["message_id"], status, decision,
-                             provider_id)  # fmt: skip
+        store.finish_message(
+            message["customer_id"], message["message_id"], status, decision, provider_id
+        )
     except store.Gone:
         return "erased"
     count_decisions([decision])
@@ -107,8 +130,9 @@ def _end(message: dict[str, Any], now: datetime, status: str, outcome: str, reas
     return outcome
 
 
-def _defer(message: dict[str, Any], now: datetime, until: datetime, reason: str,
-           **detail: Any) -> str:  # fmt: skip
+def _defer(
+    message: dict[str, Any], now: datetime, until: datetime, reason: str, **detail: Any
+) -> str:
     """Put a claimed message back to ``pending`` with a later ``send_at`` and wake up then."""
     expires = message.get("expires_at")
     wake_at = until
@@ -116,14 +140,18 @@ def _defer(message: dict[str, Any], now: datetime, until: datetime, reason: str,
         wake_at = parse_time(expires)  # it will be dropped as expired then
     decision = _decision(message, now, "deferred", reason, until=iso(until), **detail)
     try:
-        store.finish_message(message["customer_id"], message["message_id"], "pending", decision,
-                             send_at=iso(wake_at))  # fmt: skip
+        store.finish_message(
+            message["customer_id"], message["message_id"], "pending", decision, send_at=iso(wake_at)
+        )
     except store.Gone:
         return "erased"
     count_decisions([decision])
-    schedule.create_wake("send", message["message_id"], wake_at,
-                         {"customer_id": message["customer_id"],
-                          "message_id": message["message_id"]})  # fmt: skip
+    schedule.create_wake(
+        "send",
+        message["message_id"],
+        wake_at,
+        {"customer_id": message["customer_id"], "message_id": message["message_id"]},
+    )
     return "deferred"
 
 
@@ -137,14 +165,16 @@ def _outranking(
     """Channels of this customer's other messages that should win the cap before this one:
     higher priority, still reachable, and due now or within the arbitration window."""
     horizon = now + timedelta(seconds=seconds(config.settings.arbitration_window))
-    mine = (-int(message.get("priority") or 50), message.get("created_at", ""),
-            message["message_id"])  # fmt: skip
+    mine = (
+        -int(message.get("priority") or 50),
+        message.get("created_at", ""),
+        message["message_id"],
+    )
     ahead = []
     for other in store.pending_messages(message["customer_id"]):
         if other["message_id"] == message["message_id"] or parse_time(other["send_at"]) > horizon:
             continue
-        rank = (-int(other.get("priority") or 50), other.get("created_at", ""),
-                other["message_id"])  # fmt: skip
+        rank = (-int(other.get("priority") or 50), other.get("created_at", ""), other["message_id"])
         trigger = config.target(other["trigger"], other.get("variant"))
         if (
             rank < mine
@@ -167,9 +197,15 @@ def dispatch_message(customer_id: str, message_id: str) -> str:
             raise RuntimeError("message is being sent by another attempt; retry later")
         if current.get("calling_at"):
             # the provider may have accepted it: at most once, so record the failure instead
-            return _end(current, now, "failed", "failed", "provider_error", ledger=None,
-                        error="interrupted after calling the provider; not retried, to never "
-                              "send twice")  # fmt: skip
+            return _end(
+                current,
+                now,
+                "failed",
+                "failed",
+                "provider_error",
+                ledger=None,
+                error="interrupted after calling the provider; not retried, to never send twice",
+            )
         retaken = store.unclaim(customer_id, message_id)  # crashed before the provider call
         return _deliver(retaken, now) if retaken else "claimed-elsewhere"
     if current["status"] == "sent":
@@ -179,8 +215,9 @@ def dispatch_message(customer_id: str, message_id: str) -> str:
         return str(current["status"])
     send_at = parse_time(current["send_at"])
     if send_at > now:
-        schedule.create_wake("send", message_id, send_at,
-                             {"customer_id": customer_id, "message_id": message_id})  # fmt: skip
+        schedule.create_wake(
+            "send", message_id, send_at, {"customer_id": customer_id, "message_id": message_id}
+        )
         return "waiting"
     message = store.claim_message(customer_id, message_id)
     if message is None:
@@ -193,33 +230,63 @@ def _deliver(message: dict[str, Any], now: datetime) -> str:
     customer_id, channel = message["customer_id"], message["channel"]
     expires = message.get("expires_at")
     if expires and now >= parse_time(expires):
-        return _end(message, now, "suppressed", "suppressed", "expired", ledger=None,
-                    expires_at=expires)  # fmt: skip
+        return _end(
+            message, now, "suppressed", "suppressed", "expired", ledger=None, expires_at=expires
+        )
     config = current_config()
     profile = store.get_profile(customer_id).doc
     if profile is None:
-        return _end(message, now, "suppressed", "suppressed", "audience", ledger=None,
-                    error="no profile")  # fmt: skip
+        return _end(
+            message, now, "suppressed", "suppressed", "audience", ledger=None, error="no profile"
+        )
     trigger = config.target(message["trigger"], message.get("variant"))
     why = inactive(trigger, now)  # the same check as when it fired, against the deployed config
     if trigger is None or why is not None:
         detail = {"at_send_time": True, **(why or {})}
         return _end(message, now, "suppressed", "suppressed", "inactive", ledger=None, **detail)
-    newer = [s for s in profile.get("sends", []) if s["trigger"] == trigger.id
-             and s.get("mid") != message["message_id"] and s.get("state") == "queued"
-             and s["ts"] > parse_time(message["created_at"]).timestamp()]  # fmt: skip
+    newer = [
+        s
+        for s in profile.get("sends", [])
+        if s["trigger"] == trigger.id
+        and s.get("mid") != message["message_id"]
+        and s.get("state") == "queued"
+        and s["ts"] > parse_time(message["created_at"]).timestamp()
+    ]
     if newer:
-        return _end(message, now, "suppressed", "suppressed", "superseded", ledger=None,
-                    replaced_by=newer[-1]["mid"])  # fmt: skip
+        return _end(
+            message,
+            now,
+            "suppressed",
+            "suppressed",
+            "superseded",
+            ledger=None,
+            replaced_by=newer[-1]["mid"],
+        )
     view = refresh_view(profile, config, now)
     if not trigger.who(Ctx(view, view.get("history") or (), now.timestamp())):
-        return _end(message, now, "suppressed", "suppressed", "audience", ledger=None,
-                    at_send_time=True, segments=view.get("segments") or [])  # fmt: skip
+        return _end(
+            message,
+            now,
+            "suppressed",
+            "suppressed",
+            "audience",
+            ledger=None,
+            at_send_time=True,
+            segments=view.get("segments") or [],
+        )
     blocked = channel_block(channel, view, config)
     if blocked:
-        return _end(message, now, "suppressed", "suppressed", blocked, ledger=None,
-                    at_send_time=True, **{f"consent.{channel}": view["consent"].get(channel)},
-                    **address_detail(channel, view))  # fmt: skip
+        return _end(
+            message,
+            now,
+            "suppressed",
+            "suppressed",
+            blocked,
+            ledger=None,
+            at_send_time=True,
+            **{f"consent.{channel}": view["consent"].get(channel)},
+            **address_detail(channel, view),
+        )
     settings = config.settings
     quiet = settings.quiet_hours
     if quiet and channel in quiet.channels:
@@ -227,15 +294,33 @@ def _deliver(message: dict[str, Any], now: datetime) -> str:
         until = quiet_until(now, zone, quiet.start, quiet.end)
         if until is not None:
             local = now.astimezone(zone).strftime("%H:%M")
-            return _defer(message, now, until, "quiet_hours",
-                          local_time=f"{local} {zone.key}", quiet=f"{quiet.start}-{quiet.end}")  # fmt: skip
+            return _defer(
+                message,
+                now,
+                until,
+                "quiet_hours",
+                local_time=f"{local} {zone.key}",
+                quiet=f"{quiet.start}-{quiet.end}",
+            )
     if settings.frequency_caps:
-        block = cap_block(view.get("sends", []), settings.frequency_caps, channel, now,
-                          _outranking(message, view, config, now),
-                          timedelta(seconds=seconds(settings.arbitration_window)))  # fmt: skip
+        block = cap_block(
+            view.get("sends", []),
+            settings.frequency_caps,
+            channel,
+            now,
+            _outranking(message, view, config, now),
+            timedelta(seconds=seconds(settings.arbitration_window)),
+        )
         if block is not None:
-            return _defer(message, now, block.retry_at, "frequency_cap", cap=block.cap,
-                          sent_in_window=block.used, outranked_by=block.ahead)  # fmt: skip
+            return _defer(
+                message,
+                now,
+                block.retry_at,
+                "frequency_cap",
+                cap=block.cap,
+                sent_in_window=block.used,
+                outranked_by=block.ahead,
+            )
     content = _content(trigger, channel)
     if content is None:
         return _end(message, now, "suppressed", "suppressed", "inactive", ledger=None)
@@ -248,11 +333,15 @@ def _deliver(message: dict[str, Any], now: datetime) -> str:
     try:
         subject, html, text = _render(content, channel, context)
     except TemplateError as exc:
-        return _end(message, now, "failed", "failed", "template_error", ledger=None,
-                    error=str(exc))  # fmt: skip
+        return _end(message, now, "failed", "failed", "template_error", ledger=None, error=str(exc))
     holdout = settings.holdout
-    held = holdout_reason(customer_id, trigger.id, holdout.percent if holdout else 0,
-                          holdout.salt if holdout else "", trigger.model.holdout)  # fmt: skip
+    held = holdout_reason(
+        customer_id,
+        trigger.id,
+        holdout.percent if holdout else 0,
+        holdout.salt if holdout else "",
+        trigger.model.holdout,
+    )
     if held:
         # the control group is recorded where the message would really have gone out, and
         # uses the same cap slot and cooldown, so treated and control groups stay comparable
@@ -267,17 +356,26 @@ def _deliver(message: dict[str, Any], now: datetime) -> str:
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                 "X-Nudge-Message-Id": message["message_id"],
             }
-            provider_id = send_email(settings.sender.email or "", view["email"], subject or "",
-                                     html, text, headers,
-                                     tags={"customer": customer_id,
-                                           "message": message["message_id"],
-                                           "trigger": message["trigger"]})  # fmt: skip
+            provider_id = send_email(
+                settings.sender.email or "",
+                view["email"],
+                subject or "",
+                html,
+                text,
+                headers,
+                tags={
+                    "customer": customer_id,
+                    "message": message["message_id"],
+                    "trigger": message["trigger"],
+                },
+            )
         else:
             provider_id = send_sms(settings.sender.sms, view["phone"], text or "")
             store.remember_phone(view["phone"], customer_id)
     except ProviderError as exc:
-        return _end(message, now, "failed", "failed", "provider_error", ledger=None,
-                    error=str(exc)[:300])  # fmt: skip
+        return _end(
+            message, now, "failed", "failed", "provider_error", ledger=None, error=str(exc)[:300]
+        )
     checkpoint("dispatch.after_provider_accepted")
     outcome = _end(message, now, "sent", "sent", None, provider_id=provider_id)
     if outcome == "sent":

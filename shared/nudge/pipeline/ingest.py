@@ -118,9 +118,18 @@ def _summary(outcome: Outcome, event: Event) -> dict[str, Any]:
         return out
     if outcome.duplicate:
         store.put_decisions(
-            [Decision(outcome.customer_id, None, iso(clock_now()), "suppressed", "duplicate",
-                      event.id, event.type)]
-        )  # fmt: skip
+            [
+                Decision(
+                    outcome.customer_id,
+                    None,
+                    iso(clock_now()),
+                    "suppressed",
+                    "duplicate",
+                    event.id,
+                    event.type,
+                )
+            ]
+        )
         out["duplicate"] = True
         return out
     if outcome.merged:

@@ -186,9 +186,11 @@ class Budget:
     """When an invocation must stop: ``profiles`` handled (tests) or Lambda time left."""
 
     def __init__(
-        self, profiles: int | None = None, remaining_ms: Callable[[], int] | None = None,
+        self,
+        profiles: int | None = None,
+        remaining_ms: Callable[[], int] | None = None,
         reserve_ms: int = RESERVE_MS,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.profiles = profiles
         self.remaining_ms = remaining_ms
         self.reserve_ms = reserve_ms
@@ -250,12 +252,27 @@ def run_date(now: datetime, config: CompiledConfig) -> str:
 
 def _new_state(date: str, as_of: datetime, segments: int, attempt: int) -> dict[str, Any]:
     return {
-        "date": date, "attempt": attempt, "phase": "gather", "as_of": iso(as_of),
-        "segments": segments, "cursors": _cursors(segments), "model": None,
-        "counts": {"invocations": 0, "gathered": 0, "scored": 0, "unchanged": 0, "written": 0,
-                   "failed": 0, "events": 0, "decisions": 0, "messages": 0},
-        "started_at": iso(as_of), "finished_at": None,
-    }  # fmt: skip
+        "date": date,
+        "attempt": attempt,
+        "phase": "gather",
+        "as_of": iso(as_of),
+        "segments": segments,
+        "cursors": _cursors(segments),
+        "model": None,
+        "counts": {
+            "invocations": 0,
+            "gathered": 0,
+            "scored": 0,
+            "unchanged": 0,
+            "written": 0,
+            "failed": 0,
+            "events": 0,
+            "decisions": 0,
+            "messages": 0,
+        },
+        "started_at": iso(as_of),
+        "finished_at": None,
+    }
 
 
 def _cursors(segments: int) -> dict[str, dict[str, Any]]:
@@ -406,8 +423,14 @@ class _Run:
 
             model = fit_base(flat)
         else:  # nobody has an order yet: nothing to fit, and no reason to load numpy
-            model = {"n_customers": 0, "n_repeat_buyers": 0, "bgnbd": None, "gamma_gamma": None,
-                     "rfm_cuts": {k: [None] * 4 for k in "rfm"}, "notes": []}  # fmt: skip
+            model = {
+                "n_customers": 0,
+                "n_repeat_buyers": 0,
+                "bgnbd": None,
+                "gamma_gamma": None,
+                "rfm_cuts": {k: [None] * 4 for k in "rfm"},
+                "notes": [],
+            }
         model["as_of"] = self.state["as_of"]
         self.state["model"] = model
         self.state["phase"] = "score"
@@ -503,8 +526,12 @@ class _Run:
         if plan is None:
             self.count(unchanged=1)
             return
-        self.count(written=1, events=len(plan.emit), decisions=len(plan.decisions),
-                   messages=len(plan.messages))  # fmt: skip
+        self.count(
+            written=1,
+            events=len(plan.emit),
+            decisions=len(plan.decisions),
+            messages=len(plan.messages),
+        )
 
 
 def _as_budget(budget: Budget | int | None) -> Budget:
@@ -551,11 +578,15 @@ def run_daily(
         state = _new_state(date, now, total, attempt)
     state["counts"]["invocations"] += 1
     run = _Run(
-        run_id=run_id, owner=owner, state=state, config=config, budget=_as_budget(budget),
+        run_id=run_id,
+        owner=owner,
+        state=state,
+        config=config,
+        budget=_as_budget(budget),
         lease_until=lease_until,
         page_size=page_size or _int_env("NUDGE_SCORE_PAGE_SIZE", PAGE_SIZE),
         threads=threads or _int_env("NUDGE_SCORE_THREADS", 1),
-    )  # fmt: skip
+    )
     for service in ("dynamodb", "events", "scheduler"):
         client(service)  # create shared clients before any thread does
     started_in = state["phase"]
@@ -580,14 +611,19 @@ def run_daily(
             log.exception("could not release score run %s", run_id)
         raise
     result: dict[str, Any] = {
-        "run": run_id, "date": date, "phase": state["phase"], "done": state["phase"] == "done",
-        "handled": run.budget.used, "progress": run.budget.used > 0 or state["phase"] != started_in,
+        "run": run_id,
+        "date": date,
+        "phase": state["phase"],
+        "done": state["phase"] == "done",
+        "handled": run.budget.used,
+        "progress": run.budget.used > 0 or state["phase"] != started_in,
         **state["counts"],
-    }  # fmt: skip
+    }
     if state["model"]:
         model = state["model"]
-        result["model"] = {k: model[k] for k in ("n_customers", "n_repeat_buyers", "bgnbd",
-                                                 "gamma_gamma", "notes")}  # fmt: skip
+        result["model"] = {
+            k: model[k] for k in ("n_customers", "n_repeat_buyers", "bgnbd", "gamma_gamma", "notes")
+        }
     if state["phase"] != "done":
         result["resume"] = True
     log.info("score run", extra={k: v for k, v in result.items() if k != "model"})
@@ -616,8 +652,9 @@ def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     lease: float = LEASE_SECONDS
     if budget is not None and budget.remaining_ms is not None:
         lease = budget.remaining_ms() / 1000 + 60
-    result = run_daily(budget=budget, date=date, force=bool(event.get("force")),
-                       lease_seconds=lease)  # fmt: skip
+    result = run_daily(
+        budget=budget, date=date, force=bool(event.get("force")), lease_seconds=lease
+    )
     if result.get("resume") and context is not None:
         step = int(event.get("continuation") or 0) + 1
         arn = getattr(context, "invoked_function_arn", None)

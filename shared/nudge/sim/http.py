@@ -21,15 +21,28 @@ def request_event(method: str, path: str, *, signed: bool = True) -> dict[str, A
     Function URL with ``AuthType: NONE`` or a misconfigured route would."""
     raw = "/".join(quote(part, safe=":@") for part in path.split("/"))
     context: dict[str, Any] = {
-        "accountId": "123456789012", "apiId": "sim", "domainName": "sim.execute-api.local",
-        "http": {"method": method, "path": raw, "protocol": "HTTP/1.1",
-                 "sourceIp": "198.51.100.23", "userAgent": "nudge-sim"},
-        "requestId": "sim", "routeKey": "$default", "stage": "$default",
-    }  # fmt: skip
+        "accountId": "123456789012",
+        "apiId": "sim",
+        "domainName": "sim.execute-api.local",
+        "http": {
+            "method": method,
+            "path": raw,
+            "protocol": "HTTP/1.1",
+            "sourceIp": "198.51.100.23",
+            "userAgent": "nudge-sim",
+        },
+        "requestId": "sim",
+        "routeKey": "$default",
+        "stage": "$default",
+    }
     if signed:
         context["authorizer"] = {"iam": dict(CALLER)}
     return {
-        "version": "2.0", "routeKey": "$default", "rawPath": raw, "rawQueryString": "",
-        "headers": {"accept": "application/json"}, "requestContext": context,
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": raw,
+        "rawQueryString": "",
+        "headers": {"accept": "application/json"},
+        "requestContext": context,
         "isBase64Encoded": False,
-    }  # fmt: skip
+    }

@@ -26,20 +26,35 @@ def render_report(result: dict[str, Any]) -> str:
     decisions = result["decisions"]
     rows = [
         [
-            d["at"][5:16].replace("T", " "), d["customer_id"], d["trigger"] or "-",
-            d["outcome"], d.get("reason") or "", d.get("channel") or "",
+            d["at"][5:16].replace("T", " "),
+            d["customer_id"],
+            d["trigger"] or "-",
+            d["outcome"],
+            d.get("reason") or "",
+            d.get("channel") or "",
         ]
         for d in decisions
-    ]  # fmt: skip
-    parts = ["Decisions (UTC)", _table(rows, ["at", "customer", "trigger", "outcome", "reason",
-                                               "channel"])]  # fmt: skip
+    ]
+    parts = [
+        "Decisions (UTC)",
+        _table(rows, ["at", "customer", "trigger", "outcome", "reason", "channel"]),
+    ]
     msgs = [
-        [m["at"][5:16].replace("T", " "), m["customer_id"] or "?", m["channel"], m["to"],
-         m["trigger"] or "?", _short(m["subject"] or m["text"])]
+        [
+            m["at"][5:16].replace("T", " "),
+            m["customer_id"] or "?",
+            m["channel"],
+            m["to"],
+            m["trigger"] or "?",
+            _short(m["subject"] or m["text"]),
+        ]
         for m in result["messages"]
-    ]  # fmt: skip
-    parts += ["", f"Messages sent ({len(msgs)})",
-              _table(msgs, ["at", "customer", "channel", "to", "trigger", "subject / text"])]  # fmt: skip
+    ]
+    parts += [
+        "",
+        f"Messages sent ({len(msgs)})",
+        _table(msgs, ["at", "customer", "channel", "to", "trigger", "subject / text"]),
+    ]
     counts = Counter((d["outcome"], d.get("reason") or "") for d in decisions)
     crow = [[o, r, str(n)] for (o, r), n in sorted(counts.items())]
     parts += ["", "Outcomes", _table(crow, ["outcome", "reason", "count"])]

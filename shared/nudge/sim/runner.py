@@ -211,13 +211,15 @@ class Simulation:
         events = aws.client("events")
         events.create_event_bus(Name=ENV["NUDGE_BUS_NAME"])
         events.put_rule(
-            Name="nudge-ingest", EventBusName=ENV["NUDGE_BUS_NAME"],
+            Name="nudge-ingest",
+            EventBusName=ENV["NUDGE_BUS_NAME"],
             EventPattern=pattern_json(pattern),
-        )  # fmt: skip
+        )
         events.put_targets(
-            Rule="nudge-ingest", EventBusName=ENV["NUDGE_BUS_NAME"],
+            Rule="nudge-ingest",
+            EventBusName=ENV["NUDGE_BUS_NAME"],
             Targets=[{"Id": "ingest-queue", "Arn": queue_arn}],
-        )  # fmt: skip
+        )
         aws.client("scheduler").create_schedule_group(Name=ENV["NUDGE_SCHEDULER_GROUP"])
         from nudge.pipeline.campaign import sync_schedules
 
@@ -312,10 +314,11 @@ class Simulation:
                 self._iterators[shard_id] = page.get("NextShardIterator") or iterator
                 records.extend(page.get("Records", []))
             wanted = [
-                r for r in records
+                r
+                for r in records
                 if r.get("eventName") == "INSERT"
                 and r["dynamodb"].get("NewImage", {}).get("kind", {}).get("S") == "outbox"
-            ]  # fmt: skip
+            ]
             if not records:
                 return total
             if wanted:
@@ -441,24 +444,37 @@ class Simulation:
             body = mime.get_body(preferencelist=("plain",))
             html = mime.get_body(preferencelist=("html",))
             known = outbox.get(raw.id, {})
-            out.append({
-                "message_id": known.get("message_id", raw.id), "provider_id": raw.id,
-                "customer_id": known.get("customer_id"), "trigger": known.get("trigger"),
-                "channel": "email", "to": ", ".join(dict.fromkeys(raw.destinations)),
-                "at": sent_at.get(known.get("message_id", ""), ""),
-                "subject": str(mime["Subject"]),
-                "text": body.get_content() if body else "",
-                "html": html.get_content() if html else None,
-                "headers": {k: str(v).strip() for k, v in mime.items()},
-            })  # fmt: skip
+            out.append(
+                {
+                    "message_id": known.get("message_id", raw.id),
+                    "provider_id": raw.id,
+                    "customer_id": known.get("customer_id"),
+                    "trigger": known.get("trigger"),
+                    "channel": "email",
+                    "to": ", ".join(dict.fromkeys(raw.destinations)),
+                    "at": sent_at.get(known.get("message_id", ""), ""),
+                    "subject": str(mime["Subject"]),
+                    "text": body.get_content() if body else "",
+                    "html": html.get_content() if html else None,
+                    "headers": {k: str(v).strip() for k, v in mime.items()},
+                }
+            )
         for provider_id, (phone, text) in sns_backends[ACCOUNT][REGION].sms_messages.items():
             known = outbox.get(provider_id, {})
-            out.append({
-                "message_id": known.get("message_id", provider_id), "provider_id": provider_id,
-                "customer_id": known.get("customer_id"), "trigger": known.get("trigger"),
-                "channel": "sms", "to": phone, "at": sent_at.get(known.get("message_id", ""), ""),
-                "subject": None, "text": text, "headers": {},
-            })  # fmt: skip
+            out.append(
+                {
+                    "message_id": known.get("message_id", provider_id),
+                    "provider_id": provider_id,
+                    "customer_id": known.get("customer_id"),
+                    "trigger": known.get("trigger"),
+                    "channel": "sms",
+                    "to": phone,
+                    "at": sent_at.get(known.get("message_id", ""), ""),
+                    "subject": None,
+                    "text": text,
+                    "headers": {},
+                }
+            )
         order = {mid: i for i, mid in enumerate(sent_at)}
         out.sort(key=lambda m: (m["at"], order.get(m["message_id"], 0)))
         return out
@@ -480,9 +496,11 @@ class Simulation:
         sqs = aws.client("sqs")
         out = []
         got = sqs.receive_message(
-            QueueUrl=self.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
+            QueueUrl=self.dlq_url,
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
             VisibilityTimeout=0,
-        )  # fmt: skip
+        )
         seen: set[str] = set()
         while got.get("Messages"):
             fresh = [m for m in got["Messages"] if m["MessageId"] not in seen]
@@ -493,9 +511,11 @@ class Simulation:
                 reason = m.get("MessageAttributes", {}).get("reason", {}).get("StringValue")
                 out.append({"reason": reason, "body": m["Body"]})
             got = sqs.receive_message(
-                QueueUrl=self.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
+                QueueUrl=self.dlq_url,
+                MaxNumberOfMessages=10,
+                MessageAttributeNames=["All"],
                 VisibilityTimeout=0,
-            )  # fmt: skip
+            )
         return out
 
     def api(self, method: str, path: str, *, signed: bool = True) -> dict[str, Any]:
@@ -505,8 +525,11 @@ class Simulation:
         from nudge.sim.http import request_event
 
         got = api.handle(request_event(method, path, signed=signed))
-        return {"status": got["statusCode"], "headers": got.get("headers") or {},
-                "body": json.loads(got["body"]) if got.get("body") else None}  # fmt: skip
+        return {
+            "status": got["statusCode"],
+            "headers": got.get("headers") or {},
+            "body": json.loads(got["body"]) if got.get("body") else None,
+        }
 
     def table_items(self) -> list[dict[str, Any]]:
         """Every item in the table, as stored (keys and attributes in DynamoDB's JSON)."""
