@@ -1,10 +1,12 @@
 """The one injectable clock. Nothing in nudge calls ``datetime.now()`` directly.
 
-Production uses the system clock; the simulator and tests install a ``SimulatedClock``.
+Production uses the system clock; the simulator and tests install a ``SimulatedClock``. Waiting
+(``sleep``, a retry's backoff) goes through it too, so tests never sleep on the wall clock.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -15,6 +17,16 @@ _source: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 def now() -> datetime:
     """Current time, timezone-aware UTC, from whichever clock is installed."""
     return _source()
+
+
+def sleep(seconds: float) -> None:
+    """Wait ``seconds``: on the wall clock in production; on a simulated clock, not at all (it
+    notes the wait in ``naps`` and stays where it is: simulated time moves only when told)."""
+    nap = getattr(_source, "sleep", None)
+    if nap is not None:
+        nap(seconds)
+    else:
+        time.sleep(seconds)
 
 
 def install(source: Callable[[], datetime]) -> Callable[[], datetime]:
@@ -29,6 +41,11 @@ class SimulatedClock:
 
     def __init__(self, start: datetime) -> None:
         self.current = start.astimezone(UTC)
+        self.naps: list[float] = []  # waits asked for (``clock.sleep``), never slept
+
+    def sleep(self, seconds: float) -> None:
+        """Note the wait; do not move (a retry's backoff costs no simulated time)."""
+        self.naps.append(seconds)
 
     def __call__(self) -> datetime:
         return self.current

@@ -4,19 +4,24 @@ Single-table design (``pk``, ``sk``):
 - ``C#<customer>`` / ``PROFILE``: the profile as JSON (``doc``), with ``version`` for optimistic
   writes. History, sends ledger, duplicate ids and pending waits live inside it, so the common
   path is one GetItem and one write.
-- ``C#<customer>`` / ``O#<message_id>``: outbox item (``kind`` = ``outbox``); the table stream
-  delivers new ones to dispatch.
-- ``C#<customer>`` / ``D#<time>#<id>``: decision log entries, with a 90-day ``ttl``.
+- ``C#<customer>`` / ``O#<message_id>``: outbox item (``kind`` = ``outbox``): ``status``
+  (``pending`` -> ``sending`` -> ``sent``/``failed``/``suppressed``, or back to ``pending``),
+  ``message_id``, ``customer_id``, ``trigger``, ``channel``, ``send_at``, the message as JSON
+  (``doc``), a 30-day ``ttl``; dispatch adds ``claimed_at``, ``calling_at``, ``provider_id``.
+  The table stream delivers new ones to dispatch.
+- ``C#<customer>`` / ``D#<time>#<id>``: decision log entries (``<id>`` a stable hash of the
+  decision), with a 90-day ``ttl``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from nudge.aws import client
-from nudge.clock import now, parse_time
+from nudge.clock import now
 from nudge.env import get_env
 from nudge.model.decision import Decision, Message, stable_id
 
@@ -34,6 +39,10 @@ class Gone(Exception):
 
 class AlreadyExists(Exception):
     """A conditional put found the item already there."""
+
+
+class Erased(Exception):
+    """The customer was erased since we read the profile; read again to see the tombstone."""
 
 
 @dataclass(slots=True)
@@ -142,45 +151,86 @@ def commit(
     customer_id: str,
     doc: dict[str, Any],
     version: int,
-    decisions: list[Decision],
-    messages: list[Message],
+    decisions: Sequence[Decision] = (),
+    messages: Sequence[Message] = (),
+    extra: Sequence[dict[str, Any]] = (),
 ) -> None:
-    """Write the profile and everything the event decided in one call, if nobody wrote since.
+    """Write the profile, what it decided and ``extra`` transaction entries in one call, if
+    nobody wrote the profile since ``version``.
 
-    Raises ``VersionConflict`` when the profile changed under us (the caller re-reads and
-    retries). A plain PutItem when there is nothing else to write; one TransactWriteItems
-    otherwise, so a decision is never stored without its profile change, or the reverse.
+    A plain PutItem when there is nothing but the profile; one TransactWriteItems otherwise, so
+    a decision is never stored without its profile change, or the reverse. Raises
+    ``VersionConflict`` (the profile or a merged alias changed since read: read again and
+    retry), ``Erased`` (a ``not_erased_check`` failed) or ``AlreadyExists`` (an outbox item is
+    already there: an earlier attempt of this very work was written).
     """
+    items = transaction(customer_id, doc, version, decisions, messages, extra)
     ddb = client("dynamodb")
-    put = _profile_put(customer_id, doc, version)
-    try:
-        if not decisions and not messages:
-            ddb.put_item(**put)
-            return
-        items: list[dict[str, Any]] = [{"Put": put}]
-        for message in messages:
-            items.append(
-                {
-                    "Put": {
-                        "TableName": table(),
-                        "Item": outbox_item(message),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                }
-            )
-        for decision in decisions:
-            items.append({"Put": {"TableName": table(), "Item": decision_item(decision)}})
-        ddb.transact_write_items(TransactItems=items)
-    except ddb.exceptions.ConditionalCheckFailedException:
-        raise VersionConflict(customer_id) from None
-    except ddb.exceptions.TransactionCanceledException as exc:
-        reasons = exc.response.get("CancellationReasons") or []
-        codes = [r.get("Code") for r in reasons]
-        if codes and codes[0] == "ConditionalCheckFailed":
+    if len(items) == 1:
+        try:
+            ddb.put_item(**items[0]["Put"])
+        except ddb.exceptions.ConditionalCheckFailedException:
             raise VersionConflict(customer_id) from None
-        if "ConditionalCheckFailed" in codes:
-            raise AlreadyExists(customer_id) from None
-        raise
+        return
+    try:
+        ddb.transact_write_items(TransactItems=items)
+    except ddb.exceptions.TransactionCanceledException as exc:
+        raise cancelled(customer_id, items, exc) from None
+
+
+def transaction(
+    customer_id: str,
+    doc: dict[str, Any],
+    version: int,
+    decisions: Sequence[Decision] = (),
+    messages: Sequence[Message] = (),
+    extra: Sequence[dict[str, Any]] = (),
+) -> list[dict[str, Any]]:
+    """The transaction entries of ``commit``: the profile first, then ``extra``, the outbox
+    items (each only if not there yet) and the decisions."""
+    items: list[dict[str, Any]] = [{"Put": _profile_put(customer_id, doc, version)}, *extra]
+    items += [
+        {
+            "Put": {
+                "TableName": table(),
+                "Item": outbox_item(m),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        for m in messages
+    ]
+    items += [{"Put": {"TableName": table(), "Item": decision_item(d)}} for d in decisions]
+    return items
+
+
+def _failure(entry: dict[str, Any]) -> type[Exception]:
+    """What a failed condition on this transaction entry means."""
+    if "ConditionCheck" in entry:
+        return Erased  # the only condition check nudge writes: "no tombstone"
+    kind = entry.get("Put", {}).get("Item", {}).get("kind", {}).get("S")
+    if kind == "outbox":
+        return AlreadyExists
+    return VersionConflict  # the profile, or a merged alias stub, changed since read
+
+
+def cancelled(customer_id: str, items: list[dict[str, Any]], exc: Exception) -> Exception:
+    """The exception a cancelled ``commit`` transaction stands for, from the cancellation
+    reason of each entry: ``Erased`` before ``VersionConflict`` before ``AlreadyExists`` (a
+    conflicting concurrent transaction on an entry is a ``VersionConflict`` too); ``exc``
+    itself when no entry explains it (throttling, validation)."""
+    response: dict[str, Any] = getattr(exc, "response", {})
+    reasons = response.get("CancellationReasons") or []
+    found: set[type[Exception]] = set()
+    for entry, reason in zip(items, reasons, strict=False):
+        code = reason.get("Code")
+        if code == "ConditionalCheckFailed":
+            found.add(_failure(entry))
+        elif code == "TransactionConflict":
+            found.add(VersionConflict)
+    for kind in (Erased, VersionConflict, AlreadyExists):
+        if kind in found:
+            return kind(customer_id)
+    return exc
 
 
 def put_decisions(decisions: list[Decision]) -> None:
@@ -390,11 +440,6 @@ def scan_kind(kind: str) -> list[dict[str, Any]]:
     )
 
 
-def parse_iso(value: str) -> float:
-    """ISO time to epoch seconds."""
-    return parse_time(value).timestamp()
-
-
 # -- order index, merged aliases, privacy (issue 6) ---------------------------------------------
 # ``ORDER#<order_id>`` / ``ORDER``: who placed an order (a Shopify refund names only the order);
 #   written in the same transaction as the profile change of its ``order_placed``.
@@ -404,10 +449,6 @@ def parse_iso(value: str) -> float:
 #   so later events for it are redirected to the customer.
 
 ORDER_INDEX_TTL_DAYS = 730  # a refund later than two years after its order goes to the DLQ
-
-
-class Erased(Exception):
-    """The customer was erased since we read the profile; read again to see the tombstone."""
 
 
 def _order_key(order_id: str) -> dict[str, Any]:
@@ -429,7 +470,7 @@ def order_owner(order_id: str) -> str | None:
 
 
 def order_index_put(order_id: str, customer_id: str) -> dict[str, Any]:
-    """A transaction entry recording who placed ``order_id`` (for ``commit_with``)."""
+    """A transaction entry recording who placed ``order_id`` (for ``commit``'s ``extra``)."""
     item = {
         **_order_key(order_id),
         "kind": _s("order_index"),
@@ -461,55 +502,6 @@ def not_erased_check(customer_id: str) -> dict[str, Any]:
 def tombstone_delete(customer_id: str) -> dict[str, Any]:
     """A transaction entry removing the customer's tombstone (they opted in again)."""
     return {"Delete": {"TableName": table(), "Key": _tombstone_key(customer_id)}}
-
-
-def commit_with(
-    customer_id: str,
-    doc: dict[str, Any],
-    version: int,
-    decisions: list[Decision],
-    messages: list[Message],
-    extra: list[dict[str, Any]],
-) -> None:
-    """``commit`` with ``extra`` transaction entries written atomically alongside.
-
-    Without ``extra`` it is ``commit`` itself (one PutItem on the common path). Raises
-    ``VersionConflict`` when the profile or a merged alias changed since read, ``Erased`` when a
-    ``not_erased_check`` fails, ``AlreadyExists`` when an outbox item is already there.
-    """
-    if not extra:
-        commit(customer_id, doc, version, decisions, messages)
-        return
-    ddb = client("dynamodb")
-    items: list[dict[str, Any]] = [{"Put": _profile_put(customer_id, doc, version)}, *extra]
-    items += [
-        {
-            "Put": {
-                "TableName": table(),
-                "Item": outbox_item(m),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
-        for m in messages
-    ]
-    items += [{"Put": {"TableName": table(), "Item": decision_item(d)}} for d in decisions]
-    try:
-        ddb.transact_write_items(TransactItems=items)
-    except ddb.exceptions.TransactionCanceledException as exc:
-        reasons = exc.response.get("CancellationReasons") or []
-        failed = [
-            i
-            for i, r in zip(items, reasons, strict=False)
-            if r.get("Code") == "ConditionalCheckFailed"
-        ]
-        if any("ConditionCheck" in i for i in failed):
-            raise Erased(customer_id) from None
-        kinds = {i.get("Put", {}).get("Item", {}).get("kind", {}).get("S") for i in failed}
-        if kinds & {"profile", "alias"}:
-            raise VersionConflict(customer_id) from None
-        if "outbox" in kinds:
-            raise AlreadyExists(customer_id) from None
-        raise
 
 
 def is_erased(customer_id: str) -> bool:

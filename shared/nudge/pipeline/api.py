@@ -19,43 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from nudge import store
 from nudge.clock import iso
 from nudge.clock import now as clock_now
 from nudge.pipeline.common import current_config, refresh_view
-from nudge.pipeline.identity import merged_into
+from nudge.pipeline.identity import read_customer
+from nudge.profile import PROFILE_FIELDS
 
 log = logging.getLogger("nudge.api")
 Response = dict[str, Any]
 Handler = Callable[[str, dict[str, Any]], Response]
-
-# What the site may read about a customer (CONTRACT §2); the event history, waits and send
-# ledger stay internal (the export has them).
-PROFILE_FIELDS = (
-    "customer_id",
-    "email",
-    "phone",
-    "timezone",
-    "traits",
-    "consent",
-    "orders_count",
-    "lifetime_value",
-    "avg_order_value",
-    "first_order_at",
-    "last_order_at",
-    "days_since_first_order",
-    "days_since_last_order",
-    "last_seen_at",
-    "cart",
-    "segments",
-    "value_tier",
-    "rfm",
-    "pltv",
-    "p_alive",
-    "expected_orders_90d",
-    "preferred_channel",
-    "scored_at",
-)
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -77,11 +49,11 @@ def _not_found(customer_id: str) -> Response:
 
 def _view(customer_id: str) -> dict[str, Any] | None:
     """The profile as conditions see it now (segments recomputed), following a merged alias."""
-    doc = store.get_profile(customer_id).doc
-    target = merged_into(doc)
-    if target is not None:
-        doc = store.get_profile(target).doc
-    if doc is None or merged_into(doc):
+    try:
+        doc = read_customer(customer_id)[1].doc
+    except RuntimeError:  # an alias chain nudge never makes
+        return None
+    if doc is None:
         return None
     return refresh_view(doc, current_config(), clock_now())
 

@@ -1,14 +1,17 @@
-"""What every handler shares: the config, the read-decide-write loop, applying a plan."""
+"""What every handler shares: the config, the one read-decide-write loop of a customer
+(``write_customer``), applying a plan."""
 
 from __future__ import annotations
 
 import json
 import logging
+import random
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from nudge import schedule, store
+from nudge import clock, schedule, store
 from nudge.clock import now as clock_now
 from nudge.clock import parse_time
 from nudge.decide import compute_segments, decide, message_chain
@@ -16,6 +19,7 @@ from nudge.env import get_env
 from nudge.metrics import count_decisions
 from nudge.model.decision import Plan, stable_id
 from nudge.model.events import NUDGE_SOURCE, Event
+from nudge.pipeline.identity import read_customer
 from nudge.profile import (
     SENDS_MAX,
     apply_event,
@@ -29,7 +33,9 @@ if TYPE_CHECKING:
     from nudge.config import CompiledConfig
 
 log = logging.getLogger("nudge")
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 8  # reads of one customer's profile before a write gives up
+BACKOFF_BASE = 0.01  # seconds: the first retry waits up to this, each next one up to twice
+BACKOFF_CAP = 0.5
 
 
 def current_config() -> CompiledConfig:
@@ -204,37 +210,115 @@ def after_write(plan: Plan, also_cancelled: list[str] | None = None) -> None:
         put_events(plan.emit)
 
 
-def update_customer(
-    customer_id: str,
-    change: Callable[[dict[str, Any], datetime], Plan | None],
-) -> Plan | None:
-    """Read the profile, let ``change`` mutate it and plan, then write it all at once.
+@dataclass(slots=True)
+class Write:
+    """What one attempt of a change writes besides the profile: its plan, store transaction
+    entries that go in the same write (``extra``: merged alias stubs, the order index), and
+    waits of other profiles to unschedule once it is written (``unschedule``)."""
 
-    Optimistic: if another event for this customer was written meanwhile, read again and
-    redo the change, so two concurrent events are both applied. Waits are scheduled before
-    the write (names are deterministic, so a retry does not duplicate them); cancelled waits
-    are unscheduled after it (a wake that finds no wait does nothing).
+    plan: Plan
+    extra: list[dict[str, Any]] = field(default_factory=list)
+    unschedule: list[str] = field(default_factory=list)
+
+
+Change = Callable[[dict[str, Any], datetime], Plan | Write | None]
+
+
+@dataclass(slots=True)
+class Written:
+    """What ``write_customer`` did: whose profile it wrote (after following aliases) and the
+    plan, or None when the change wanted nothing written or the customer is erased."""
+
+    customer_id: str
+    plan: Plan | None = None
+    erased: bool = False
+    redirected_from: str | None = None
+
+
+def backoff(conflicts: int) -> None:
+    """Wait before retrying after the ``conflicts``-th version conflict in a row: exponential
+    with full jitter (a random wait up to ``BACKOFF_BASE * 2**(conflicts - 1)``, at most
+    ``BACKOFF_CAP``), so writers that collided do not collide again. On ``nudge.clock``, so a
+    simulated clock does not wait at all."""
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (conflicts - 1))
+    clock.sleep(random.uniform(0, ceiling))  # jitter, not secrecy
+
+
+def write_customer(
+    customer_id: str,
+    change: Change,
+    *,
+    follow_aliases: bool = False,
+    reopens: bool = False,
+) -> Written:
+    """The one customer loop: read the profile, let ``change`` mutate it and plan, then write
+    it all in one ``store.commit``; on a version conflict, back off, read again and redo the
+    change, so concurrent writers are all applied.
+
+    - ``follow_aliases``: a merged alias's profile stands for its customer (ingest).
+    - An erased customer is never recreated: creating a profile carries a "no tombstone"
+      condition in the same write (no extra read); once the write found one, the change is
+      refused, unless ``reopens`` (an explicit opt-in), which removes the tombstone in the write.
+    - Waits are scheduled before the write (names are deterministic, so a retry does not
+      duplicate them; a write that never happens leaves wakes that find no wait); cancelled
+      ones are unscheduled after it (a wake that finds no wait does nothing).
+    - An outbox item already there means an earlier attempt of this very work was written
+      (``AlreadyExists``): nothing more is done.
     """
+    redirected_from: str | None = None
+    erased = False  # learnt from a failed tombstone check
+    conflicts = 0
     for _attempt in range(MAX_ATTEMPTS):
-        stored = store.get_profile(customer_id)
-        if stored.doc is None and store.is_erased(customer_id):
-            return None  # erased on request: feedback or a late wake-up must not recreate it
+        target, stored = read_customer(customer_id, follow_aliases)
+        if target != customer_id:
+            redirected_from, customer_id = redirected_from or customer_id, target
+        guard: list[dict[str, Any]] = []
+        if stored.doc is None:
+            if erased and not reopens:
+                return Written(customer_id, erased=True, redirected_from=redirected_from)
+            guard.append(
+                store.tombstone_delete(customer_id)
+                if erased
+                else store.not_erased_check(customer_id)
+            )
         profile = stored.doc or new_profile(customer_id)
         now = clock_now()
-        plan = change(profile, now)
-        if plan is None:
-            return None
+        done = change(profile, now)
+        if done is None:
+            return Written(customer_id, redirected_from=redirected_from)
+        write = done if isinstance(done, Write) else Write(done)
+        plan = write.plan
         apply_plan(profile, plan)
         schedule_waits(customer_id, plan)
         try:
-            store.commit(customer_id, profile, stored.version, plan.decisions, plan.messages)
+            store.commit(
+                customer_id,
+                profile,
+                stored.version,
+                plan.decisions,
+                plan.messages,
+                [*guard, *write.extra],
+            )
+        except store.Erased:
+            erased = True  # the next round refuses the change, unless it reopens
+            for wait in plan.waits:
+                schedule.delete_wake("wait", wait.wait_id)
+            continue
         except store.VersionConflict:
+            conflicts += 1
             log.info("version conflict, retrying", extra={"customer_id": customer_id})
+            if _attempt < MAX_ATTEMPTS - 1:
+                backoff(conflicts)
             continue
         except store.AlreadyExists:
-            # the outbox item exists: an earlier attempt of this very work was written
             log.info("outbox item already written", extra={"customer_id": customer_id})
-            return plan
-        after_write(plan)
-        return plan
+            return Written(customer_id, plan, redirected_from=redirected_from)
+        after_write(plan, write.unschedule)
+        return Written(customer_id, plan, redirected_from=redirected_from)
     raise RuntimeError(f"profile kept changing under us after {MAX_ATTEMPTS} attempts")
+
+
+def update_customer(customer_id: str, change: Change) -> Plan | None:
+    """``write_customer`` for callers that need only the plan (None: nothing was written, or
+    the customer is erased)."""
+    return write_customer(customer_id, change).plan

@@ -4,14 +4,16 @@
   email) merged into a customer is a stub with ``merged_into``: its later events (the same device
   after sign-out, the same email at a guest checkout, late deliveries) go to the customer.
 - An erased customer (privacy request) has a tombstone; events for them are dropped, except an
-  explicit opt-in, which starts a new profile (see ``reopts_in`` and docs/api.md).
+  explicit opt-in, which starts a new profile (see ``reopts_in`` and docs/api.md). The write
+  checks the tombstone itself (``pipeline.common.write_customer``).
 - An event that links such ids (``detail.aliases``: Segment's ``identify``, Shopify events with
   both a customer id and an email) merges their behaviour into the customer
   (``nudge.profile.merge_profile``) and leaves the stub behind.
 - ``apply_hints`` resolves what a partner event says only relative to the profile: contact
   details to use where the profile has none, consent states reported with a customer record.
 
-Everything here returns transaction entries for ingest's single write rather than writing.
+Everything here returns transaction entries for the customer's single write
+(``pipeline.common.write_customer``) rather than writing.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ MERGEABLE = (ANON_PREFIX, EMAIL_PREFIX)  # ids nudge made up for someone; never 
 CONTACT_HINT = "contact"  # {"email": ..., "phone": ...}: used only where the profile has none
 CONSENT_HINT = "consent_states"  # {"email": {"state": ..., "consent_updated_at": ...}}
 ALIASES_MAX = 200  # anonymous ids remembered per customer (for export and erasure)
+MAX_REDIRECTS = 3  # merged aliases followed from one id before giving up
 
 
 def merged_into(doc: dict[str, Any] | None) -> str | None:
@@ -56,19 +59,20 @@ def reopts_in(event: Event) -> bool:
     return False
 
 
-def creation_guard(event: Event, erased: bool) -> dict[str, Any] | None:
-    """The transaction entry that must go with creating a profile, or None to refuse the event.
+def read_customer(customer_id: str, follow_aliases: bool = True) -> tuple[str, store.Stored]:
+    """Read the profile of ``customer_id``, following merged aliases to the customer they now
+    belong to (at most ``MAX_REDIRECTS``); returns whose profile it is and what was read.
 
-    Not known to be erased: create it only if there is no tombstone, checked inside the write
-    itself (no extra read on a new customer's first event; an erasure that lands between our
-    read and our write wins, raising ``store.Erased``). Known to be erased: only an opt-in
-    creates the profile, removing the tombstone in the same write.
+    Raises RuntimeError for a longer chain (nudge never makes one: it merges only into real
+    customers, which are never aliases).
     """
-    if not erased:
-        return store.not_erased_check(event.customer_id)
-    if reopts_in(event):
-        return store.tombstone_delete(event.customer_id)
-    return None
+    for _redirect in range(MAX_REDIRECTS + 1):
+        stored = store.get_profile(customer_id)
+        target = merged_into(stored.doc)
+        if target is None or not follow_aliases:
+            return customer_id, stored
+        customer_id = target
+    raise RuntimeError(f"alias chain too long at {customer_id}")
 
 
 @dataclass(slots=True)

@@ -24,26 +24,25 @@ import json
 import logging
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from nudge import schedule, store
+from nudge import store
 from nudge.adapters import adapt_with_reason
 from nudge.aws import client
-from nudge.clock import iso
 from nudge.clock import now as clock_now
+from nudge.decide import SUPPRESS, decision
 from nudge.env import get_env
-from nudge.model.decision import Decision, Plan
+from nudge.model.decision import Plan
 from nudge.model.events import Event, MalformedEvent, parse_event
 from nudge.pipeline import identity, source_counts
-from nudge.pipeline.common import after_write, apply_plan, current_config, react, schedule_waits
-from nudge.profile import apply_event, is_duplicate, new_profile
+from nudge.pipeline.common import Write, current_config, react, write_customer
+from nudge.profile import apply_event, is_duplicate
 
 if TYPE_CHECKING:
     from nudge.config import CompiledConfig
 
 log = logging.getLogger("nudge.ingest")
-MAX_ATTEMPTS = 8
-MAX_REDIRECTS = 3
 
 
 def to_dlq(body: Any, reason: str) -> None:
@@ -118,17 +117,7 @@ def _summary(outcome: Outcome, event: Event) -> dict[str, Any]:
         return out
     if outcome.duplicate:
         store.put_decisions(
-            [
-                Decision(
-                    outcome.customer_id,
-                    None,
-                    iso(clock_now()),
-                    "suppressed",
-                    "duplicate",
-                    event.id,
-                    event.type,
-                )
-            ]
+            [decision(outcome.customer_id, None, clock_now(), SUPPRESS, "duplicate", event)]
         )
         out["duplicate"] = True
         return out
@@ -140,73 +129,43 @@ def _summary(outcome: Outcome, event: Event) -> dict[str, Any]:
 
 
 def apply_to_customer(event: Event, config: CompiledConfig) -> Outcome:
-    """Read the profile, apply the event, decide, and write it all in one call.
-
-    ``pipeline.common.update_customer`` with what only ingest needs: merged aliases redirect,
-    erased customers stay erased, ``identify`` merges, and extra items in the same write.
-    Optimistic on the profile's version (and on merged aliases' versions): if someone wrote
-    meanwhile, read again and redo, so concurrent events are all applied. Waits are scheduled
-    before the write (names are deterministic, so a retry does not duplicate them); cancelled
-    waits are unscheduled after it (a wake that finds no wait does nothing); nudge's own events
-    (segment and tier changes) go on the bus after it.
+    """Read the profile, apply the event, decide, and write it all in one call: the customer
+    loop (``pipeline.common.write_customer``) with what only ingest needs. Merged aliases
+    redirect to their customer; an erased customer stays erased unless the event opts in again
+    (``identity.reopts_in``); an ``identify`` merges the aliases it links (their stubs in the
+    same write, their waits unscheduled after it); an ``order_placed`` records who placed the
+    order in the same write. nudge's own events (segment and tier changes) go on the bus after.
     """
-    redirected_from: str | None = None
-    redirects = 0
-    attempts = 0
-    erased = False  # learnt from a failed tombstone check: the id was erased
-    while attempts < MAX_ATTEMPTS:
-        stored = store.get_profile(event.customer_id)
-        target = identity.merged_into(stored.doc)
-        if target is not None:
-            redirects += 1
-            if redirects > MAX_REDIRECTS:
-                raise RuntimeError(f"alias chain too long at {event.customer_id}")
-            redirected_from = redirected_from or event.customer_id
-            event = dataclasses.replace(event, customer_id=target)
-            continue
-        attempts += 1
-        extra: list[dict[str, Any]] = []
-        if stored.doc is None:
-            guard = identity.creation_guard(event, erased)
-            if guard is None:
-                return Outcome(event.customer_id, erased=True, redirected_from=redirected_from)
-            extra.append(guard)
-        profile = stored.doc or new_profile(event.customer_id)
-        if is_duplicate(profile, event):
-            return Outcome(event.customer_id, duplicate=True, redirected_from=redirected_from)
-        now = clock_now()
-        merge = identity.merge_aliases(profile, event, config.history_seconds, now)
-        extra += merge.items
-        applied = identity.apply_hints(profile, event)  # `event` keeps them for a retry
+    merged: list[str] = []
+    duplicate = False
+
+    def change(profile: dict[str, Any], now: datetime) -> Write | None:
+        nonlocal merged, duplicate
+        mine = dataclasses.replace(event, customer_id=profile["customer_id"])
+        duplicate = is_duplicate(profile, mine)
+        if duplicate:
+            return None
+        merge = identity.merge_aliases(profile, mine, config.history_seconds, now)
+        merged = merge.merged
+        applied = identity.apply_hints(profile, mine)  # `mine` keeps them for a retry
         apply_event(profile, applied, config.history_seconds)
         plan = react(profile, config, now, applied)  # the event, and segment/tier changes it made
-        apply_plan(profile, plan)
-        if event.type == "order_placed":
-            extra.append(
-                store.order_index_put(str(event.properties["order_id"]), event.customer_id)
-            )
-        schedule_waits(event.customer_id, plan)
-        try:
-            store.commit_with(
-                event.customer_id, profile, stored.version, plan.decisions, plan.messages, extra
-            )
-        except store.Erased:
-            erased = True  # next round refuses the event, unless it opts in again
-            for wait in plan.waits:
-                schedule.delete_wake("wait", wait.wait_id)
-            continue
-        except store.VersionConflict:
-            log.info("profile changed under us, retrying", extra={"customer_id": event.customer_id})
-            continue
-        except store.AlreadyExists:
-            # the outbox item exists: an earlier attempt of this very work was written
-            log.info("outbox item already written", extra={"customer_id": event.customer_id})
-            return Outcome(event.customer_id, plan, redirected_from=redirected_from)
-        after_write(plan, merge.cancelled_waits)
-        return Outcome(
-            event.customer_id, plan, redirected_from=redirected_from, merged=merge.merged
-        )
-    raise RuntimeError(f"profile kept changing under us after {MAX_ATTEMPTS} attempts")
+        extra = list(merge.items)
+        if mine.type == "order_placed":
+            extra.append(store.order_index_put(str(mine.properties["order_id"]), mine.customer_id))
+        return Write(plan, extra, merge.cancelled_waits)
+
+    written = write_customer(
+        event.customer_id, change, follow_aliases=True, reopens=identity.reopts_in(event)
+    )
+    return Outcome(
+        written.customer_id,
+        written.plan,
+        duplicate=duplicate and not written.erased,
+        erased=written.erased,
+        redirected_from=written.redirected_from,
+        merged=merged if written.plan is not None else [],
+    )
 
 
 def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

@@ -1,0 +1,172 @@
+"""The one customer loop (``pipeline.common.write_customer``) on moto with the real store: a lost
+race is redone after a short random wait, an erased customer is never recreated, merged aliases
+redirect (up to a limit), and work already written is not written twice."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from nudge import store
+from nudge.clock import iso
+from nudge.model.decision import Message, Plan, Wait
+from nudge.pipeline import common
+from nudge.pipeline.common import (
+    BACKOFF_BASE,
+    BACKOFF_CAP,
+    MAX_ATTEMPTS,
+    update_customer,
+    write_customer,
+)
+from nudge.pipeline.identity import MAX_REDIRECTS
+from nudge.privacy import erase_customer
+from tests.conftest import customer
+
+
+def _note(key: str, value: Any = True) -> common.Change:
+    def change(profile: dict[str, Any], now: datetime) -> Plan:
+        profile[key] = value
+        return Plan()
+
+    return change
+
+
+def _message(customer_id: str, now: datetime) -> Message:
+    return Message(
+        message_id="m-once",
+        customer_id=customer_id,
+        trigger="winback",
+        channel="email",
+        created_at=iso(now),
+        send_at=iso(now + timedelta(hours=1)),
+        priority=1,
+        event={"detail-type": "campaign", "detail": {"customer_id": customer_id}},
+    )
+
+
+def test_a_write_that_lost_a_race_is_redone_on_the_new_profile_after_a_short_random_wait(sim):
+    sim.run([customer("ann", "2027-01-01T00:00:00Z")])
+    seen: list[Any] = []
+
+    def mine(profile: dict[str, Any], now: datetime) -> Plan:
+        seen.append(profile.get("rival"))
+        if len(seen) == 1:  # someone else writes the profile between our read and our write
+            update_customer("ann", _note("rival"))
+        profile["mine"] = True
+        return Plan()
+
+    before = sim.clock.current
+    update_customer("ann", mine)
+
+    doc = store.get_profile("ann").doc
+    assert doc is not None and doc["rival"] and doc["mine"]  # both writes kept
+    assert seen == [None, True]  # redone on what the rival wrote
+    assert len(sim.clock.naps) == 1 and 0 <= sim.clock.naps[0] <= BACKOFF_BASE
+    assert sim.clock.current == before  # the wait cost no simulated time
+
+
+def test_the_waits_between_retries_double_up_to_a_cap_and_the_loop_gives_up(sim, monkeypatch):
+    sim.run([customer("bea", "2027-01-01T00:00:00Z")])
+    monkeypatch.setattr(common.random, "uniform", lambda low, high: high)  # the longest wait
+
+    def always_loses(profile: dict[str, Any], now: datetime) -> Plan:
+        update_customer("bea", _note("rival", now.isoformat() + str(len(sim.clock.naps))))
+        return Plan()
+
+    with pytest.raises(RuntimeError, match="kept changing"):
+        update_customer("bea", always_loses)
+
+    expected = [min(BACKOFF_CAP, BACKOFF_BASE * 2**n) for n in range(MAX_ATTEMPTS - 1)]
+    assert sim.clock.naps == expected  # none after the last attempt
+    assert expected[-1] == BACKOFF_CAP
+
+
+def test_an_erased_customer_is_not_recreated_by_a_late_write(sim):
+    sim.run([customer("cy", "2027-01-01T00:00:00Z")])
+    assert erase_customer("cy") is not None
+
+    assert update_customer("cy", _note("opened_at", "2027-01-01T00:05:00Z")) is None
+    assert store.get_profile("cy").doc is None
+    assert store.is_erased("cy")
+
+
+def test_an_erasure_landing_between_read_and_write_wins_and_leaves_no_wake(sim):
+    calls = []  # "dee" has no profile yet: the write creates it, unless they were erased
+
+    def waits(profile: dict[str, Any], now: datetime) -> Plan:
+        calls.append(now)
+        if len(calls) == 1:
+            store.put_tombstone("dee", iso(now))  # the erasure lands now
+        due = now + timedelta(hours=1)
+        return Plan(waits=[Wait("w-dee", "cart_reminder", iso(now), iso(due), {})])
+
+    written = write_customer("dee", waits)
+
+    assert written.erased and written.plan is None
+    assert len(calls) == 1  # refused without redoing the change
+    assert store.get_profile("dee").doc is None
+    assert [
+        s for s in sim.due_schedules(sim.clock.current + timedelta(days=2)) if "w-dee" in s[1]
+    ] == []
+
+
+def test_an_opt_in_starts_a_new_profile_for_an_erased_customer(sim):
+    sim.run([customer("eve", "2027-01-01T00:00:00Z")])
+    erase_customer("eve")
+
+    written = write_customer("eve", _note("consent", {"email": True}), reopens=True)
+
+    assert written.plan is not None and not written.erased
+    assert store.get_profile("eve").doc["consent"] == {"email": True}  # type: ignore[index]
+    assert not store.is_erased("eve")  # the tombstone went in the same write
+
+
+def _alias(alias_id: str, target: str) -> None:
+    store.commit(alias_id, {"customer_id": alias_id, "merged_into": target}, 0)
+
+
+def test_merged_aliases_redirect_to_their_customer_up_to_a_limit(sim):
+    sim.run([customer("fay", "2027-01-01T00:00:00Z")])
+    chain = [f"anon:{n}" for n in range(MAX_REDIRECTS + 1)]  # anon:0 -> anon:1 -> ... -> fay
+    for alias, target in zip(chain, [*chain[1:], "fay"], strict=True):
+        _alias(alias, target)
+
+    written = write_customer(chain[1], _note("seen_via_alias"), follow_aliases=True)
+    assert (written.customer_id, written.redirected_from) == ("fay", chain[1])
+    assert store.get_profile("fay").doc["seen_via_alias"]  # type: ignore[index]
+    assert "seen_via_alias" not in store.get_profile(chain[1]).doc  # type: ignore[operator]
+
+    with pytest.raises(RuntimeError, match="alias chain too long"):  # one redirect too many
+        write_customer(chain[0], _note("lost"), follow_aliases=True)
+
+
+def test_work_already_written_is_not_written_twice(sim):
+    sim.run([customer("gus", "2027-01-01T00:00:00Z")])
+
+    def queue(profile: dict[str, Any], now: datetime) -> Plan:
+        profile["queued"] = profile.get("queued", 0) + 1
+        return Plan(messages=[_message("gus", now)])
+
+    first = write_customer("gus", queue)
+    version = store.get_profile("gus").version
+    again = write_customer("gus", queue)  # e.g. a crash after the write, then a redelivery
+
+    assert first.plan is not None and again.plan is not None
+    assert store.get_profile("gus").version == version  # the second write did not happen
+    assert store.get_profile("gus").doc["queued"] == 1  # type: ignore[index]
+    outbox = [i["message_id"]["S"] for i in store.scan_kind("outbox") if i["pk"]["S"] == "C#gus"]
+    assert outbox == ["m-once"]
+
+
+def test_a_write_that_both_lost_a_race_and_met_a_tombstone_is_an_erasure(sim):
+    sim.run([customer("hal", "2027-01-01T00:00:00Z")])
+    store.put_tombstone("hal", "2027-01-01T00:01:00Z")
+    stale = store.get_profile("hal")
+    update_customer("hal", _note("rival"))
+
+    with pytest.raises(store.Erased):
+        store.commit("hal", stale.doc or {}, stale.version, extra=[store.not_erased_check("hal")])
+    with pytest.raises(store.VersionConflict):
+        store.commit("hal", stale.doc or {}, stale.version, [], [_message("hal", sim.clock())])
