@@ -51,15 +51,18 @@ def _count_matches(trigger: CompiledTrigger, event: Event, history: list[dict[st
     return n
 
 
-def _decision(
-    profile: dict[str, Any],
+def decision(
+    customer_id: str,
     trigger: str | None,
     now: datetime,
     outcome: str,
-    reason: str | None,
-    event: Event | dict[str, Any] | None,
+    reason: str | None = None,
+    event: Event | dict[str, Any] | None = None,
     **extra: Any,
 ) -> Decision:
+    """A decision about ``customer_id`` at ``now``, naming the event it is about (a parsed
+    ``Event`` or an envelope: a wait's, a message's); ``extra``: ``channel``, ``message_id``,
+    ``detail``. The one way decisions are built, so the log reads the same everywhere."""
     event_id: str | None
     event_type: str | None
     if isinstance(event, Event):
@@ -70,7 +73,7 @@ def _decision(
     else:
         event_id = event_type = None
     return Decision(
-        customer_id=profile["customer_id"],
+        customer_id=customer_id,
         trigger=trigger,
         at=iso(now),
         outcome=outcome,
@@ -202,7 +205,9 @@ def deliver(
     channel, reason, detail = choose_channel(trigger, view, config)
     if channel is None:
         plan.decisions.append(
-            _decision(profile, trigger.id, now, SUPPRESS, reason, event_env, detail=detail)
+            decision(
+                profile["customer_id"], trigger.id, now, SUPPRESS, reason, event_env, detail=detail
+            )
         )
         return
     message_id = stable_id(profile["customer_id"], trigger.id, key)
@@ -257,6 +262,36 @@ def audience_ok(trigger: CompiledTrigger, view: dict[str, Any], now: float) -> b
     return trigger.who(Ctx(view, view.get("history") or (), now))
 
 
+def blocked(
+    profile: dict[str, Any],
+    view: dict[str, Any],
+    trigger_id: str,
+    trigger: CompiledTrigger | None,
+    event: Event | dict[str, Any],
+    now: datetime,
+) -> Decision | None:
+    """Why ``trigger`` may not message the customer now, as a ``suppressed`` decision about
+    ``event``: ``inactive`` (removed, disabled, outside its window), ``audience`` (not in its
+    ``who``), ``cooldown`` (its last message is too recent); None if none of them holds.
+    Checked in that order when it fires and again when its ``wait`` ends."""
+    customer_id = profile["customer_id"]
+    why = inactive(trigger, now)
+    if trigger is None or why is not None:
+        return decision(customer_id, trigger_id, now, SUPPRESS, "inactive", event, detail=why or {})
+    ts = now.timestamp()
+    if not audience_ok(trigger, view, ts):
+        detail = {"segments": view.get("segments") or []}
+        return decision(customer_id, trigger.id, now, SUPPRESS, "audience", event, detail=detail)
+    last = in_cooldown(profile, trigger, ts)
+    if last is not None:
+        detail = {
+            "last_sent_at": iso(_from_ts(last)),
+            "cooldown": getattr(trigger.model, "cooldown", None),
+        }
+        return decision(customer_id, trigger.id, now, SUPPRESS, "cooldown", event, detail=detail)
+    return None
+
+
 def decide(
     profile: dict[str, Any],
     view: dict[str, Any],
@@ -266,7 +301,6 @@ def decide(
 ) -> Plan:
     """Decisions for one event already applied to ``profile`` (``view`` is its derived view)."""
     plan = Plan()
-    ts = now.timestamp()
     waits = profile.get("waits") or {}
     if waits and event.type in config.cancel_types:
         doc = event.as_doc()
@@ -278,8 +312,8 @@ def decide(
                 if cancels(test, doc, wait):
                     plan.cancelled_waits.append(wait_id)
                     plan.decisions.append(
-                        _decision(
-                            profile,
+                        decision(
+                            profile["customer_id"],
                             trigger.id,
                             now,
                             "cancelled",
@@ -307,55 +341,31 @@ def decide(
         ):
             continue
         envelope = envelope or event.to_envelope()
-        why = inactive(trigger, now)
-        if why is not None:
-            plan.decisions.append(
-                _decision(profile, trigger.id, now, SUPPRESS, "inactive", event, detail=why)
-            )
-            continue
-        if not audience_ok(trigger, view, ts):
-            plan.decisions.append(
-                _decision(
-                    profile,
-                    trigger.id,
-                    now,
-                    SUPPRESS,
-                    "audience",
-                    event,
-                    detail={"segments": view.get("segments") or []},
-                )
-            )
-            continue
-        last = in_cooldown(profile, trigger, ts)
-        if last is not None:
-            plan.decisions.append(
-                _decision(
-                    profile,
-                    trigger.id,
-                    now,
-                    SUPPRESS,
-                    "cooldown",
-                    event,
-                    detail={
-                        "last_sent_at": iso(_from_ts(last)),
-                        "cooldown": getattr(trigger.model, "cooldown", None),
-                    },
-                )
-            )
+        stop = blocked(profile, view, trigger.id, trigger, event, now)
+        if stop is not None:
+            plan.decisions.append(stop)
             continue
         if trigger.wait:
             channel, reason, detail = choose_channel(trigger, view, config)
             if channel is None:
                 plan.decisions.append(
-                    _decision(profile, trigger.id, now, SUPPRESS, reason, event, detail=detail)
+                    decision(
+                        profile["customer_id"],
+                        trigger.id,
+                        now,
+                        SUPPRESS,
+                        reason,
+                        event,
+                        detail=detail,
+                    )
                 )
                 continue
             for wait_id, wait in sorted(waits.items()):
                 if wait["trigger"] == trigger.id and wait_id not in plan.cancelled_waits:
                     plan.cancelled_waits.append(wait_id)  # the newer event restarts the wait
                     plan.decisions.append(
-                        _decision(
-                            profile,
+                        decision(
+                            profile["customer_id"],
                             trigger.id,
                             now,
                             SUPPRESS,
@@ -368,8 +378,8 @@ def decide(
             due = now + timedelta(seconds=trigger.wait)
             plan.waits.append(Wait(wait_id, trigger.id, iso(now), iso(due), envelope))
             plan.decisions.append(
-                _decision(
-                    profile,
+                decision(
+                    profile["customer_id"],
                     trigger.id,
                     now,
                     "scheduled",
@@ -398,15 +408,30 @@ def decide_wake(
     plan.cancelled_waits.append(wait_id)
     trigger = config.triggers.get(wait["trigger"])
     event_env = wait["event"]
-    why = inactive(trigger, now)
-    if trigger is None or why is not None:
-        plan.decisions.append(
-            _decision(
-                profile, wait["trigger"], now, SUPPRESS, "inactive", event_env, detail=why or {}
-            )
-        )
+    if trigger is not None and inactive(trigger, now) is None:
+        cancel = _cancelled_meanwhile(profile, trigger, wait_id, wait, now)
+        if cancel is not None:
+            plan.decisions.append(cancel)
+            return plan
+    stop = blocked(profile, view, wait["trigger"], trigger, event_env, now)
+    if stop is not None:
+        plan.decisions.append(stop)
         return plan
+    assert trigger is not None  # a removed trigger is blocked as inactive
+    deliver(profile, view, trigger, event_env, config, now, plan, wait_id)
+    return plan
+
+
+def _cancelled_meanwhile(
+    profile: dict[str, Any],
+    trigger: CompiledTrigger,
+    wait_id: str,
+    wait: dict[str, Any],
+    now: datetime,
+) -> Decision | None:
+    """The ``cancelled`` decision if an event since the wait started meets its ``cancel_if``."""
     created = _parse_ts(wait["created_at"])
+    event_env = wait["event"]
     own_id = (event_env.get("detail") or {}).get("event_id")
     for entry in profile.get("history") or ():
         if entry["ts"] < created or entry["ts"] > now.timestamp() or entry.get("id") == own_id:
@@ -415,40 +440,16 @@ def decide_wake(
         for test in trigger.cancel_if:
             if cancels(test, doc, wait):
                 detail = _cancel_detail(test, entry["type"], wait_id, wait)
-                plan.decisions.append(
-                    _decision(profile, trigger.id, now, "cancelled", None, event_env, detail=detail)
+                return decision(
+                    profile["customer_id"],
+                    trigger.id,
+                    now,
+                    "cancelled",
+                    None,
+                    event_env,
+                    detail=detail,
                 )
-                return plan
-    ts = now.timestamp()
-    if not audience_ok(trigger, view, ts):
-        plan.decisions.append(
-            _decision(
-                profile,
-                trigger.id,
-                now,
-                SUPPRESS,
-                "audience",
-                event_env,
-                detail={"segments": view.get("segments") or []},
-            )
-        )
-        return plan
-    last = in_cooldown(profile, trigger, ts)
-    if last is not None:
-        plan.decisions.append(
-            _decision(
-                profile,
-                trigger.id,
-                now,
-                SUPPRESS,
-                "cooldown",
-                event_env,
-                detail={"last_sent_at": iso(_from_ts(last))},
-            )
-        )
-        return plan
-    deliver(profile, view, trigger, event_env, config, now, plan, wait_id)
-    return plan
+    return None
 
 
 def _cancel_detail(

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from nudge import store
 from nudge.aws import client
 from nudge.clock import now as clock_now
-from nudge.decide import SUPPRESS, _decision, audience_ok, deliver
+from nudge.decide import SUPPRESS, audience_ok, decision, deliver
 from nudge.env import get_env
 from nudge.model.decision import Plan
 from nudge.pipeline.common import current_config, react, refresh_view, update_customer
@@ -47,7 +47,9 @@ def _change(campaign: Any, config: Any, key: str, envelope: dict[str, Any]) -> A
         detail = {**envelope["detail"], "customer_id": profile["customer_id"]}
         env = {**envelope, "detail": detail}
         if not audience_ok(variant, view, when.timestamp()):
-            plan.decisions.append(_decision(profile, campaign.id, when, SUPPRESS, "audience", env))
+            plan.decisions.append(
+                decision(profile["customer_id"], campaign.id, when, SUPPRESS, "audience", env)
+            )
             return plan
         deliver(profile, view, variant, env, config, when, plan, key)
         return plan
