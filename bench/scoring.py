@@ -3,7 +3,7 @@
 ``run()`` starts one child process per measurement, so each peak RSS is that run's own
 (``ru_maxrss`` of the child) and pandas/lifetimes never share a process with our code:
 
-- ``score``: 1M customers (fixed seed): RFM scores and segments, value tiers, BG/NBD fit,
+- ``score``: 1M customers (fixed seed): RFM scores and segments, BG/NBD fit,
   Gamma-Gamma fit, P(alive), expected orders in 90 days and 12-month pLTV, timed end to end;
 - ``ours`` / ``lifetimes``: the two fits alone (BG/NBD on everyone, Gamma-Gamma on repeat
   buyers) on the same data, all 1M customers and the first 50k, via nudge.scoring and via
@@ -32,18 +32,6 @@ SUBSAMPLE = 50_000
 SEED = 20270210
 REPEATS = 5  # best of: short runs on a shared machine need a few tries
 _ROOT = Path(__file__).resolve().parents[1]
-# CONTRACT section 3's example grid.
-VALUE_TIERS = {
-    "longevity": [90, 365],
-    "recency": [30, 90, 180],
-    "grid": [
-        ["rising", "steady", "fading", "lost"],
-        ["loyal", "steady", "fading", "lost"],
-        ["champion", "loyal", "fading", "lost"],
-    ],
-}
-
-
 def _peak_rss_mib() -> float:
     import resource
 
@@ -66,7 +54,6 @@ def _score_all() -> dict[str, float]:
     from nudge.scoring.pltv import pltv
     from nudge.scoring.rfm import rfm_scores, rfm_segments
     from nudge.scoring.synthetic import synthetic_customers
-    from nudge.scoring.tiers import value_tiers
 
     started = time.perf_counter()
     data = synthetic_customers(N_CUSTOMERS, SEED)
@@ -82,8 +69,6 @@ def _score_all() -> dict[str, float]:
     r, f, mon = rfm_scores(days_since_last, x + 1, data["first_value"] + x * m)
     rfm_segments(r, f, mon)
     lap("rfm_s")
-    value_tiers(T, days_since_last, VALUE_TIERS)
-    lap("tiers_s")
     bg = fit_bgnbd(x, t_x, T)
     lap("bgnbd_fit_s")
     repeat = x > 0
@@ -342,7 +327,7 @@ def run() -> dict[str, dict[str, Any]]:
         total, rss = score["total_s"], score["peak_rss_mib"]
         metrics["scoring_1m_wall"] = _metric(round(total, 2), "s", "<", 10)
         metrics["scoring_1m_peak_rss"] = _metric(round(rss), "MiB", "<", 2048)
-        for stage in ("rfm", "tiers", "bgnbd_fit", "gamma_gamma_fit", "predict"):
+        for stage in ("rfm", "bgnbd_fit", "gamma_gamma_fit", "predict"):
             metrics[f"scoring_1m_{stage}"] = _metric(round(score[f"{stage}_s"], 3), "s")
         limit = "threadpoolctl" if score["threadpoolctl"] else "none: pip install threadpoolctl"
         # Informational (a string): the bench harness compares numbers only.
