@@ -18,6 +18,33 @@ SEEN_MAX = 300  # event ids remembered for duplicate detection
 ORDERS_MAX = 100
 SENDS_MAX = 100
 _TOP_LEVEL_TRAITS = ("email", "phone", "timezone")
+# CONTRACT §2: what the profile view offers conditions, templates (at the top level) and the
+# profile API; the event history, waits and send ledger stay internal (the export has them).
+PROFILE_FIELDS = (
+    "customer_id",
+    "email",
+    "phone",
+    "timezone",
+    "traits",
+    "consent",
+    "orders_count",
+    "lifetime_value",
+    "avg_order_value",
+    "first_order_at",
+    "last_order_at",
+    "days_since_first_order",
+    "days_since_last_order",
+    "last_seen_at",
+    "cart",
+    "segments",
+    "value_tier",
+    "rfm",
+    "pltv",
+    "p_alive",
+    "expected_orders_90d",
+    "preferred_channel",
+    "scored_at",
+)
 EMAIL_ADDRESSES = "email_addresses"  # normalised address -> {state, at, sub_type} (feedback)
 
 

@@ -9,33 +9,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from nudge.profile import PROFILE_FIELDS  # what templates see at the top level
+
 if TYPE_CHECKING:  # jinja2 is imported lazily: only dispatch and validate need it
     from jinja2 import Template as JinjaTemplate
 
-# CONTRACT §2: what templates see at the top level.
-PROFILE_FIELDS = (
-    "customer_id",
-    "email",
-    "phone",
-    "timezone",
-    "traits",
-    "consent",
-    "orders_count",
-    "lifetime_value",
-    "avg_order_value",
-    "first_order_at",
-    "last_order_at",
-    "days_since_first_order",
-    "days_since_last_order",
-    "last_seen_at",
-    "cart",
-    "segments",
-    "value_tier",
-    "rfm",
-    "pltv",
-    "p_alive",
-    "preferred_channel",
-)
 STANDARD_TRAITS = ("first_name", "last_name", "birthday", "locale")
 EXTRA_NAMES = ("event", "content", "unsubscribe_url")
 
