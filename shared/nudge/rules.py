@@ -311,13 +311,3 @@ def compile_history_test(spec: Any) -> Check:
         return False
 
     return did
-
-
-def history_test_span(spec: Any) -> float:
-    """How far back (seconds) a history test looks; 0 when unbounded or unknown."""
-    if isinstance(spec, dict) and spec.get("within"):
-        try:
-            return seconds(spec["within"])
-        except ValueError:
-            return 0.0
-    return 0.0

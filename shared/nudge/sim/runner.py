@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from email import message_from_string, policy
 from pathlib import Path
@@ -224,7 +223,7 @@ class Simulation:
         from nudge.pipeline.campaign import sync_schedules
 
         # as the deploy does: one cron per campaign, and the daily recompute's
-        sync_schedules(daily=self.daily and _has_score())
+        sync_schedules(daily=self.daily)
         sender = self.config.settings.sender.email
         if sender:
             address = sender.rsplit("<", 1)[-1].rstrip(">").strip()
@@ -567,21 +566,8 @@ class Simulation:
         }
 
 
-def _has_score() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("nudge.pipeline.score") is not None
-
-
 def _is_json_object(text: str) -> bool:
     try:
         return isinstance(json.loads(text), dict)
     except ValueError:
         return False
-
-
-@contextmanager
-def simulation(config_dir: str | Path, start: datetime | None = None) -> Iterator[Simulation]:
-    """``with simulation("config") as sim: ...``"""
-    with Simulation(config_dir, start) as sim:
-        yield sim
