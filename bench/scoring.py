@@ -32,6 +32,8 @@ SUBSAMPLE = 50_000
 SEED = 20270210
 REPEATS = 5  # best of: short runs on a shared machine need a few tries
 _ROOT = Path(__file__).resolve().parents[1]
+
+
 def _peak_rss_mib() -> float:
     import resource
 
