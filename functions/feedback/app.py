@@ -1,10 +1,9 @@
-"""Lambda entry point for the feedback function: parse, call nudge, return. Logic lives in nudge.pipeline."""
+"""Lambda entry point for the feedback function: parse, call nudge, return. Logic lives in nudge.pipeline.
 
-from typing import Any
+Powertools (Logger, Tracer, Metrics) wraps the handler on its first invoke (nudge.observe).
+"""
 
+from nudge.observe import lambda_handler
 from nudge.pipeline.feedback import handle
 
-
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """AWS Lambda handler."""
-    return handle(event, context)
+handler = lambda_handler(handle, correlation_id_path="EVENT_BRIDGE")

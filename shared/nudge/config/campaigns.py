@@ -7,44 +7,22 @@ the decision log to campaigns exactly as to triggers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-from nudge.cron import Cron, parse_cron
+from nudge.config.targets import CompiledCampaign, CompiledTrigger
+from nudge.cron import parse_cron
 from nudge.durations import seconds
-from nudge.rules import Check, Ctx, all_of
-
-if TYPE_CHECKING:
-    from nudge.config.compiled import CompiledConfig, CompiledTrigger
-    from nudge.config.schema import Campaign
+from nudge.rules import all_of
 
 
-@dataclass
-class CompiledCampaign:
-    """A campaign ready for the campaign function."""
-
-    id: str
-    model: Campaign
-    cron: Cron | None
-    audience: Check
-    variants: list[CompiledTrigger]
-
-    def pick(self, ctx: Ctx) -> CompiledTrigger | None:
-        """The first variant whose ``who`` matches, if the customer is in the audience."""
-        if not self.audience(ctx):
-            return None
-        for variant in self.variants:
-            if variant.who(ctx):
-                return variant
-        return None
-
-
-def compile_campaigns(compiler: Any, config: CompiledConfig) -> None:
-    """Check campaigns and attach them to ``config.campaigns``."""
-    from nudge.config.compiled import CompiledTrigger
-
+def compile_campaigns(
+    compiler: Any, triggers: Mapping[str, CompiledTrigger]
+) -> dict[str, CompiledCampaign]:
+    """Check the campaigns (an id may not be a trigger's too); returns them by id."""
+    campaigns: dict[str, CompiledCampaign] = {}
     for campaign, src in compiler.raw.campaigns:
-        if campaign.id in config.campaigns or campaign.id in config.triggers:
+        if campaign.id in campaigns or campaign.id in triggers:
             compiler.fail(src, ("id",), f"id {campaign.id!r} is used by another file too")
             continue
         cron = None
@@ -81,6 +59,5 @@ def compile_campaigns(compiler: Any, config: CompiledConfig) -> None:
                     variant=i,
                 )
             )
-        config.campaigns[campaign.id] = CompiledCampaign(
-            campaign.id, campaign, cron, audience, variants
-        )
+        campaigns[campaign.id] = CompiledCampaign(campaign.id, campaign, cron, audience, variants)
+    return campaigns

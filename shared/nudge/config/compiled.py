@@ -11,55 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from nudge.config import schema
-from nudge.config.campaigns import CompiledCampaign
+from nudge.config.campaigns import compile_campaigns
 from nudge.config.load import ConfigError, ConfigInvalid, RawConfig, SourceFile, read_config
+from nudge.config.targets import CancelTest, CompiledCampaign, CompiledTrigger, Content
 from nudge.durations import seconds
 from nudge.model.events import ENGAGEMENT_TYPES
 from nudge.rules import Check, Ctx, RuleError, all_of, compile_condition, compile_path, negate
 from nudge.templates import TemplateError, known_names, unknown_names
-
-
-@dataclass(slots=True)
-class Content:
-    """Message content for one channel: subject/html/text sources (already checked)."""
-
-    subject: str | None = None
-    html: str | None = None
-    text: str | None = None
-    template: str | None = None
-
-
-@dataclass(slots=True, frozen=True)
-class CancelTest:
-    """One ``cancel_if`` item: an event type, conditions on it, and ``same_message``."""
-
-    event: str
-    where: Check
-    same_message: bool = False
-
-
-@dataclass(slots=True)
-class CompiledTrigger:
-    """A trigger ready for ``decide``."""
-
-    id: str
-    model: schema.Trigger | schema.Campaign
-    where: Check
-    count: tuple[int, float, Any] | None  # (at_least, window seconds, getter of `same` or None)
-    who: Check
-    cancel_if: list[CancelTest]
-    wait: float | None
-    cooldown: float | None
-    expires: float | None
-    email: Content | None
-    sms: Content | None
-    kind: str = "trigger"
-    channel: str = "email"  # email | sms | best
-    variant: int | None = None  # campaigns: which variant this is
-
-    @property
-    def priority(self) -> int:
-        return self.model.priority
 
 
 @dataclass
@@ -316,9 +274,7 @@ class _Compiler:
             content_blocks=blocks,
             rfm_rules=[r.model_dump() for r in raw.segments.rfm] if raw.segments.rfm else None,
         )
-        from nudge.config.campaigns import compile_campaigns
-
-        compile_campaigns(self, config)
+        config.campaigns = compile_campaigns(self, triggers)
         return config
 
 

@@ -44,6 +44,8 @@ from nudge.templates import TemplateError, compile_template, render, template_co
 from nudge.unsubscribe import unsubscribe_url
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
     from nudge.config import CompiledConfig
     from nudge.config.compiled import CompiledTrigger, Content
 
@@ -384,17 +386,32 @@ def _deliver(message: dict[str, Any], now: datetime) -> str:
 
 
 def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """Lambda entry: DynamoDB stream records of new outbox items."""
-    failures = []
-    for record in event.get("Records", []):
-        image = (record.get("dynamodb") or {}).get("NewImage") or {}
-        if record.get("eventName") != "INSERT" or image.get("kind", {}).get("S") != "outbox":
-            continue
-        try:
-            dispatch_message(image["customer_id"]["S"], image["message_id"]["S"])
-        except Exception:
-            log.exception("dispatch failed; the stream will retry this record")
-            failures.append(
-                {"itemIdentifier": (record.get("dynamodb") or {}).get("SequenceNumber")}
-            )
-    return {"batchItemFailures": failures}
+    """Lambda entry: DynamoDB stream records of new outbox items (Powertools ``BatchProcessor``:
+    a record that raises is a batch item failure, retried by the stream from that record)."""
+    if not event.get("Records"):
+        return {"batchItemFailures": []}
+    from aws_lambda_powertools.utilities.batch import (
+        BatchProcessor,
+        EventType,
+        process_partial_response,
+    )
+
+    # a batch whose every record failed is still reported item by item, not raised
+    processor = BatchProcessor(
+        EventType.DynamoDBStreams, raise_on_entire_batch_failure=False, logger=log
+    )
+    return dict(process_partial_response(event, _outbox_record, processor, context))
+
+
+def _outbox_record(record: DynamoDBRecord) -> None:
+    """Send the outbox item of one INSERT record; other records (the filter lets none through
+    in AWS) are skipped."""
+    image = record.dynamodb.new_image if record.dynamodb else None
+    if record.event_name is None or record.event_name.name != "INSERT" or not image:
+        return
+    if image.get("kind") != "outbox":
+        return
+    from nudge.observe import correlate
+
+    correlate(str(image["message_id"]))
+    dispatch_message(str(image["customer_id"]), str(image["message_id"]))

@@ -40,6 +40,8 @@ from nudge.pipeline.common import Write, current_config, react, write_customer
 from nudge.profile import apply_event, is_duplicate
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
     from nudge.config import CompiledConfig
 
 log = logging.getLogger("nudge.ingest")
@@ -169,28 +171,40 @@ def apply_to_customer(event: Event, config: CompiledConfig) -> Outcome:
 
 
 def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """Lambda entry: an SQS batch or one EventBridge envelope."""
+    """Lambda entry: an SQS batch (Powertools ``BatchProcessor``: a record that raises is a batch
+    item failure, retried alone) or one EventBridge envelope (``sam local invoke``)."""
     try:
-        return _handle(event)
+        if "Records" not in event:
+            return _envelope(event)
+        from aws_lambda_powertools.utilities.batch import (
+            BatchProcessor,
+            EventType,
+            process_partial_response,
+        )
+
+        # a batch whose every record failed is still reported item by item, not raised
+        processor = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False, logger=log)
+        return dict(process_partial_response(event, _record, processor, context))
     finally:
         source_counts.flush()
 
 
-def _handle(event: dict[str, Any]) -> dict[str, Any]:
-    if "Records" not in event:
-        try:
-            return ingest_event(event)
-        except MalformedEvent as exc:
-            to_dlq(event, exc.reason)
-            return {"malformed": exc.reason}
-    failures = []
-    for record in event["Records"]:
-        body = record.get("body", "")
-        try:
-            ingest_event(body)
-        except MalformedEvent as exc:
-            to_dlq(body, exc.reason)
-        except Exception:
-            log.exception("event failed; SQS will retry it")
-            failures.append({"itemIdentifier": record.get("messageId")})
-    return {"batchItemFailures": failures}
+def _envelope(envelope: dict[str, Any]) -> dict[str, Any]:
+    """A bare EventBridge envelope (a direct rule target, or ``sam local invoke -e``)."""
+    try:
+        return ingest_event(envelope)
+    except MalformedEvent as exc:
+        to_dlq(envelope, exc.reason)
+        return {"malformed": exc.reason}
+
+
+def _record(record: SQSRecord) -> None:
+    """One SQS message: malformed -> DLQ (never a failure); anything else that raises is retried."""
+    from nudge.observe import correlate
+
+    correlate(record.message_id)
+    body = record.body or ""
+    try:
+        ingest_event(body)
+    except MalformedEvent as exc:
+        to_dlq(body, exc.reason)

@@ -24,6 +24,11 @@ date, and the next invocation continues where this one stopped (docs/scoring.md,
 recompute"). Work is idempotent: a page read again finds its customers unchanged, synthetic
 event ids are stable per (run date, customer, change), and ``react()`` skips a change already in
 the profile's ``seen`` list, so a page processed twice emits nothing twice.
+
+The per-profile row maths (summary rows, packing, which scores are worth a write) is pure and
+lives in ``nudge.scoring.daily``. This module is the run itself, kept whole on purpose (~570
+lines): its phases share one checkpoint state, one lease and one budget, and reading the state
+machine in one place is what makes resume-after-timeout reviewable.
 """
 
 from __future__ import annotations
@@ -36,7 +41,6 @@ import re
 import threading
 import time
 import uuid
-import zlib
 from array import array
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -49,10 +53,16 @@ from nudge import store
 from nudge.aws import client
 from nudge.clock import iso, parse_time
 from nudge.clock import now as clock_now
-from nudge.decide import compute_segments
 from nudge.model.decision import Plan
 from nudge.pipeline.common import current_config, react, update_customer
-from nudge.profile import profile_view
+from nudge.scoring.daily import (
+    UNREADABLE,
+    apply_scores,
+    pack,
+    summary,
+    unpack,
+    would_change,
+)
 
 if TYPE_CHECKING:
     from nudge.config import CompiledConfig
@@ -67,51 +77,7 @@ RESERVE_MS = 60_000  # stop, save and hand over when less than this is left
 LEASE_SECONDS = 15 * 60  # without a Lambda context
 MAX_CONTINUATIONS = 96
 MAX_FAILING_IN_A_ROW = 5
-SCORE_KEYS = ("rfm", "p_alive", "expected_orders_90d", "pltv")
-# a score is rewritten when it moved by at least (absolute, relative to the stored value): time
-# alone moves P(alive) and pLTV a little every day, and a write per customer per day would cost
-# more than the precision is worth (docs/scoring.md, "What a run writes")
-SCORE_TOLERANCE = {"p_alive": (0.02, 0.0), "expected_orders_90d": (0.02, 0.05), "pltv": (1.0, 0.05)}
-_DAY = 86400.0
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-# -- per-profile summary (pure Python) ----------------------------------------------------------
-
-
-def _net(order: dict[str, Any]) -> float:
-    return max(0.0, float(order.get("value") or 0) - float(order.get("refunded") or 0))
-
-
-def summary(profile: dict[str, Any], as_of: datetime) -> tuple[float, ...] | None:
-    """``(x, t_x, T, m, recency, frequency, monetary)`` of a profile at ``as_of``, times in whole
-    days (as lifetimes summarises with ``freq="D"``); None without a live order.
-
-    Void orders (refunded in full) are left out; partial refunds lower an order's value.
-    ``T`` is at least one day, so a customer whose first order is hours old can still be scored.
-    """
-    live = [o for o in profile.get("orders") or () if not o.get("void")]
-    if not live:
-        return None
-    live.sort(key=lambda o: o["at"])
-    first, last = parse_time(live[0]["at"]), parse_time(live[-1]["at"])
-    count = max(int(profile.get("orders_count") or 0), len(live))
-    if count > len(live) and profile.get("first_order_at"):
-        first = min(first, parse_time(profile["first_order_at"]))  # older orders were trimmed
-    T = max(1.0, math.floor((as_of - first).total_seconds() / _DAY))
-    x = float(count - 1)
-    t_x = 0.0 if x == 0 else min(T, max(0.0, math.floor((last - first).total_seconds() / _DAY)))
-    nets = [_net(o) for o in live]
-    if len(nets) > 1:
-        m = sum(nets[1:]) / (len(nets) - 1)
-    else:
-        m = float(profile.get("lifetime_value") or 0.0) / count if x > 0 else 0.0
-    recency = max(0.0, math.floor((as_of - last).total_seconds() / _DAY))
-    monetary = float(profile.get("lifetime_value") or 0.0)
-    return (x, t_x, T, round(m, 2), recency, float(count), monetary)
-
-
-UNREADABLE: tuple[float, ...] = ()
 
 
 def _summary(item: dict[str, Any], as_of: datetime) -> tuple[float, ...] | None:
@@ -121,62 +87,6 @@ def _summary(item: dict[str, Any], as_of: datetime) -> tuple[float, ...] | None:
     except (KeyError, TypeError, ValueError, AttributeError):
         log.exception("score: profile %s has unreadable orders", item.get("customer_id"))
         return UNREADABLE
-
-
-def _pack(rows: list[tuple[float, ...]]) -> bytes:
-    flat = array("d")
-    for row in rows:
-        flat.extend(row)
-    return zlib.compress(flat.tobytes(), 1)
-
-
-def _unpack(chunks: list[bytes]) -> array[float]:
-    flat = array("d")
-    for data in chunks:
-        flat.frombytes(zlib.decompress(data))
-    return flat
-
-
-# -- writing scores -----------------------------------------------------------------------------
-
-
-def _moved(key: str, old: Any, new: Any) -> bool:
-    """Is the new score worth a write? RFM on any change; the others when they moved by more
-    than ``SCORE_TOLERANCE`` (absolute, or relative to the old value, whichever is larger)."""
-    if old is None or new is None:
-        return old is not new
-    if key == "rfm":
-        return bool(old != new)
-    absolute, relative = SCORE_TOLERANCE[key]
-    return abs(float(new) - float(old)) >= max(absolute, relative * abs(float(old)))
-
-
-def apply_scores(profile: dict[str, Any], scores: dict[str, Any] | None, scored_at: str) -> bool:
-    """Put the run's scores on the profile if any of them moved enough (then all of them, as
-    computed, with ``scored_at``); True if they did."""
-    new = {key: scores.get(key) if scores else None for key in SCORE_KEYS}
-    if not any(_moved(key, profile.get(key), new[key]) for key in SCORE_KEYS):
-        return False
-    profile.update(new)
-    profile["scored_at"] = scored_at
-    return True
-
-
-def _segments_and_tier(profile: dict[str, Any], config: CompiledConfig, now: datetime) -> Any:
-    view = profile_view(profile, now, config.value_tiers)
-    return set(compute_segments(view, config, now.timestamp())), view["value_tier"]
-
-
-def would_change(
-    doc: dict[str, Any], scores: dict[str, Any] | None, config: CompiledConfig, now: datetime
-) -> bool:
-    """Would this run change the profile (scores, segments or tier)? Read-only dry run, so that
-    customers with nothing new cost neither a read nor a write."""
-    probe = dict(doc)  # apply_scores and the view only set top-level keys
-    if apply_scores(probe, scores, ""):
-        return True
-    segments, tier = _segments_and_tier(probe, config, now)
-    return segments != set(doc.get("segments") or []) or tier != doc.get("value_tier")
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -379,7 +289,7 @@ class _Run:
         for start in range(0, len(rows), FLUSH_ROWS):
             part = rows[start : start + FLUSH_ROWS]
             names.append(f"{self.state['attempt']}#{segment:04d}#{first + len(names):06d}")
-            store.put_run_chunk(self.run_id, names[-1], _pack(part), len(part))
+            store.put_run_chunk(self.run_id, names[-1], pack(part), len(part))
         with self.lock:
             cursor["chunks"] = first + len(names)
             cursor["key"], cursor["done"] = key, done
@@ -407,7 +317,7 @@ class _Run:
                 for n in range(c["chunks"])
             }  # chunks left by a crash between a write and its save are not counted
             chunks = store.run_chunks(self.run_id, f"{self.state['attempt']}#")
-            flat = _unpack([data for name, data in chunks if name in wanted])
+            flat = unpack([data for name, data in chunks if name in wanted])
         for segment in sorted(self.kept):
             for row in self.kept[segment]:
                 flat.extend(row)

@@ -5,4 +5,5 @@ This sub-package is the only part of nudge that uses numpy and scipy; they come 
 function's own layer (``layers/scoring``) and are never imported on the event path. Importing
 ``nudge.scoring`` itself imports nothing heavy: import the module you need
 (``nudge.scoring.bgnbd``, ``.gammagamma``, ``.pltv``, ``.rfm``, ``.fit_cli``).
+``nudge.scoring.daily`` (the daily recompute's per-profile row maths) is pure Python too.
 """

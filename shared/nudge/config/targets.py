@@ -1,0 +1,77 @@
+"""What the compiled config is made of: triggers, their content, campaigns.
+
+A leaf module (schema, rules and cron only), so that ``compiled`` and ``campaigns`` both build
+these without importing each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from nudge.config import schema
+from nudge.cron import Cron
+from nudge.rules import Check, Ctx
+
+
+@dataclass(slots=True)
+class Content:
+    """Message content for one channel: subject/html/text sources (already checked)."""
+
+    subject: str | None = None
+    html: str | None = None
+    text: str | None = None
+    template: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class CancelTest:
+    """One ``cancel_if`` item: an event type, conditions on it, and ``same_message``."""
+
+    event: str
+    where: Check
+    same_message: bool = False
+
+
+@dataclass(slots=True)
+class CompiledTrigger:
+    """A trigger ready for ``decide``."""
+
+    id: str
+    model: schema.Trigger | schema.Campaign
+    where: Check
+    count: tuple[int, float, Any] | None  # (at_least, window seconds, getter of `same` or None)
+    who: Check
+    cancel_if: list[CancelTest]
+    wait: float | None
+    cooldown: float | None
+    expires: float | None
+    email: Content | None
+    sms: Content | None
+    kind: str = "trigger"
+    channel: str = "email"  # email | sms | best
+    variant: int | None = None  # campaigns: which variant this is
+
+    @property
+    def priority(self) -> int:
+        return self.model.priority
+
+
+@dataclass
+class CompiledCampaign:
+    """A campaign ready for the campaign function."""
+
+    id: str
+    model: schema.Campaign
+    cron: Cron | None
+    audience: Check
+    variants: list[CompiledTrigger]
+
+    def pick(self, ctx: Ctx) -> CompiledTrigger | None:
+        """The first variant whose ``who`` matches, if the customer is in the audience."""
+        if not self.audience(ctx):
+            return None
+        for variant in self.variants:
+            if variant.who(ctx):
+                return variant
+        return None
