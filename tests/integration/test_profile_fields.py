@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 from nudge.clock import parse_time
-from nudge.pipeline.score import SCORE_KEYS
 from nudge.profile import PROFILE_FIELDS
+from nudge.scoring.daily import SCORE_KEYS
 from nudge.templates import known_names
 from tests.conftest import ROOT, customer, event
 
