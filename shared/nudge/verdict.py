@@ -153,8 +153,8 @@ def verdict(
         until = quiet_until(now, zone, quiet.start, quiet.end)
         if until is not None:
             local = now.astimezone(zone).strftime("%H:%M")
-            detail = {"local_time": f"{local} {zone.key}", "quiet": f"{quiet.start}-{quiet.end}"}
-            return Defer(until, "quiet_hours", detail)
+            shown = {"local_time": f"{local} {zone.key}", "quiet": f"{quiet.start}-{quiet.end}"}
+            return Defer(until, "quiet_hours", shown)
     if settings.frequency_caps:
         block = cap_block(
             view.get("sends", []),
@@ -165,8 +165,8 @@ def verdict(
             timedelta(seconds=seconds(settings.arbitration_window)),
         )
         if block is not None:
-            detail: dict[str, Any] = {"cap": block.cap, "sent_in_window": block.used, "outranked_by": block.ahead}
-            return Defer(block.retry_at, "frequency_cap", detail)
+            used = {"cap": block.cap, "sent_in_window": block.used, "outranked_by": block.ahead}
+            return Defer(block.retry_at, "frequency_cap", used)
     content = trigger.email if channel == "email" else trigger.sms
     if content is None:
         return Suppress("inactive")
