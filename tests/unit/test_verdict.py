@@ -473,3 +473,13 @@ def test_the_verdict_changes_nothing_it_reads(config):
     before = repr((doc, msg))
     verdict(msg, doc, config, NOW, [msg])
     assert repr((doc, msg)) == before
+
+
+def test_a_template_is_compiled_once_per_container_and_renders_each_customer():
+    from nudge.templates import compile_template, render
+
+    source = "Hi {{ first_name }}"
+    first = compile_template(source)
+    assert compile_template(source) is first  # the second message reuses it
+    assert compile_template(source, html=True) is not first  # escaping differs
+    assert [render(first, {"first_name": n}) for n in ("Bea", "Hal")] == ["Hi Bea", "Hi Hal"]
