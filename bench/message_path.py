@@ -23,6 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config"
 EVENTS = ROOT / "events"
 PROVIDER_CALLS = {"SendEmail", "SendRawEmail", "Publish"}
+# measured with this benchmark on e4d0089, before the one message path (stream -> dispatch only
+# scheduled a wake for the arbitration window -> wake -> dispatch again)
+BEFORE = "no wait: 3 invocations, 12 calls; with a wait: 4 invocations, 16 calls (e4d0089)"
 
 
 def _metric(
@@ -136,6 +139,7 @@ def run() -> dict[str, Any]:
         "message_path_wait_invocations": _metric(len(waited.invocations), "invocations"),
         "message_path_wait_aws_calls": _metric(len(waited.calls), "calls"),
         "message_path_wait_steps": " -> ".join(waited.invocations),
+        "message_path_before": BEFORE,
     }
 
 
