@@ -45,10 +45,11 @@ def main() -> int:
 
     results: dict[str, Any] = {}
     targets = dict(TARGETS)
-    from bench import api, scoring, simulate
+    from bench import api, message_path, scoring, simulate
 
     sections = [
         ("event path", core.run),
+        ("message path", message_path.run),
         ("profile API", api.run),
         ("scoring", scoring.run),
         ("simulation", simulate.run),

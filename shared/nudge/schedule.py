@@ -1,15 +1,18 @@
-"""EventBridge Scheduler: one-time schedules that wake nudge up (waits, deferred sends)."""
+"""EventBridge Scheduler: one-time schedules that wake nudge up (waits, messages due later)."""
 
 from __future__ import annotations
 
 import json
 from contextlib import suppress
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nudge.aws import client
-from nudge.clock import iso
+from nudge.clock import iso, parse_time
 from nudge.env import get_env
+
+if TYPE_CHECKING:
+    from nudge.model.decision import Message
 
 
 def schedule_name(kind: str, ident: str) -> str:
@@ -48,3 +51,25 @@ def delete_wake(kind: str, ident: str) -> None:
     sched = client("scheduler")
     with suppress(sched.exceptions.ResourceNotFoundException):
         sched.delete_schedule(Name=schedule_name(kind, ident), GroupName=get_env().scheduler_group)
+
+
+def served_by_schedule(message: Message) -> bool:
+    """Is a new outbox message sent by its own one-time schedule (it is due later: it waits
+    out the arbitration window) rather than by the table stream (due at once)?"""
+    return parse_time(message.send_at) > parse_time(message.created_at)
+
+
+def wake_message(customer_id: str, message_id: str, at: datetime) -> str:
+    """The one-time schedule that dispatches an outbox message at ``at``."""
+    payload = {"customer_id": customer_id, "message_id": message_id}
+    return create_wake("send", message_id, at, payload)
+
+
+def schedule_messages(customer_id: str, messages: list[Message]) -> None:
+    """Create the schedules of new outbox messages due later, before they are written (names
+    are deterministic, so a retry does not duplicate them, and a schedule whose write never
+    happened finds no message). Their items are marked ``scheduled``, so the stream's filter
+    leaves them to the schedule: one dispatch per message, when it is due."""
+    for message in messages:
+        if served_by_schedule(message):
+            wake_message(customer_id, message.message_id, parse_time(message.send_at))

@@ -24,6 +24,7 @@ from nudge.aws import client
 from nudge.clock import now
 from nudge.env import get_env
 from nudge.model.decision import Decision, Message, stable_id
+from nudge.schedule import served_by_schedule
 
 DECISION_TTL_DAYS = 90
 OUTBOX_TTL_DAYS = 30
@@ -131,8 +132,9 @@ def decision_item(decision: Decision) -> dict[str, Any]:
 
 
 def outbox_item(message: Message) -> dict[str, Any]:
-    """A message as an outbox item (the stream hands it to dispatch)."""
-    return {
+    """A message as an outbox item: the stream hands it to dispatch when it is due at once;
+    one due later is ``scheduled`` and its own schedule does (``schedule.schedule_messages``)."""
+    item = {
         "pk": _s(_pk(message.customer_id)),
         "sk": _s(f"O#{message.message_id}"),
         "kind": _s("outbox"),
@@ -145,6 +147,9 @@ def outbox_item(message: Message) -> dict[str, Any]:
         "doc": _s(json.dumps(message.as_dict(), separators=(",", ":"), default=str)),
         "ttl": _ttl(OUTBOX_TTL_DAYS),
     }
+    if served_by_schedule(message):
+        item["scheduled"] = _s(message.send_at)  # the stream filter leaves it to its schedule
+    return item
 
 
 def commit(
@@ -403,6 +408,65 @@ def pending_messages(customer_id: str) -> list[dict[str, Any]]:
         body["send_at"] = item["send_at"]["S"]
         out.append(body)
     return out
+
+
+def customer_outbox(customer_id: str) -> tuple[Stored, dict[str, dict[str, Any]]]:
+    """The profile and every outbox item of a customer (by message id), in one strongly
+    consistent Query: outbox keys ``O#...`` sort just before ``PROFILE`` (decisions ``D#``
+    before them are not read). Dispatch reads this once per message."""
+    items = all_items(
+        "query",
+        TableName=table(),
+        KeyConditionExpression="pk = :pk AND sk BETWEEN :o AND :p",
+        ExpressionAttributeValues={
+            ":pk": _s(_pk(customer_id)),
+            ":o": _s("O#"),
+            ":p": _s("PROFILE"),
+        },
+        ConsistentRead=True,
+    )
+    stored = Stored(None, 0)
+    messages: dict[str, dict[str, Any]] = {}
+    for item in items:
+        if item["sk"]["S"] == "PROFILE":
+            stored = Stored(json.loads(item["doc"]["S"]), int(item["version"]["N"]))
+        elif item.get("kind", {}).get("S") == "outbox":
+            body = _message_from_item(item)
+            body["send_at"] = item["send_at"]["S"]
+            messages[body["message_id"]] = body
+    return stored, messages
+
+
+def reserve_and_call(customer_id: str, doc: dict[str, Any], version: int, message_id: str) -> None:
+    """Write the profile (its ledger now counts the message, read at ``version``) and mark the
+    claimed outbox item ``calling_at``, in one transaction: after this a crash means "maybe
+    sent". Raises ``VersionConflict`` if the profile changed since it was read, ``Gone`` if the
+    item is no longer claimed (erased)."""
+    ddb = client("dynamodb")
+    try:
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": _profile_put(customer_id, doc, version)},
+                {
+                    "Update": {
+                        "TableName": table(),
+                        "Key": {"pk": _s(_pk(customer_id)), "sk": _s(f"O#{message_id}")},
+                        "UpdateExpression": "SET calling_at = :now",
+                        "ConditionExpression": "#s = :sending",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": {
+                            ":now": _s(now().isoformat()),
+                            ":sending": _s("sending"),
+                        },
+                    }
+                },
+            ]
+        )
+    except ddb.exceptions.TransactionCanceledException as exc:
+        codes = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+        if codes and codes[0] == "ConditionalCheckFailed":
+            raise VersionConflict(customer_id) from None
+        raise Gone(customer_id) from None
 
 
 def all_items(operation: str, **kwargs: Any) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
 """Message templates: Jinja2 in a sandbox, undefined names are errors, HTML autoescaped.
 
-Templates are compiled once per config. ``unknown_names`` lets ``nudge validate`` catch a
+Templates are compiled once per container: compiled templates are cached by their source (a
+config deployed later with other text compiles its own; an unchanged one is never recompiled). ``unknown_names`` lets ``nudge validate`` catch a
 template that names a variable the profile does not have, before any customer sees it.
 """
 
@@ -47,7 +48,13 @@ def _environment(html: bool) -> Any:
 
 
 def compile_template(source: str, *, html: bool = False) -> JinjaTemplate:
-    """Compile one template string; raises ``TemplateError`` with Jinja's message."""
+    """Compile one template string, once per container: the same source (and escaping) gives
+    the same compiled template; raises ``TemplateError`` with Jinja's message."""
+    return _compiled(source, html)
+
+
+@lru_cache(maxsize=512)
+def _compiled(source: str, html: bool) -> JinjaTemplate:
     from jinja2 import TemplateSyntaxError
 
     try:

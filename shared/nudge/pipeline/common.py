@@ -187,8 +187,10 @@ def apply_plan(profile: dict[str, Any], plan: Plan) -> None:
 
 
 def schedule_waits(customer_id: str, plan: Plan) -> None:
-    """Create the plan's wait schedules, before the write: names are deterministic, so a retry
-    does not duplicate them, and a schedule whose write never happened finds no wait."""
+    """Create the plan's wait schedules, and those of its messages due later, before the write:
+    names are deterministic, so a retry does not duplicate them, and a schedule whose write
+    never happened finds no wait (no message)."""
+    schedule.schedule_messages(customer_id, plan.messages)
     for wait in plan.waits:
         schedule.create_wake(
             "wait",

@@ -1,10 +1,11 @@
 """Dispatch: an outbox message -> re-checked, rendered, sent through SES or SNS, recorded.
 
-Order of checks at the moment of sending (CONTRACT §4: suppression is checked again then):
-expiry, trigger still live (still in the deployed config, enabled, inside its ``active`` window:
-``decide.inactive``, the check made when it fired), audience (incl. ``did_not``), consent and
-address, quiet hours, frequency caps (highest priority first), rendering, then the control group.
-A message held back by quiet hours or caps is ``deferred`` and retried by a one-time schedule.
+Read -> verdict -> act. One strongly consistent Query reads the customer's profile and outbox
+(``store.customer_outbox``); ``nudge.verdict`` decides, purely, whether the message goes now
+(CONTRACT §4: suppression is checked again at sending; the order of checks is documented there);
+dispatch then acts: a suppression or a deferral is one write with its decision (a deferred
+message is retried by a one-time schedule), a send is rendered, reserves its cap slot in the
+profile and marks the provider call in one transaction, calls SES or SNS and is recorded.
 
 Once the provider accepted a message, ``message_sent`` is recorded on the customer and decided on
 in that write (triggers may fire on it; ``pipeline.common.record_message_sent``), then put on the
@@ -18,6 +19,7 @@ once, and never silently (docs/delivery.md).
 
 from __future__ import annotations
 
+import copy
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -25,29 +27,27 @@ from typing import TYPE_CHECKING, Any
 from nudge import schedule, store
 from nudge.clock import iso, parse_time
 from nudge.clock import now as clock_now
-from nudge.decide import address_detail, channel_block, inactive
-from nudge.delivery import cap_block, customer_zone, holdout_reason, quiet_until
-from nudge.durations import seconds
 from nudge.faults import checkpoint
 from nudge.metrics import count_decisions
 from nudge.model.decision import Decision, Plan
 from nudge.model.events import envelope_doc
 from nudge.pipeline.common import (
+    MAX_ATTEMPTS,
     current_config,
     record_message_sent,
-    refresh_view,
     update_customer,
 )
 from nudge.rules import Ctx
 from nudge.send import ProviderError, send_email, send_sms
 from nudge.templates import TemplateError, compile_template, render, template_context
 from nudge.unsubscribe import unsubscribe_url
+from nudge.verdict import Defer, HoldOut, Send, Suppress, verdict
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
     from nudge.config import CompiledConfig
-    from nudge.config.compiled import CompiledTrigger, Content
+    from nudge.config.compiled import Content
 
 log = logging.getLogger("nudge.dispatch")
 STALE_CLAIM = timedelta(minutes=15)  # longer than the function's timeout
@@ -84,22 +84,30 @@ def _decision(
     )
 
 
+def with_ledger(
+    profile: dict[str, Any], message: dict[str, Any], state: str | None, now: datetime
+) -> list[dict[str, Any]]:
+    """The profile's send ledger once ``message`` is in ``state`` (None: it never counted)."""
+    mid = message["message_id"]
+    sends = [s for s in profile.get("sends", []) if s.get("mid") != mid]
+    if state is not None:
+        sends.append(
+            {
+                "trigger": message["trigger"],
+                "channel": message["channel"],
+                "ts": now.timestamp(),
+                "mid": mid,
+                "state": state,
+            }
+        )
+    return sends
+
+
 def _ledger(customer_id: str, message: dict[str, Any], state: str | None, now: datetime) -> None:
     """Record in the profile's send ledger what became of a message (None: it never counted)."""
-    mid = message["message_id"]
 
     def change(profile: dict[str, Any], _now: datetime) -> Plan | None:
-        sends = [s for s in profile.get("sends", []) if s.get("mid") != mid]
-        if state is not None:
-            sends.append(
-                {
-                    "trigger": message["trigger"],
-                    "channel": message["channel"],
-                    "ts": now.timestamp(),
-                    "mid": mid,
-                    "state": state,
-                }
-            )
+        sends = with_ledger(profile, message, state, now)
         if sends == profile.get("sends", []):
             return None
         profile["sends"] = sends
@@ -148,49 +156,15 @@ def _defer(
     except store.Gone:
         return "erased"
     count_decisions([decision])
-    schedule.create_wake(
-        "send",
-        message["message_id"],
-        wake_at,
-        {"customer_id": message["customer_id"], "message_id": message["message_id"]},
-    )
+    schedule.wake_message(message["customer_id"], message["message_id"], wake_at)
     return "deferred"
-
-
-def _content(trigger: CompiledTrigger, channel: str) -> Content | None:
-    return trigger.email if channel == "email" else trigger.sms
-
-
-def _outranking(
-    message: dict[str, Any], view: dict[str, Any], config: CompiledConfig, now: datetime
-) -> list[str]:
-    """Channels of this customer's other messages that should win the cap before this one:
-    higher priority, still reachable, and due now or within the arbitration window."""
-    horizon = now + timedelta(seconds=seconds(config.settings.arbitration_window))
-    mine = (
-        -int(message.get("priority") or 50),
-        message.get("created_at", ""),
-        message["message_id"],
-    )
-    ahead = []
-    for other in store.pending_messages(message["customer_id"]):
-        if other["message_id"] == message["message_id"] or parse_time(other["send_at"]) > horizon:
-            continue
-        rank = (-int(other.get("priority") or 50), other.get("created_at", ""), other["message_id"])
-        trigger = config.target(other["trigger"], other.get("variant"))
-        if (
-            rank < mine
-            and inactive(trigger, now) is None  # one that will be dropped as inactive cannot win
-            and channel_block(other["channel"], view, config) is None
-        ):
-            ahead.append(other["channel"])
-    return ahead
 
 
 def dispatch_message(customer_id: str, message_id: str) -> str:
     """Send one outbox message if it is due and still wanted; returns what happened."""
     now = clock_now()
-    current = store.get_message(customer_id, message_id)
+    stored, outbox = store.customer_outbox(customer_id)
+    current = outbox.get(message_id)
     if current is None:
         return "missing"
     if current["status"] == "sending":
@@ -209,7 +183,7 @@ def dispatch_message(customer_id: str, message_id: str) -> str:
                 error="interrupted after calling the provider; not retried, to never send twice",
             )
         retaken = store.unclaim(customer_id, message_id)  # crashed before the provider call
-        return _deliver(retaken, now) if retaken else "claimed-elsewhere"
+        return _deliver(retaken, now, stored, outbox) if retaken else "claimed-elsewhere"
     if current["status"] == "sent":
         # a retry after recording message_sent failed: record it now (a duplicate is a no-op)
         record_message_sent(current)
@@ -217,140 +191,100 @@ def dispatch_message(customer_id: str, message_id: str) -> str:
         return str(current["status"])
     send_at = parse_time(current["send_at"])
     if send_at > now:
-        schedule.create_wake(
-            "send", message_id, send_at, {"customer_id": customer_id, "message_id": message_id}
-        )
+        schedule.wake_message(customer_id, message_id, send_at)  # no-op if it exists
         return "waiting"
     message = store.claim_message(customer_id, message_id)
     if message is None:
         return "claimed-elsewhere"
     checkpoint("dispatch.after_claim")
-    return _deliver(message, now)
+    return _deliver(message, now, stored, outbox)
 
 
-def _deliver(message: dict[str, Any], now: datetime) -> str:
+def _deliver(
+    message: dict[str, Any],
+    now: datetime,
+    stored: store.Stored,
+    outbox: dict[str, dict[str, Any]],
+) -> str:
+    """Act on the verdict for a claimed message; ``stored`` and ``outbox`` as read before."""
     customer_id, channel = message["customer_id"], message["channel"]
-    expires = message.get("expires_at")
-    if expires and now >= parse_time(expires):
-        return _end(
-            message, now, "suppressed", "suppressed", "expired", ledger=None, expires_at=expires
-        )
     config = current_config()
-    profile = store.get_profile(customer_id).doc
-    if profile is None:
-        return _end(
-            message, now, "suppressed", "suppressed", "audience", ledger=None, error="no profile"
-        )
-    trigger = config.target(message["trigger"], message.get("variant"))
-    why = inactive(trigger, now)  # the same check as when it fired, against the deployed config
-    if trigger is None or why is not None:
-        detail = {"at_send_time": True, **(why or {})}
-        return _end(message, now, "suppressed", "suppressed", "inactive", ledger=None, **detail)
-    newer = [
-        s
-        for s in profile.get("sends", [])
-        if s["trigger"] == trigger.id
-        and s.get("mid") != message["message_id"]
-        and s.get("state") == "queued"
-        and s["ts"] > parse_time(message["created_at"]).timestamp()
-    ]
-    if newer:
-        return _end(
-            message,
-            now,
-            "suppressed",
-            "suppressed",
-            "superseded",
-            ledger=None,
-            replaced_by=newer[-1]["mid"],
-        )
-    view = refresh_view(profile, config, now)
-    if not trigger.who(Ctx(view, view.get("history") or (), now.timestamp())):
-        return _end(
-            message,
-            now,
-            "suppressed",
-            "suppressed",
-            "audience",
-            ledger=None,
-            at_send_time=True,
-            segments=view.get("segments") or [],
-        )
-    blocked = channel_block(channel, view, config)
-    if blocked:
-        return _end(
-            message,
-            now,
-            "suppressed",
-            "suppressed",
-            blocked,
-            ledger=None,
-            at_send_time=True,
-            **{f"consent.{channel}": view["consent"].get(channel)},
-            **address_detail(channel, view),
-        )
+    for _attempt in range(MAX_ATTEMPTS):
+        pending = [m for m in outbox.values() if m["status"] == "pending"]
+        answer = verdict(message, stored.doc, config, now, pending)
+        if isinstance(answer, Suppress):
+            return _end(
+                message,
+                now,
+                "suppressed",
+                "suppressed",
+                answer.reason,
+                ledger=None,
+                **answer.detail,
+            )
+        if isinstance(answer, Defer):
+            return _defer(message, now, answer.until, answer.reason, **answer.detail)
+        unsub = _unsubscribe(config, customer_id, channel)
+        try:
+            rendered = _render(
+                answer.content, channel, _context(answer, message, config, unsub, now)
+            )
+        except TemplateError as exc:
+            return _end(
+                message, now, "failed", "failed", "template_error", ledger=None, error=str(exc)
+            )
+        if isinstance(answer, HoldOut):
+            # the control group is recorded where the message would really have gone out, and
+            # uses the same cap slot and cooldown, so treated and control groups stay comparable
+            return _end(message, now, "held_out", "held_out", answer.reason, ledger="held_out")
+        checkpoint("dispatch.before_provider_call")
+        assert stored.doc is not None  # a verdict to send needs a profile
+        doc = copy.copy(stored.doc)
+        doc["sends"] = with_ledger(doc, message, "sent", now)
+        try:
+            # reserve the cap slot and mark the call in one write, if nobody wrote meanwhile
+            store.reserve_and_call(customer_id, doc, stored.version, message["message_id"])
+        except store.VersionConflict:
+            stored, outbox = store.customer_outbox(customer_id)  # decide again on what changed
+            continue
+        except store.Gone:
+            return "erased"
+        return _call_provider(message, now, answer, config, unsub, rendered)
+    raise RuntimeError(f"profile kept changing under us after {MAX_ATTEMPTS} attempts")
+
+
+def _unsubscribe(config: CompiledConfig, customer_id: str, channel: str) -> str:
     settings = config.settings
-    quiet = settings.quiet_hours
-    if quiet and channel in quiet.channels:
-        zone = customer_zone(view, settings.timezone)
-        until = quiet_until(now, zone, quiet.start, quiet.end)
-        if until is not None:
-            local = now.astimezone(zone).strftime("%H:%M")
-            return _defer(
-                message,
-                now,
-                until,
-                "quiet_hours",
-                local_time=f"{local} {zone.key}",
-                quiet=f"{quiet.start}-{quiet.end}",
-            )
-    if settings.frequency_caps:
-        block = cap_block(
-            view.get("sends", []),
-            settings.frequency_caps,
-            channel,
-            now,
-            _outranking(message, view, config, now),
-            timedelta(seconds=seconds(settings.arbitration_window)),
-        )
-        if block is not None:
-            return _defer(
-                message,
-                now,
-                block.retry_at,
-                "frequency_cap",
-                cap=block.cap,
-                sent_in_window=block.used,
-                outranked_by=block.ahead,
-            )
-    content = _content(trigger, channel)
-    if content is None:
-        return _end(message, now, "suppressed", "suppressed", "inactive", ledger=None)
     base = settings.unsubscribe.url if settings.unsubscribe else "https://example.invalid/u"
-    unsub = unsubscribe_url(base, customer_id, channel)  # a link in a text stops texts
+    return unsubscribe_url(base, customer_id, channel)  # a link in a text stops texts
+
+
+def _context(
+    answer: Send | HoldOut,
+    message: dict[str, Any],
+    config: CompiledConfig,
+    unsub: str,
+    now: datetime,
+) -> dict[str, Any]:
     from nudge.config.compiled import evaluate_content
 
+    view = answer.view
     blocks = evaluate_content(config, Ctx(view, view.get("history") or (), now.timestamp()))
-    context = template_context(view, envelope_doc(message.get("event")), blocks, unsub)
-    try:
-        subject, html, text = _render(content, channel, context)
-    except TemplateError as exc:
-        return _end(message, now, "failed", "failed", "template_error", ledger=None, error=str(exc))
-    holdout = settings.holdout
-    held = holdout_reason(
-        customer_id,
-        trigger.id,
-        holdout.percent if holdout else 0,
-        holdout.salt if holdout else "",
-        trigger.model.holdout,
-    )
-    if held:
-        # the control group is recorded where the message would really have gone out, and
-        # uses the same cap slot and cooldown, so treated and control groups stay comparable
-        return _end(message, now, "held_out", "held_out", held, ledger="held_out")
-    _ledger(customer_id, message, "sent", now)  # reserve the cap slot before sending
-    checkpoint("dispatch.before_provider_call")
-    store.mark_calling(customer_id, message["message_id"])
+    return template_context(view, envelope_doc(message.get("event")), blocks, unsub)
+
+
+def _call_provider(
+    message: dict[str, Any],
+    now: datetime,
+    answer: Send,
+    config: CompiledConfig,
+    unsub: str,
+    rendered: tuple[str | None, str | None, str | None],
+) -> str:
+    """Call SES or SNS for a message whose call is marked; record what came of it."""
+    customer_id, channel, view = message["customer_id"], message["channel"], answer.view
+    subject, html, text = rendered
+    settings = config.settings
     try:
         if channel == "email":
             headers = {

@@ -72,6 +72,27 @@ def read_template(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
     return table or DEFAULT_TABLE, pattern or DEFAULT_PATTERN
 
 
+# the dispatch function's stream filter when there is no template (as template.yaml has it)
+DEFAULT_DISPATCH_FILTERS = [
+    '{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": ["outbox"]}, '
+    '"scheduled": {"S": [{"exists": false}]}}}}'
+]
+
+
+def dispatch_filters(path: Path | None) -> list[str]:
+    """The stream filter patterns of the function fed by the table's stream (``DispatchFunction``:
+    its ``DynamoDB`` event's ``FilterCriteria``), as JSON strings."""
+    if path is None:
+        return list(DEFAULT_DISPATCH_FILTERS)
+    doc = yaml.load(path.read_text(), Loader=CfnLoader)
+    for resource in doc.get("Resources", {}).values():
+        for source in ((resource.get("Properties") or {}).get("Events") or {}).values():
+            if source.get("Type") == "DynamoDB":
+                filters = (source["Properties"].get("FilterCriteria") or {}).get("Filters") or []
+                return [str(f["Pattern"]) for f in filters]
+    return list(DEFAULT_DISPATCH_FILTERS)
+
+
 def create_table(ddb: Any, name: str, props: dict[str, Any]) -> str:
     """Create the table as the template declares it; returns its stream ARN."""
     kwargs: dict[str, Any] = {

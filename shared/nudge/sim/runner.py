@@ -2,7 +2,8 @@
 
 Events go the deployed way: PutEvents on the bus -> rule (real pattern matching) -> SQS ->
 ingest handler (as an SQS batch). New outbox items are read from the table's stream and handed
-to dispatch; one-time schedules are fired by the clock when they fall due.
+to dispatch when the template's stream filter lets them through (those due at once); one-time
+schedules (waits, messages due later) are fired by the clock when they fall due.
 
 Simulated time follows the data: the clock starts at the first event (or at a given start) and
 crons (campaigns, the daily recompute) count from there, so a run costs what its events and the
@@ -27,7 +28,13 @@ from nudge.cron import parse_cron
 from nudge.durations import HINT as DURATION_HINT
 from nudge.durations import parse_duration
 from nudge.env import reset_env
-from nudge.sim.infra import create_table, find_template, pattern_json, read_template
+from nudge.sim.infra import (
+    create_table,
+    dispatch_filters,
+    find_template,
+    pattern_json,
+    read_template,
+)
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -166,6 +173,7 @@ class Simulation:
         self.queue_url = ""
         self.dlq_url = ""
         self.dispatched = 0
+        self._stream_filters: list[Any] = []
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> Simulation:
@@ -198,6 +206,10 @@ class Simulation:
     def _create_resources(self) -> None:
         template = find_template(Path(self.config_dir), Path.cwd())
         table_props, pattern = read_template(template)
+        from moto.events.models import EventPattern
+
+        # the dispatch event source mapping's filter, matched as Lambda does (same pattern rules)
+        self._stream_filters = [EventPattern.load(p) for p in dispatch_filters(template)]
         self.stream_arn = create_table(aws.client("dynamodb"), ENV["NUDGE_TABLE"], table_props)
         sqs = aws.client("sqs")
         self.dlq_url = sqs.create_queue(QueueName="nudge-ingest-dlq")["QueueUrl"]
@@ -289,7 +301,8 @@ class Simulation:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
     def pump(self) -> int:
-        """Deliver new stream records to dispatch (as the filtered event source mapping would)."""
+        """Deliver new stream records to dispatch as the event source mapping does: only those
+        its filter (``FilterCriteria`` in template.yaml) lets through."""
         from nudge.pipeline import dispatch
 
         streams = aws.client("dynamodbstreams")
@@ -312,17 +325,17 @@ class Simulation:
                 page = streams.get_records(ShardIterator=iterator)
                 self._iterators[shard_id] = page.get("NextShardIterator") or iterator
                 records.extend(page.get("Records", []))
-            wanted = [
-                r
-                for r in records
-                if r.get("eventName") == "INSERT"
-                and r["dynamodb"].get("NewImage", {}).get("kind", {}).get("S") == "outbox"
-            ]
+            wanted = [r for r in records if self._passes_filter(r)]
             if not records:
                 return total
             if wanted:
                 dispatch.handle({"Records": wanted})
                 total += len(wanted)
+
+    def _passes_filter(self, record: dict[str, Any]) -> bool:
+        # as JSON, the way Lambda matches it (times and binary attributes are Python objects here)
+        shown = json.loads(json.dumps(record, default=str))
+        return any(f.matches_event(shown) for f in self._stream_filters)
 
     def due_schedules(self, until: datetime) -> list[tuple[datetime, str, dict[str, Any]]]:
         """Schedules due at or before ``until``, earliest first: one-time ``at(...)`` ones and
