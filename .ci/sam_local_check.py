@@ -120,7 +120,7 @@ def accepted_envelopes(events: Path = EVENTS, config: Path = CONFIG) -> list[Pat
 
     sources = load_config(str(config)).settings.sources
     try:
-        from nudge.model.events import source_allowed
+        from nudge.core.events import source_allowed
     except ImportError:  # older nudge: exact names only
 
         def source_allowed(source: str, allowed: list[str] | None) -> bool:

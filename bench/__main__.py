@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nudge.clock import iso
+from nudge.core.clock import iso
 
 for _k, _v in {
     "AWS_ACCESS_KEY_ID": "testing",

@@ -1,7 +1,7 @@
 """Profile API benchmarks: latency of a warm handler on moto, and what its import costs.
 
 The sample day is simulated first, so profiles have real histories and segments; then each
-route is called round-robin over the day's customers through ``nudge.pipeline.api.handle``,
+route is called round-robin over the day's customers through ``nudge.flows.api.handle``,
 with the event API Gateway sends (payload 2.0, IAM identity). moto answers in-process, so the
 numbers are our CPU plus boto3's request building and moto's work: an upper bound on our share,
 without the network round trip to DynamoDB (single-digit ms in the same region).
@@ -27,7 +27,7 @@ def _pct(samples: list[float], q: float) -> float:
 
 def bench_latency(calls: int = CALLS) -> dict[str, Any]:
     """p50/p99 per route on a warm handler (config compiled, clients created)."""
-    from nudge.pipeline import api
+    from nudge.flows import api
     from nudge.sim import Simulation
     from nudge.sim.http import request_event
     from nudge.sim.runner import read_events

@@ -51,10 +51,10 @@ def generated_config(n: int) -> Path:
 def bench_decide(config_dir: Path, label: str) -> dict[str, Any]:
     """decide() per event of the sample day, with profiles evolving as in production."""
     from nudge.config import load_config
-    from nudge.decide import decide
-    from nudge.model.events import parse_event
-    from nudge.pipeline.common import apply_plan, refresh_view
-    from nudge.profile import apply_event, new_profile
+    from nudge.core.decide import decide
+    from nudge.core.events import parse_event
+    from nudge.core.profile import apply_event, new_profile
+    from nudge.flows.common import apply_plan, refresh_view
 
     config = load_config(config_dir)
     events = [parse_event(json.loads(line)) for line in DAY.read_text().splitlines() if line]
@@ -83,9 +83,9 @@ def bench_decide(config_dir: Path, label: str) -> dict[str, Any]:
 
 def bench_ingest() -> dict[str, Any]:
     """Ingest per event on moto, and DynamoDB calls per event counted with botocore hooks."""
-    from nudge import aws
-    from nudge.clock import parse_time
-    from nudge.pipeline import ingest
+    from nudge.aws import clients as aws
+    from nudge.core.clock import parse_time
+    from nudge.flows import ingest
     from nudge.sim import Simulation
 
     events = [json.loads(line) for line in DAY.read_text().splitlines() if line]

@@ -79,7 +79,7 @@ class Counter:
 def _counting(counter: Counter) -> Iterator[None]:
     import botocore.client
 
-    from nudge.pipeline import dispatch, ingest, wake
+    from nudge.flows import dispatch, ingest, wake
 
     saved = (ingest.handle, dispatch.handle, wake.handle)
     ingest.handle = counter.wrap("ingest", ingest.handle)  # type: ignore[method-assign]
@@ -102,7 +102,7 @@ def _counting(counter: Counter) -> Iterator[None]:
 
 def _measure(events: list[dict[str, Any]]) -> Counter:
     """Play ``events``; count from the last one (the one that fires) to the provider call."""
-    from nudge.clock import parse_time
+    from nudge.core.clock import parse_time
     from nudge.sim import Simulation
 
     counter = Counter()

@@ -8,7 +8,7 @@
 - ``ours`` / ``lifetimes``: the two fits alone (BG/NBD on everyone, Gamma-Gamma on repeat
   buyers) on the same data, all 1M customers and the first 50k, via nudge.scoring and via
   lifetimes 0.11.3's BetaGeoFitter and GammaGammaFitter;
-- ``recompute``: the daily recompute (``nudge.pipeline.score``) on 2,000 stored profiles on
+- ``recompute``: the daily recompute (``nudge.flows.score``) on 2,000 stored profiles on
   moto: wall time and DynamoDB calls per profile, for a first run and for the next day's.
 
 Timings are the best of a few runs (the machine is shared); lifetimes on 1M runs once (~10 s).
@@ -147,9 +147,9 @@ def _synthetic_profiles(n: int, as_of: Any) -> list[dict[str, Any]]:
     each with a little browsing history, built by the same code ingest uses."""
     from datetime import timedelta
 
-    from nudge.clock import iso
-    from nudge.model.events import parse_event
-    from nudge.profile import apply_event, new_profile
+    from nudge.core.clock import iso
+    from nudge.core.events import parse_event
+    from nudge.core.profile import apply_event, new_profile
     from nudge.scoring.synthetic import synthetic_customers
 
     data = synthetic_customers(n, SEED, max_age_days=700)
@@ -218,10 +218,11 @@ def _recompute_on_moto() -> dict[str, float]:
     from collections import Counter
     from datetime import timedelta
 
-    from nudge import aws, store
-    from nudge.clock import parse_time
-    from nudge.pipeline import score
-    from nudge.pipeline.common import current_config, refresh_view
+    from nudge.aws import clients as aws
+    from nudge.aws import store
+    from nudge.core.clock import parse_time
+    from nudge.flows import score
+    from nudge.flows.common import current_config, refresh_view
     from nudge.sim import Simulation
 
     as_of = parse_time("2027-03-01T08:00:00Z")

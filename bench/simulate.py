@@ -35,7 +35,7 @@ def _metric(
 
 def moved_config(delta: timedelta) -> Path:
     """A copy of config/ with every trigger's and campaign's ``active`` window moved."""
-    from nudge.clock import iso, parse_time
+    from nudge.core.clock import iso, parse_time
 
     target = Path(tempfile.mkdtemp(prefix="nudge-bench-")) / "config"
     shutil.copytree(CONFIG, target)
@@ -70,7 +70,7 @@ def simulate_day(config: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
 def run() -> dict[str, dict[str, Any]]:
     """Wall time and daily recomputes of the sample day in February 2027, November 2026 and
     November 2027; the November ones must take no longer than February's."""
-    from nudge.clock import iso, parse_time
+    from nudge.core.clock import iso, parse_time
     from nudge.sim.runner import read_events
 
     day = read_events(DAY)

@@ -82,7 +82,7 @@ def customer(
 @pytest.fixture
 def sim() -> Iterator[Any]:
     """A simulation of the sample config on moto, clock at 2027-01-01 00:00Z."""
-    from nudge.clock import parse_time
+    from nudge.core.clock import parse_time
     from nudge.sim import Simulation
 
     with Simulation(CONFIG, start=parse_time("2027-01-01T00:00:00Z")) as simulation:

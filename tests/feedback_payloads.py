@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nudge.clock import iso, parse_time
+from nudge.core.clock import iso, parse_time
 from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -62,7 +62,7 @@ def _config() -> Any:
 
 def _held_out(customer_id: str) -> tuple[str | None, ...]:
     """Which control groups (global, per trigger) the sample config puts this id in."""
-    from nudge.delivery import holdout_reason
+    from nudge.core.delivery import holdout_reason
 
     config = _config()
     holdout = config.settings.holdout

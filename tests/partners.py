@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from nudge.clock import parse_time
+from nudge.core.clock import parse_time
 from tests.conftest import sample
 
 SHOP_OFFSET = timedelta(hours=-5)  # the shop's timezone: Shopify writes local times with offsets

@@ -1,9 +1,9 @@
-"""Lambda entry point for the score function: parse, call nudge, return. Logic lives in nudge.pipeline.
+"""Lambda entry point for the score function: parse, call nudge, return. Logic lives in nudge.flows.
 
 Powertools (Logger, Tracer, Metrics) wraps the handler on its first invoke (nudge.observe).
 """
 
+from nudge.flows.score import handle
 from nudge.observe import lambda_handler
-from nudge.pipeline.score import handle
 
 handler = lambda_handler(handle)

@@ -1,9 +1,9 @@
-"""Lambda entry point for the wake function: parse, call nudge, return. Logic lives in nudge.pipeline.
+"""Lambda entry point for the wake function: parse, call nudge, return. Logic lives in nudge.flows.
 
 Powertools (Logger, Tracer, Metrics) wraps the handler on its first invoke (nudge.observe).
 """
 
+from nudge.flows.wake import handle
 from nudge.observe import lambda_handler
-from nudge.pipeline.wake import handle
 
 handler = lambda_handler(handle)

@@ -88,7 +88,7 @@ def _privacy(args: argparse.Namespace) -> int:
         if value:
             os.environ[name] = value
     reset_env()
-    from nudge.privacy import erase_customer, export_customer
+    from nudge.flows.privacy import erase_customer, export_customer
 
     if args.privacy_command == "export":
         result = export_customer(args.customer_id)
@@ -112,7 +112,7 @@ def _sources(args: argparse.Namespace) -> int:
         print("sources: give --table or set NUDGE_TABLE", file=sys.stderr)
         return 2
     reset_env()
-    from nudge.store import SOURCE_OUTCOMES, source_counts
+    from nudge.aws.store import SOURCE_OUTCOMES, source_counts
 
     rows = source_counts()
     if not rows:

@@ -44,7 +44,7 @@ def _from_file(
 def _from_table(
     args: Any,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dict[str, dict[str, Any]]]:
-    from nudge import store
+    from nudge.aws import store
     from nudge.env import reset_env
 
     if args.table:

@@ -9,19 +9,19 @@ from typing import Any
 
 import pytest
 
-from nudge import store
-from nudge.clock import iso
-from nudge.model.decision import Message, Plan, Wait
-from nudge.pipeline import common
-from nudge.pipeline.common import (
+from nudge.aws import store
+from nudge.core.clock import iso
+from nudge.core.decisions import Message, Plan, Wait
+from nudge.flows import common
+from nudge.flows.common import (
     BACKOFF_BASE,
     BACKOFF_CAP,
     MAX_ATTEMPTS,
     update_customer,
     write_customer,
 )
-from nudge.pipeline.identity import MAX_REDIRECTS
-from nudge.privacy import erase_customer
+from nudge.flows.identity import MAX_REDIRECTS
+from nudge.flows.privacy import erase_customer
 from tests.conftest import customer
 
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from nudge.clock import parse_time
+from nudge.core.clock import parse_time
 from nudge.faults import InjectedCrash, crash_at
-from nudge.pipeline import dispatch, ingest
+from nudge.flows import dispatch, ingest
 from tests.conftest import customer, event
 
 ITEMS = [{"product_id": "p-1", "name": "Ring", "category": "jewelry", "price": 300.0}]
@@ -73,7 +73,7 @@ def test_a_rejected_email_is_a_failed_decision_not_silence(sim, monkeypatch):
 
 
 def _stream_record(sim, cid: str) -> dict:
-    from nudge import store
+    from nudge.aws import store
 
     [item] = [i for i in store.scan_kind("outbox") if i["customer_id"]["S"] == cid]
     return {"eventName": "INSERT", "dynamodb": {"NewImage": item, "SequenceNumber": "1"}}
@@ -115,7 +115,7 @@ def test_a_crash_after_the_provider_accepted_ends_with_one_message_and_no_resend
 def test_a_crash_in_ingest_after_the_write_is_redelivered_without_a_second_message(
     sim, monkeypatch
 ):
-    from nudge import store
+    from nudge.aws import store
 
     cart = event("cart_updated", "xia", "2027-02-10T14:03:00Z", value=300.0, items=ITEMS)
     sim.run([customer("xia", "2027-02-10T14:00:00Z")], until=parse_time("2027-02-10T14:03:00Z"))

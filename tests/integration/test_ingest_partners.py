@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 
-from nudge import aws, store
-from nudge.pipeline import ingest
+from nudge.aws import clients as aws
+from nudge.aws import store
+from nudge.flows import ingest
 from tests.conftest import sample
 from tests.partners import checkout, line_item, order, refund
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from nudge import store
-from nudge.pipeline import ingest
+from nudge.aws import store
+from nudge.flows import ingest
 from tests.conftest import customer, event
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from nudge.clock import parse_time
+from nudge.core.clock import parse_time
 from tests.conftest import customer, event, make_config
 
 VIEW = {"product_id": "p-7", "name": "Pearl Studs", "url": "https://rose.example/p-7"}
@@ -25,7 +25,7 @@ def _views(cid: str) -> list[dict[str, Any]]:
 @pytest.fixture
 def dispatched(monkeypatch) -> list[int]:
     """How many stream records the dispatch function was invoked with, per invocation."""
-    from nudge.pipeline import dispatch
+    from nudge.flows import dispatch
 
     calls: list[int] = []
     real = dispatch.handle
@@ -39,7 +39,8 @@ def dispatched(monkeypatch) -> list[int]:
 
 
 def test_a_message_due_later_goes_by_its_own_schedule_and_never_through_the_stream(sim, dispatched):
-    from nudge import aws, store
+    from nudge.aws import clients as aws
+    from nudge.aws import store
 
     sim.run(_views("bea"), until=parse_time("2027-02-10T15:03:30Z"))
     [item] = store.scan_kind("outbox")

@@ -8,8 +8,8 @@ import json
 import pytest
 import yaml
 
-from nudge.clock import parse_time
-from nudge.pipeline import api
+from nudge.core.clock import parse_time
+from nudge.flows import api
 from tests.conftest import EVENTS, ROOT, customer, event
 
 

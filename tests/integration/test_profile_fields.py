@@ -1,14 +1,14 @@
-"""One list of profile fields (``nudge.profile.PROFILE_FIELDS``, CONTRACT §2): what the profile
+"""One list of profile fields (``nudge.core.profile.PROFILE_FIELDS``, CONTRACT §2): what the profile
 view really provides, what the API answers and templates see, and what docs/config.md lists."""
 
 from __future__ import annotations
 
 import re
 
-from nudge.clock import parse_time
-from nudge.profile import PROFILE_FIELDS
+from nudge.core.clock import parse_time
+from nudge.core.profile import PROFILE_FIELDS
+from nudge.core.templates import known_names
 from nudge.scoring.daily import SCORE_KEYS
-from nudge.templates import known_names
 from tests.conftest import ROOT, customer, event
 
 # written by the daily recompute only (tests/scenarios/test_daily_recompute.py checks them)

@@ -34,7 +34,7 @@ MOTO_STOPPED_STDOUT = json.dumps(
         "requestId": "878a6a18-6b5c-4a77-84e0-7c49d83bb213",
         "stackTrace": [
             '  File "/var/task/app.py", line 10, in handler\n    return handle(event, context)\n',
-            '  File "/opt/python/nudge/pipeline/ingest.py", line 197, in handle\n'
+            '  File "/opt/python/nudge/flows/ingest.py", line 197, in handle\n'
             "    return ingest_event(event)\n",
             '  File "/opt/python/nudge/store.py", line 64, in get_profile\n    .get_item(\n',
             '  File "/var/runtime/botocore/client.py", line 606, in _api_call\n'
@@ -173,8 +173,8 @@ def test_the_default_mapping_is_the_function_name(tmp_path):
 
 
 def test_the_dispatch_sample_is_an_outbox_item_as_the_store_writes_it():
-    from nudge import store
-    from nudge.model.decision import Message
+    from nudge.aws import store
+    from nudge.core.decisions import Message
 
     batch = json.loads((EVENTS / "dispatch_outbox_insert.json").read_text())
     (image,) = check.stream_inserts(batch)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from nudge.adapters import adapt
-from nudge.model.events import NATIVE_TYPES, parse_event
+from nudge.core.events import NATIVE_TYPES, parse_event
 from tests.conftest import EVENTS
 
 FILES = sorted(p for p in EVENTS.glob("*.json"))

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from nudge import aws, store
-from nudge.pipeline import common, score
+from nudge.aws import clients as aws
+from nudge.aws import store
+from nudge.flows import common, score
 from nudge.sim import Simulation
 from tests.conftest import CONFIG, ROOT
 from tests.scenarios.test_daily_recompute import (

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from argparse import Namespace
 
-from nudge.clock import parse_time
+from nudge.core.clock import parse_time
+from nudge.core.decisions import Plan
 from nudge.explain import explain_command
-from nudge.model.decision import Plan
-from nudge.pipeline import feedback
-from nudge.pipeline.common import update_customer
+from nudge.flows import feedback
+from nudge.flows.common import update_customer
 from tests.conftest import customer, event
 from tests.feedback_payloads import ses_for
 

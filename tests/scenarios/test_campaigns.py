@@ -4,8 +4,8 @@ groups as triggers."""
 
 from __future__ import annotations
 
-from nudge.clock import parse_time
-from nudge.delivery import holdout_reason
+from nudge.core.clock import parse_time
+from nudge.core.delivery import holdout_reason
 from nudge.sim import Simulation
 from tests.conftest import CONFIG, customer, event, make_config
 

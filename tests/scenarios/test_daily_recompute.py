@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from nudge import aws
-from nudge.clock import iso, parse_time
-from nudge.pipeline import score
+from nudge.aws import clients as aws
+from nudge.core.clock import iso, parse_time
+from nudge.flows import score
 from nudge.sim import Simulation
 from nudge.sim.runner import ENV
 from tests.conftest import CONFIG, customer, event, make_config
@@ -126,10 +126,10 @@ def seed(sim: Simulation, events: list[dict[str, Any]]) -> None:
     """Store the profiles these events make, as ingest would have left them (each event applied
     and segments and tier refreshed at its own time), one PutItem per customer: much faster on
     moto than ingesting them one by one, for the same documents."""
-    from nudge import store
-    from nudge.model.events import parse_event
-    from nudge.pipeline.common import current_config, refresh_view
-    from nudge.profile import apply_event, new_profile
+    from nudge.aws import store
+    from nudge.core.events import parse_event
+    from nudge.core.profile import apply_event, new_profile
+    from nudge.flows.common import current_config, refresh_view
 
     config = current_config()
     profiles: dict[str, dict[str, Any]] = {}
@@ -145,7 +145,7 @@ def seed(sim: Simulation, events: list[dict[str, Any]]) -> None:
 
 def stored_profiles(sim: Simulation) -> dict[str, dict[str, Any]]:
     """Profile documents exactly as stored."""
-    from nudge import store
+    from nudge.aws import store
 
     return {
         json.loads(i["doc"]["S"])["customer_id"]: json.loads(i["doc"]["S"])

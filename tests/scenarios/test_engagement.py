@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from nudge import aws
-from nudge.clock import iso, parse_time
-from nudge.pipeline import feedback
+from nudge.aws import clients as aws
+from nudge.core.clock import iso, parse_time
+from nudge.flows import feedback
 from nudge.sim import Simulation
 from tests.conftest import customer, event, make_config
 

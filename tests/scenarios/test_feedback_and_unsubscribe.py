@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from nudge.clock import parse_time
-from nudge.pipeline import feedback
+from nudge.core.clock import parse_time
+from nudge.flows import feedback
 from tests.conftest import customer, event
 from tests.feedback_payloads import ses_for
 
@@ -89,7 +89,7 @@ def test_an_sms_stop_reply_withdraws_sms_consent(sim):
 
 
 def test_a_customer_in_the_control_group_is_recorded_held_out_where_the_send_would_be(sim):
-    from nudge.delivery import holdout_reason
+    from nudge.core.delivery import holdout_reason
 
     assert holdout_reason("cal", "cart_jewelry_high_value", 5, "2027", 0) == "global"
     sim.run([customer("cal", "2027-02-10T09:00:00Z"), _cart("cal", "2027-02-10T10:00:00Z")])

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from nudge.cli import main
-from nudge.clock import parse_time
+from nudge.core.clock import parse_time
 from tests.conftest import customer, event
 from tests.partners import segment
 

@@ -10,8 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from nudge.clock import iso, parse_time
-from nudge.pipeline import feedback
+from nudge.core.clock import iso, parse_time
+from nudge.flows import feedback
 from nudge.sim import Simulation
 from tests.conftest import CONFIG, customer, event
 from tests.feedback_payloads import SES_TYPES, fixture, ses_for, sms_reply

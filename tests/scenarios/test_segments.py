@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import textwrap
 
-from nudge.clock import parse_time
+from nudge.core.clock import parse_time
 from nudge.sim import Simulation
 from tests.conftest import customer, event, make_config
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from nudge.clock import parse_time
 from nudge.config import get_config
-from nudge.delivery import holdout_reason
+from nudge.core.clock import parse_time
+from nudge.core.delivery import holdout_reason
 from nudge.sim import Simulation
 from tests.conftest import CONFIG, customer, event, make_config
 

@@ -373,7 +373,7 @@ def test_not_subscribed_does_not_block_a_shop_that_emails_unless_withdrawn(sim, 
 
 
 def test_shopifys_published_examples_through_the_ingest_handler(sim):
-    from nudge.pipeline import ingest
+    from nudge.flows import ingest
 
     # Given Shopify's published example of every topic nudge maps, delivered in the partner
     # envelope (the order made a real one: Shopify's example is a test order)
@@ -413,7 +413,7 @@ def test_shopifys_published_examples_through_the_ingest_handler(sim):
 
 def test_a_topic_nudge_does_not_map_is_counted_logged_once_and_listed(sim, capsys, caplog):
     from nudge import cli
-    from nudge.pipeline import ingest
+    from nudge.flows import ingest
 
     # Given a shop that subscribed a topic nudge has no mapping for, besides mapped ones
     def unmapped(n: int) -> dict:
@@ -444,7 +444,7 @@ def test_a_topic_nudge_does_not_map_is_counted_logged_once_and_listed(sim, capsy
 def test_a_repeated_customer_record_does_not_undo_an_unsubscribe_made_through_nudge(sim):
     from urllib.parse import parse_qs, urlparse
 
-    from nudge.pipeline import unsubscribe
+    from nudge.flows import unsubscribe
 
     # Given a customer subscribed in Shopify (API 2024-10 customer webhooks carry the state)
     # who got a cart reminder and unsubscribed with its one-click link

@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from nudge.cli import main
-from nudge.clock import iso, parse_time
 from nudge.config import load_config
+from nudge.core.clock import iso, parse_time
 from nudge.sim import Simulation, SimulationError
 from nudge.sim.runner import read_events
 from tests.conftest import CONFIG, EVENTS, customer, event, make_config

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from nudge.clock import parse_time
+from nudge.core.clock import parse_time
 from nudge.sim import Simulation
 from tests.conftest import CONFIG, customer, event, make_config
 

@@ -16,10 +16,10 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlparse
 
 import pytest
 
-from nudge.clock import parse_time
-from nudge.pipeline import unsubscribe
+from nudge.core.clock import parse_time
+from nudge.core.tokens import make_token
+from nudge.flows import unsubscribe
 from nudge.sim import Simulation
-from nudge.unsubscribe import make_token
 from tests.conftest import CONFIG, EVENTS, customer, event, make_config
 
 ITEMS = [{"product_id": "p-1", "name": "Ring", "category": "jewelry", "price": 300.0}]
@@ -194,7 +194,7 @@ def test_unsubscribing_again_after_subscribing_again_counts(sim):
 
 
 def _history_of_unsubscribes(sim, cid: str) -> list[dict]:
-    from nudge import store
+    from nudge.aws import store
 
     profile = store.get_profile(cid).doc or {}
     return [

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from nudge.adapters import adapt, adapt_with_reason
-from nudge.clock import parse_time
-from nudge.model.events import MalformedEvent, parse_event
+from nudge.core.clock import parse_time
+from nudge.core.events import MalformedEvent, parse_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 ANON = "507f191e810c19729de860ea"

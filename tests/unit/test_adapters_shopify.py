@@ -19,7 +19,7 @@ import pytest
 
 from nudge.adapters import adapt, adapt_with_reason
 from nudge.adapters.shopify import CONSENT_STATES, TOPICS, email_alias
-from nudge.model.events import MalformedEvent, parse_event
+from nudge.core.events import MalformedEvent, parse_event
 from tests.partners import FIXTURES
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

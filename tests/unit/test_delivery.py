@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nudge.clock import parse_time
-from nudge.delivery import bucket, holdout_reason, quiet_until
+from nudge.core.clock import parse_time
+from nudge.core.delivery import bucket, holdout_reason, quiet_until
 
 NY = ZoneInfo("America/New_York")
 LA = ZoneInfo("America/Los_Angeles")

@@ -52,7 +52,7 @@ def _files(layer: Path) -> set[str]:
 
 def test_the_layer_has_no_simulator_cli_or_synthetic_data(layer):
     files = _files(layer)
-    assert "nudge/pipeline/ingest.py" in files and "nudge/pipeline/dispatch.py" in files
+    assert "nudge/flows/ingest.py" in files and "nudge/flows/dispatch.py" in files
     assert not [f for f in files if f.startswith("nudge/sim/")]
     assert "nudge/scoring/synthetic.py" not in files
     assert "nudge/cli.py" not in files
@@ -72,7 +72,7 @@ def _nudge_imports(path: Path) -> set[str]:
             found |= {a.name for a in node.names if a.name.split(".")[0] == "nudge"}
         elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "nudge":
             found.add(str(node.module))
-            # `from nudge.pipeline import score` names a module too
+            # `from nudge.flows import score` names a module too
             found |= {f"{node.module}.{a.name}" for a in node.names}
     return found
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nudge.clock import parse_time
-from nudge.pipeline.score import apply_scores, summary
+from nudge.core.clock import parse_time
+from nudge.flows.score import apply_scores, summary
 from nudge.scoring.bgnbd import BgNbdParams, expected_purchases_if_alive
 from nudge.scoring.recompute import COLUMNS, fit_base, score_rows
 from nudge.scoring.rfm import quintile_scores, score_cuts, scores_from_cuts

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from nudge.model.events import MalformedEvent, parse_event
-from nudge.profile import merge_profile, new_profile
+from nudge.core.events import MalformedEvent, parse_event
+from nudge.core.profile import merge_profile, new_profile
 from tests.conftest import event
 
 SOURCES = ["shop.storefront", "aws.partner/shopify.com", "aws.partner/segment.com/"]

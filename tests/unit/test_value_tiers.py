@@ -1,6 +1,6 @@
 """Value tiers: longevity x recency bands on the segments.yaml grid; no order, no tier.
 
-One implementation (``nudge.profile.value_tier``), used by the event path, the API, the
+One implementation (``nudge.core.profile.value_tier``), used by the event path, the API, the
 simulator and the daily recompute alike (each through ``profile_view``).
 """
 
@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 import nudge
-from nudge.clock import iso, parse_time
 from nudge.config.schema import ValueTiers
-from nudge.profile import profile_view, value_tier
+from nudge.core.clock import iso, parse_time
+from nudge.core.profile import profile_view, value_tier
 
 TIERS = ValueTiers(  # CONTRACT section 3
     longevity=[90, 365],
@@ -82,7 +82,7 @@ def test_misshapen_grids_are_refused_by_the_config(change: dict, message: str) -
 def test_the_event_path_tier_does_not_import_numpy() -> None:
     # The event path computes a tier per event; numpy must stay off it.
     code = (
-        "import sys; from types import SimpleNamespace as N; from nudge.profile import value_tier; "
+        "import sys; from types import SimpleNamespace as N; from nudge.core.profile import value_tier; "
         "t = N(longevity=[90], recency=[30], grid=[['a', 'b'], ['c', 'd']]); "
         "assert value_tier({'orders_count': 1, 'days_since_first_order': 400, "
         "'days_since_last_order': 10}, t) == 'c'; "

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from nudge.clock import iso, parse_time
 from nudge.config import load_config
-from nudge.delivery import holdout_reason
-from nudge.verdict import Defer, HoldOut, Send, Suppress, verdict
+from nudge.core.clock import iso, parse_time
+from nudge.core.delivery import holdout_reason
+from nudge.core.verdict import Defer, HoldOut, Send, Suppress, verdict
 from tests.conftest import make_config
 
 DELIVERY_TEXT = """\
@@ -476,7 +476,7 @@ def test_the_verdict_changes_nothing_it_reads(config):
 
 
 def test_a_template_is_compiled_once_per_container_and_renders_each_customer():
-    from nudge.templates import compile_template, render
+    from nudge.core.templates import compile_template, render
 
     source = "Hi {{ first_name }}"
     first = compile_template(source)

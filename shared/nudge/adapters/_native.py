@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from nudge.clock import parse_time
-from nudge.model.events import MalformedEvent
+from nudge.core.clock import parse_time
+from nudge.core.events import MalformedEvent
 
 Envelope = dict[str, Any]
 Money = float | Decimal

@@ -34,7 +34,7 @@ from nudge.adapters._native import (
     quantity,
     to_decimal,
 )
-from nudge.model.events import MalformedEvent, json_object
+from nudge.core.events import MalformedEvent, json_object
 
 SOURCE_PREFIX = "aws.partner/segment.com"
 MESSAGE_TYPES = ("track", "identify", "page", "screen", "group", "alias")

@@ -42,7 +42,7 @@ from nudge.adapters._native import (
     quantity,
     to_decimal,
 )
-from nudge.model.events import MalformedEvent, json_object
+from nudge.core.events import MalformedEvent, json_object
 
 DETAIL_TYPE = "shopifyWebhook"
 SOURCE_PREFIX = "aws.partner/shopify.com"

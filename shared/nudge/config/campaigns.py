@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from nudge.config.targets import CompiledCampaign, CompiledTrigger
-from nudge.cron import parse_cron
-from nudge.durations import seconds
-from nudge.rules import all_of
+from nudge.core.cron import parse_cron
+from nudge.core.durations import seconds
+from nudge.core.rules import all_of
 
 
 def compile_campaigns(

@@ -14,10 +14,10 @@ from nudge.config import schema
 from nudge.config.campaigns import compile_campaigns
 from nudge.config.load import ConfigError, ConfigInvalid, RawConfig, SourceFile, read_config
 from nudge.config.targets import CancelTest, CompiledCampaign, CompiledTrigger, Content
-from nudge.durations import seconds
-from nudge.model.events import ENGAGEMENT_TYPES
-from nudge.rules import Check, Ctx, RuleError, all_of, compile_condition, compile_path, negate
-from nudge.templates import TemplateError, known_names, unknown_names
+from nudge.core.durations import seconds
+from nudge.core.events import ENGAGEMENT_TYPES
+from nudge.core.rules import Check, Ctx, RuleError, all_of, compile_condition, compile_path, negate
+from nudge.core.templates import TemplateError, known_names, unknown_names
 
 
 @dataclass
@@ -136,7 +136,7 @@ class _Compiler:
         if text is None:
             return
         try:
-            from nudge.templates import compile_template
+            from nudge.core.templates import compile_template
 
             compile_template(text, html=html)
             missing = unknown_names(text, self.allowed_names)

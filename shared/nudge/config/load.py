@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from nudge.config import schema
 from nudge.config.yamlpos import Located, Mark, YamlError, load_located
-from nudge.rules import SAME_MESSAGE_ONLY
+from nudge.core.rules import SAME_MESSAGE_ONLY
 
 
 @dataclass(frozen=True, slots=True)

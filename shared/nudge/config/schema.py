@@ -1,6 +1,6 @@
 """The config files as pydantic models (CONTRACT §3). Unknown keys are errors, so typos surface.
 
-Conditions (``where``, ``did``…) are kept as plain data here and checked by ``nudge.rules``.
+Conditions (``where``, ``did``…) are kept as plain data here and checked by ``nudge.core.rules``.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from nudge.clock import parse_time
-from nudge.durations import parse_duration
+from nudge.core.clock import parse_time
+from nudge.core.durations import parse_duration
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")

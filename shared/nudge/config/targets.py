@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from nudge.config import schema
-from nudge.cron import Cron
-from nudge.rules import Check, Ctx
+from nudge.core.cron import Cron
+from nudge.core.rules import Check, Ctx
 
 
 @dataclass(slots=True)

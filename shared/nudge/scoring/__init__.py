@@ -1,5 +1,5 @@
 """Customer scoring: RFM, BG/NBD and Gamma-Gamma lifetime models (value tiers are
-``nudge.profile.value_tier``: pure Python, computed wherever a profile is viewed).
+``nudge.core.profile.value_tier``: pure Python, computed wherever a profile is viewed).
 
 This sub-package is the only part of nudge that uses numpy and scipy; they come from the scoring
 function's own layer (``layers/scoring``) and are never imported on the event path. Importing

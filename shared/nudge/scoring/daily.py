@@ -1,6 +1,6 @@
 """The daily recompute's row maths, pure: a profile's summary row, packed rows, score moves.
 
-``nudge.pipeline.score`` runs the recompute (scan, checkpoint, lease, writes); this module holds
+``nudge.flows.score`` runs the recompute (scan, checkpoint, lease, writes); this module holds
 what it computes per profile and needs no AWS: the ``(x, t_x, T, m, recency, frequency,
 monetary)`` summary of a profile's live orders, the packing of rows into chunk items, and
 whether new scores (or the segments and tier they imply) are worth a write.
@@ -14,9 +14,9 @@ from array import array
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from nudge.clock import parse_time
-from nudge.decide import compute_segments
-from nudge.profile import profile_view
+from nudge.core.clock import parse_time
+from nudge.core.decide import compute_segments
+from nudge.core.profile import profile_view
 
 if TYPE_CHECKING:
     from nudge.config import CompiledConfig

@@ -1,6 +1,6 @@
 """The numeric half of the daily recompute: fit the base once, then score profiles page by page.
 
-The score pipeline (``nudge.pipeline.score``, pure Python) summarises each profile into one row of
+The score pipeline (``nudge.flows.score``, pure Python) summarises each profile into one row of
 :data:`COLUMNS` (times in whole days) and hands them here in two steps:
 
 1. :func:`fit_base` on every row of the base: BG/NBD on all buyers, Gamma-Gamma on repeat buyers,

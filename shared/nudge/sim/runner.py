@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from nudge import aws, clock
-from nudge.clock import SimulatedClock, iso, parse_time
+from nudge.aws import clients as aws
 from nudge.config import get_config, load_config
-from nudge.cron import parse_cron
-from nudge.durations import HINT as DURATION_HINT
-from nudge.durations import parse_duration
+from nudge.core import clock
+from nudge.core.clock import SimulatedClock, iso, parse_time
+from nudge.core.cron import parse_cron
+from nudge.core.durations import HINT as DURATION_HINT
+from nudge.core.durations import parse_duration
 from nudge.env import reset_env
 from nudge.sim.infra import (
     create_table,
@@ -232,7 +233,7 @@ class Simulation:
             Targets=[{"Id": "ingest-queue", "Arn": queue_arn}],
         )
         aws.client("scheduler").create_schedule_group(Name=ENV["NUDGE_SCHEDULER_GROUP"])
-        from nudge.pipeline.campaign import sync_schedules
+        from nudge.flows.campaign import sync_schedules
 
         # as the deploy does: one cron per campaign, and the daily recompute's
         sync_schedules(daily=self.daily)
@@ -261,7 +262,7 @@ class Simulation:
 
     def put(self, envelope: dict[str, Any]) -> None:
         """Put one storefront event on the bus and let everything it causes happen."""
-        from nudge.pipeline import ingest
+        from nudge.flows import ingest
 
         if not self._begun:
             self.begin(_event_time(envelope) or self.clock.current)
@@ -303,7 +304,7 @@ class Simulation:
     def pump(self) -> int:
         """Deliver new stream records to dispatch as the event source mapping does: only those
         its filter (``FilterCriteria`` in template.yaml) lets through."""
-        from nudge.pipeline import dispatch
+        from nudge.flows import dispatch
 
         streams = aws.client("dynamodbstreams")
         total = 0
@@ -360,7 +361,7 @@ class Simulation:
 
     def advance(self, until: datetime) -> None:
         """Move the clock to ``until``, firing every schedule that falls due on the way."""
-        from nudge.pipeline import wake
+        from nudge.flows import wake
 
         if not self._begun:
             self.begin(until)
@@ -380,11 +381,11 @@ class Simulation:
                 (self.clock.current, kind if kind in ("campaign", "daily") else "wake")
             )
             if kind == "campaign":
-                from nudge.pipeline import campaign
+                from nudge.flows import campaign
 
                 campaign.handle(payload)
             elif kind == "daily":
-                from nudge.pipeline import score  # type: ignore[attr-defined,unused-ignore]
+                from nudge.flows import score  # type: ignore[attr-defined,unused-ignore]
 
                 score.handle(payload)
             else:
@@ -424,7 +425,7 @@ class Simulation:
     # -- reading back ------------------------------------------------------------------------
     def decisions(self) -> list[dict[str, Any]]:
         """Every decision stored, in time order."""
-        from nudge import store
+        from nudge.aws import store
 
         items = store.scan_kind("decision")
         items.sort(key=lambda i: (i["sk"]["S"][2:22], i["pk"]["S"], i["sk"]["S"]))
@@ -432,7 +433,7 @@ class Simulation:
 
     def outbox(self) -> dict[str, dict[str, Any]]:
         """Outbox items by provider message id."""
-        from nudge import store
+        from nudge.aws import store
 
         out = {}
         for item in store.scan_kind("outbox"):
@@ -493,8 +494,8 @@ class Simulation:
 
     def profiles(self) -> dict[str, dict[str, Any]]:
         """Every profile, as stored (with the view's derived fields at the clock's time)."""
-        from nudge import store
-        from nudge.profile import profile_view
+        from nudge.aws import store
+        from nudge.core.profile import profile_view
 
         out = {}
         for item in store.scan_kind("profile"):
@@ -533,7 +534,7 @@ class Simulation:
     def api(self, method: str, path: str, *, signed: bool = True) -> dict[str, Any]:
         """Call the profile API handler (``GET /profiles/c-1``); returns status, headers and
         the decoded JSON body. ``signed=False`` sends no IAM identity."""
-        from nudge.pipeline import api
+        from nudge.flows import api
         from nudge.sim.http import request_event
 
         got = api.handle(request_event(method, path, signed=signed))

@@ -20,24 +20,22 @@ something or when one of these goes with it (``pipeline.identity``):
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from nudge import store
 from nudge.adapters import adapt_with_reason
-from nudge.aws import client
-from nudge.clock import now as clock_now
-from nudge.decide import SUPPRESS, decision
-from nudge.env import get_env
-from nudge.model.decision import Plan
-from nudge.model.events import Event, MalformedEvent, parse_event
-from nudge.pipeline import identity, source_counts
-from nudge.pipeline.common import Write, current_config, react, write_customer
-from nudge.profile import apply_event, is_duplicate
+from nudge.aws import store
+from nudge.aws.bus import park
+from nudge.core.clock import now as clock_now
+from nudge.core.decide import SUPPRESS, decision
+from nudge.core.decisions import Plan
+from nudge.core.events import Event, MalformedEvent, parse_event
+from nudge.core.profile import apply_event, is_duplicate
+from nudge.flows import identity, source_counts
+from nudge.flows.common import Write, current_config, react, write_customer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -45,21 +43,6 @@ if TYPE_CHECKING:
     from nudge.config import CompiledConfig
 
 log = logging.getLogger("nudge.ingest")
-
-
-def to_dlq(body: Any, reason: str) -> None:
-    """Park an event we can never process, with the reason, in the dead-letter queue."""
-    url = get_env().dlq_url
-    text = body if isinstance(body, str) else json.dumps(body, default=str)
-    if not url:
-        log.error("malformed event and no DLQ configured: %s", reason)
-        return
-    client("sqs").send_message(
-        QueueUrl=url,
-        MessageBody=text,
-        MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1000]}},
-    )
-    log.warning("malformed event sent to DLQ: %s", reason)
 
 
 def count(name: str, **dimensions: str) -> None:
@@ -194,7 +177,7 @@ def _envelope(envelope: dict[str, Any]) -> dict[str, Any]:
     try:
         return ingest_event(envelope)
     except MalformedEvent as exc:
-        to_dlq(envelope, exc.reason)
+        park(envelope, exc.reason)
         return {"malformed": exc.reason}
 
 
@@ -207,4 +190,4 @@ def _record(record: SQSRecord) -> None:
     try:
         ingest_event(body)
     except MalformedEvent as exc:
-        to_dlq(body, exc.reason)
+        park(body, exc.reason)

@@ -8,8 +8,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any
 
-from nudge.aws import client
-from nudge.clock import now
+from nudge.aws.clients import client
+from nudge.core.clock import now
 from nudge.env import get_env
 
 _TAG_OK = re.compile(r"^[A-Za-z0-9_\-.@]{1,256}$")

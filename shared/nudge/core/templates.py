@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from nudge.profile import PROFILE_FIELDS  # what templates see at the top level
+from nudge.core.profile import PROFILE_FIELDS  # what templates see at the top level
 
 if TYPE_CHECKING:  # jinja2 is imported lazily: only dispatch and validate need it
     from jinja2 import Template as JinjaTemplate

@@ -13,7 +13,7 @@ act. What each request does:
 - A token that is missing, forged, altered, or that differs between the URL and the form: 403;
   a ``POST`` without the one-click field: 400; any other method: 405. None of them change anything.
 
-The token (``nudge.unsubscribe``) is the only thing read from the request; nothing it carries but
+The token (``nudge.core.tokens``) is the only thing read from the request; nothing it carries but
 the shop's name and the channel is echoed, and that is HTML-escaped.
 """
 
@@ -28,11 +28,11 @@ from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
 
-from nudge.clock import iso
-from nudge.clock import now as clock_now
-from nudge.pipeline.common import current_config
-from nudge.pipeline.feedback import record
-from nudge.unsubscribe import read_token
+from nudge.core.clock import iso
+from nudge.core.clock import now as clock_now
+from nudge.core.tokens import read_token
+from nudge.flows.common import current_config
+from nudge.flows.feedback import record
 
 if TYPE_CHECKING:
     from nudge.config.schema import Settings

@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from nudge.clock import iso
-from nudge.durations import seconds
-from nudge.model.decision import Decision, Message, Plan, Wait, stable_id
-from nudge.model.events import ENGAGEMENT_TYPES, Event, envelope_doc
-from nudge.profile import email_state
-from nudge.rules import Ctx
+from nudge.core.clock import iso
+from nudge.core.decisions import Decision, Message, Plan, Wait, stable_id
+from nudge.core.durations import seconds
+from nudge.core.events import ENGAGEMENT_TYPES, Event, envelope_doc
+from nudge.core.profile import email_state
+from nudge.core.rules import Ctx
 
 if TYPE_CHECKING:  # the config package is heavy to import; decide only needs its types
     from nudge.config import CompiledConfig, CompiledTrigger
@@ -462,12 +462,12 @@ def _cancel_detail(
 
 
 def _from_ts(ts: float) -> datetime:
-    from nudge.profile import now_utc
+    from nudge.core.profile import now_utc
 
     return now_utc(ts)
 
 
 def _parse_ts(value: str) -> float:
-    from nudge.clock import parse_time
+    from nudge.core.clock import parse_time
 
     return parse_time(value).timestamp()

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from email.utils import parseaddr
 from typing import Any
 
-from nudge.clock import iso, parse_time
-from nudge.model.events import ENGAGEMENT_TYPES, Event
+from nudge.core.clock import iso, parse_time
+from nudge.core.events import ENGAGEMENT_TYPES, Event
 
 HISTORY_MAX = 200  # events kept for did/count/cancel_if
 SEEN_MAX = 300  # event ids remembered for duplicate detection

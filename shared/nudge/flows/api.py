@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from nudge.clock import iso
-from nudge.clock import now as clock_now
-from nudge.pipeline.common import current_config, refresh_view
-from nudge.pipeline.identity import read_customer
-from nudge.profile import PROFILE_FIELDS
+from nudge.core.clock import iso
+from nudge.core.clock import now as clock_now
+from nudge.core.profile import PROFILE_FIELDS
+from nudge.flows.common import current_config, refresh_view
+from nudge.flows.identity import read_customer
 
 log = logging.getLogger("nudge.api")
 Response = dict[str, Any]
@@ -70,7 +70,7 @@ def get_profile(customer_id: str, event: dict[str, Any]) -> Response:
 def get_content(customer_id: str, event: dict[str, Any]) -> Response:
     """``GET /profiles/{id}/content``: the content blocks config/content.yaml assigns."""
     from nudge.config.compiled import evaluate_content
-    from nudge.rules import Ctx
+    from nudge.core.rules import Ctx
 
     view = _view(customer_id)
     if view is None:
@@ -93,7 +93,7 @@ def get_content(customer_id: str, event: dict[str, Any]) -> Response:
 
 def export_profile(customer_id: str, event: dict[str, Any]) -> Response:
     """``GET /profiles/{id}/export``: everything held about the customer (privacy request)."""
-    from nudge.privacy import export_customer
+    from nudge.flows.privacy import export_customer
 
     exported = export_customer(customer_id)
     if exported is None:
@@ -105,7 +105,7 @@ def export_profile(customer_id: str, event: dict[str, Any]) -> Response:
 
 def erase_profile(customer_id: str, event: dict[str, Any]) -> Response:
     """``DELETE /profiles/{id}``: erase everything held about the customer (privacy request)."""
-    from nudge.privacy import erase_customer
+    from nudge.flows.privacy import erase_customer
 
     erased = erase_customer(customer_id)
     if erased is None:

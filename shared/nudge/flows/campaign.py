@@ -17,14 +17,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from nudge import store
-from nudge.aws import client
-from nudge.clock import now as clock_now
-from nudge.decide import SUPPRESS, audience_ok, decision, deliver
+from nudge.aws import scheduler, store
+from nudge.core.clock import now as clock_now
+from nudge.core.decide import SUPPRESS, audience_ok, decision, deliver
+from nudge.core.decisions import Plan
+from nudge.core.rules import Ctx
 from nudge.env import get_env
-from nudge.model.decision import Plan
-from nudge.pipeline.common import current_config, react, refresh_view, update_customer
-from nudge.rules import Ctx
+from nudge.flows.common import current_config, react, refresh_view, update_customer
 
 log = logging.getLogger("nudge.campaign")
 PREFIX = "nudge-campaign-"
@@ -101,68 +100,29 @@ DAILY = "nudge-daily-recompute"
 DAILY_CRON = "cron(0 3 * * ? *)"  # 03:00 in the shop's time zone
 
 
-def sync_daily(env: Any, timezone: str) -> None:
-    """The daily recompute's cron, in ``settings.timezone`` (so the two can never disagree)."""
-    sched = client("scheduler")
-    kwargs = {
-        "Name": DAILY,
-        "GroupName": env.scheduler_group,
-        "ScheduleExpression": DAILY_CRON,
-        "ScheduleExpressionTimezone": timezone,
-        "FlexibleTimeWindow": {"Mode": "OFF"},
-        "Target": {
-            "Arn": env.score_function_arn,
-            "RoleArn": env.scheduler_role_arn,
-            "Input": json.dumps({"kind": "daily"}),
-            "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 21600},
-            **({"DeadLetterConfig": {"Arn": env.wake_dlq_arn}} if env.wake_dlq_arn else {}),
-        },
-    }
-    try:
-        sched.create_schedule(**kwargs)
-    except sched.exceptions.ConflictException:
-        sched.update_schedule(**kwargs)
-
-
 def sync_schedules(function_arn: str | None = None, daily: bool = True) -> list[str]:
     """Make the Scheduler crons match the config: one per enabled campaign (created, updated,
-    deleted) and, with ``daily``, the daily recompute's. Returns the campaign schedule names."""
+    deleted) and, with ``daily``, the daily recompute's, in ``settings.timezone`` (so the two
+    can never disagree). Returns the campaign schedule names."""
     env = get_env()
     config = current_config()
-    sched = client("scheduler")
-    wanted = {}
-    for campaign in config.campaigns.values():
-        if campaign.model.enabled:
-            wanted[f"{PREFIX}{campaign.id}"[:64]] = campaign
-    existing = {
-        s["Name"]
-        for page in sched.get_paginator("list_schedules").paginate(
-            GroupName=env.scheduler_group, NamePrefix=PREFIX
-        )
-        for s in page.get("Schedules", [])
-    }
+    zone = config.settings.timezone
+    wanted = {f"{PREFIX}{c.id}"[:64]: c for c in config.campaigns.values() if c.model.enabled}
+    existing = scheduler.cron_names(PREFIX)
     for name in existing - set(wanted):
-        sched.delete_schedule(Name=name, GroupName=env.scheduler_group)
+        scheduler.delete_cron(name)
     if daily:
-        sync_daily(env, config.settings.timezone)
+        scheduler.put_cron(
+            scheduler.Cron(DAILY, DAILY_CRON, zone, env.score_function_arn, {"kind": "daily"}),
+            dead_letters=env.wake_dlq_arn,
+        )
     for name, campaign in wanted.items():
-        kwargs = {
-            "Name": name,
-            "GroupName": env.scheduler_group,
-            "ScheduleExpression": campaign.model.schedule,
-            "ScheduleExpressionTimezone": config.settings.timezone,
-            "FlexibleTimeWindow": {"Mode": "OFF"},
-            "Target": {
-                "Arn": function_arn or env.campaign_function_arn,
-                "RoleArn": env.scheduler_role_arn,
-                "Input": json.dumps({"kind": "campaign", "campaign": campaign.id}),
-                "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 21600},
-            },
-        }
-        if name in existing:
-            sched.update_schedule(**kwargs)
-        else:
-            sched.create_schedule(**kwargs)
+        target = function_arn or env.campaign_function_arn
+        payload = {"kind": "campaign", "campaign": campaign.id}
+        scheduler.put_cron(
+            scheduler.Cron(name, campaign.model.schedule, zone, target, payload),
+            exists=name in existing,
+        )
     return sorted(wanted)
 
 

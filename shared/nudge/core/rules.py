@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from nudge.durations import seconds
+from nudge.core.durations import seconds
 
 OPERATORS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "any_in", "exists")
 COMBINATORS = ("all", "any", "not")

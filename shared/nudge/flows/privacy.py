@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from nudge import schedule, store
-from nudge.clock import iso, now
+from nudge.aws import scheduler as schedule
+from nudge.aws import store
+from nudge.core.clock import iso, now
 
 ERASE_PASSES = 3  # items written while we erase (a decision of a send in flight) are caught
 _LEDGER_KEYS = ("history", "waits", "seen", "sends")

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from nudge.clock import iso, parse_time
+from nudge.core.clock import iso, parse_time
 
 NUDGE_SOURCE = "nudge"
 

@@ -1,4 +1,5 @@
-"""nudge's own events on the bus (source ``nudge``): segment and tier changes, messages sent.
+"""nudge's own events on the bus (source ``nudge``): segment and tier changes, messages sent;
+and the ingest dead-letter queue, where events nudge can never process are parked with a reason.
 
 Other consumers (analytics, the site) read them. nudge never reads them back: it evaluates its
 triggers on these changes in the same pass that produced them, so no loop can form.
@@ -10,11 +11,11 @@ import json
 import logging
 from typing import Any
 
-from nudge.aws import client
-from nudge.clock import parse_time
+from nudge.aws.clients import client
+from nudge.core.clock import parse_time
 from nudge.env import get_env
 
-log = logging.getLogger("nudge.emit")
+log = logging.getLogger("nudge.aws.bus")
 SOURCE = "nudge"
 
 
@@ -41,3 +42,18 @@ def put_events(envelopes: list[dict[str, Any]]) -> None:
                 log.warning("%s nudge events not accepted by the bus", out["FailedEntryCount"])
         except Exception:
             log.exception("could not put nudge events on the bus")
+
+
+def park(body: Any, reason: str) -> None:
+    """Park an event we can never process, with the reason, in the dead-letter queue."""
+    url = get_env().dlq_url
+    text = body if isinstance(body, str) else json.dumps(body, default=str)
+    if not url:
+        log.error("malformed event and no DLQ configured: %s", reason)
+        return
+    client("sqs").send_message(
+        QueueUrl=url,
+        MessageBody=text,
+        MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1000]}},
+    )
+    log.warning("malformed event sent to DLQ: %s", reason)

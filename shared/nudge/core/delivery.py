@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from nudge.durations import seconds
+from nudge.core.durations import seconds
 
 COUNTED = ("sent", "held_out")  # ledger states that used a cap slot
 PENDING = "queued"

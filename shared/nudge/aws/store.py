@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nudge.aws import client
-from nudge.clock import now
+from nudge.aws.clients import client
+from nudge.aws.scheduler import served_by_schedule
+from nudge.core.clock import now
+from nudge.core.decisions import Decision, Message, stable_id
 from nudge.env import get_env
-from nudge.model.decision import Decision, Message, stable_id
-from nudge.schedule import served_by_schedule
 
 DECISION_TTL_DAYS = 90
 OUTBOX_TTL_DAYS = 30

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from nudge.decide import decide_wake
-from nudge.model.decision import Plan
-from nudge.pipeline.common import current_config, react, refresh_view, update_customer
+from nudge.core.decide import decide_wake
+from nudge.core.decisions import Plan
+from nudge.flows.common import current_config, react, refresh_view, update_customer
 
 
 def wake_wait(customer_id: str, wait_id: str) -> list[str]:
@@ -35,7 +35,7 @@ def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     if kind == "wait":
         return {"decisions": wake_wait(customer_id, str(event.get("wait_id")))}
     if kind == "send":
-        from nudge.pipeline.dispatch import dispatch_message
+        from nudge.flows.dispatch import dispatch_message
 
         return {"status": dispatch_message(customer_id, str(event.get("message_id")))}
     return {"error": f"unknown wake kind {kind!r}"}

@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
-from nudge import store
-from nudge.clock import iso
-from nudge.clock import now as clock_now
+from nudge.aws import store
+from nudge.core.clock import iso
+from nudge.core.clock import now as clock_now
 
 log = logging.getLogger("nudge.ingest")
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from nudge.aws import client
-from nudge.clock import iso, parse_time
+from nudge.aws.clients import client
+from nudge.core.clock import iso, parse_time
 from nudge.env import get_env
 
 if TYPE_CHECKING:
-    from nudge.model.decision import Message
+    from nudge.core.decisions import Message
 
 
 def schedule_name(kind: str, ident: str) -> str:
@@ -73,3 +74,56 @@ def schedule_messages(customer_id: str, messages: list[Message]) -> None:
     for message in messages:
         if served_by_schedule(message):
             wake_message(customer_id, message.message_id, parse_time(message.send_at))
+
+
+@dataclass(frozen=True, slots=True)
+class Cron:
+    """A recurring schedule the deploy keeps in step with the config."""
+
+    name: str
+    expression: str  # cron(...) in EventBridge Scheduler syntax
+    timezone: str
+    target_arn: str
+    payload: dict[str, Any]
+
+
+def cron_names(prefix: str) -> set[str]:
+    """Names of the crons in nudge's schedule group that start with ``prefix``."""
+    sched = client("scheduler")
+    pages = sched.get_paginator("list_schedules").paginate(
+        GroupName=get_env().scheduler_group, NamePrefix=prefix
+    )
+    return {s["Name"] for page in pages for s in page.get("Schedules", [])}
+
+
+def delete_cron(name: str) -> None:
+    """Delete a cron that the config no longer asks for."""
+    client("scheduler").delete_schedule(Name=name, GroupName=get_env().scheduler_group)
+
+
+def put_cron(cron: Cron, *, exists: bool | None = None, dead_letters: str | None = None) -> None:
+    """Create or update ``cron``; ``exists=None`` tries to create and updates on conflict.
+    Failed deliveries are retried for up to 6 hours, then go to ``dead_letters`` if given."""
+    env = get_env()
+    sched = client("scheduler")
+    kwargs: dict[str, Any] = {
+        "Name": cron.name,
+        "GroupName": env.scheduler_group,
+        "ScheduleExpression": cron.expression,
+        "ScheduleExpressionTimezone": cron.timezone,
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "Target": {
+            "Arn": cron.target_arn,
+            "RoleArn": env.scheduler_role_arn,
+            "Input": json.dumps(cron.payload),
+            "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 21600},
+            **({"DeadLetterConfig": {"Arn": dead_letters}} if dead_letters else {}),
+        },
+    }
+    if exists:
+        sched.update_schedule(**kwargs)
+        return
+    try:
+        sched.create_schedule(**kwargs)
+    except sched.exceptions.ConflictException:
+        sched.update_schedule(**kwargs)

@@ -1,7 +1,7 @@
 """Dispatch: an outbox message -> re-checked, rendered, sent through SES or SNS, recorded.
 
 Read -> verdict -> act. One strongly consistent Query reads the customer's profile and outbox
-(``store.customer_outbox``); ``nudge.verdict`` decides, purely, whether the message goes now
+(``store.customer_outbox``); ``nudge.core.verdict`` decides, purely, whether the message goes now
 (CONTRACT §4: suppression is checked again at sending; the order of checks is documented there);
 dispatch then acts: a suppression or a deferral is one write with its decision (a deferred
 message is retried by a one-time schedule), a send is rendered, reserves its cap slot in the
@@ -24,24 +24,25 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from nudge import schedule, store
-from nudge.clock import iso, parse_time
-from nudge.clock import now as clock_now
+from nudge.aws import scheduler as schedule
+from nudge.aws import store
+from nudge.aws.providers import ProviderError, send_email, send_sms
+from nudge.core.clock import iso, parse_time
+from nudge.core.clock import now as clock_now
+from nudge.core.decisions import Decision, Plan
+from nudge.core.events import envelope_doc
+from nudge.core.rules import Ctx
+from nudge.core.templates import TemplateError, compile_template, render, template_context
+from nudge.core.tokens import unsubscribe_url
+from nudge.core.verdict import Defer, HoldOut, Send, Suppress, verdict
 from nudge.faults import checkpoint
-from nudge.metrics import count_decisions
-from nudge.model.decision import Decision, Plan
-from nudge.model.events import envelope_doc
-from nudge.pipeline.common import (
+from nudge.flows.common import (
     MAX_ATTEMPTS,
     current_config,
     record_message_sent,
     update_customer,
 )
-from nudge.rules import Ctx
-from nudge.send import ProviderError, send_email, send_sms
-from nudge.templates import TemplateError, compile_template, render, template_context
-from nudge.unsubscribe import unsubscribe_url
-from nudge.verdict import Defer, HoldOut, Send, Suppress, verdict
+from nudge.metrics import count_decisions
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord

@@ -33,7 +33,6 @@ machine in one place is what makes resume-after-timeout reviewable.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -49,12 +48,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from nudge import store
-from nudge.aws import client
-from nudge.clock import iso, parse_time
-from nudge.clock import now as clock_now
-from nudge.model.decision import Plan
-from nudge.pipeline.common import current_config, react, update_customer
+from nudge.aws import store, warm
+from nudge.aws.invoke import invoke_async
+from nudge.core.clock import iso, parse_time
+from nudge.core.clock import now as clock_now
+from nudge.core.decisions import Plan
+from nudge.flows.common import current_config, react, update_customer
 from nudge.scoring.daily import (
     UNREADABLE,
     apply_scores,
@@ -497,8 +496,7 @@ def run_daily(
         page_size=page_size or _int_env("NUDGE_SCORE_PAGE_SIZE", PAGE_SIZE),
         threads=threads or _int_env("NUDGE_SCORE_THREADS", 1),
     )
-    for service in ("dynamodb", "events", "scheduler"):
-        client(service)  # create shared clients before any thread does
+    warm("dynamodb", "events", "scheduler")  # create shared clients before any thread does
     started_in = state["phase"]
     try:
         if state["phase"] == "gather":
@@ -540,13 +538,6 @@ def run_daily(
     return result
 
 
-def _continue(function_arn: str, payload: dict[str, Any]) -> None:
-    """Invoke this function again, asynchronously, to carry on with the run."""
-    client("lambda").invoke(
-        FunctionName=function_arn, InvocationType="Event", Payload=json.dumps(payload).encode()
-    )
-
-
 def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry: ``{"kind": "daily"}`` from the Scheduler, or ``{"kind": "daily", "date":
     "YYYY-MM-DD"}`` to resume or repeat a day's run (``"force": true`` repeats a finished one)."""
@@ -572,6 +563,6 @@ def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
             log.error("score run %s stopped without finishing (step %s)", result["run"], step)
             result["gave_up"] = True
         else:
-            _continue(arn, {"kind": "daily", "date": result["date"], "continuation": step})
+            invoke_async(arn, {"kind": "daily", "date": result["date"], "continuation": step})
             result["continued"] = step
     return result

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from nudge.clock import parse_time
-from nudge.decide import address_detail, channel_block, compute_segments, inactive
-from nudge.delivery import cap_block, customer_zone, holdout_reason, quiet_until
-from nudge.durations import seconds
-from nudge.profile import profile_view
-from nudge.rules import Ctx
+from nudge.core.clock import parse_time
+from nudge.core.decide import address_detail, channel_block, compute_segments, inactive
+from nudge.core.delivery import cap_block, customer_zone, holdout_reason, quiet_until
+from nudge.core.durations import seconds
+from nudge.core.profile import profile_view
+from nudge.core.rules import Ctx
 
 if TYPE_CHECKING:
     from nudge.config import CompiledConfig

@@ -23,14 +23,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from nudge import store
-from nudge.clock import now as clock_now
-from nudge.clock import parse_time
-from nudge.model.decision import stable_id
-from nudge.model.events import Event
-from nudge.pipeline.common import current_config, engagement_properties, record_event
-from nudge.profile import normal_address
-from nudge.send import untag
+from nudge.aws import store
+from nudge.aws.providers import untag
+from nudge.core.clock import now as clock_now
+from nudge.core.clock import parse_time
+from nudge.core.decisions import stable_id
+from nudge.core.events import Event
+from nudge.core.profile import normal_address
+from nudge.flows.common import current_config, engagement_properties, record_event
 
 log = logging.getLogger("nudge.feedback")
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "ARRET"}

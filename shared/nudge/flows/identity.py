@@ -8,7 +8,7 @@
   checks the tombstone itself (``pipeline.common.write_customer``).
 - An event that links such ids (``detail.aliases``: Segment's ``identify``, Shopify events with
   both a customer id and an email) merges their behaviour into the customer
-  (``nudge.profile.merge_profile``) and leaves the stub behind.
+  (``nudge.core.profile.merge_profile``) and leaves the stub behind.
 - ``apply_hints`` resolves what a partner event says only relative to the profile: contact
   details to use where the profile has none, consent states reported with a customer record.
 
@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from nudge import store
 from nudge.adapters.shopify import CONSENT_STATES, EMAIL_PREFIX, NEVER_SUBSCRIBED
-from nudge.clock import iso
-from nudge.model.events import Event
-from nudge.profile import merge_profile
+from nudge.aws import store
+from nudge.core.clock import iso
+from nudge.core.events import Event
+from nudge.core.profile import merge_profile
 
 ANON_PREFIX = "anon:"
 MERGEABLE = (ANON_PREFIX, EMAIL_PREFIX)  # ids nudge made up for someone; never a customer id

@@ -11,16 +11,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from nudge import clock, schedule, store
-from nudge.clock import now as clock_now
-from nudge.clock import parse_time
-from nudge.decide import compute_segments, decide, message_chain
-from nudge.env import get_env
-from nudge.metrics import count_decisions
-from nudge.model.decision import Plan, stable_id
-from nudge.model.events import NUDGE_SOURCE, Event
-from nudge.pipeline.identity import read_customer
-from nudge.profile import (
+from nudge.aws import scheduler as schedule
+from nudge.aws import store
+from nudge.core import clock
+from nudge.core.clock import now as clock_now
+from nudge.core.clock import parse_time
+from nudge.core.decide import compute_segments, decide, message_chain
+from nudge.core.decisions import Plan, stable_id
+from nudge.core.events import NUDGE_SOURCE, Event
+from nudge.core.profile import (
     SENDS_MAX,
     apply_event,
     is_duplicate,
@@ -28,6 +27,9 @@ from nudge.profile import (
     new_profile,
     profile_view,
 )
+from nudge.env import get_env
+from nudge.flows.identity import read_customer
+from nudge.metrics import count_decisions
 
 if TYPE_CHECKING:
     from nudge.config import CompiledConfig
@@ -207,7 +209,7 @@ def after_write(plan: Plan, also_cancelled: list[str] | None = None) -> None:
         schedule.delete_wake("wait", wait_id)
     count_decisions(plan.decisions)
     if plan.emit:
-        from nudge.emit import put_events
+        from nudge.aws.bus import put_events
 
         put_events(plan.emit)
 
@@ -240,7 +242,7 @@ class Written:
 def backoff(conflicts: int) -> None:
     """Wait before retrying after the ``conflicts``-th version conflict in a row: exponential
     with full jitter (a random wait up to ``BACKOFF_BASE * 2**(conflicts - 1)``, at most
-    ``BACKOFF_CAP``), so writers that collided do not collide again. On ``nudge.clock``, so a
+    ``BACKOFF_CAP``), so writers that collided do not collide again. On ``nudge.core.clock``, so a
     simulated clock does not wait at all."""
     ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (conflicts - 1))
     clock.sleep(random.uniform(0, ceiling))  # jitter, not secrecy

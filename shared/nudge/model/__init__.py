@@ -1,1 +1,0 @@
-"""Data shapes shared by every part of nudge: events, decisions, outbox messages."""
