@@ -54,7 +54,8 @@ def bench_decide(config_dir: Path, label: str) -> dict[str, Any]:
     from nudge.core.decide import decide
     from nudge.core.events import parse_event
     from nudge.core.profile import apply_event, new_profile
-    from nudge.flows.common import apply_plan, refresh_view
+    from nudge.core.react import refresh_view
+    from nudge.flows.common import apply_plan
 
     config = load_config(config_dir)
     events = [parse_event(json.loads(line)) for line in DAY.read_text().splitlines() if line]

@@ -221,8 +221,9 @@ def _recompute_on_moto() -> dict[str, float]:
     from nudge.aws import clients as aws
     from nudge.aws import store
     from nudge.core.clock import parse_time
+    from nudge.core.react import refresh_view
     from nudge.flows import score
-    from nudge.flows.common import current_config, refresh_view
+    from nudge.flows.common import current_config
     from nudge.sim import Simulation
 
     as_of = parse_time("2027-03-01T08:00:00Z")

@@ -129,7 +129,8 @@ def seed(sim: Simulation, events: list[dict[str, Any]]) -> None:
     from nudge.aws import store
     from nudge.core.events import parse_event
     from nudge.core.profile import apply_event, new_profile
-    from nudge.flows.common import current_config, refresh_view
+    from nudge.core.react import refresh_view
+    from nudge.flows.common import current_config
 
     config = current_config()
     profiles: dict[str, dict[str, Any]] = {}

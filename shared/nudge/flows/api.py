@@ -22,7 +22,8 @@ from urllib.parse import unquote
 from nudge.core.clock import iso
 from nudge.core.clock import now as clock_now
 from nudge.core.profile import PROFILE_FIELDS
-from nudge.flows.common import current_config, refresh_view
+from nudge.core.react import refresh_view
+from nudge.flows.common import current_config
 from nudge.flows.identity import read_customer
 
 log = logging.getLogger("nudge.api")

@@ -21,9 +21,10 @@ from nudge.aws import scheduler, store
 from nudge.core.clock import now as clock_now
 from nudge.core.decide import SUPPRESS, audience_ok, decision, deliver
 from nudge.core.decisions import Plan
+from nudge.core.react import react, refresh_view
 from nudge.core.rules import Ctx
 from nudge.env import get_env
-from nudge.flows.common import current_config, react, refresh_view, update_customer
+from nudge.flows.common import current_config, update_customer
 
 log = logging.getLogger("nudge.campaign")
 PREFIX = "nudge-campaign-"

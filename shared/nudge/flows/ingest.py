@@ -34,8 +34,9 @@ from nudge.core.decide import SUPPRESS, decision
 from nudge.core.decisions import Plan
 from nudge.core.events import Event, MalformedEvent, parse_event
 from nudge.core.profile import apply_event, is_duplicate
+from nudge.core.react import react
 from nudge.flows import identity, source_counts
-from nudge.flows.common import Write, current_config, react, write_customer
+from nudge.flows.common import Write, current_config, write_customer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord

@@ -53,7 +53,8 @@ from nudge.aws.invoke import invoke_async
 from nudge.core.clock import iso, parse_time
 from nudge.core.clock import now as clock_now
 from nudge.core.decisions import Plan
-from nudge.flows.common import current_config, react, update_customer
+from nudge.core.react import react
+from nudge.flows.common import current_config, update_customer
 from nudge.scoring.daily import (
     UNREADABLE,
     apply_scores,

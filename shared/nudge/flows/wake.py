@@ -7,7 +7,8 @@ from typing import Any
 
 from nudge.core.decide import decide_wake
 from nudge.core.decisions import Plan
-from nudge.flows.common import current_config, react, refresh_view, update_customer
+from nudge.core.react import react, refresh_view
+from nudge.flows.common import current_config, update_customer
 
 
 def wake_wait(customer_id: str, wait_id: str) -> list[str]:
