@@ -1,0 +1,137 @@
+"""DynamoDB access: the only package that talks to the table.
+
+Single-table design (``pk``, ``sk``), one module per item family; each module's docstring says
+which items it owns (key shapes, attributes, TTL):
+
+- ``profiles``: ``C#<customer>`` / ``PROFILE`` (the profile, or a merged alias stub) and
+  ``ERASED#<customer>`` / ``ERASED`` (tombstones of erased customers);
+- ``outbox``: ``C#<customer>`` / ``O#<message_id>`` (messages from pending to sent), and the
+  reads and writes dispatch does on a message together with its profile;
+- ``decisions``: ``C#<customer>`` / ``D#<at>#<id>`` (the decision log);
+- ``transactions``: ``commit``, the one transaction writing a profile with its decisions,
+  outbox items and extra entries, and what a cancelled one means;
+- ``indexes``: ``ORDER#<order_id>`` and ``PHONE#<number>`` (who placed an order, who we texted);
+- ``runs``: ``RUN#score#<date>`` (daily score run checkpoint, lease and chunks);
+- ``sources``: ``SOURCES`` / ``<partner>#<topic>`` (what arrived from each partner);
+- ``bulk``: paginated and parallel scans, partitions, batch deletes (no items of its own);
+- ``_table``: the table name, key helpers and the write failures they all share.
+
+Callers use the names re-exported here (``from nudge.aws import store``; ``store.commit``).
+A test that replaces a function used *inside* the package patches it in its own module.
+"""
+
+from __future__ import annotations
+
+from nudge.aws.store._table import AlreadyExists, Erased, Gone, VersionConflict, table
+from nudge.aws.store.bulk import (
+    all_items,
+    delete_keys,
+    partition_items,
+    plain_item,
+    scan_kind,
+    scan_profiles,
+    table_item_count,
+)
+from nudge.aws.store.decisions import (
+    DECISION_TTL_DAYS,
+    decision_item,
+    decisions_for,
+    put_decisions,
+)
+from nudge.aws.store.indexes import (
+    ORDER_INDEX_TTL_DAYS,
+    customer_for_phone,
+    order_index_keys,
+    order_index_put,
+    order_owner,
+    phone_index_keys,
+    remember_phone,
+)
+from nudge.aws.store.outbox import (
+    OUTBOX_TTL_DAYS,
+    claim_message,
+    customer_outbox,
+    finish_message,
+    get_message,
+    mark_calling,
+    outbox_item,
+    pending_messages,
+    reserve_and_call,
+    unclaim,
+)
+from nudge.aws.store.profiles import (
+    Stored,
+    alias_put,
+    get_profile,
+    is_erased,
+    not_erased_check,
+    put_tombstone,
+    tombstone_delete,
+)
+from nudge.aws.store.runs import (
+    RUN_TTL_DAYS,
+    RunBusy,
+    claim_run,
+    get_run,
+    put_run_chunk,
+    run_chunks,
+    save_run,
+)
+from nudge.aws.store.sources import SOURCE_OUTCOMES, add_source_counts, source_counts
+from nudge.aws.store.transactions import cancelled, commit, transaction
+
+__all__ = [
+    "DECISION_TTL_DAYS",
+    "ORDER_INDEX_TTL_DAYS",
+    "OUTBOX_TTL_DAYS",
+    "RUN_TTL_DAYS",
+    "SOURCE_OUTCOMES",
+    "AlreadyExists",
+    "Erased",
+    "Gone",
+    "RunBusy",
+    "Stored",
+    "VersionConflict",
+    "add_source_counts",
+    "alias_put",
+    "all_items",
+    "cancelled",
+    "claim_message",
+    "claim_run",
+    "commit",
+    "customer_for_phone",
+    "customer_outbox",
+    "decision_item",
+    "decisions_for",
+    "delete_keys",
+    "finish_message",
+    "get_message",
+    "get_profile",
+    "get_run",
+    "is_erased",
+    "mark_calling",
+    "not_erased_check",
+    "order_index_keys",
+    "order_index_put",
+    "order_owner",
+    "outbox_item",
+    "partition_items",
+    "pending_messages",
+    "phone_index_keys",
+    "plain_item",
+    "put_decisions",
+    "put_run_chunk",
+    "put_tombstone",
+    "remember_phone",
+    "reserve_and_call",
+    "run_chunks",
+    "save_run",
+    "scan_kind",
+    "scan_profiles",
+    "source_counts",
+    "table",
+    "table_item_count",
+    "tombstone_delete",
+    "transaction",
+    "unclaim",
+]

@@ -1,0 +1,250 @@
+"""Outbox items: the messages nudge decided to send, from claim to final status.
+
+- ``C#<customer>`` / ``O#<message_id>`` (``kind`` = ``outbox``): ``status`` (``pending`` ->
+  ``sending`` -> ``sent``/``failed``/``suppressed``, or back to ``pending``), ``message_id``,
+  ``customer_id``, ``trigger``, ``channel``, ``send_at``, the message as JSON (``doc``);
+  ``scheduled`` (= ``send_at``) when its own schedule, not the stream, hands it to dispatch;
+  dispatch adds ``claimed_at``, ``calling_at``, ``provider_id``. ``ttl``: 30 days
+  (``OUTBOX_TTL_DAYS``). The table stream delivers new ones due at once to dispatch.
+
+Outbox keys ``O#...`` sort just before ``PROFILE`` in the customer's partition, so one Query
+reads the profile with its outbox (``customer_outbox``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nudge.aws.clients import client
+from nudge.aws.scheduler import served_by_schedule
+from nudge.aws.store._table import Gone, VersionConflict, _pk, _s, _ttl, table
+from nudge.aws.store.bulk import all_items
+from nudge.aws.store.decisions import decision_item
+from nudge.aws.store.profiles import Stored, _profile_put
+from nudge.core.clock import now
+from nudge.core.decisions import Decision, Message
+
+OUTBOX_TTL_DAYS = 30
+
+
+def outbox_item(message: Message) -> dict[str, Any]:
+    """A message as an outbox item: the stream hands it to dispatch when it is due at once;
+    one due later is ``scheduled`` and its own schedule does (``schedule.schedule_messages``)."""
+    item = {
+        "pk": _s(_pk(message.customer_id)),
+        "sk": _s(f"O#{message.message_id}"),
+        "kind": _s("outbox"),
+        "status": _s("pending"),
+        "message_id": _s(message.message_id),
+        "customer_id": _s(message.customer_id),
+        "trigger": _s(message.trigger),
+        "channel": _s(message.channel),
+        "send_at": _s(message.send_at),
+        "doc": _s(json.dumps(message.as_dict(), separators=(",", ":"), default=str)),
+        "ttl": _ttl(OUTBOX_TTL_DAYS),
+    }
+    if served_by_schedule(message):
+        item["scheduled"] = _s(message.send_at)  # the stream filter leaves it to its schedule
+    return item
+
+
+def _move_message(
+    customer_id: str, message_id: str, update: str, condition: str, values: dict[str, Any]
+) -> dict[str, Any] | None:
+    """A conditional update of an outbox item; the new item, or None if the condition failed."""
+    ddb = client("dynamodb")
+    try:
+        out = ddb.update_item(
+            TableName=table(),
+            Key={"pk": _s(_pk(customer_id)), "sk": _s(f"O#{message_id}")},
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":now": _s(now().isoformat()), **values},
+            ReturnValues="ALL_NEW",
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return None
+    return _message_from_item(out["Attributes"])
+
+
+def claim_message(customer_id: str, message_id: str) -> dict[str, Any] | None:
+    """Move an outbox item from ``pending`` to ``sending``; None if it was not pending.
+
+    The claim is what makes dispatch idempotent: a second delivery of the same stream record
+    finds the item no longer pending and does nothing.
+    """
+    return _move_message(
+        customer_id,
+        message_id,
+        "SET #s = :sending, claimed_at = :now",
+        "#s = :pending",
+        {":sending": _s("sending"), ":pending": _s("pending")},
+    )
+
+
+def mark_calling(customer_id: str, message_id: str) -> None:
+    """Note that the provider is about to be called: after this, a crash means "maybe sent"."""
+    client("dynamodb").update_item(
+        TableName=table(),
+        Key={"pk": _s(_pk(customer_id)), "sk": _s(f"O#{message_id}")},
+        UpdateExpression="SET calling_at = :now",
+        ExpressionAttributeValues={":now": _s(now().isoformat())},
+    )
+
+
+def unclaim(customer_id: str, message_id: str) -> dict[str, Any] | None:
+    """Take back a stale claim that never reached the provider (status stays ``sending``)."""
+    return _move_message(
+        customer_id,
+        message_id,
+        "SET claimed_at = :now",
+        "#s = :sending AND attribute_not_exists(calling_at)",
+        {":sending": _s("sending")},
+    )
+
+
+def get_message(customer_id: str, message_id: str) -> dict[str, Any] | None:
+    """Read an outbox item (its status and body)."""
+    item = (
+        client("dynamodb")
+        .get_item(
+            TableName=table(),
+            Key={"pk": _s(_pk(customer_id)), "sk": _s(f"O#{message_id}")},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+    return _message_from_item(item) if item else None
+
+
+def _message_from_item(item: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(item["doc"]["S"])
+    body["status"] = item["status"]["S"]
+    for key in ("provider_id", "claimed_at", "calling_at"):
+        if key in item:
+            body[key] = item[key]["S"]
+    return body
+
+
+def finish_message(
+    customer_id: str,
+    message_id: str,
+    status: str,
+    decision: Decision,
+    provider_id: str | None = None,
+    send_at: str | None = None,
+) -> None:
+    """Record how a claimed message ended (``sent``, ``failed``, ``suppressed``, or back to
+    ``pending`` with a new ``send_at``) together with its decision, in one transaction."""
+    names = {"#s": "status"}
+    values: dict[str, Any] = {":status": _s(status)}
+    update = "SET #s = :status"
+    if provider_id:
+        update += ", provider_id = :pid"
+        values[":pid"] = _s(provider_id)
+    if send_at:
+        update += ", send_at = :at"
+        values[":at"] = _s(send_at)
+    ddb = client("dynamodb")
+    try:
+        ddb.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": table(),
+                        "Key": {"pk": _s(_pk(customer_id)), "sk": _s(f"O#{message_id}")},
+                        "UpdateExpression": update,
+                        # erased meanwhile: write nothing back for that customer
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": values,
+                    }
+                },
+                {"Put": {"TableName": table(), "Item": decision_item(decision)}},
+            ]
+        )
+    except ddb.exceptions.TransactionCanceledException:
+        raise Gone(customer_id) from None
+
+
+def pending_messages(customer_id: str) -> list[dict[str, Any]]:
+    """The customer's outbox messages still waiting to go (for arbitration under caps)."""
+    page = client("dynamodb").query(
+        TableName=table(),
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :o)",
+        FilterExpression="#s = :pending",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={
+            ":pk": _s(_pk(customer_id)),
+            ":o": _s("O#"),
+            ":pending": _s("pending"),
+        },
+        ConsistentRead=True,
+    )
+    out = []
+    for item in page.get("Items", []):
+        body = _message_from_item(item)
+        body["send_at"] = item["send_at"]["S"]
+        out.append(body)
+    return out
+
+
+def customer_outbox(customer_id: str) -> tuple[Stored, dict[str, dict[str, Any]]]:
+    """The profile and every outbox item of a customer (by message id), in one strongly
+    consistent Query: outbox keys ``O#...`` sort just before ``PROFILE`` (decisions ``D#``
+    before them are not read). Dispatch reads this once per message."""
+    items = all_items(
+        "query",
+        TableName=table(),
+        KeyConditionExpression="pk = :pk AND sk BETWEEN :o AND :p",
+        ExpressionAttributeValues={
+            ":pk": _s(_pk(customer_id)),
+            ":o": _s("O#"),
+            ":p": _s("PROFILE"),
+        },
+        ConsistentRead=True,
+    )
+    stored = Stored(None, 0)
+    messages: dict[str, dict[str, Any]] = {}
+    for item in items:
+        if item["sk"]["S"] == "PROFILE":
+            stored = Stored(json.loads(item["doc"]["S"]), int(item["version"]["N"]))
+        elif item.get("kind", {}).get("S") == "outbox":
+            body = _message_from_item(item)
+            body["send_at"] = item["send_at"]["S"]
+            messages[body["message_id"]] = body
+    return stored, messages
+
+
+def reserve_and_call(customer_id: str, doc: dict[str, Any], version: int, message_id: str) -> None:
+    """Write the profile (its ledger now counts the message, read at ``version``) and mark the
+    claimed outbox item ``calling_at``, in one transaction: after this a crash means "maybe
+    sent". Raises ``VersionConflict`` if the profile changed since it was read, ``Gone`` if the
+    item is no longer claimed (erased)."""
+    ddb = client("dynamodb")
+    try:
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": _profile_put(customer_id, doc, version)},
+                {
+                    "Update": {
+                        "TableName": table(),
+                        "Key": {"pk": _s(_pk(customer_id)), "sk": _s(f"O#{message_id}")},
+                        "UpdateExpression": "SET calling_at = :now",
+                        "ConditionExpression": "#s = :sending",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": {
+                            ":now": _s(now().isoformat()),
+                            ":sending": _s("sending"),
+                        },
+                    }
+                },
+            ]
+        )
+    except ddb.exceptions.TransactionCanceledException as exc:
+        codes = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+        if codes and codes[0] == "ConditionalCheckFailed":
+            raise VersionConflict(customer_id) from None
+        raise Gone(customer_id) from None

@@ -1,0 +1,109 @@
+"""Profile items, merged-alias stubs and tombstones of erased customers.
+
+- ``C#<customer>`` / ``PROFILE`` (``kind`` = ``profile``): the profile as JSON (``doc``) with
+  ``version`` for optimistic writes (the first write requires the item absent, each later one
+  the version it read). History, the sends ledger, duplicate ids and pending waits live inside
+  it, so the common path is one GetItem and one write. No TTL.
+- the same key with ``kind`` = ``alias``: a merged ``anon:`` profile turned into a stub (its
+  ``doc`` names ``merged_into``), so later events for it are redirected to the customer.
+- ``ERASED#<customer>`` / ``ERASED`` (``kind`` = ``tombstone``): an erased customer, with only
+  ``erased_at``; while it is there ingest does not recreate the profile from late events. No TTL;
+  deleted when the customer opts in again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from nudge.aws.clients import client
+from nudge.aws.store._table import _n, _pk, _s, table
+
+
+@dataclass(slots=True)
+class Stored:
+    """A profile as read: the document and the version it had."""
+
+    doc: dict[str, Any] | None
+    version: int
+
+
+def get_profile(customer_id: str) -> Stored:
+    """Read a profile (strongly consistent, so an optimistic write starts from the latest)."""
+    item = (
+        client("dynamodb")
+        .get_item(
+            TableName=table(),
+            Key={"pk": _s(_pk(customer_id)), "sk": _s("PROFILE")},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+    if not item:
+        return Stored(None, 0)
+    return Stored(json.loads(item["doc"]["S"]), int(item["version"]["N"]))
+
+
+def _profile_put(customer_id: str, doc: dict[str, Any], version: int) -> dict[str, Any]:
+    put: dict[str, Any] = {
+        "TableName": table(),
+        "Item": {
+            "pk": _s(_pk(customer_id)),
+            "sk": _s("PROFILE"),
+            "kind": _s("profile"),
+            "version": _n(version + 1),
+            "doc": _s(json.dumps(doc, separators=(",", ":"), default=str)),
+        },
+    }
+    if version == 0:
+        put["ConditionExpression"] = "attribute_not_exists(pk)"
+    else:
+        put["ConditionExpression"] = "version = :v"
+        put["ExpressionAttributeValues"] = {":v": _n(version)}
+    return put
+
+
+def alias_put(alias_id: str, doc: dict[str, Any], version: int) -> dict[str, Any]:
+    """A transaction entry replacing profile ``alias_id`` (read at ``version``) by a merged stub."""
+    put = _profile_put(alias_id, doc, version)
+    put["Item"]["kind"] = _s("alias")
+    return {"Put": put}
+
+
+def _tombstone_key(customer_id: str) -> dict[str, Any]:
+    return {"pk": _s(f"ERASED#{customer_id}"), "sk": _s("ERASED")}
+
+
+def not_erased_check(customer_id: str) -> dict[str, Any]:
+    """A transaction entry that fails (``Erased``) if the customer has a tombstone."""
+    return {
+        "ConditionCheck": {
+            "TableName": table(),
+            "Key": _tombstone_key(customer_id),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+def tombstone_delete(customer_id: str) -> dict[str, Any]:
+    """A transaction entry removing the customer's tombstone (they opted in again)."""
+    return {"Delete": {"TableName": table(), "Key": _tombstone_key(customer_id)}}
+
+
+def is_erased(customer_id: str) -> bool:
+    """Has the customer been erased (and not opted in again since)?"""
+    item = (
+        client("dynamodb")
+        .get_item(TableName=table(), Key=_tombstone_key(customer_id), ConsistentRead=True)
+        .get("Item")
+    )
+    return item is not None
+
+
+def put_tombstone(customer_id: str, erased_at: str) -> None:
+    """Record that the customer was erased: only the id and when, nothing else about them."""
+    client("dynamodb").put_item(
+        TableName=table(),
+        Item={**_tombstone_key(customer_id), "kind": _s("tombstone"), "erased_at": _s(erased_at)},
+    )
