@@ -21,11 +21,13 @@ customer once an event carries both (``detail.aliases``). What ingest resolves a
 profile travels in two properties (``pipeline.identity.apply_hints``): ``contact`` (an email or
 phone to use only where the profile has none) and ``consent_states`` (Shopify consent states
 reported with a customer record, ``CONSENT_STATES``, applied when they change).
+
+The customer and consent topics, and who a body is about, are in
+:mod:`nudge.adapters.shopify_customers`; their public names are importable from here too.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -42,28 +44,40 @@ from nudge.adapters._native import (
     quantity,
     to_decimal,
 )
+from nudge.adapters.shopify_customers import (
+    CONSENT_STATES,
+    EMAIL_PREFIX,
+    NEVER_SUBSCRIBED,
+    Buyer,
+    consent_topic,
+    customer_updated,
+    email_alias,
+    shopify_customer_id,
+)
 from nudge.core.events import MalformedEvent, json_object
+
+__all__ = [  # the customer and consent names live in nudge.adapters.shopify_customers
+    "CONSENT_STATES",
+    "DETAIL_TYPE",
+    "EMAIL_PREFIX",
+    "NEVER_SUBSCRIBED",
+    "SOURCE_PREFIX",
+    "TOPICS",
+    "TOPIC_ALIASES",
+    "OrderOwner",
+    "Unmapped",
+    "canonical_topic",
+    "email_alias",
+    "is_shopify",
+    "refund_amount",
+    "to_native",
+    "topic_of",
+]
 
 DETAIL_TYPE = "shopifyWebhook"
 SOURCE_PREFIX = "aws.partner/shopify.com"
-EMAIL_PREFIX = "email:"
-
 OrderOwner = Callable[[str], str | None]
 """Looks up the customer id of an order id nudge has seen (``None`` if unknown)."""
-
-# Every documented marketing state (CustomerEmailMarketingState / CustomerSmsMarketingState):
-# is the customer's consent granted? ``pending`` is a double opt-in not confirmed yet.
-# ``not_subscribed`` is Shopify's default for someone who never subscribed, not an opt-out: it
-# withdraws a consent nudge recorded but creates no record (see pipeline.identity.apply_hints).
-CONSENT_STATES: dict[str, bool] = {
-    "subscribed": True,
-    "pending": False,
-    "not_subscribed": False,
-    "unsubscribed": False,
-    "redacted": False,
-    "invalid": False,
-}
-NEVER_SUBSCRIBED = "not_subscribed"
 
 
 class Unmapped(Skipped):
@@ -82,20 +96,6 @@ def is_shopify(envelope: Envelope) -> bool:
     )
 
 
-def email_alias(email: Any) -> str | None:
-    """``email:<hash>``: the id of whoever uses this email where no customer id is known.
-
-    Deterministic (the same address, whatever its case or surrounding spaces, is the same id)
-    and without the address itself, so ids in keys and logs carry no email.
-    """
-    if not isinstance(email, str):
-        return None
-    normalized = email.strip().lower()
-    if "@" not in normalized or any(ch.isspace() for ch in normalized):
-        return None
-    return EMAIL_PREFIX + hashlib.sha256(normalized.encode()).hexdigest()[:32]
-
-
 def _headers(detail: dict[str, Any]) -> dict[str, Any]:
     """Webhook headers by lowercase name without ``x-`` (``shopify-topic``), wherever they sit."""
     found: dict[str, Any] = {}
@@ -110,44 +110,6 @@ def _headers(detail: dict[str, Any]) -> dict[str, Any]:
                 name = "shopify-topic"
             found[name] = value
     return found
-
-
-def _customer_id(payload: dict[str, Any], *keys: str) -> str | None:
-    """The Shopify customer id: ``payload.customer.id`` or a top-level key, or from its GID."""
-    customer = payload.get("customer")
-    if isinstance(customer, dict) and ident(customer.get("id")):
-        return ident(customer.get("id"))
-    for key in keys:
-        found = ident(payload.get(key))
-        if found:
-            return found
-    gid = payload.get("admin_graphql_api_id")
-    if isinstance(gid, str) and gid.startswith("gid://shopify/Customer/"):
-        return gid.rsplit("/", 1)[1] or None
-    return None
-
-
-def _text(value: Any) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
-class _Buyer:
-    """Who placed an order or a checkout: the customer id, else the email's alias; the emails
-    and phone the body gives (as ``contact`` for profiles without them); the aliases to merge."""
-
-    def __init__(self, payload: dict[str, Any]) -> None:
-        block = payload.get("customer")
-        customer = block if isinstance(block, dict) else {}
-        emails = [e for e in (_text(customer.get("email")), _text(payload.get("email"))) if e]
-        phones = (customer.get("phone"), payload.get("phone"), payload.get("sms_marketing_phone"))
-        phone = next((p for p in map(_text, phones) if p), None)
-        self.contact = drop_none({"email": emails[0] if emails else None, "phone": phone})
-        aliases = list(dict.fromkeys(a for a in map(email_alias, emails) if a))
-        customer_id = _customer_id(payload)
-        if customer_id is None and aliases:
-            customer_id, aliases = aliases[0], aliases[1:]
-        self.customer_id = customer_id
-        self.aliases = aliases
 
 
 def _items(payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -186,7 +148,7 @@ def _total(payload: dict[str, Any], what: str) -> Any:
 def _order_placed(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list[Envelope]:
     if payload.get("test") is True:
         raise Skipped('test order ("test": true): not a sale, so no revenue and no messages')
-    buyer = _Buyer(payload)
+    buyer = Buyer(payload)
     if buyer.customer_id is None:
         raise Skipped("order without customer or email (POS sale): nothing to attribute it to")
     order_id = ident(payload.get("id"))
@@ -247,7 +209,7 @@ def _order_refunded(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list[E
     transactions = _transactions(payload)
     if transactions and all(tx.get("test") is True for tx in transactions):
         raise Skipped("refund in test mode (every transaction is a test): test orders are skipped")
-    customer_id = _customer_id(payload)
+    customer_id = shopify_customer_id(payload)
     if customer_id is None and ctx.order_owner is not None:
         customer_id = ctx.order_owner(order_id)
     if customer_id is None:
@@ -270,7 +232,7 @@ def _order_refunded(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list[E
 def _cart_updated(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list[Envelope]:
     if payload.get("completed_at"):
         raise Skipped("completed checkout: it became an order, not an abandoned cart")
-    buyer = _Buyer(payload)
+    buyer = Buyer(payload)
     if buyer.customer_id is None:
         raise Skipped("checkout without customer or email: nobody to remind")
     cart_id = ident(payload.get("token")) or ident(payload.get("cart_token"))
@@ -295,104 +257,6 @@ def _cart_updated(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list[Env
             aliases=buyer.aliases,
         )
     ]
-
-
-_TRAIT_KEYS = ("email", "phone", "first_name", "last_name", "locale", "timezone")
-_CONSENT_BLOCKS = (("email", "email_marketing_consent"), ("sms", "sms_marketing_consent"))
-
-
-def _state(block: dict[str, Any]) -> str | None:
-    """The documented state of a consent block, lowercase, or None if it is not one."""
-    state = block.get("state")
-    if isinstance(state, str) and state.strip().lower() in CONSENT_STATES:
-        return state.strip().lower()
-    return None
-
-
-def _report(state: str, block: dict[str, Any]) -> dict[str, Any]:
-    """A consent state as reported, with when the customer last changed it (UTC ``Z``)."""
-    return {"state": state, "consent_updated_at": first_time(block.get("consent_updated_at"))}
-
-
-def _customer_updated(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list[Envelope]:
-    customer_id = ident(payload.get("id")) or _customer_id(payload)
-    if customer_id is None:
-        raise MalformedEvent("customer payload without id")
-    traits = {k: payload[k] for k in _TRAIT_KEYS if payload.get(k) not in (None, "")}
-    tags = payload.get("tags")
-    if isinstance(tags, str) and tags.strip():
-        traits["tags"] = [t.strip() for t in tags.split(",") if t.strip()]
-    # Up to API 2024-10 the customer body carries its consent (2025-01 moved it to the consent
-    # topics). It is a report of the record's state, resolved against the profile by ingest,
-    # not an opt-in event: a stale "subscribed" must not undo an erasure (identity.reopts_in).
-    states: dict[str, dict[str, Any]] = {}
-    ignored: dict[str, str] = {}
-    for channel, name in _CONSENT_BLOCKS:
-        block = payload.get(name)
-        if block is None:
-            continue
-        state = _state(block) if isinstance(block, dict) else None
-        if state is None:
-            shown = block.get("state") if isinstance(block, dict) else block
-            ignored[channel] = f"{name}.state {shown!r} is not a documented state: unchanged"
-        else:
-            states[channel] = _report(state, block)
-    properties = drop_none({"consent_states": states or None, "consent_ignored": ignored or None})
-    email = email_alias(payload.get("email"))
-    when = first_time(payload.get("updated_at"), payload.get("created_at"), ctx.triggered_at)
-    return [
-        ctx.native(
-            env,
-            "customer_updated",
-            customer_id,
-            when,
-            traits=traits,
-            properties=properties,
-            aliases=[email] if email else None,
-        )
-    ]
-
-
-def _consent(channel: str, block: str, id_keys: tuple[str, ...], address: str) -> _Mapper:
-    """A consent topic: the customer's consent on one channel changed in Shopify."""
-    trait = "email" if channel == "email" else "phone"
-
-    def mapper(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list[Envelope]:
-        customer_id = _customer_id(payload, *id_keys)
-        if customer_id is None:
-            raise MalformedEvent(f"{channel} consent update without customer id")
-        consent = payload.get(block)
-        if not isinstance(consent, dict):
-            raise MalformedEvent(f"payload.{block} is missing")
-        state = _state(consent)
-        if state is None:
-            raise Skipped(
-                f"{block}.state {consent.get('state')!r} is not a documented state: "
-                f"{channel} consent unchanged"
-            )
-        contact = drop_none({trait: _text(payload.get(address))}) or None
-        when = first_time(consent.get("consent_updated_at"), ctx.triggered_at)
-        if state == NEVER_SUBSCRIBED:
-            # Shopify's default, not the customer's act: withdraws a recorded consent, records
-            # none (pipeline.identity.apply_hints), so it is a customer update, not a consent one.
-            states = {channel: _report(state, consent)}
-            properties = drop_none({"consent_states": states, "contact": contact})
-            return [ctx.native(env, "customer_updated", customer_id, when, properties=properties)]
-        properties = drop_none(
-            {
-                "channel": channel,
-                "granted": CONSENT_STATES[state],
-                "source": "shopify",
-                "state": state,
-                "opt_in_level": consent.get("opt_in_level"),
-                "consent_updated_at": first_time(consent.get("consent_updated_at")),
-                "consent_collected_from": consent.get("consent_collected_from"),
-                "contact": contact,
-            }
-        )
-        return [ctx.native(env, "consent_updated", customer_id, when, properties=properties)]
-
-    return mapper
 
 
 class _Ctx:
@@ -425,12 +289,12 @@ TOPICS: dict[str, _Mapper] = {
     "refunds/create": _order_refunded,
     "checkouts/create": _cart_updated,
     "checkouts/update": _cart_updated,
-    "customers/create": _customer_updated,
-    "customers/update": _customer_updated,
-    "customers_email_marketing_consent/update": _consent(
+    "customers/create": customer_updated,
+    "customers/update": customer_updated,
+    "customers_email_marketing_consent/update": consent_topic(
         "email", "email_marketing_consent", ("customer_id", "id"), "email_address"
     ),
-    "customers_marketing_consent/update": _consent(
+    "customers_marketing_consent/update": consent_topic(
         "sms", "sms_marketing_consent", ("id", "customer_id"), "phone"
     ),
 }

@@ -1,7 +1,8 @@
 """decide: pure function from (profile, event, config, now) to decisions (CONTRACT §4).
 
 No AWS, no clock, no I/O. Triggers are indexed by event type, so an event only costs the
-triggers that listen to it.
+triggers that listen to it. Whether a trigger may message the customer now (active, audience,
+cooldown, channel) is :mod:`nudge.core.gate`; its names are importable from here too.
 """
 
 from __future__ import annotations
@@ -13,14 +14,42 @@ from nudge.core.clock import iso
 from nudge.core.decisions import Decision, Message, Plan, Wait, stable_id
 from nudge.core.durations import seconds
 from nudge.core.events import ENGAGEMENT_TYPES, Event, envelope_doc
-from nudge.core.profile import email_state
+from nudge.core.gate import (
+    SUPPRESS,
+    address_detail,
+    audience_ok,
+    blocked,
+    channel_block,
+    choose_channel,
+    decision,
+    in_cooldown,
+    inactive,
+)
 from nudge.core.rules import Ctx
 
 if TYPE_CHECKING:  # the config package is heavy to import; decide only needs its types
     from nudge.config import CompiledConfig, CompiledTrigger
     from nudge.config.compiled import CancelTest
 
-SUPPRESS = "suppressed"
+# the gate's names stay importable from here (flows, campaigns and the verdict import them so)
+__all__ = [
+    "SUPPRESS",
+    "address_detail",
+    "audience_ok",
+    "blocked",
+    "cancels",
+    "channel_block",
+    "choose_channel",
+    "compute_segments",
+    "decide",
+    "decide_wake",
+    "decision",
+    "deliver",
+    "in_cooldown",
+    "inactive",
+    "message_chain",
+    "wait_message",
+]
 
 
 def compute_segments(view: dict[str, Any], config: CompiledConfig, now: float) -> list[str]:
@@ -49,39 +78,6 @@ def _count_matches(trigger: CompiledTrigger, event: Event, history: list[dict[st
             continue
         n += 1
     return n
-
-
-def decision(
-    customer_id: str,
-    trigger: str | None,
-    now: datetime,
-    outcome: str,
-    reason: str | None = None,
-    event: Event | dict[str, Any] | None = None,
-    **extra: Any,
-) -> Decision:
-    """A decision about ``customer_id`` at ``now``, naming the event it is about (a parsed
-    ``Event`` or an envelope: a wait's, a message's); ``extra``: ``channel``, ``message_id``,
-    ``detail``. The one way decisions are built, so the log reads the same everywhere."""
-    event_id: str | None
-    event_type: str | None
-    if isinstance(event, Event):
-        event_id, event_type = event.id, event.type
-    elif event:
-        event_id = (event.get("detail") or {}).get("event_id") or event.get("id")
-        event_type = event.get("detail-type")
-    else:
-        event_id = event_type = None
-    return Decision(
-        customer_id=customer_id,
-        trigger=trigger,
-        at=iso(now),
-        outcome=outcome,
-        reason=reason,
-        event_id=event_id,
-        event_type=event_type,
-        **extra,
-    )
 
 
 def message_chain(trigger_id: str, firing: dict[str, Any] | None) -> list[str]:
@@ -134,63 +130,6 @@ def cancels(test: CancelTest, doc: dict[str, Any], wait: dict[str, Any]) -> bool
     return mine is not None and theirs is not None and str(theirs) == mine
 
 
-def in_cooldown(profile: dict[str, Any], trigger: CompiledTrigger, now: float) -> float | None:
-    """When the last counted message of this trigger went out, if inside its cooldown."""
-    if not trigger.cooldown:
-        return None
-    since = now - trigger.cooldown
-    for send in reversed(profile.get("sends", ())):
-        if send["trigger"] == trigger.id and send["ts"] >= since:
-            return float(send["ts"])
-    return None
-
-
-def choose_channel(
-    trigger: CompiledTrigger, view: dict[str, Any], config: CompiledConfig
-) -> tuple[str | None, str | None, dict[str, Any]]:
-    """Pick the channel; returns (channel, suppression reason, values that decided it)."""
-    wanted = trigger.channel
-    candidates = list(config.settings.channels) if wanted == "best" else [wanted]
-    candidates = [c for c in candidates if getattr(trigger, c) is not None]
-    first_reason: str | None = None
-    detail: dict[str, Any] = {}
-    for channel in candidates:
-        reason = channel_block(channel, view, config)
-        if reason is None:
-            return channel, None, {"channel": channel}
-        if first_reason is None:
-            first_reason = reason
-            detail = {f"consent.{channel}": view.get("consent", {}).get(channel)}
-            if reason == "no_address":
-                detail = {"address": "email" if channel == "email" else "phone"}
-            detail.update(address_detail(channel, view))
-    return None, first_reason or "no_consent", detail
-
-
-def address_detail(channel: str, view: dict[str, Any]) -> dict[str, Any]:
-    """Decision detail for what feedback said about the address (never the address itself)."""
-    state = email_state(view) if channel == "email" else None
-    if state is None:
-        return {}
-    return {
-        "address_state": state.get("state"),
-        "address_state_at": state.get("at"),
-        "address_sub_type": state.get("sub_type"),
-    }
-
-
-def channel_block(channel: str, view: dict[str, Any], config: CompiledConfig) -> str | None:
-    """Why this channel cannot reach the customer (``no_consent``/``no_address``), or None."""
-    consent = (view.get("consent") or {}).get(channel)
-    opt_out = channel == "email" and config.settings.consent.email == "opt_out"
-    if consent is False or (consent is None and not opt_out):
-        return "no_consent"
-    address = view.get("email") if channel == "email" else view.get("phone")
-    if not address or (channel == "email" and email_state(view) is not None):
-        return "no_address"  # none, or feedback said it bounced / complained (docs/delivery.md)
-    return None
-
-
 def deliver(
     profile: dict[str, Any],
     view: dict[str, Any],
@@ -239,57 +178,6 @@ def deliver(
             "state": "queued",
         }
     )
-
-
-def inactive(trigger: CompiledTrigger | None, now: datetime) -> dict[str, Any] | None:
-    """Why a trigger or campaign may not message anyone at ``now`` (the detail of an
-    ``inactive`` decision), or None if it may: gone from the deployed config, ``enabled: false``,
-    or outside its ``active`` window. Checked when it fires, after a ``wait``, and at sending."""
-    if trigger is None:
-        return {"trigger_removed": True}
-    if not trigger.model.enabled:
-        return {"enabled": False}
-    active = getattr(trigger.model, "active", None)  # campaigns have none
-    if active is not None and active.from_ and now < active.from_:
-        return {"active_from": iso(active.from_)}
-    if active is not None and active.until and now >= active.until:
-        return {"active_until": iso(active.until)}
-    return None
-
-
-def audience_ok(trigger: CompiledTrigger, view: dict[str, Any], now: float) -> bool:
-    """Does the customer belong to the trigger's audience (`who`) now?"""
-    return trigger.who(Ctx(view, view.get("history") or (), now))
-
-
-def blocked(
-    profile: dict[str, Any],
-    view: dict[str, Any],
-    trigger_id: str,
-    trigger: CompiledTrigger | None,
-    event: Event | dict[str, Any],
-    now: datetime,
-) -> Decision | None:
-    """Why ``trigger`` may not message the customer now, as a ``suppressed`` decision about
-    ``event``: ``inactive`` (removed, disabled, outside its window), ``audience`` (not in its
-    ``who``), ``cooldown`` (its last message is too recent); None if none of them holds.
-    Checked in that order when it fires and again when its ``wait`` ends."""
-    customer_id = profile["customer_id"]
-    why = inactive(trigger, now)
-    if trigger is None or why is not None:
-        return decision(customer_id, trigger_id, now, SUPPRESS, "inactive", event, detail=why or {})
-    ts = now.timestamp()
-    if not audience_ok(trigger, view, ts):
-        detail = {"segments": view.get("segments") or []}
-        return decision(customer_id, trigger.id, now, SUPPRESS, "audience", event, detail=detail)
-    last = in_cooldown(profile, trigger, ts)
-    if last is not None:
-        detail = {
-            "last_sent_at": iso(_from_ts(last)),
-            "cooldown": getattr(trigger.model, "cooldown", None),
-        }
-        return decision(customer_id, trigger.id, now, SUPPRESS, "cooldown", event, detail=detail)
-    return None
 
 
 def decide(
@@ -459,12 +347,6 @@ def _cancel_detail(
     if test.same_message:
         detail["same_message"] = wait_message(wait)
     return detail
-
-
-def _from_ts(ts: float) -> datetime:
-    from nudge.core.profile import now_utc
-
-    return now_utc(ts)
 
 
 def _parse_ts(value: str) -> float:

@@ -3,10 +3,40 @@
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from nudge.aws import clients as aws
+from nudge.env import reset_env
+
+# the simulated deployment: its account, region and the environment its functions see
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "MOTO_ALLOW_NONEXISTENT_REGION": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "nudge",
+    "POWERTOOLS_SERVICE_NAME": "nudge-sim",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "NUDGE_TABLE": "nudge-sim",
+    "NUDGE_BUS_NAME": "nudge-sim",
+    "NUDGE_SCHEDULER_GROUP": "nudge-sim",
+    "NUDGE_SCHEDULER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/nudge-scheduler",
+    "NUDGE_WAKE_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nudge-wake",
+    "NUDGE_UNSUBSCRIBE_SECRET": "sim-secret",
+    "NUDGE_CAMPAIGN_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nudge-campaign",
+    "NUDGE_SCORE_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nudge-score",
+}
 
 # Used only when no template.yaml can be found (nudge installed without the repo);
 # tests check that these match the template.
@@ -120,3 +150,56 @@ def create_table(ddb: Any, name: str, props: dict[str, Any]) -> str:
 def pattern_json(pattern: dict[str, Any]) -> str:
     """The event pattern as EventBridge wants it."""
     return json.dumps(pattern)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What :func:`create_resources` made: where the simulator feeds and reads."""
+
+    stream_arn: str
+    queue_url: str
+    dlq_url: str
+    stream_filters: list[Any]  # dispatch's FilterCriteria, as moto's EventPattern
+
+
+def create_resources(config_dir: Path, daily: bool, sender: str | None) -> Deployment:
+    """Create the deployment in moto as ``template.yaml`` declares it (table and stream, ingest
+    queue and DLQ, bus and rule, scheduler group and the deploy's crons, the verified sender);
+    sets ``NUDGE_DLQ_URL``. ``daily`` adds the daily recompute's cron."""
+    template = find_template(config_dir, Path.cwd())
+    table_props, pattern = read_template(template)
+    from moto.events.models import EventPattern
+
+    # the dispatch event source mapping's filter, matched as Lambda does (same pattern rules)
+    stream_filters = [EventPattern.load(p) for p in dispatch_filters(template)]
+    stream_arn = create_table(aws.client("dynamodb"), ENV["NUDGE_TABLE"], table_props)
+    sqs = aws.client("sqs")
+    dlq_url = sqs.create_queue(QueueName="nudge-ingest-dlq")["QueueUrl"]
+    queue_url = sqs.create_queue(QueueName="nudge-ingest")["QueueUrl"]
+    os.environ["NUDGE_DLQ_URL"] = dlq_url
+    reset_env()
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    events = aws.client("events")
+    events.create_event_bus(Name=ENV["NUDGE_BUS_NAME"])
+    events.put_rule(
+        Name="nudge-ingest",
+        EventBusName=ENV["NUDGE_BUS_NAME"],
+        EventPattern=pattern_json(pattern),
+    )
+    events.put_targets(
+        Rule="nudge-ingest",
+        EventBusName=ENV["NUDGE_BUS_NAME"],
+        Targets=[{"Id": "ingest-queue", "Arn": queue_arn}],
+    )
+    aws.client("scheduler").create_schedule_group(Name=ENV["NUDGE_SCHEDULER_GROUP"])
+    from nudge.flows.campaign import sync_schedules
+
+    # as the deploy does: one cron per campaign, and the daily recompute's
+    sync_schedules(daily=daily)
+    if sender:
+        address = sender.rsplit("<", 1)[-1].rstrip(">").strip()
+        aws.client("ses").verify_email_identity(EmailAddress=address)
+        aws.client("sesv2").create_email_identity(EmailIdentity=address.split("@")[-1])
+    return Deployment(stream_arn, queue_url, dlq_url, stream_filters)

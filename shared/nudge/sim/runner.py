@@ -16,7 +16,6 @@ import json
 import os
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from email import message_from_string, policy
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,37 +28,9 @@ from nudge.core.cron import parse_cron
 from nudge.core.durations import HINT as DURATION_HINT
 from nudge.core.durations import parse_duration
 from nudge.env import reset_env
-from nudge.sim.infra import (
-    create_table,
-    dispatch_filters,
-    find_template,
-    pattern_json,
-    read_template,
-)
+from nudge.sim.infra import ENV, create_resources
+from nudge.sim.readback import ReadBack
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
-ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-    "MOTO_ALLOW_NONEXISTENT_REGION": "true",
-    "POWERTOOLS_METRICS_NAMESPACE": "nudge",
-    "POWERTOOLS_SERVICE_NAME": "nudge-sim",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
-    "NUDGE_TABLE": "nudge-sim",
-    "NUDGE_BUS_NAME": "nudge-sim",
-    "NUDGE_SCHEDULER_GROUP": "nudge-sim",
-    "NUDGE_SCHEDULER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/nudge-scheduler",
-    "NUDGE_WAKE_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nudge-wake",
-    "NUDGE_UNSUBSCRIBE_SECRET": "sim-secret",
-    "NUDGE_CAMPAIGN_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nudge-campaign",
-    "NUDGE_SCORE_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nudge-score",
-}
 # where the clock stands when nothing says where to start (no start given, no event played yet)
 FALLBACK_START = parse_time("2027-01-01T00:00:00Z")
 
@@ -146,8 +117,10 @@ def check_times(
         )
 
 
-class Simulation:
-    """An in-process nudge deployment. Use as a context manager."""
+class Simulation(ReadBack):
+    """An in-process nudge deployment. Use as a context manager. This module drives it (events,
+    the stream, due schedules); reading it back (decisions, messages, profiles, ...) is
+    :class:`nudge.sim.readback.ReadBack`."""
 
     def __init__(
         self, config_dir: str | Path, start: datetime | None = None, daily: bool = False
@@ -189,7 +162,10 @@ class Simulation:
         reset_env()
         get_config.cache_clear()
         self._previous_clock = clock.install(self.clock)
-        self._create_resources()
+        sender = self.config.settings.sender.email
+        made = create_resources(Path(self.config_dir), self.daily, sender)
+        self.stream_arn, self.queue_url = made.stream_arn, made.queue_url
+        self.dlq_url, self._stream_filters = made.dlq_url, made.stream_filters
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -203,45 +179,6 @@ class Simulation:
                 os.environ[key] = value
         reset_env()
         get_config.cache_clear()
-
-    def _create_resources(self) -> None:
-        template = find_template(Path(self.config_dir), Path.cwd())
-        table_props, pattern = read_template(template)
-        from moto.events.models import EventPattern
-
-        # the dispatch event source mapping's filter, matched as Lambda does (same pattern rules)
-        self._stream_filters = [EventPattern.load(p) for p in dispatch_filters(template)]
-        self.stream_arn = create_table(aws.client("dynamodb"), ENV["NUDGE_TABLE"], table_props)
-        sqs = aws.client("sqs")
-        self.dlq_url = sqs.create_queue(QueueName="nudge-ingest-dlq")["QueueUrl"]
-        self.queue_url = sqs.create_queue(QueueName="nudge-ingest")["QueueUrl"]
-        os.environ["NUDGE_DLQ_URL"] = self.dlq_url
-        reset_env()
-        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        events = aws.client("events")
-        events.create_event_bus(Name=ENV["NUDGE_BUS_NAME"])
-        events.put_rule(
-            Name="nudge-ingest",
-            EventBusName=ENV["NUDGE_BUS_NAME"],
-            EventPattern=pattern_json(pattern),
-        )
-        events.put_targets(
-            Rule="nudge-ingest",
-            EventBusName=ENV["NUDGE_BUS_NAME"],
-            Targets=[{"Id": "ingest-queue", "Arn": queue_arn}],
-        )
-        aws.client("scheduler").create_schedule_group(Name=ENV["NUDGE_SCHEDULER_GROUP"])
-        from nudge.flows.campaign import sync_schedules
-
-        # as the deploy does: one cron per campaign, and the daily recompute's
-        sync_schedules(daily=self.daily)
-        sender = self.config.settings.sender.email
-        if sender:
-            address = sender.rsplit("<", 1)[-1].rstrip(">").strip()
-            aws.client("ses").verify_email_identity(EmailAddress=address)
-            aws.client("sesv2").create_email_identity(EmailIdentity=address.split("@")[-1])
 
     # -- driving -----------------------------------------------------------------------------
     def begin(self, start: datetime) -> None:
@@ -421,163 +358,6 @@ class Simulation:
         if not isinstance(until, datetime):
             until = last + (until if until is not None else timedelta(days=7))
         self.advance(until)
-
-    # -- reading back ------------------------------------------------------------------------
-    def decisions(self) -> list[dict[str, Any]]:
-        """Every decision stored, in time order."""
-        from nudge.aws import store
-
-        items = store.scan_kind("decision")
-        items.sort(key=lambda i: (i["sk"]["S"][2:22], i["pk"]["S"], i["sk"]["S"]))
-        return [json.loads(i["doc"]["S"]) for i in items]
-
-    def outbox(self) -> dict[str, dict[str, Any]]:
-        """Outbox items by provider message id."""
-        from nudge.aws import store
-
-        out = {}
-        for item in store.scan_kind("outbox"):
-            if "provider_id" in item:
-                out[item["provider_id"]["S"]] = json.loads(item["doc"]["S"])
-        return out
-
-    def messages(self) -> list[dict[str, Any]]:
-        """What SES and SNS actually received, joined to our outbox, in send order."""
-        from moto.ses.models import ses_backends
-        from moto.sns.models import sns_backends
-
-        outbox = self.outbox()
-        sent_at = {d["message_id"]: d["at"] for d in self.decisions() if d["outcome"] == "sent"}
-        out: list[dict[str, Any]] = []
-        for raw in ses_backends[ACCOUNT][REGION].sent_messages:
-            data = getattr(raw, "raw_data", None)
-            if data is None:
-                continue
-            mime = message_from_string(data, policy=policy.default)
-            body = mime.get_body(preferencelist=("plain",))
-            html = mime.get_body(preferencelist=("html",))
-            known = outbox.get(raw.id, {})
-            out.append(
-                {
-                    "message_id": known.get("message_id", raw.id),
-                    "provider_id": raw.id,
-                    "customer_id": known.get("customer_id"),
-                    "trigger": known.get("trigger"),
-                    "channel": "email",
-                    "to": ", ".join(dict.fromkeys(raw.destinations)),
-                    "at": sent_at.get(known.get("message_id", ""), ""),
-                    "subject": str(mime["Subject"]),
-                    "text": body.get_content() if body else "",
-                    "html": html.get_content() if html else None,
-                    "headers": {k: str(v).strip() for k, v in mime.items()},
-                }
-            )
-        for provider_id, (phone, text) in sns_backends[ACCOUNT][REGION].sms_messages.items():
-            known = outbox.get(provider_id, {})
-            out.append(
-                {
-                    "message_id": known.get("message_id", provider_id),
-                    "provider_id": provider_id,
-                    "customer_id": known.get("customer_id"),
-                    "trigger": known.get("trigger"),
-                    "channel": "sms",
-                    "to": phone,
-                    "at": sent_at.get(known.get("message_id", ""), ""),
-                    "subject": None,
-                    "text": text,
-                    "headers": {},
-                }
-            )
-        order = {mid: i for i, mid in enumerate(sent_at)}
-        out.sort(key=lambda m: (m["at"], order.get(m["message_id"], 0)))
-        return out
-
-    def profiles(self) -> dict[str, dict[str, Any]]:
-        """Every profile, as stored (with the view's derived fields at the clock's time)."""
-        from nudge.aws import store
-        from nudge.core.profile import profile_view
-
-        out = {}
-        for item in store.scan_kind("profile"):
-            doc = json.loads(item["doc"]["S"])
-            view = profile_view(doc, self.clock.current, self.config.value_tiers)
-            out[doc["customer_id"]] = view
-        return dict(sorted(out.items()))
-
-    def dead_letters(self) -> list[dict[str, Any]]:
-        """Events parked in the DLQ, with their reasons."""
-        sqs = aws.client("sqs")
-        out = []
-        got = sqs.receive_message(
-            QueueUrl=self.dlq_url,
-            MaxNumberOfMessages=10,
-            MessageAttributeNames=["All"],
-            VisibilityTimeout=0,
-        )
-        seen: set[str] = set()
-        while got.get("Messages"):
-            fresh = [m for m in got["Messages"] if m["MessageId"] not in seen]
-            if not fresh:
-                break
-            for m in fresh:
-                seen.add(m["MessageId"])
-                reason = m.get("MessageAttributes", {}).get("reason", {}).get("StringValue")
-                out.append({"reason": reason, "body": m["Body"]})
-            got = sqs.receive_message(
-                QueueUrl=self.dlq_url,
-                MaxNumberOfMessages=10,
-                MessageAttributeNames=["All"],
-                VisibilityTimeout=0,
-            )
-        return out
-
-    def api(self, method: str, path: str, *, signed: bool = True) -> dict[str, Any]:
-        """Call the profile API handler (``GET /profiles/c-1``); returns status, headers and
-        the decoded JSON body. ``signed=False`` sends no IAM identity."""
-        from nudge.flows import api
-        from nudge.sim.http import request_event
-
-        got = api.handle(request_event(method, path, signed=signed))
-        return {
-            "status": got["statusCode"],
-            "headers": got.get("headers") or {},
-            "body": json.loads(got["body"]) if got.get("body") else None,
-        }
-
-    def table_items(self) -> list[dict[str, Any]]:
-        """Every item in the table, as stored (keys and attributes in DynamoDB's JSON)."""
-        ddb = aws.client("dynamodb")
-        kwargs: dict[str, Any] = {"TableName": ENV["NUDGE_TABLE"]}
-        items: list[dict[str, Any]] = []
-        while True:
-            page = ddb.scan(**kwargs)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def output(self) -> dict[str, Any]:
-        """The ``nudge simulate`` document (CONTRACT §5), plus ``dead_letters`` and the
-        simulated time, ``simulated_from`` (the start) to ``simulated_until``."""
-        profiles = {
-            cid: {
-                "orders_count": p.get("orders_count", 0),
-                "lifetime_value": p.get("lifetime_value", 0),
-                "segments": p.get("segments", []),
-                "value_tier": p.get("value_tier"),
-                "consent": p.get("consent", {}),
-                "last_order_at": p.get("last_order_at"),
-            }
-            for cid, p in self.profiles().items()
-        }
-        return {
-            "messages": self.messages(),
-            "decisions": self.decisions(),
-            "profiles": profiles,
-            "dead_letters": self.dead_letters(),
-            "simulated_from": iso(self.started),
-            "simulated_until": iso(self.clock.current),
-        }
 
 
 def _is_json_object(text: str) -> bool:

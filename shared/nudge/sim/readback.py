@@ -1,0 +1,183 @@
+"""Reading a simulation back: what was decided, sent, stored and parked, as tests and
+``nudge simulate`` see it. :class:`ReadBack` is mixed into :class:`nudge.sim.Simulation`, which
+drives; this side only reads (the table, moto's SES/SNS backends, the DLQ) and never moves the
+clock."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from email import message_from_string, policy
+from typing import TYPE_CHECKING, Any
+
+from nudge.aws import clients as aws
+from nudge.core.clock import SimulatedClock, iso
+from nudge.sim.infra import ACCOUNT, ENV, REGION
+
+if TYPE_CHECKING:
+    from nudge.config.compiled import CompiledConfig
+
+
+class ReadBack:
+    """The reading-back half of :class:`nudge.sim.Simulation` (see there for the driving)."""
+
+    config: CompiledConfig
+    clock: SimulatedClock
+    started: datetime
+    dlq_url: str
+
+    def decisions(self) -> list[dict[str, Any]]:
+        """Every decision stored, in time order."""
+        from nudge.aws import store
+
+        items = store.scan_kind("decision")
+        items.sort(key=lambda i: (i["sk"]["S"][2:22], i["pk"]["S"], i["sk"]["S"]))
+        return [json.loads(i["doc"]["S"]) for i in items]
+
+    def outbox(self) -> dict[str, dict[str, Any]]:
+        """Outbox items by provider message id."""
+        from nudge.aws import store
+
+        out = {}
+        for item in store.scan_kind("outbox"):
+            if "provider_id" in item:
+                out[item["provider_id"]["S"]] = json.loads(item["doc"]["S"])
+        return out
+
+    def messages(self) -> list[dict[str, Any]]:
+        """What SES and SNS actually received, joined to our outbox, in send order."""
+        from moto.ses.models import ses_backends
+        from moto.sns.models import sns_backends
+
+        outbox = self.outbox()
+        sent_at = {d["message_id"]: d["at"] for d in self.decisions() if d["outcome"] == "sent"}
+        out: list[dict[str, Any]] = []
+        for raw in ses_backends[ACCOUNT][REGION].sent_messages:
+            data = getattr(raw, "raw_data", None)
+            if data is None:
+                continue
+            mime = message_from_string(data, policy=policy.default)
+            body = mime.get_body(preferencelist=("plain",))
+            html = mime.get_body(preferencelist=("html",))
+            known = outbox.get(raw.id, {})
+            out.append(
+                {
+                    "message_id": known.get("message_id", raw.id),
+                    "provider_id": raw.id,
+                    "customer_id": known.get("customer_id"),
+                    "trigger": known.get("trigger"),
+                    "channel": "email",
+                    "to": ", ".join(dict.fromkeys(raw.destinations)),
+                    "at": sent_at.get(known.get("message_id", ""), ""),
+                    "subject": str(mime["Subject"]),
+                    "text": body.get_content() if body else "",
+                    "html": html.get_content() if html else None,
+                    "headers": {k: str(v).strip() for k, v in mime.items()},
+                }
+            )
+        for provider_id, (phone, text) in sns_backends[ACCOUNT][REGION].sms_messages.items():
+            known = outbox.get(provider_id, {})
+            out.append(
+                {
+                    "message_id": known.get("message_id", provider_id),
+                    "provider_id": provider_id,
+                    "customer_id": known.get("customer_id"),
+                    "trigger": known.get("trigger"),
+                    "channel": "sms",
+                    "to": phone,
+                    "at": sent_at.get(known.get("message_id", ""), ""),
+                    "subject": None,
+                    "text": text,
+                    "headers": {},
+                }
+            )
+        order = {mid: i for i, mid in enumerate(sent_at)}
+        out.sort(key=lambda m: (m["at"], order.get(m["message_id"], 0)))
+        return out
+
+    def profiles(self) -> dict[str, dict[str, Any]]:
+        """Every profile, as stored (with the view's derived fields at the clock's time)."""
+        from nudge.aws import store
+        from nudge.core.profile import profile_view
+
+        out = {}
+        for item in store.scan_kind("profile"):
+            doc = json.loads(item["doc"]["S"])
+            view = profile_view(doc, self.clock.current, self.config.value_tiers)
+            out[doc["customer_id"]] = view
+        return dict(sorted(out.items()))
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Events parked in the DLQ, with their reasons."""
+        sqs = aws.client("sqs")
+        out = []
+        got = sqs.receive_message(
+            QueueUrl=self.dlq_url,
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
+            VisibilityTimeout=0,
+        )
+        seen: set[str] = set()
+        while got.get("Messages"):
+            fresh = [m for m in got["Messages"] if m["MessageId"] not in seen]
+            if not fresh:
+                break
+            for m in fresh:
+                seen.add(m["MessageId"])
+                reason = m.get("MessageAttributes", {}).get("reason", {}).get("StringValue")
+                out.append({"reason": reason, "body": m["Body"]})
+            got = sqs.receive_message(
+                QueueUrl=self.dlq_url,
+                MaxNumberOfMessages=10,
+                MessageAttributeNames=["All"],
+                VisibilityTimeout=0,
+            )
+        return out
+
+    def api(self, method: str, path: str, *, signed: bool = True) -> dict[str, Any]:
+        """Call the profile API handler (``GET /profiles/c-1``); returns status, headers and
+        the decoded JSON body. ``signed=False`` sends no IAM identity."""
+        from nudge.flows import api
+        from nudge.sim.http import request_event
+
+        got = api.handle(request_event(method, path, signed=signed))
+        return {
+            "status": got["statusCode"],
+            "headers": got.get("headers") or {},
+            "body": json.loads(got["body"]) if got.get("body") else None,
+        }
+
+    def table_items(self) -> list[dict[str, Any]]:
+        """Every item in the table, as stored (keys and attributes in DynamoDB's JSON)."""
+        ddb = aws.client("dynamodb")
+        kwargs: dict[str, Any] = {"TableName": ENV["NUDGE_TABLE"]}
+        items: list[dict[str, Any]] = []
+        while True:
+            page = ddb.scan(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def output(self) -> dict[str, Any]:
+        """The ``nudge simulate`` document (CONTRACT §5), plus ``dead_letters`` and the
+        simulated time, ``simulated_from`` (the start) to ``simulated_until``."""
+        profiles = {
+            cid: {
+                "orders_count": p.get("orders_count", 0),
+                "lifetime_value": p.get("lifetime_value", 0),
+                "segments": p.get("segments", []),
+                "value_tier": p.get("value_tier"),
+                "consent": p.get("consent", {}),
+                "last_order_at": p.get("last_order_at"),
+            }
+            for cid, p in self.profiles().items()
+        }
+        return {
+            "messages": self.messages(),
+            "decisions": self.decisions(),
+            "profiles": profiles,
+            "dead_letters": self.dead_letters(),
+            "simulated_from": iso(self.started),
+            "simulated_until": iso(self.clock.current),
+        }
