@@ -23,7 +23,7 @@ from nudge.core.clock import iso
 from nudge.core.clock import now as clock_now
 from nudge.core.profile import PROFILE_FIELDS
 from nudge.core.react import refresh_view
-from nudge.flows.common import current_config
+from nudge.flows.common import current_config, envelope_field
 from nudge.flows.identity import read_customer
 
 log = logging.getLogger("nudge.api")
@@ -162,9 +162,14 @@ def _path(event: dict[str, Any]) -> str:
 
 def handle(event: dict[str, Any], context: Any = None) -> Response:
     """Lambda entry: one HTTP request (payload format 2.0)."""
+    # Imported here, not with the module, to keep cold-start import time down (nudge.observe
+    # has loaded Powertools by the first invoke).
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
+    request = APIGatewayProxyEventV2(event)
     if _caller(event) is None:
         return _json(403, {"error": "forbidden", "message": "sign the request (IAM, SigV4)"})
-    method = str(((event.get("requestContext") or {}).get("http") or {}).get("method") or "GET")
+    method = str(envelope_field(lambda: request.http_method) or "GET")
     path = _path(event)
     allowed = []
     for route in ROUTES:

@@ -39,6 +39,15 @@ BACKOFF_BASE = 0.01  # seconds: the first retry waits up to this, each next one 
 BACKOFF_CAP = 0.5
 
 
+def envelope_field(read: Callable[[], Any]) -> Any:
+    """``read()`` on a Powertools event data class, or None where the event lacks the field (the
+    data classes raise KeyError/TypeError on a missing or malformed key; bad input never raises)."""
+    try:
+        return read()
+    except (KeyError, TypeError, AttributeError, IndexError):
+        return None
+
+
 def current_config() -> CompiledConfig:
     """The compiled config of this container (built on first use, not at import)."""
     from nudge.config import get_config

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from nudge.aws import store
@@ -30,7 +30,10 @@ from nudge.core.clock import parse_time
 from nudge.core.decisions import stable_id
 from nudge.core.events import Event
 from nudge.core.profile import normal_address
-from nudge.flows.common import current_config, engagement_properties, record_event
+from nudge.flows.common import current_config, engagement_properties, envelope_field, record_event
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sns_event import SNSEventRecord
 
 log = logging.getLogger("nudge.feedback")
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "ARRET"}
@@ -260,9 +263,9 @@ def _last_sms(customer_id: str) -> dict[str, Any] | None:
     return sent[-1] if sent else None
 
 
-def _sns_message(rec: dict[str, Any]) -> dict[str, Any] | None:
+def _sns_message(rec: SNSEventRecord) -> dict[str, Any] | None:
     """The JSON object an SNS record carries, or None."""
-    text = (_object(rec.get("Sns")) or {}).get("Message")
+    text = envelope_field(lambda: rec.sns.message)
     try:
         body = json.loads(text) if isinstance(text, str) else None
     except ValueError:
@@ -273,20 +276,28 @@ def _sns_message(rec: dict[str, Any]) -> dict[str, Any] | None:
 def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry: an EventBridge SES event, or SNS records (inbound SMS, or SES events from an
     SNS event destination). Never raises on bad input: each item gets ``ignored: <why>``."""
+    # Imported here, not with the module: Powertools' data classes would add to cold start
+    # import time, and the wrapper (nudge.observe) has loaded Powertools by the first invoke.
+    from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, SNSEvent
+
     results = []
-    detail = _object(event.get("detail"))
     if isinstance(event.get("Records"), list):
-        for rec in event["Records"]:
-            body = _sns_message(rec) if isinstance(rec, dict) else None
+        for rec in SNSEvent(event).records:
+            body = _sns_message(rec) if isinstance(rec.raw_event, dict) else None
             if body is None:
                 results.append("ignored: not a JSON object")
             elif "eventType" in body or "notificationType" in body:
                 results.append(ses_event(body))  # an SES event destination that is SNS
             else:
                 results.append(sms_reply(body))
-    elif detail is not None and (event.get("source") == "aws.ses" or "eventType" in detail):
-        results.append(ses_event(detail))
     else:
-        results.append("ignored: not a feedback event")
+        bridge = EventBridgeEvent(event)
+        detail = _object(envelope_field(lambda: bridge.detail))
+        if detail is not None and (
+            envelope_field(lambda: bridge.source) == "aws.ses" or "eventType" in detail
+        ):
+            results.append(ses_event(detail))
+        else:
+            results.append("ignored: not a feedback event")
     log.info("feedback: %s", results)
     return {"results": results}

@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, quote
 from nudge.core.clock import iso
 from nudge.core.clock import now as clock_now
 from nudge.core.tokens import read_token
-from nudge.flows.common import current_config
+from nudge.flows.common import current_config, envelope_field
 from nudge.flows.feedback import record
 
 if TYPE_CHECKING:
@@ -147,7 +147,12 @@ def _confirm(token: str, channel: str, shop: str | None) -> dict[str, Any]:
 
 def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry: a Function URL (HTTP API v2 payload) request."""
-    method = str(((event.get("requestContext") or {}).get("http") or {}).get("method") or "GET")
+    # Imported here, not with the module, to keep cold-start import time down (nudge.observe
+    # has loaded Powertools by the first invoke).
+    from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
+
+    request = LambdaFunctionUrlEvent(event)
+    method = str(envelope_field(lambda: request.http_method) or "GET")
     if method.upper() not in ("GET", "POST"):
         return _page(405, "Not allowed", _para("Use the link in the message."), Allow="GET, POST")
     post = method.upper() == "POST"
@@ -163,7 +168,7 @@ def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         return _confirm(token, channel, shop)
     if not _one_click(fields):
         return _page(400, "Not understood", _para("Press the button on the unsubscribe page."))
-    request_id = (event.get("requestContext") or {}).get("requestId") or iso(clock_now())
+    request_id = envelope_field(lambda: request.request_context.request_id) or iso(clock_now())
     # keyed by request, so unsubscribing again after subscribing again still counts
     withdrawn = {"channel": channel, "granted": False, "source": "unsubscribe_link"}
     record(customer_id, "consent_updated", f"unsubscribe:{token}:{request_id}", withdrawn)
