@@ -13,6 +13,7 @@ import pytest
 from nudge.config import load_config
 from nudge.core.clock import iso, parse_time
 from nudge.core.delivery import holdout_reason
+from nudge.core.profile import new_profile
 from nudge.core.verdict import Defer, HoldOut, Send, Suppress, verdict
 from tests.conftest import make_config
 
@@ -68,23 +69,14 @@ NOW = parse_time("2027-02-10T15:00:00Z")  # 10:00 in New York, a Wednesday
 
 def profile(cid: str = BEA, **changes: Any) -> dict[str, Any]:
     """A customer with an address, a phone, both consents, in New York."""
-    doc: dict[str, Any] = {
-        "customer_id": cid,
-        "traits": {"first_name": "Bea"},
-        "email": f"{cid}@shop.example",
-        "phone": "+15555550100",
-        "timezone": "America/New_York",
-        "consent": {"email": True, "sms": True},
-        "orders_count": 0,
-        "lifetime_value": 0.0,
-        "orders": [],
-        "cart": {"value": 0.0, "items": [], "checkout_url": None},
-        "segments": [],
-        "history": [],
-        "seen": [],
-        "sends": [],
-        "waits": {},
-    }
+    doc = new_profile(cid)
+    doc.update(
+        traits={"first_name": "Bea"},
+        email=f"{cid}@shop.example",
+        phone="+15555550100",
+        timezone="America/New_York",
+        consent={"email": True, "sms": True},
+    )
     doc.update(changes)
     return doc
 
