@@ -1,4 +1,4 @@
-"""The ``nudge`` command line (CONTRACT §5)."""
+"""The ``nudge`` command line (docs/reference.md#command-line)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def _simulate(args: argparse.Namespace) -> int:
         return 1
     with sim:
         sim.run(events, until)  # the clock starts at --start, else at the first event
-        result = sim.output()
+        result = sim.output(events)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")
@@ -61,6 +61,22 @@ def _simulate(args: argparse.Namespace) -> int:
         print()
     sent = len(result["messages"])
     print(f"{len(events)} events, {len(result['decisions'])} decisions, {sent} messages -> {out}")
+    for warning in result["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    failed = [d for d in result["decisions"] if d["outcome"] == "failed"]
+    if failed and not args.allow_failed:
+        for d in failed:
+            cause = (d.get("detail") or {}).get("error") or ""
+            print(
+                f"failed: {d['trigger']} to {d['customer_id']} at {d['at']}: {d['reason']}"
+                + (f" ({cause})" if cause else ""),
+                file=sys.stderr,
+            )
+        print(
+            f"simulate: {len(failed)} message(s) failed; exit 2 (--allow-failed accepts them)",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 
@@ -161,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--report", action="store_true", help="print who got what, when and why not")
     p.add_argument("--no-daily", action="store_true", help="skip the daily 03:00 recompute")
+    p.add_argument(
+        "--allow-failed",
+        action="store_true",
+        help="exit 0 even when a message failed (template_error, provider_error); default exit 2",
+    )
     p.set_defaults(func=_simulate)
     p = sub.add_parser("explain", help="why a customer did or did not get each message")
     p.add_argument("customer_id")

@@ -57,6 +57,7 @@ def compile_campaigns(
                     kind="campaign",
                     channel=channel,
                     variant=i,
+                    why_not=compiler.why_not(campaign.audience, variant.who),
                 )
             )
         campaigns[campaign.id] = CompiledCampaign(campaign.id, campaign, cron, audience, variants)

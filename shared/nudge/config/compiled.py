@@ -6,6 +6,7 @@ templates, tiers; template variables), so ``nudge validate`` reports everything 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,16 @@ from nudge.config.load import ConfigError, ConfigInvalid, RawConfig, SourceFile,
 from nudge.config.targets import CancelTest, CompiledCampaign, CompiledTrigger, Content
 from nudge.core.durations import seconds
 from nudge.core.events import ENGAGEMENT_TYPES
-from nudge.core.rules import Check, Ctx, RuleError, all_of, compile_condition, compile_path, negate
+from nudge.core.rules import (
+    Check,
+    Ctx,
+    RuleError,
+    all_of,
+    compile_condition,
+    compile_path,
+    negate,
+    why_not_who,
+)
 from nudge.core.templates import TemplateError, known_names, unknown_names
 
 
@@ -115,6 +125,12 @@ class _Compiler:
         except RuleError as err:
             self.fail(src, (*path, *err.path), err.message)
             return lambda c: False
+
+    def why_not(self, *whos: Any) -> Callable[[Ctx], str | None]:
+        """Explains an audience made of these ``who`` values (see :func:`why_not_who`)."""
+        items = [i for who in whos for i in (who if isinstance(who, list) else [who]) if i]
+        where = {name: seg.where for name, seg in self.raw.segments.segments.items()}
+        return lambda ctx: why_not_who(items, ctx, where)
 
     def check_tiers(self, src: SourceFile | None, path: tuple[Any, ...], who: Any) -> None:
         tiers = self.raw.segments.value_tiers
@@ -228,6 +244,7 @@ class _Compiler:
             email=self.content(src, ("email",), t.email, "email"),
             sms=self.content(src, ("sms",), t.sms, "sms"),
             channel=t.channel,
+            why_not=self.why_not(t.who),
         )
 
     def run(self) -> CompiledConfig:

@@ -6,6 +6,7 @@ these without importing each other.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,8 @@ class CompiledTrigger:
     kind: str = "trigger"
     channel: str = "email"  # email | sms | best
     variant: int | None = None  # campaigns: which variant this is
+    # why a customer is outside `who`, in words (``not in segment vip: lifetime_value 320 < 500``)
+    why_not: Callable[[Ctx], str | None] | None = None
 
     @property
     def priority(self) -> int:

@@ -17,6 +17,7 @@ from nudge.core.events import ENGAGEMENT_TYPES, Event, envelope_doc
 from nudge.core.gate import (
     SUPPRESS,
     address_detail,
+    audience_detail,
     audience_ok,
     blocked,
     channel_block,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # the config package is heavy to import; decide only needs it
 __all__ = [
     "SUPPRESS",
     "address_detail",
+    "audience_detail",
     "audience_ok",
     "blocked",
     "cancels",

@@ -8,10 +8,37 @@ from typing import Any
 
 OUTCOMES = ("sent", "scheduled", "cancelled", "held_out", "deferred", "suppressed", "failed")
 
+# Every reason a decision can carry, in the words `nudge explain` and `nudge simulate --report`
+# print; docs/reference.md#decisions lists the same (a test keeps the two in step).
+REASONS = {
+    "global": "in the global control group (measured, never messaged)",
+    "trigger": "in this trigger's or campaign's control group",
+    "quiet_hours": "inside quiet hours in the customer's time zone; sent when they end",
+    "frequency_cap": "a frequency cap was full; tried again when the window frees (or dropped "
+    "for a higher-priority message)",
+    "inactive": "the trigger or campaign was outside its active window, disabled or removed",
+    "audience": "not in the trigger's audience (who) at that moment",
+    "cooldown": "the trigger already messaged them within its cooldown",
+    "no_consent": "no recorded consent for the channel",
+    "no_address": "no usable address for the channel (none, or it bounced or complained)",
+    "expired": "still held back when the trigger's expires ran out",
+    "superseded": "a newer message of the same trigger replaced it",
+    "duplicate": "the same event was delivered twice; the copy changed nothing",
+    "template_error": "the template could not be rendered (a name it reads is missing)",
+    "provider_error": "SES/SNS refused the message or the outcome is unknown",
+}
+
+
+def reason_words(reason: str | None) -> str:
+    """A decision reason in words (``cooldown`` -> "the trigger already messaged them...")."""
+    if not reason:
+        return ""
+    return REASONS.get(reason, reason)
+
 
 @dataclass(slots=True)
 class Decision:
-    """One step a trigger or campaign went through for one customer (CONTRACT §4)."""
+    """One step a trigger or campaign went through for one customer (docs/reference.md#decisions)."""
 
     customer_id: str
     trigger: str | None

@@ -134,6 +134,17 @@ def audience_ok(trigger: CompiledTrigger, view: dict[str, Any], now: float) -> b
     return trigger.who(Ctx(view, view.get("history") or (), now))
 
 
+def audience_detail(trigger: CompiledTrigger, view: dict[str, Any], now: float) -> dict[str, Any]:
+    """The detail of an ``audience`` decision: the customer's segments and, under ``because``,
+    the first test of the ``who`` that failed with its value (``lifetime_value 320 < 500``)."""
+    detail: dict[str, Any] = {"segments": view.get("segments") or []}
+    if trigger.why_not is not None:
+        because = trigger.why_not(Ctx(view, view.get("history") or (), now))
+        if because:
+            detail["because"] = because
+    return detail
+
+
 def blocked(
     profile: dict[str, Any],
     view: dict[str, Any],
@@ -152,7 +163,7 @@ def blocked(
         return decision(customer_id, trigger_id, now, SUPPRESS, "inactive", event, detail=why or {})
     ts = now.timestamp()
     if not audience_ok(trigger, view, ts):
-        detail = {"segments": view.get("segments") or []}
+        detail = audience_detail(trigger, view, ts)
         return decision(customer_id, trigger.id, now, SUPPRESS, "audience", event, detail=detail)
     last = in_cooldown(profile, trigger, ts)
     if last is not None:

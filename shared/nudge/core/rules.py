@@ -1,4 +1,4 @@
-"""Conditions (CONTRACT §3), compiled once into closures and evaluated fast.
+"""Conditions (docs/config.md §4), compiled once into closures and evaluated fast.
 
 A condition is a map of field path to a value (equality) or to operators, combined with
 ``all``/``any``/``not``; audience conditions may also test history with ``did``/``did_not``.
@@ -7,6 +7,7 @@ Paths into lists collect the values of every element (``properties.items.categor
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -311,3 +312,134 @@ def compile_history_test(spec: Any) -> Check:
         return False
 
     return did
+
+
+# Why a condition does not hold, in words, with the value that made it fail. Only asked when a
+# customer is left out (an ``audience`` decision), so it may be slow: it walks the spec again.
+
+_FAILED_AS = {"gt": "<=", "gte": "<", "lt": ">=", "lte": ">"}
+
+
+def shown(value: Any) -> str:
+    """A value as a decision's ``because`` shows it: ``320`` not ``320.0``, lists as JSON."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, list | dict):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def _failed_operator(path: str, op: str, operand: Any, value: Any) -> str:
+    if op == "exists":
+        return f"{path} is missing" if operand else f"{path} is present ({shown(value)})"
+    if value is _MISSING or value is None:
+        return f"{path} is missing (needs {op} {shown(operand)})"
+    actual = shown(value)
+    if op in _FAILED_AS:
+        return f"{path} {actual} {_FAILED_AS[op]} {shown(operand)}"
+    if op == "eq":
+        return f"{path} is {actual}, not {shown(operand)}"
+    if op == "ne":
+        return f"{path} is {actual}"
+    if op == "in":
+        return f"{path} {actual} is not one of {shown(operand)}"
+    if op == "not_in":
+        return f"{path} {actual} is one of {shown(operand)}"
+    if op == "contains":
+        return f"{path} {actual} does not contain {shown(operand)}"
+    return f"{path} {actual} has none of {shown(operand)}"  # any_in
+
+
+def _history_text(key: str, spec: dict[str, Any]) -> str:
+    within = f" within {spec['within']}" if spec.get("within") else ""
+    where = f" where {shown(spec['where'])}" if spec.get("where") else ""
+    if key == "did_not":
+        return f"did {spec['event']}{where}{within}"
+    at_least = spec.get("at_least", 1)
+    times = f" {at_least} times" if at_least > 1 else ""
+    return f"did not {spec['event']}{where}{times}{within}"
+
+
+def why_not(spec: Any, ctx: Ctx, *, audience: bool = False) -> str | None:
+    """The first part of condition ``spec`` that does not hold for ``ctx``, in words with the
+    actual value (``lifetime_value 320 < 500``); None when the whole condition holds."""
+    if not isinstance(spec, dict):
+        return None
+    for key, value in spec.items():
+        if key == "all":
+            for item in value:
+                reason = why_not(item, ctx, audience=audience)
+                if reason:
+                    return reason
+        elif key == "any":
+            reasons = [why_not(item, ctx, audience=audience) for item in value]
+            if all(reasons):
+                return "none of: " + "; ".join(r for r in reasons if r)
+        elif key == "not":
+            if compile_condition(value, audience=audience)(ctx):
+                return f"not {shown(value)}: it holds"
+        elif key in HISTORY_TESTS:
+            holds = compile_history_test(value)(ctx)
+            if holds != (key == "did"):
+                return _history_text(key, value)
+        else:
+            reason = _why_not_field(key, value, ctx)
+            if reason:
+                return reason
+    return None
+
+
+def _why_not_field(path: str, spec: Any, ctx: Ctx) -> str | None:
+    if isinstance(spec, dict) and spec and all(isinstance(k, str) for k in spec):
+        ops = list(spec.items())
+    elif isinstance(spec, list):
+        ops = [("in", spec)]
+    else:
+        ops = [("eq", spec)]
+    get = compile_path(path)
+    for op, operand in ops:
+        if not _operator(path, op, operand, get)(ctx):
+            return _failed_operator(path, op, operand, get(ctx.doc)[0])
+    return None
+
+
+def why_not_who(
+    items: Sequence[Any], ctx: Ctx, segment_where: dict[str, Any] | None = None
+) -> str | None:
+    """Why a customer is outside an audience (the items of a ``who``, with ``segment``,
+    ``not_segment``, ``value_tier``, ``where``, ``did``, ``did_not`` attributes), naming the
+    first test that fails and the value behind it: ``not in segment vip: lifetime_value 320 <
+    500``. ``segment_where`` (segment name to its ``where``) explains a missing segment."""
+    segments = set(ctx.doc.get("segments") or ())
+    for item in items:
+        for name in ("segment", "not_segment"):
+            value = getattr(item, name, None)
+            if value is None:
+                continue
+            wanted = [value] if isinstance(value, str) else list(value)
+            inside = segments.intersection(wanted)
+            if name == "segment" and not inside:
+                label = " or ".join(wanted)
+                why = None
+                if len(wanted) == 1 and segment_where and wanted[0] in segment_where:
+                    why = why_not(segment_where[wanted[0]], ctx, audience=True)
+                return f"not in segment {label}" + (f": {why}" if why else "")
+            if name == "not_segment" and inside:
+                return f"in segment {', '.join(sorted(inside))} (not_segment)"
+        tiers = getattr(item, "value_tier", None)
+        if tiers is not None:
+            wanted = [tiers] if isinstance(tiers, str) else list(tiers)
+            if ctx.doc.get("value_tier") not in wanted:
+                return (
+                    f"value_tier is {shown(ctx.doc.get('value_tier'))}, not {' or '.join(wanted)}"
+                )
+        for name in ("where", "did", "did_not"):
+            value = getattr(item, name, None)
+            if value is None:
+                continue
+            why = why_not(value if name == "where" else {name: value}, ctx, audience=True)
+            if why:
+                return why
+    return None

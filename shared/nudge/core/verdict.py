@@ -17,7 +17,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from nudge.core.clock import parse_time
-from nudge.core.decide import address_detail, channel_block, compute_segments, inactive
+from nudge.core.decide import (
+    address_detail,
+    audience_detail,
+    channel_block,
+    compute_segments,
+    inactive,
+)
 from nudge.core.delivery import cap_block, customer_zone, holdout_reason, quiet_until
 from nudge.core.durations import seconds
 from nudge.core.profile import profile_view
@@ -141,7 +147,9 @@ def verdict(
         return Suppress("superseded", {"replaced_by": newer[-1]["mid"]})
     view = send_view(profile, config, now)
     if not trigger.who(Ctx(view, view.get("history") or (), now.timestamp())):
-        return Suppress("audience", {"at_send_time": True, "segments": view.get("segments") or []})
+        return Suppress(
+            "audience", {"at_send_time": True, **audience_detail(trigger, view, now.timestamp())}
+        )
     blocked = channel_block(channel, view, config)
     if blocked:
         consent = {f"consent.{channel}": view["consent"].get(channel)}

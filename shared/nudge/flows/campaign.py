@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from nudge.aws import scheduler, store
 from nudge.core.clock import now as clock_now
-from nudge.core.decide import SUPPRESS, audience_ok, decision, deliver
+from nudge.core.decide import SUPPRESS, audience_detail, audience_ok, decision, deliver
 from nudge.core.decisions import Plan
 from nudge.core.react import react, refresh_view
 from nudge.core.rules import Ctx
@@ -47,8 +47,17 @@ def _change(campaign: Any, config: Any, key: str, envelope: dict[str, Any]) -> A
         detail = {**envelope["detail"], "customer_id": profile["customer_id"]}
         env = {**envelope, "detail": detail}
         if not audience_ok(variant, view, when.timestamp()):
+            detail = audience_detail(variant, view, when.timestamp())
             plan.decisions.append(
-                decision(profile["customer_id"], campaign.id, when, SUPPRESS, "audience", env)
+                decision(
+                    profile["customer_id"],
+                    campaign.id,
+                    when,
+                    SUPPRESS,
+                    "audience",
+                    env,
+                    detail=detail,
+                )
             )
             return plan
         deliver(profile, view, variant, env, config, when, plan, key)

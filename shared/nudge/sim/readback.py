@@ -6,6 +6,8 @@ clock."""
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from email import message_from_string, policy
 from typing import TYPE_CHECKING, Any
@@ -159,9 +161,29 @@ class ReadBack:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def output(self) -> dict[str, Any]:
-        """The ``nudge simulate`` document (CONTRACT §5), plus ``dead_letters`` and the
-        simulated time, ``simulated_from`` (the start) to ``simulated_until``."""
+    def targets(self) -> dict[str, dict[str, Any]]:
+        """Every trigger and campaign of the config: its ``kind``, the ``event`` that fires a
+        trigger, and whether it is ``enabled``."""
+        out: dict[str, dict[str, Any]] = {}
+        for tid, t in self.config.triggers.items():
+            model: Any = t.model
+            out[tid] = {"kind": "trigger", "event": model.when.event, "enabled": model.enabled}
+        for cid, c in self.config.campaigns.items():
+            enabled = getattr(c.model, "enabled", True)
+            out[cid] = {"kind": "campaign", "event": None, "enabled": enabled}
+        return out
+
+    def output(self, events: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
+        """The ``nudge simulate`` document (docs/reference.md#nudge-simulate): ``messages``,
+        ``decisions``, ``profiles``, ``dead_letters``, the simulated time (``simulated_from``,
+        the start, to ``simulated_until``), the shop's ``timezone``, the ``funnel`` per trigger
+        and campaign and the ``warnings`` (given the ``events`` played, a warning says whether
+        a trigger that matched nothing ever saw its event)."""
+        from nudge.sim.report import funnel, warnings
+
+        decisions = self.decisions()
+        rows = funnel(decisions, self.targets())
+        counts = Counter(str(e.get("detail-type")) for e in events)
         profiles = {
             cid: {
                 "orders_count": p.get("orders_count", 0),
@@ -175,9 +197,12 @@ class ReadBack:
         }
         return {
             "messages": self.messages(),
-            "decisions": self.decisions(),
+            "decisions": decisions,
             "profiles": profiles,
             "dead_letters": self.dead_letters(),
             "simulated_from": iso(self.started),
             "simulated_until": iso(self.clock.current),
+            "timezone": self.config.settings.timezone,
+            "funnel": rows,
+            "warnings": warnings(rows, dict(counts)),
         }
