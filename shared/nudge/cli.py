@@ -185,10 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_simulate)
     p = sub.add_parser("explain", help="why a customer did or did not get each message")
     p.add_argument("customer_id")
-    p.add_argument("--trigger")
-    p.add_argument("--since")
+    p.add_argument("--trigger", metavar="ID", help="only this trigger or campaign (must exist)")
+    since_help = "only decisions since this time (2027-02-10T00:00:00Z) or this long ago (7d, 12h)"
+    p.add_argument("--since", metavar="TIME|DURATION", help=since_help)
     p.add_argument("--from-file", dest="from_file", help="a `nudge simulate` output file")
     p.add_argument("--table", help="DynamoDB table of a deployment (default $NUDGE_TABLE)")
+    config_help = "with --table: the config whose trigger ids --trigger may name (default ./config)"
+    p.add_argument("--config", metavar="DIR", help=config_help)
     p.set_defaults(func=_explain)
     p = sub.add_parser(
         "sources", help="partner events received per source and topic: mapped, skipped, unmapped"

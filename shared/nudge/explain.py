@@ -1,72 +1,152 @@
 """``nudge explain``: the timeline of decisions for one customer, with the values behind them.
 
 Reads a ``nudge simulate`` output file (``--from-file``) or a deployed table (``--table`` or
-``$NUDGE_TABLE``, with the usual AWS credentials).
+``$NUDGE_TABLE``, with the usual AWS credentials and region). See
+docs/reference.md#nudge-explain.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-WHY = {
-    "no_consent": "no recorded consent for the channel",
-    "no_address": "no usable address for the channel",
-    "audience": "not in the trigger's audience (who) at that moment",
-    "cooldown": "the trigger already messaged them within its cooldown",
-    "inactive": "the trigger or campaign was outside its active window, disabled or removed",
-    "frequency_cap": "a frequency cap was full; retried when the window frees",
-    "quiet_hours": "inside quiet hours in the customer's time zone; sent when they end",
-    "expired": "still held back when the trigger's expires ran out",
-    "superseded": "a newer message of the same trigger replaced it",
-    "duplicate": "the same event was delivered twice; the copy changed nothing",
-    "global": "in the global control group (measured, never messaged)",
-    "trigger": "in this trigger's control group",
-    "template_error": "the template could not be rendered",
-    "provider_error": "SES/SNS refused the message or the outcome is unknown",
-}
+from nudge.core.clock import iso, parse_time
+from nudge.core.decisions import reason_words
+from nudge.core.durations import parse_duration
+
+
+class ExplainError(Exception):
+    """What the user asked for cannot be answered; the message says why and what to do."""
+
+
+def since_time(text: str, now: datetime) -> str:
+    """``--since``: a time with an offset (``2027-02-10T00:00:00Z``), a date (``2027-02-10``,
+    UTC midnight) or a duration back from ``now`` (``7d``, ``12h``); as an ISO time in UTC."""
+    text = text.strip()
+    try:
+        return iso(now - parse_duration(text))
+    except ValueError:
+        pass
+    try:
+        if len(text) == 10:
+            text += "T00:00:00Z"
+        return iso(parse_time(text))
+    except ValueError:
+        raise ExplainError(
+            f"--since {text!r}: give a duration back from now (7d, 12h, 30m) or a time with an "
+            "offset (2027-02-10T00:00:00Z)"
+        ) from None
+
+
+def _suggest(name: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _known_of(kind: str, name: str, known: set[str]) -> str:
+    listed = ", ".join(sorted(known)) if known else "none"
+    return f"unknown {kind} {name!r}{_suggest(name, known)} (known: {listed})"
 
 
 def _from_file(
-    path: str, customer_id: str
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dict[str, dict[str, Any]]]:
-    doc = json.loads(Path(path).read_text())
+    args: Any,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dict[str, Any], set[str], datetime]:
+    path = Path(args.from_file)
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ExplainError(f"--from-file {path}: not a nudge simulate output ({exc})") from None
+    customer_id = args.customer_id
+    everyone = {d["customer_id"] for d in doc.get("decisions", [])} | set(doc.get("profiles", {}))
+    if customer_id not in everyone:
+        raise ExplainError(
+            f"no customer {customer_id!r} in {path}{_suggest(customer_id, everyone)}"
+        )
     decisions = [d for d in doc["decisions"] if d["customer_id"] == customer_id]
     messages = {
         m["message_id"]: m for m in doc.get("messages", []) if m.get("customer_id") == customer_id
     }
-    return decisions, doc.get("profiles", {}).get(customer_id), messages
+    triggers = set(doc.get("funnel") or {}) | {
+        d["trigger"] for d in doc.get("decisions", []) if d.get("trigger")
+    }
+    until = doc.get("simulated_until")
+    now = parse_time(until) if until else datetime.now().astimezone()
+    return decisions, doc.get("profiles", {}).get(customer_id), messages, triggers, now
+
+
+def _config_triggers(args: Any) -> set[str]:
+    """Trigger and campaign ids of the config (``--config``, $NUDGE_CONFIG_DIR or ./config)."""
+    directory = getattr(args, "config", None) or os.environ.get("NUDGE_CONFIG_DIR") or "config"
+    if not Path(directory).is_dir():
+        return set()
+    from nudge.config import ConfigInvalid, load_config
+
+    try:
+        config = load_config(directory)
+    except ConfigInvalid:
+        return set()
+    return set(config.triggers) | set(config.campaigns)
 
 
 def _from_table(
     args: Any,
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dict[str, dict[str, Any]]]:
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dict[str, Any], set[str], datetime]:
+    if not (args.table or os.environ.get("NUDGE_TABLE")):
+        raise ExplainError(
+            "say where the decisions are: --from-file FILE (a `nudge simulate` output, e.g. "
+            "out/day.json) or --table TABLE (a deployment; or set $NUDGE_TABLE)"
+        )
+    import botocore.exceptions as boto_errors
+
     from nudge.aws import store
     from nudge.env import reset_env
 
     if args.table:
         os.environ["NUDGE_TABLE"] = args.table
-        reset_env()
-    profile = store.get_profile(args.customer_id).doc
-    return store.decisions_for(args.customer_id, args.since), profile, {}
+    reset_env()
+    try:
+        profile = store.get_profile(args.customer_id).doc
+        decisions = store.decisions_for(args.customer_id)
+    except boto_errors.NoRegionError:
+        raise ExplainError(
+            "no AWS region: set AWS_REGION (or a profile's region in ~/.aws/config) to the "
+            "deployment's region, or read a simulation with --from-file out/day.json"
+        ) from None
+    except (boto_errors.BotoCoreError, boto_errors.ClientError) as exc:
+        raise ExplainError(f"reading table {os.environ['NUDGE_TABLE']}: {exc}") from None
+    if not decisions and profile is None:
+        raise ExplainError(f"no customer {args.customer_id!r} in {os.environ['NUDGE_TABLE']}")
+    triggers = _config_triggers(args) | {d["trigger"] for d in decisions if d.get("trigger")}
+    return decisions, profile, {}, triggers, datetime.now().astimezone()
 
 
 def explain_command(args: Any) -> int:
-    """Print the customer's decision timeline; exit 1 if the customer is unknown."""
-    if args.from_file:
-        decisions, profile, messages = _from_file(args.from_file, args.customer_id)
-    else:
-        decisions, profile, messages = _from_table(args)
-    if args.trigger:
-        decisions = [d for d in decisions if d.get("trigger") == args.trigger]
-    if args.since:
-        decisions = [d for d in decisions if d["at"] >= args.since]
-    if not decisions and profile is None:
-        print(f"{args.customer_id}: no such customer", file=sys.stderr)
+    """Print the customer's decision timeline. Exit 1, saying why, for an unknown customer or
+    trigger (with a did-you-mean), a bad ``--since``, or a table that cannot be read."""
+    try:
+        return _explain(args)
+    except ExplainError as exc:
+        print(f"explain: {exc}", file=sys.stderr)
         return 1
+
+
+def _explain(args: Any) -> int:
+    source = _from_file if args.from_file else _from_table
+    decisions, profile, messages, triggers, now = source(args)
+    trigger = getattr(args, "trigger", None)
+    if trigger and trigger not in triggers:
+        raise ExplainError(_known_of("trigger", trigger, triggers))
+    if trigger:
+        decisions = [d for d in decisions if d.get("trigger") == trigger]
+    since = getattr(args, "since", None)
+    if since:
+        start = since_time(since, now)
+        decisions = [d for d in decisions if parse_time(d["at"]) >= parse_time(start)]
     print(f"Customer {args.customer_id}")
     if profile is not None:
         consent = profile.get("consent") or {}
@@ -77,15 +157,21 @@ def explain_command(args: Any) -> int:
             f"sms={consent.get('sms')}"
         )
     if not decisions:
-        print("  no trigger or campaign matched any of their events: nothing was decided")
+        scope = f" by {trigger}" if trigger else ""
+        scope += f" since {since_time(since, now)}" if since else ""
+        print(f"  nothing was decided{scope}: no trigger or campaign matched any of their events")
         return 0
     for d in sorted(decisions, key=lambda d: d["at"]):
         reason = d.get("reason")
-        why = f" ({reason}: {WHY.get(reason, reason)})" if reason else ""
+        detail = dict(d.get("detail") or {})
+        because = detail.pop("because", None)
+        why = f" ({reason}: {reason_words(reason)})" if reason else ""
         via = f" via {d['channel']}" if d.get("channel") else ""
         cause = f", on {d['event_type']} {d['event_id']}" if d.get("event_type") else ""
         print(f"  {d['at']}  {d.get('trigger') or '-'}: {d['outcome']}{why}{via}{cause}")
-        for key, value in (d.get("detail") or {}).items():
+        if because:
+            print(f"      because {because}")
+        for key, value in detail.items():
             print(f"      {key} = {json.dumps(value, default=str)}")
         sent = messages.get(d.get("message_id") or "")
         if sent and d["outcome"] == "sent":

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from nudge.core.clock import iso
 from nudge.core.durations import seconds
 
 OPERATORS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "any_in", "exists")
@@ -352,14 +354,28 @@ def _failed_operator(path: str, op: str, operand: Any, value: Any) -> str:
     return f"{path} {actual} has none of {shown(operand)}"  # any_in
 
 
-def _history_text(key: str, spec: dict[str, Any]) -> str:
+def _why_not_history(key: str, spec: dict[str, Any], ctx: Ctx) -> str:
+    """``did`` that found too few events, or ``did_not`` that found one, with what was found."""
     within = f" within {spec['within']}" if spec.get("within") else ""
-    where = f" where {shown(spec['where'])}" if spec.get("where") else ""
+    where = compile_condition(spec.get("where"))
+    since = ctx.now - seconds(spec["within"]) if spec.get("within") else float("-inf")
+    found = [
+        e
+        for e in ctx.history
+        if e["type"] == spec["event"] and since <= e["ts"] <= ctx.now and where(Ctx(e))
+    ]
+    test = f"{key} {spec['event']}"
+    if spec.get("where"):
+        test += f" where {shown(spec['where'])}"
+    test += within
     if key == "did_not":
-        return f"did {spec['event']}{where}{within}"
+        return (
+            f"{test}: they did, at {iso(datetime.fromtimestamp(found[-1]['ts'], UTC))}"
+            if found
+            else test
+        )
     at_least = spec.get("at_least", 1)
-    times = f" {at_least} times" if at_least > 1 else ""
-    return f"did not {spec['event']}{where}{times}{within}"
+    return f"{test}: found {len(found)}, needs {at_least}"
 
 
 def why_not(spec: Any, ctx: Ctx, *, audience: bool = False) -> str | None:
@@ -383,7 +399,7 @@ def why_not(spec: Any, ctx: Ctx, *, audience: bool = False) -> str | None:
         elif key in HISTORY_TESTS:
             holds = compile_history_test(value)(ctx)
             if holds != (key == "did"):
-                return _history_text(key, value)
+                return _why_not_history(key, value, ctx)
         else:
             reason = _why_not_field(key, value, ctx)
             if reason:
