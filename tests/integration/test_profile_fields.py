@@ -1,4 +1,4 @@
-"""One list of profile fields (``nudge.core.profile.PROFILE_FIELDS``, CONTRACT §2): what the profile
+"""One list of profile fields (``nudge.core.profile.PROFILE_FIELDS``, docs/reference.md#profile-fields): what the profile
 view really provides, what the API answers and templates see, and what docs/config.md lists."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from tests.conftest import ROOT, customer, event
 
 # written by the daily recompute only (tests/scenarios/test_daily_recompute.py checks them)
 SCORED = {*SCORE_KEYS, "scored_at"}
-# in CONTRACT §2 but computed by nothing yet: present only if a source sets it
+# in docs/reference.md#profile-fields but computed by nothing yet: present only if a source sets it
 NOT_COMPUTED = {"preferred_channel"}
 
 

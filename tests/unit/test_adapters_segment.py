@@ -1,4 +1,4 @@
-"""Segment messages from its EventBridge destination become the native events of CONTRACT §1.
+"""Segment messages from its EventBridge destination become the native events of docs/reference.md#events.
 
 Fixtures are ``events/segment_*.json``: complete partner envelopes as Lambda receives them.
 """

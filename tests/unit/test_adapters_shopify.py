@@ -1,4 +1,4 @@
-"""Shopify webhooks on EventBridge become the native events of CONTRACT §1.
+"""Shopify webhooks on EventBridge become the native events of docs/reference.md#events.
 
 Two kinds of input: Shopify's own published example of each topic (tests/fixtures/shopify/, in
 the partner envelope as a Lambda receives it: ``detail-type`` ``shopifyWebhook``, headers in

@@ -19,7 +19,7 @@ from nudge.config.schema import ValueTiers
 from nudge.core.clock import iso, parse_time
 from nudge.core.profile import profile_view, value_tier
 
-TIERS = ValueTiers(  # CONTRACT section 3
+TIERS = ValueTiers(  # docs/config.md §5
     longevity=[90, 365],
     recency=[30, 90, 180],
     grid=[

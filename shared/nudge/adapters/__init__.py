@@ -1,4 +1,4 @@
-"""Partner formats on the nudge bus, mapped to native events (CONTRACT §1).
+"""Partner formats on the nudge bus, mapped to native events (docs/reference.md#events).
 
 Ingest calls ``adapt`` on every envelope before ``parse_event``::
 

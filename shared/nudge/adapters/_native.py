@@ -124,7 +124,7 @@ def native(
     consent: dict[str, bool] | None = None,
     aliases: list[str] | None = None,
 ) -> Envelope:
-    """A native envelope (CONTRACT §1) standing for the partner envelope it came from.
+    """A native envelope (docs/reference.md#events) standing for the partner envelope it came from.
 
     ``source``, ``account`` and ``region`` are the partner's; ``time`` falls back to the partner
     envelope's own; ``event_id`` falls back to the partner envelope id.

@@ -1,4 +1,4 @@
-"""Campaign compilation (CONTRACT §3 campaigns/*.yaml).
+"""Campaign compilation (docs/config.md §9, campaigns/*.yaml).
 
 Each variant becomes a ``CompiledTrigger`` of kind ``campaign`` whose audience is the campaign's
 audience and the variant's ``who``, so dispatch applies consent, caps, quiet hours, holdouts and

@@ -1,4 +1,4 @@
-"""The config files as pydantic models (CONTRACT §3). Unknown keys are errors, so typos surface.
+"""The config files as pydantic models (docs/config.md). Unknown keys are errors, so typos surface.
 
 Conditions (``where``, ``did``…) are kept as plain data here and checked by ``nudge.core.rules``.
 """

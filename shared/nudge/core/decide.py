@@ -1,4 +1,4 @@
-"""decide: pure function from (profile, event, config, now) to decisions (CONTRACT §4).
+"""decide: pure function from (profile, event, config, now) to decisions (docs/reference.md#decisions).
 
 No AWS, no clock, no I/O. Triggers are indexed by event type, so an event only costs the
 triggers that listen to it. Whether a trigger may message the customer now (active, audience,

@@ -1,4 +1,4 @@
-"""Send-time rules, pure: quiet hours, frequency caps with priority, holdouts (CONTRACT §3-4).
+"""Send-time rules, pure: quiet hours, frequency caps with priority, holdouts (docs/config.md §3, docs/delivery.md).
 
 No I/O and no clock: dispatch passes ``now`` and the profile, and acts on the answers.
 """

@@ -1,4 +1,4 @@
-"""Native storefront events (CONTRACT §1): the EventBridge envelope and its ``detail``.
+"""Native storefront events (docs/reference.md#events): the EventBridge envelope and its ``detail``.
 
 ``parse_event`` turns an envelope (as delivered to a Lambda, as in ``events/*.json``) into an
 ``Event``; anything malformed raises ``MalformedEvent`` with a reason fit for the DLQ.

@@ -1,4 +1,4 @@
-"""The customer profile (CONTRACT §2): applying events to it, and the view conditions see.
+"""The customer profile (docs/reference.md#profile-fields): applying events to it, and the view conditions see.
 
 A profile is a plain dict (stored as JSON in one DynamoDB item). Money is kept rounded to cents.
 """
@@ -18,7 +18,7 @@ SEEN_MAX = 300  # event ids remembered for duplicate detection
 ORDERS_MAX = 100
 SENDS_MAX = 100
 _TOP_LEVEL_TRAITS = ("email", "phone", "timezone")
-# CONTRACT §2: what the profile view offers conditions, templates (at the top level) and the
+# docs/reference.md#profile-fields: what the profile view offers conditions, templates (at the top level) and the
 # profile API; the event history, waits and send ledger stay internal (the export has them).
 PROFILE_FIELDS = (
     "customer_id",
@@ -282,7 +282,7 @@ def _days(since: str | None, now: datetime) -> float | None:
 
 
 def value_tier(view: dict[str, Any], tiers: Any) -> str | None:
-    """The longevity x recency tier name (CONTRACT §3), or None without orders or a grid."""
+    """The longevity x recency tier name (docs/config.md §5), or None without orders or a grid."""
     if tiers is None or not view.get("orders_count"):
         return None
     longevity, recency = view.get("days_since_first_order"), view.get("days_since_last_order")

@@ -1,4 +1,4 @@
-"""The send-time verdict, pure: may this outbox message go now, and if not, why (CONTRACT §4).
+"""The send-time verdict, pure: may this outbox message go now, and if not, why (docs/reference.md#decisions).
 
 ``verdict(message, profile, config, now, pending)`` answers ``Send``, ``Defer``, ``Suppress`` or
 ``HoldOut`` from what dispatch read; no I/O, no clock, no AWS. The checks, in their order

@@ -2,7 +2,8 @@
 
 Read -> verdict -> act. One strongly consistent Query reads the customer's profile and outbox
 (``store.customer_outbox``); ``nudge.core.verdict`` decides, purely, whether the message goes now
-(CONTRACT §4: suppression is checked again at sending; the order of checks is documented there);
+(suppression is checked again at sending; the order of checks: docs/config.md §6 and
+docs/delivery.md);
 dispatch then acts: a suppression or a deferral is one write with its decision (a deferred
 message is retried by a one-time schedule), a send is rendered, reserves its cap slot in the
 profile and marks the provider call in one transaction, calls SES or SNS and is recorded.
