@@ -196,6 +196,7 @@ def test_the_report_shows_shop_time_the_customers_time_under_quiet_hours_and_rea
     assert "until 02-11 03:00 (08:00 for the customer, Europe/London; it was 21:31 there)" in c017
     assert "inside quiet hours in the customer's time zone; sent when they end" in text
     assert "the trigger already messaged them within its cooldown" in text
+    assert "a cancel_if event came during the wait" in text  # outcomes without a reason too
     (funnel,) = [line for line in lines if line.startswith("  cart_jewelry_high_value (")]
     assert "cancelled 2" in funnel
     assert "monthly_value_tiers (campaign): no run reached a customer" in text

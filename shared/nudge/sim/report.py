@@ -15,6 +15,12 @@ from zoneinfo import ZoneInfo
 
 from nudge.core.decisions import reason_words
 
+# Outcomes that carry no reason, in the words of docs/reference.md#decisions.
+_OUTCOME_WORDS = {
+    "sent": "the provider (SES/SNS) accepted the message",
+    "scheduled": "a wait is running",
+    "cancelled": "a cancel_if event came during the wait",
+}
 # How a match ended, from its last decision: these outcomes end it, the others are still open.
 _FINAL = ("sent", "held_out", "cancelled", "suppressed", "failed")
 
@@ -133,7 +139,7 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
     out = [line, "  ".join("-" * w for w in widths)]
     out += [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
@@ -217,7 +223,10 @@ def render_report(result: dict[str, Any]) -> str:
         _table(msgs, ["at", "customer", "channel", "to", "trigger", "subject / text"]),
     ]
     counts = Counter((d["outcome"], d.get("reason") or "") for d in decisions)
-    crow = [[o, r, str(n), reason_words(r)] for (o, r), n in sorted(counts.items())]
+    crow = [
+        [o, r, str(n), reason_words(r) if r else _OUTCOME_WORDS.get(o, "")]
+        for (o, r), n in sorted(counts.items())
+    ]
     parts += ["", "Outcomes", _table(crow, ["outcome", "reason", "count", "meaning"])]
     rows_by_id = result.get("funnel") or {}
     if rows_by_id:
