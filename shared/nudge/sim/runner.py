@@ -28,6 +28,7 @@ from nudge.core.cron import parse_cron
 from nudge.core.durations import HINT as DURATION_HINT
 from nudge.core.durations import parse_duration
 from nudge.env import reset_env
+from nudge.sim.backends import DEFAULT_BACKEND, make_backend
 from nudge.sim.infra import ENV, create_resources
 from nudge.sim.readback import ReadBack
 
@@ -123,13 +124,19 @@ class Simulation(ReadBack):
     :class:`nudge.sim.readback.ReadBack`."""
 
     def __init__(
-        self, config_dir: str | Path, start: datetime | None = None, daily: bool = False
+        self,
+        config_dir: str | Path,
+        start: datetime | None = None,
+        daily: bool = False,
+        backend: str = DEFAULT_BACKEND,
     ) -> None:
         """``start`` puts the clock there; without it the clock starts at the first event
         :meth:`run` plays (or :meth:`put` puts, or the first time :meth:`advance` goes to).
         Crons fire only after the start. ``daily`` also fires the daily recompute (scores,
         time-driven segment changes) at 03:00 shop time, as the deployed schedule does;
-        ``nudge simulate`` turns it on."""
+        ``nudge simulate`` turns it on. ``backend`` is where AWS lives: ``memory`` (nudge's
+        in-memory AWS, the default) or ``moto``; both run the same handlers and calls."""
+        self.backend = make_backend(backend)  # raises ValueError before anything runs
         self.config_dir = str(config_dir)
         self.config = load_config(self.config_dir)  # raises ConfigInvalid before anything runs
         self.clock = SimulatedClock(start or FALLBACK_START)
@@ -140,7 +147,6 @@ class Simulation(ReadBack):
         self.fired: list[tuple[datetime, str]] = []
         self._cron_last: dict[str, datetime] = {}
         self._saved_env: dict[str, str | None] = {}
-        self._mock: Any = None
         self._previous_clock: Any = None
         self._iterators: dict[str, str] = {}
         self.stream_arn = ""
@@ -154,11 +160,7 @@ class Simulation(ReadBack):
         for key, value in {**ENV, "NUDGE_CONFIG_DIR": self.config_dir}.items():
             self._saved_env[key] = os.environ.get(key)
             os.environ[key] = value
-        from moto import mock_aws
-
-        self._mock = mock_aws()
-        self._mock.start()
-        aws.reset_clients()
+        self.backend.start()
         reset_env()
         get_config.cache_clear()
         self._previous_clock = clock.install(self.clock)
@@ -170,8 +172,7 @@ class Simulation(ReadBack):
 
     def __exit__(self, *exc: object) -> None:
         clock.install(self._previous_clock)
-        self._mock.stop()
-        aws.reset_clients()
+        self.backend.stop()
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -278,22 +279,20 @@ class Simulation(ReadBack):
     def due_schedules(self, until: datetime) -> list[tuple[datetime, str, dict[str, Any]]]:
         """Schedules due at or before ``until``, earliest first: one-time ``at(...)`` ones and
         the next firing of each ``cron(...)`` one (campaigns, the daily recompute)."""
-        sched = aws.client("scheduler")
         group = ENV["NUDGE_SCHEDULER_GROUP"]
         due = []
-        for summary in sched.list_schedules(GroupName=group).get("Schedules", []):
-            got = sched.get_schedule(Name=summary["Name"], GroupName=group)
+        for got in self.backend.schedules(group, until):
             expression = got["ScheduleExpression"]
             if expression.startswith("at("):
                 at: datetime | None = parse_time(expression[3:-1] + "Z")
             elif expression.startswith("cron("):
                 zone = ZoneInfo(got.get("ScheduleExpressionTimezone") or "UTC")
-                since = self._cron_last.setdefault(summary["Name"], self.started)
+                since = self._cron_last.setdefault(got["Name"], self.started)
                 at = parse_cron(expression).next_after(since, zone)
             else:
                 continue
             if at is not None and at <= until:
-                due.append((at, summary["Name"], json.loads(got["Target"]["Input"])))
+                due.append((at, got["Name"], json.loads(got["Target"]["Input"])))
         return sorted(due, key=lambda d: (d[0], d[1]))
 
     def advance(self, until: datetime) -> None:
