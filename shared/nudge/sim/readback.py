@@ -15,8 +15,8 @@ from nudge.core.clock import SimulatedClock, iso
 from nudge.sim.infra import ENV
 
 if TYPE_CHECKING:
-    from nudge.sim.backends import Backend
     from nudge.config.compiled import CompiledConfig
+    from nudge.sim.backends import Backend
 
 
 class ReadBack:

@@ -10,6 +10,8 @@ Errors are botocore's own exception classes with the codes AWS sends.
 
 from __future__ import annotations
 
+from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
 from nudge.sim.memory.dynamodb import MemoryDynamoDB, MemoryStreams
@@ -46,4 +48,79 @@ class MemoryAWS:
         found = getattr(self, "lambda_" if service == "lambda" else service, None)
         if found is None:
             raise NotImplementedError(f"the memory backend has no {service!r} service")
-        return found
+        return Client(service, found)
+
+
+class Client:
+    """A memory service as a boto3 client: its operations, ``exceptions``, and ``meta`` with
+    botocore's event emitter. Each call fires what boto3's does, in its order:
+    ``provide-client-params``, ``before-parameter-build`` and ``before-call``
+    (``.<service>.<Operation>``), so botocore's ``Stubber`` and call-counting hooks work on it;
+    a ``before-call`` handler's response replaces the call, an error one raises as botocore
+    raises it."""
+
+    def __init__(self, service: str, impl: Any) -> None:
+        from botocore.hooks import HierarchicalEmitter
+
+        self._impl = impl
+        self._service = service
+        model, operations = _model(service)
+        self._operations = operations
+        self.exceptions = impl.exceptions
+        self.meta = SimpleNamespace(
+            events=HierarchicalEmitter(),
+            service_model=model,
+            method_to_api_mapping=operations,
+            region_name=impl_region(impl),
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._impl, name)
+        operation = self._operations.get(name)
+        if operation is None:
+            return found
+        events = self.meta.events
+        service = self._service
+        model = self.meta.service_model.operation_model(operation)
+
+        def call(**params: Any) -> Any:
+            context: dict[str, Any] = {}
+            suffix = f"{service}.{operation}"
+            events.emit(
+                f"provide-client-params.{suffix}", params=params, model=model, context=context
+            )
+            events.emit(
+                f"before-parameter-build.{suffix}", params=params, model=model, context=context
+            )
+            _, answer = events.emit_until_response(
+                f"before-call.{suffix}",
+                model=model,
+                params=params,
+                request_signer=None,
+                context=context,
+            )
+            if answer is not None:
+                http, parsed = answer
+                if http.status_code >= 300:
+                    code = parsed.get("Error", {}).get("Code")
+                    raise self.exceptions.from_code(code)(parsed, operation)
+                return parsed
+            return found(**params)
+
+        call.__doc__ = found.__doc__
+        return call
+
+
+def impl_region(impl: Any) -> str:
+    """The region a memory service runs in."""
+    return str(getattr(impl, "region", "us-east-1"))
+
+
+@cache
+def _model(service: str) -> tuple[Any, dict[str, str]]:
+    """botocore's model of ``service`` and its Python method name -> API operation name."""
+    from botocore import xform_name
+    from botocore.session import get_session
+
+    model = get_session().get_service_model(service)
+    return model, {xform_name(op): op for op in model.operation_names}

@@ -308,7 +308,7 @@ class MemoryDynamoDB:
                 "ValidationException",
                 "Member must have length less than or equal to 100",
             )
-        planned: list[tuple[Table, tuple[str, str], Item | None | bool]] = []
+        planned: list[tuple[Table, tuple[str, str], Item | bool | None]] = []
         reasons: list[dict[str, str]] = []
         seen: set[tuple[str, str, str]] = set()
         try:

@@ -216,7 +216,7 @@ def parse_projection(text: str) -> tuple[str, ...]:
 class Context:
     """The placeholders of one request."""
 
-    __slots__ = ("names", "values", "used_names", "used_values")
+    __slots__ = ("names", "used_names", "used_values", "values")
 
     def __init__(self, names: dict[str, str] | None, values: dict[str, Any] | None) -> None:
         self.names = names or {}
