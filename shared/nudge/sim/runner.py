@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -273,7 +274,7 @@ class Simulation(ReadBack):
 
     def _passes_filter(self, record: dict[str, Any]) -> bool:
         # as JSON, the way Lambda matches it (times and binary attributes are Python objects here)
-        shown = json.loads(json.dumps(record, default=str))
+        shown = _as_json(record)
         return any(f.matches_event(shown) for f in self._stream_filters)
 
     def due_schedules(self, until: datetime) -> list[tuple[datetime, str, dict[str, Any]]]:
@@ -286,9 +287,9 @@ class Simulation(ReadBack):
             if expression.startswith("at("):
                 at: datetime | None = parse_time(expression[3:-1] + "Z")
             elif expression.startswith("cron("):
-                zone = ZoneInfo(got.get("ScheduleExpressionTimezone") or "UTC")
+                zone = got.get("ScheduleExpressionTimezone") or "UTC"
                 since = self._cron_last.setdefault(got["Name"], self.started)
-                at = parse_cron(expression).next_after(since, zone)
+                at = _next_cron(expression, zone, since)
             else:
                 continue
             if at is not None and at <= until:
@@ -334,13 +335,15 @@ class Simulation(ReadBack):
         events: Iterable[dict[str, Any]],
         until: datetime | timedelta | None = None,
         start: datetime | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         """Play events in time order, then let time run to ``until``: a time, or a duration
         after the last event (default 7 days after it).
 
         The clock starts at ``start``, else where the simulation was told to start, else at
         the first event. Events dated before the clock (a late history import) are played at
-        once, in their order, at the clock's time; ``nudge simulate`` refuses them instead."""
+        once, in their order, at the clock's time; ``nudge simulate`` refuses them instead.
+        ``progress`` is called with (events played, events in all) after each event."""
         events = list(events)
         span = event_span(events)
         if start is not None:
@@ -349,14 +352,33 @@ class Simulation(ReadBack):
             self.begin(span[0] if span else self.clock.current)
         ordered = sorted(events, key=lambda e: _event_time(e) or self.clock.current)
         last = self.clock.current
-        for event in ordered:
+        for done, event in enumerate(ordered, 1):
             when = _event_time(event) or self.clock.current
             self.advance(when)
             self.put(event)
             last = max(last, when)
+            if progress is not None:
+                progress(done, len(ordered))
         if not isinstance(until, datetime):
             until = last + (until if until is not None else timedelta(days=7))
         self.advance(until)
+
+
+@lru_cache(maxsize=256)
+def _next_cron(expression: str, zone: str, since: datetime) -> datetime | None:
+    """When a cron next fires after ``since`` (cached: asked again at every step of the clock)."""
+    return parse_cron(expression).next_after(since, ZoneInfo(zone))
+
+
+def _as_json(value: Any) -> Any:
+    """``value`` as its JSON text would read back (times and bytes as strings)."""
+    if isinstance(value, dict):
+        return {k: _as_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_json(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
 
 
 def _is_json_object(text: str) -> bool:

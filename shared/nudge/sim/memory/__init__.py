@@ -60,15 +60,13 @@ class Client:
     raises it."""
 
     def __init__(self, service: str, impl: Any) -> None:
-        from botocore.hooks import HierarchicalEmitter
-
         self._impl = impl
         self._service = service
         model, operations = _model(service)
         self._operations = operations
         self.exceptions = impl.exceptions
         self.meta = SimpleNamespace(
-            events=HierarchicalEmitter(),
+            events=_Emitter(),
             service_model=model,
             method_to_api_mapping=operations,
             region_name=impl_region(impl),
@@ -84,6 +82,8 @@ class Client:
         model = self.meta.service_model.operation_model(operation)
 
         def call(**params: Any) -> Any:
+            if not events.registered:
+                return found(**params)
             context: dict[str, Any] = {}
             suffix = f"{service}.{operation}"
             events.emit(
@@ -108,7 +108,29 @@ class Client:
             return found(**params)
 
         call.__doc__ = found.__doc__
+        setattr(self, name, call)  # looked up once
         return call
+
+
+@cache
+def _emitter_class() -> type:
+    from botocore.hooks import HierarchicalEmitter
+
+    class Emitter(HierarchicalEmitter):  # type: ignore[misc]
+        """botocore's emitter, knowing whether anything was ever registered (calls skip the
+        events while nothing listens)."""
+
+        registered = False
+
+        def _verify_and_register(self, *args: Any, **kwargs: Any) -> None:
+            self.registered = True
+            super()._verify_and_register(*args, **kwargs)
+
+    return Emitter
+
+
+def _Emitter() -> Any:  # noqa: N802 - a class made on first use (botocore imported lazily)
+    return _emitter_class()()
 
 
 def impl_region(impl: Any) -> str:
