@@ -12,6 +12,7 @@ days they cover cost, whatever the date.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -370,15 +371,23 @@ def _next_cron(expression: str, zone: str, since: datetime) -> datetime | None:
     return parse_cron(expression).next_after(since, ZoneInfo(zone))
 
 
-def _as_json(value: Any) -> Any:
-    """``value`` as its JSON text would read back (times and bytes as strings)."""
-    if isinstance(value, dict):
-        return {k: _as_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_as_json(v) for v in value]
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
+def _as_json(record: dict[str, Any]) -> dict[str, Any]:
+    """A stream record as Lambda's filter sees it, in JSON: its time as text, binary attribute
+    values base64-encoded (the rest of a record is JSON already)."""
+    body = dict(record.get("dynamodb") or {})
+    when = body.get("ApproximateCreationDateTime")
+    if when is not None and not isinstance(when, int | float | str):
+        body["ApproximateCreationDateTime"] = str(when)
+    for image in ("NewImage", "OldImage", "Keys"):
+        if image in body and any("B" in v for v in body[image].values()):
+            body[image] = {k: _b64(v) for k, v in body[image].items()}
+    return {**record, "dynamodb": body}
+
+
+def _b64(value: dict[str, Any]) -> dict[str, Any]:
+    if "B" in value and isinstance(value["B"], bytes | bytearray):
+        return {"B": base64.b64encode(value["B"]).decode()}
+    return value
 
 
 def _is_json_object(text: str) -> bool:
