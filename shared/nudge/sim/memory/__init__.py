@@ -42,13 +42,17 @@ class MemoryAWS:
         self.sesv2 = MemorySES(True, mail)
         self.sns = MemorySNS()
         self.lambda_ = MemoryLambda()
+        self.calls = 0  # API calls made, all services
+
+    def _count(self) -> None:
+        self.calls += 1
 
     def client(self, service: str) -> Any:
         """The in-memory client of ``service`` (``"dynamodb"``, ``"sqs"``, ...)."""
         found = getattr(self, "lambda_" if service == "lambda" else service, None)
         if found is None:
             raise NotImplementedError(f"the memory backend has no {service!r} service")
-        return Client(service, found)
+        return Client(service, found, self._count)
 
 
 class Client:
@@ -59,7 +63,8 @@ class Client:
     a ``before-call`` handler's response replaces the call, an error one raises as botocore
     raises it."""
 
-    def __init__(self, service: str, impl: Any) -> None:
+    def __init__(self, service: str, impl: Any, count: Any = None) -> None:
+        self._count = count or (lambda: None)
         self._impl = impl
         self._service = service
         model, operations = _model(service)
@@ -80,8 +85,10 @@ class Client:
         events = self.meta.events
         service = self._service
         model = self.meta.service_model.operation_model(operation)
+        count = self._count
 
         def call(**params: Any) -> Any:
+            count()
             if not events.registered:
                 return found(**params)
             context: dict[str, Any] = {}
@@ -129,7 +136,7 @@ def _emitter_class() -> type:
     return Emitter
 
 
-def _Emitter() -> Any:  # noqa: N802 - a class made on first use (botocore imported lazily)
+def _Emitter() -> Any:
     return _emitter_class()()
 
 
