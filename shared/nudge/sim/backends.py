@@ -27,9 +27,9 @@ class Backend(Protocol):
     def stop(self) -> None:
         """Take it away again."""
 
-    def schedules(self, group: str, until: datetime) -> list[dict[str, Any]]:
+    def schedules(self, group: str, until: datetime, first: bool = False) -> list[dict[str, Any]]:
         """GetSchedule answers of every schedule that may be due by ``until`` (at least every
-        due ``at(...)`` one and every ``cron(...)`` one)."""
+        due ``at(...)`` one, or with ``first`` the earliest, and every ``cron(...)`` one)."""
         ...
 
     def emails(self) -> list[Any]:
@@ -53,6 +53,7 @@ class MotoBackend:
         """Start ``mock_aws``."""
         from moto import mock_aws
 
+        _cheap_moto_transactions()
         self._mock = mock_aws()
         self._mock.start()
         aws.use_backend(None)
@@ -62,7 +63,7 @@ class MotoBackend:
         self._mock.stop()
         aws.reset_clients()
 
-    def schedules(self, group: str, until: datetime) -> list[dict[str, Any]]:
+    def schedules(self, group: str, until: datetime, first: bool = False) -> list[dict[str, Any]]:
         """Every schedule of the group (ListSchedules, then GetSchedule each)."""
         sched = aws.client("scheduler")
         return [
@@ -83,6 +84,65 @@ class MotoBackend:
         return dict(sns_backends[ACCOUNT][REGION].sms_messages)
 
 
+_PATCHED = False
+
+
+def _cheap_moto_transactions() -> None:
+    """Make moto's TransactWriteItems cost the items it touches, not the table.
+
+    moto deep-copies every table a transaction names (all its items, and every stream record
+    ever written) so that it can roll back: each transaction costs the size of the table, and a
+    simulated day the square of its size. Patched here (once per process): moto's copy of a table
+    is the table itself, and this wrapper keeps a copy of only the partitions the transaction
+    touches and the stream's length, and puts them back when the transaction fails. What moto
+    answers is unchanged (tests/contract runs the same contract on both backends)."""
+    global _PATCHED
+    if _PATCHED:
+        return
+    import copy
+
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    original = DynamoDBBackend.transact_write_items
+    missing = object()
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        saved: dict[tuple[str, Any], Any] = {}
+        streams: dict[str, int] = {}
+        for entry in transact_items:
+            _, op = next(iter(entry.items()))
+            table = self.tables.get(op.get("TableName"))
+            key = op.get("Key") or op.get("Item") or {}
+            if table is None or table.hash_key_attr not in key:
+                continue
+            part = DynamoType(key[table.hash_key_attr])
+            if (table.name, part) not in saved:
+                there = table.items.get(part, missing)
+                saved[(table.name, part)] = there if there is missing else copy.deepcopy(there)
+            if table.stream_shard is not None:
+                streams[table.name] = len(table.stream_shard.items)
+        Table.__deepcopy__ = lambda table, memo: table  # type: ignore[attr-defined]
+        try:
+            original(self, transact_items)
+        except Exception:
+            for (name, part), items in saved.items():
+                table = self.tables[name]
+                if items is missing:
+                    table.items.pop(part, None)
+                else:
+                    table.items[part] = items
+            for name, length in streams.items():
+                del self.tables[name].stream_shard.items[length:]
+            raise
+        finally:
+            del Table.__deepcopy__  # type: ignore[attr-defined]
+
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    _PATCHED = True
+
+
 class MemoryBackend:
     """nudge's in-memory AWS (``nudge.sim.memory``)."""
 
@@ -101,9 +161,11 @@ class MemoryBackend:
         """Back to boto3."""
         aws.use_backend(None)
 
-    def schedules(self, group: str, until: datetime) -> list[dict[str, Any]]:
-        """The due ``at(...)`` schedules (from a time-ordered heap) and the crons."""
-        return self.aws.scheduler.due_one_time(group, until) + self.aws.scheduler.crons(group)
+    def schedules(self, group: str, until: datetime, first: bool = False) -> list[dict[str, Any]]:
+        """The due ``at(...)`` schedules (from a time-ordered heap; with ``first`` only the
+        earliest) and the crons."""
+        sched = self.aws.scheduler
+        return sched.due_one_time(group, until, first) + sched.crons(group)
 
     def emails(self) -> list[Any]:
         """Emails SES accepted."""

@@ -32,6 +32,7 @@ from nudge.core.durations import parse_duration
 from nudge.env import reset_env
 from nudge.sim.backends import DEFAULT_BACKEND, make_backend
 from nudge.sim.infra import ENV, create_resources
+from nudge.sim.patterns import matches
 from nudge.sim.readback import ReadBack
 
 # where the clock stands when nothing says where to start (no start given, no event played yet)
@@ -276,14 +277,17 @@ class Simulation(ReadBack):
     def _passes_filter(self, record: dict[str, Any]) -> bool:
         # as JSON, the way Lambda matches it (times and binary attributes are Python objects here)
         shown = _as_json(record)
-        return any(f.matches_event(shown) for f in self._stream_filters)
+        return any(matches(f, shown) for f in self._stream_filters)
 
-    def due_schedules(self, until: datetime) -> list[tuple[datetime, str, dict[str, Any]]]:
+    def due_schedules(
+        self, until: datetime, first: bool = False
+    ) -> list[tuple[datetime, str, dict[str, Any]]]:
         """Schedules due at or before ``until``, earliest first: one-time ``at(...)`` ones and
-        the next firing of each ``cron(...)`` one (campaigns, the daily recompute)."""
+        the next firing of each ``cron(...)`` one (campaigns, the daily recompute). ``first``:
+        the backend may leave out one-time ones after the earliest (the next to fire is right)."""
         group = ENV["NUDGE_SCHEDULER_GROUP"]
         due = []
-        for got in self.backend.schedules(group, until):
+        for got in self.backend.schedules(group, until, first):
             expression = got["ScheduleExpression"]
             if expression.startswith("at("):
                 at: datetime | None = parse_time(expression[3:-1] + "Z")
@@ -305,7 +309,7 @@ class Simulation(ReadBack):
             self.begin(until)
         sched = aws.client("scheduler")
         while True:
-            due = self.due_schedules(until)
+            due = self.due_schedules(until, first=True)
             if not due:
                 break
             at, name, payload = due[0]

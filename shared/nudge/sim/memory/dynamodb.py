@@ -24,6 +24,7 @@ _PLACEHOLDER = re.compile(r"[#:][A-Za-z0-9_]+")
 
 
 def _copy(item: Item) -> Item:
+    """A copy of an item, as a round trip over the wire would give."""
     return {
         k: (v.copy() if len(v) == 1 and ("S" in v or "N" in v or "B" in v) else _deep(v))
         for k, v in item.items()
@@ -39,7 +40,12 @@ def _deep(value: Any) -> Any:
 
 
 def _item_size(item: Item) -> int:
-    return sum(len(k) + len(str(next(iter(v.values())))) for k, v in item.items())
+    """About the item's size in bytes (names and string values; 8 for anything else)."""
+    size = 0
+    for name, value in item.items():
+        raw = value.get("S")
+        size += len(name) + (len(raw) if raw is not None else 8)
+    return size
 
 
 class Table:

@@ -18,6 +18,7 @@ from typing import Any
 
 from nudge.core.clock import now, parse_time
 from nudge.sim.memory.errors import error, exceptions
+from nudge.sim.patterns import matches
 
 
 def _id() -> str:
@@ -261,7 +262,7 @@ class MemoryEvents:
             }
             bus = self.buses.get(entry.get("EventBusName") or "default", {})
             for rule in bus.values():
-                if rule["pattern"].matches_event(envelope):
+                if matches(rule["pattern"], envelope):
                     for arn in rule["targets"]:
                         queue = next((q for q in self.sqs.queues.values() if q.arn == arn), None)
                         if queue is not None:
@@ -417,20 +418,30 @@ class MemoryScheduler:
             raise NotImplementedError(operation)
         return _Paginator(self.list_schedules)
 
-    def due_one_time(self, group_name: str, until: datetime) -> list[dict[str, Any]]:
-        """The ``at(...)`` schedules of a group due at or before ``until`` (for the simulator,
-        which fires them): found from a time-ordered heap, not by listing every schedule."""
-        out = []
-        keep = []
+    def due_one_time(
+        self, group_name: str, until: datetime, first: bool = False
+    ) -> list[dict[str, Any]]:
+        """The ``at(...)`` schedules of a group due at or before ``until``, earliest first (with
+        ``first`` only the earliest), for the simulator, which fires them: read from a
+        time-ordered heap, not by listing every schedule. Entries of deleted or changed
+        schedules are dropped from the heap as they come up."""
+        out: list[dict[str, Any]] = []
+        kept: list[tuple[datetime, str, str]] = []
         while self._at and self._at[0][0] <= until:
-            at, group_name_, name = heapq.heappop(self._at)
-            keep.append((at, group_name_, name))
-            got = self.groups.get(group_name_, {}).get(name)
-            if group_name_ == group_name and got and got["ScheduleExpression"].startswith("at("):
+            entry = heapq.heappop(self._at)
+            got = self.groups.get(entry[1], {}).get(entry[2])
+            if (
+                not got
+                or got["ScheduleExpression"] != f"at({entry[0].strftime('%Y-%m-%dT%H:%M:%S')})"
+            ):
+                continue  # deleted, or now due at another time (its own entry says when)
+            kept.append(entry)
+            if entry[1] == group_name:
                 out.append(got)
-        for entry in keep:  # still there until deleted: leave them on the heap
-            if self.groups.get(entry[1], {}).get(entry[2]):
-                heapq.heappush(self._at, entry)
+                if first:
+                    break
+        for entry in kept:  # still there until deleted
+            heapq.heappush(self._at, entry)
         return out
 
     def crons(self, group_name: str) -> list[dict[str, Any]]:
@@ -440,6 +451,11 @@ class MemoryScheduler:
             for s in self.groups.get(group_name, {}).values()
             if s["ScheduleExpression"].startswith("cron(")
         ]
+
+
+def _at_time(expression: str) -> datetime | None:
+    """When an ``at(...)`` expression fires (None for another kind)."""
+    return parse_time(expression[3:-1] + "Z") if expression.startswith("at(") else None
 
 
 # -- SES, SNS, Lambda ----------------------------------------------------------------------------
