@@ -123,7 +123,7 @@ class Client:
 def _emitter_class() -> type:
     from botocore.hooks import HierarchicalEmitter
 
-    class Emitter(HierarchicalEmitter):  # type: ignore[misc]
+    class Emitter(HierarchicalEmitter):
         """botocore's emitter, knowing whether anything was ever registered (calls skip the
         events while nothing listens)."""
 
@@ -131,7 +131,7 @@ def _emitter_class() -> type:
 
         def _verify_and_register(self, *args: Any, **kwargs: Any) -> None:
             self.registered = True
-            super()._verify_and_register(*args, **kwargs)
+            super()._verify_and_register(*args, **kwargs)  # type: ignore[misc]
 
     return Emitter
 

@@ -364,9 +364,9 @@ class MemoryDynamoDB:
                 f"Transaction cancelled, please refer cancellation reasons for specific reasons [{codes}]",
                 CancellationReasons=reasons,
             )
-        for table, key, item in planned:
-            if item is not True:
-                table.write(key, item)  # type: ignore[arg-type]
+        for table, key, write in planned:
+            if write is not True:
+                table.write(key, write if isinstance(write, dict) else None)
         return {}
 
     def batch_write_item(self, **request: Any) -> dict[str, Any]:

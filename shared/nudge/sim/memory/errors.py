@@ -31,4 +31,4 @@ def error(
     }
     found = exceptions(service)
     cls = found.from_code(code)
-    return cls(response, operation)  # type: ignore[no-any-return]
+    return cls(response, operation)  # type: ignore[no-any-return,unused-ignore]

@@ -128,7 +128,7 @@ class MemorySQS:
         hide = timedelta(seconds=int(request.get("VisibilityTimeout", queue.visibility)))
         names = request.get("MessageAttributeNames") or []
         at = now()
-        out = []
+        out: list[dict[str, Any]] = []
         for message in list(queue.messages):
             if len(out) == wanted:
                 break
@@ -482,7 +482,8 @@ class MemorySES:
 
     @property
     def sent(self) -> list[SentEmail]:
-        return self.shared["sent"]  # type: ignore[no-any-return]
+        sent: list[SentEmail] = self.shared["sent"]
+        return sent
 
     def verify_email_identity(self, **request: Any) -> dict[str, Any]:
         """SES v1 VerifyEmailIdentity (verified at once here)."""
