@@ -80,13 +80,28 @@ def customer(
 
 
 @pytest.fixture
-def sim() -> Iterator[Any]:
-    """A simulation of the sample config on moto, clock at 2027-01-01 00:00Z."""
+def sim(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A simulation of the sample config on the in-memory backend, clock at 2027-01-01 00:00Z.
+
+    In tests/scenarios the day it plays is replayed on moto afterwards and must give the same
+    decisions and messages (tests/twin.py), unless the test reaches AWS another way too."""
     from nudge.core.clock import parse_time
     from nudge.sim import Simulation
+    from tests.twin import Recorder, normalized, replay_on_moto
 
-    with Simulation(CONFIG, start=parse_time("2027-01-01T00:00:00Z")) as simulation:
+    start = parse_time("2027-01-01T00:00:00Z")
+    compare = "scenarios" in request.node.path.parts and "monkeypatch" not in request.fixturenames
+    with Simulation(CONFIG, start=start) as simulation:
+        recorder = Recorder(simulation) if compare else None
+        if recorder is not None:
+            recorder.setup_calls = recorder._calls()
         yield simulation
+        if recorder is None or not recorder.replayable or not recorder.log:
+            return
+        mine = normalized(simulation)
+    assert replay_on_moto(recorder, CONFIG, start, simulation.daily) == mine, (
+        "the in-memory backend and moto disagree on this day"
+    )
 
 
 def make_config(tmp_path: Path, **files: str) -> Path:

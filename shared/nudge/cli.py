@@ -41,7 +41,7 @@ def _simulate(args: argparse.Namespace) -> int:
         start = parse_start(args.start) if args.start else None
         until = parse_until(args.until) if args.until else None
         check_times(events, start, until)
-        sim = Simulation(args.config, start=start, daily=not args.no_daily)
+        sim = Simulation(args.config, start=start, daily=not args.no_daily, backend=args.backend)
     except ConfigInvalid as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
@@ -50,8 +50,12 @@ def _simulate(args: argparse.Namespace) -> int:
     except (SimulationError, ValueError) as exc:
         print(f"simulate: {exc}", file=sys.stderr)
         return 1
+    from nudge.sim.progress import Progress
+
+    bar = Progress()
     with sim:
-        sim.run(events, until)  # the clock starts at --start, else at the first event
+        sim.run(events, until, progress=bar)  # the clock starts at --start, else the first event
+        bar.close()
         result = sim.output(events)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_validate)
     p = sub.add_parser("schema", help="print the JSON Schema of the config files")
     p.set_defaults(func=_schema)
-    p = sub.add_parser("simulate", help="run the real handlers on moto with a simulated clock")
+    p = sub.add_parser(
+        "simulate", help="run the real handlers on a simulated AWS with a simulated clock"
+    )
     p.add_argument("--config", required=True)
     p.add_argument("--events", required=True)
     start_help = "start the clock here (default: the first event's time; no event may be earlier)"
@@ -181,6 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-failed",
         action="store_true",
         help="exit 0 even when a message failed (template_error, provider_error); default exit 2",
+    )
+    p.add_argument(
+        "--backend",
+        choices=("memory", "moto"),
+        default="memory",
+        help="where the simulated AWS lives: nudge's in-memory AWS (default, fast) or moto",
     )
     p.set_defaults(func=_simulate)
     p = sub.add_parser("explain", help="why a customer did or did not get each message")

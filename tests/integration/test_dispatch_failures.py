@@ -4,14 +4,17 @@ exactly one message or a `failed` decision, never two and never silence (docs/de
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from nudge.core.clock import parse_time
 from nudge.faults import InjectedCrash, crash_at
 from nudge.flows import dispatch, ingest
-from tests.conftest import customer, event
+from nudge.sim import Simulation
+from tests.conftest import CONFIG, customer, event
 
 ITEMS = [{"product_id": "p-1", "name": "Ring", "category": "jewelry", "price": 300.0}]
 
@@ -50,7 +53,15 @@ def _outcomes(sim, cid: str) -> list[tuple[str, str | None]]:
     return [(d["outcome"], d["reason"]) for d in sim.decisions() if d["customer_id"] == cid]
 
 
-def test_ses_throttling_is_retried_with_backoff_and_the_email_goes_once(sim, monkeypatch):
+@pytest.fixture
+def moto_sim() -> Iterator[Any]:
+    """The sample config on moto: these tests make moto's SES refuse, and botocore retry."""
+    with Simulation(CONFIG, start=parse_time("2027-01-01T00:00:00Z"), backend="moto") as sim:
+        yield sim
+
+
+def test_ses_throttling_is_retried_with_backoff_and_the_email_goes_once(moto_sim, monkeypatch):
+    sim = moto_sim
     delays: list[float] = []
     monkeypatch.setattr("botocore.endpoint.time.sleep", delays.append)
     _cart_due(sim, "tia")
@@ -62,7 +73,8 @@ def test_ses_throttling_is_retried_with_backoff_and_the_email_goes_once(sim, mon
     assert len(delays) == 2  # two backoffs, then success
 
 
-def test_a_rejected_email_is_a_failed_decision_not_silence(sim, monkeypatch):
+def test_a_rejected_email_is_a_failed_decision_not_silence(moto_sim, monkeypatch):
+    sim = moto_sim
     monkeypatch.setattr("botocore.endpoint.time.sleep", lambda s: None)
     _cart_due(sim, "uli")
     _ses_refuses(monkeypatch, 400, "MessageRejected", 99)

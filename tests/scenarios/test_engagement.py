@@ -1,6 +1,7 @@
 """Engagement events drive rules: what SES and phones report about nudge's messages, and nudge's
 own sends, are recorded on the customer and decided on in that same write (docs/config.md,
-"Engagement events"). Everything runs through the real handlers on moto with the simulated clock.
+"Engagement events"). Everything runs through the real handlers on the simulated AWS with the
+simulated clock.
 
 SES events are built as the configuration set's EventBridge destination delivers them: the
 ``detail-type`` names are EventBridge's (https://docs.aws.amazon.com/eventbridge/latest/ref/
@@ -9,7 +10,7 @@ published examples (awsdocs/amazon-ses-developer-guide, doc-source/
 event-publishing-retrieving-firehose-examples.md: ``open: {ipAddress, timestamp, userAgent}``,
 ``click: {ipAddress, link, linkTags, timestamp, userAgent}``, ``mail.tags`` as name -> [values]).
 ``mail.tags`` are the EmailTags nudge really passed to SES's SendEmail, captured on the boto3
-client (moto does not keep them).
+client (the simulated SES does not keep them).
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ email: {subject: "pong", text: "pong {{ unsubscribe_url }}"}
 
 class Shop(Simulation):
     """The simulation, plus the EmailTags nudge passed to SES's SendEmail, by our message id
-    (moto does not keep them; SES echoes them back in every event as ``mail.tags``)."""
+    (the simulated SES does not keep them; SES echoes them back in every event as
+    ``mail.tags``)."""
 
     def __enter__(self) -> Shop:
         super().__enter__()

@@ -1,19 +1,36 @@
-"""AWS clients, created on first use and cached per container (never at import time)."""
+"""AWS clients, created on first use and cached per container (never at import time).
+
+The simulator may put another backend behind :func:`client` (``use_backend``): a function from
+a service name to an object with the same methods as boto3's client, such as its in-memory AWS.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
+
+_backend: Callable[[str], Any] | None = None
 
 
 @cache
 def client(service: str) -> Any:
-    """A boto3 client with adaptive retries (throttling is retried with backoff)."""
+    """A boto3 client with adaptive retries (throttling is retried with backoff), or the
+    installed backend's client for ``service``."""
+    if _backend is not None:
+        return _backend(service)
     import boto3
     from botocore.config import Config
 
     config = Config(retries={"mode": "adaptive", "max_attempts": 5}, connect_timeout=3)
     return boto3.client(service, config=config)  # type: ignore[call-overload]
+
+
+def use_backend(factory: Callable[[str], Any] | None) -> None:
+    """Serve :func:`client` from ``factory`` (None: boto3 again); forgets cached clients."""
+    global _backend
+    _backend = factory
+    client.cache_clear()
 
 
 def reset_clients() -> None:

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from nudge.aws import clients as aws
 from nudge.core.clock import SimulatedClock, iso
-from nudge.sim.infra import ACCOUNT, ENV, REGION
+from nudge.sim.infra import ENV
 
 if TYPE_CHECKING:
     from nudge.config.compiled import CompiledConfig
+    from nudge.sim.backends import Backend
 
 
 class ReadBack:
@@ -27,6 +28,7 @@ class ReadBack:
     clock: SimulatedClock
     started: datetime
     dlq_url: str
+    backend: Backend
 
     def decisions(self) -> list[dict[str, Any]]:
         """Every decision stored, in time order."""
@@ -48,13 +50,10 @@ class ReadBack:
 
     def messages(self) -> list[dict[str, Any]]:
         """What SES and SNS actually received, joined to our outbox, in send order."""
-        from moto.ses.models import ses_backends
-        from moto.sns.models import sns_backends
-
         outbox = self.outbox()
         sent_at = {d["message_id"]: d["at"] for d in self.decisions() if d["outcome"] == "sent"}
         out: list[dict[str, Any]] = []
-        for raw in ses_backends[ACCOUNT][REGION].sent_messages:
+        for raw in self.backend.emails():
             data = getattr(raw, "raw_data", None)
             if data is None:
                 continue
@@ -77,7 +76,7 @@ class ReadBack:
                     "headers": {k: str(v).strip() for k, v in mime.items()},
                 }
             )
-        for provider_id, (phone, text) in sns_backends[ACCOUNT][REGION].sms_messages.items():
+        for provider_id, (phone, text) in self.backend.sms().items():
             known = outbox.get(provider_id, {})
             out.append(
                 {

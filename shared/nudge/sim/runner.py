@@ -12,10 +12,12 @@ days they cover cost, whatever the date.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,7 +30,9 @@ from nudge.core.cron import parse_cron
 from nudge.core.durations import HINT as DURATION_HINT
 from nudge.core.durations import parse_duration
 from nudge.env import reset_env
+from nudge.sim.backends import DEFAULT_BACKEND, make_backend
 from nudge.sim.infra import ENV, create_resources
+from nudge.sim.patterns import matches
 from nudge.sim.readback import ReadBack
 
 # where the clock stands when nothing says where to start (no start given, no event played yet)
@@ -123,13 +127,19 @@ class Simulation(ReadBack):
     :class:`nudge.sim.readback.ReadBack`."""
 
     def __init__(
-        self, config_dir: str | Path, start: datetime | None = None, daily: bool = False
+        self,
+        config_dir: str | Path,
+        start: datetime | None = None,
+        daily: bool = False,
+        backend: str = DEFAULT_BACKEND,
     ) -> None:
         """``start`` puts the clock there; without it the clock starts at the first event
         :meth:`run` plays (or :meth:`put` puts, or the first time :meth:`advance` goes to).
         Crons fire only after the start. ``daily`` also fires the daily recompute (scores,
         time-driven segment changes) at 03:00 shop time, as the deployed schedule does;
-        ``nudge simulate`` turns it on."""
+        ``nudge simulate`` turns it on. ``backend`` is where AWS lives: ``memory`` (nudge's
+        in-memory AWS, the default) or ``moto``; both run the same handlers and calls."""
+        self.backend = make_backend(backend)  # raises ValueError before anything runs
         self.config_dir = str(config_dir)
         self.config = load_config(self.config_dir)  # raises ConfigInvalid before anything runs
         self.clock = SimulatedClock(start or FALLBACK_START)
@@ -140,7 +150,6 @@ class Simulation(ReadBack):
         self.fired: list[tuple[datetime, str]] = []
         self._cron_last: dict[str, datetime] = {}
         self._saved_env: dict[str, str | None] = {}
-        self._mock: Any = None
         self._previous_clock: Any = None
         self._iterators: dict[str, str] = {}
         self.stream_arn = ""
@@ -154,11 +163,7 @@ class Simulation(ReadBack):
         for key, value in {**ENV, "NUDGE_CONFIG_DIR": self.config_dir}.items():
             self._saved_env[key] = os.environ.get(key)
             os.environ[key] = value
-        from moto import mock_aws
-
-        self._mock = mock_aws()
-        self._mock.start()
-        aws.reset_clients()
+        self.backend.start()
         reset_env()
         get_config.cache_clear()
         self._previous_clock = clock.install(self.clock)
@@ -170,8 +175,7 @@ class Simulation(ReadBack):
 
     def __exit__(self, *exc: object) -> None:
         clock.install(self._previous_clock)
-        self._mock.stop()
-        aws.reset_clients()
+        self.backend.stop()
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -272,28 +276,29 @@ class Simulation(ReadBack):
 
     def _passes_filter(self, record: dict[str, Any]) -> bool:
         # as JSON, the way Lambda matches it (times and binary attributes are Python objects here)
-        shown = json.loads(json.dumps(record, default=str))
-        return any(f.matches_event(shown) for f in self._stream_filters)
+        shown = _as_json(record)
+        return any(matches(f, shown) for f in self._stream_filters)
 
-    def due_schedules(self, until: datetime) -> list[tuple[datetime, str, dict[str, Any]]]:
+    def due_schedules(
+        self, until: datetime, first: bool = False
+    ) -> list[tuple[datetime, str, dict[str, Any]]]:
         """Schedules due at or before ``until``, earliest first: one-time ``at(...)`` ones and
-        the next firing of each ``cron(...)`` one (campaigns, the daily recompute)."""
-        sched = aws.client("scheduler")
+        the next firing of each ``cron(...)`` one (campaigns, the daily recompute). ``first``:
+        the backend may leave out one-time ones after the earliest (the next to fire is right)."""
         group = ENV["NUDGE_SCHEDULER_GROUP"]
         due = []
-        for summary in sched.list_schedules(GroupName=group).get("Schedules", []):
-            got = sched.get_schedule(Name=summary["Name"], GroupName=group)
+        for got in self.backend.schedules(group, until, first):
             expression = got["ScheduleExpression"]
             if expression.startswith("at("):
                 at: datetime | None = parse_time(expression[3:-1] + "Z")
             elif expression.startswith("cron("):
-                zone = ZoneInfo(got.get("ScheduleExpressionTimezone") or "UTC")
-                since = self._cron_last.setdefault(summary["Name"], self.started)
-                at = parse_cron(expression).next_after(since, zone)
+                zone = got.get("ScheduleExpressionTimezone") or "UTC"
+                since = self._cron_last.setdefault(got["Name"], self.started)
+                at = _next_cron(expression, zone, since)
             else:
                 continue
             if at is not None and at <= until:
-                due.append((at, summary["Name"], json.loads(got["Target"]["Input"])))
+                due.append((at, got["Name"], json.loads(got["Target"]["Input"])))
         return sorted(due, key=lambda d: (d[0], d[1]))
 
     def advance(self, until: datetime) -> None:
@@ -304,7 +309,7 @@ class Simulation(ReadBack):
             self.begin(until)
         sched = aws.client("scheduler")
         while True:
-            due = self.due_schedules(until)
+            due = self.due_schedules(until, first=True)
             if not due:
                 break
             at, name, payload = due[0]
@@ -335,13 +340,15 @@ class Simulation(ReadBack):
         events: Iterable[dict[str, Any]],
         until: datetime | timedelta | None = None,
         start: datetime | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         """Play events in time order, then let time run to ``until``: a time, or a duration
         after the last event (default 7 days after it).
 
         The clock starts at ``start``, else where the simulation was told to start, else at
         the first event. Events dated before the clock (a late history import) are played at
-        once, in their order, at the clock's time; ``nudge simulate`` refuses them instead."""
+        once, in their order, at the clock's time; ``nudge simulate`` refuses them instead.
+        ``progress`` is called with (events played, events in all) after each event."""
         events = list(events)
         span = event_span(events)
         if start is not None:
@@ -350,14 +357,41 @@ class Simulation(ReadBack):
             self.begin(span[0] if span else self.clock.current)
         ordered = sorted(events, key=lambda e: _event_time(e) or self.clock.current)
         last = self.clock.current
-        for event in ordered:
+        for done, event in enumerate(ordered, 1):
             when = _event_time(event) or self.clock.current
             self.advance(when)
             self.put(event)
             last = max(last, when)
+            if progress is not None:
+                progress(done, len(ordered))
         if not isinstance(until, datetime):
             until = last + (until if until is not None else timedelta(days=7))
         self.advance(until)
+
+
+@lru_cache(maxsize=256)
+def _next_cron(expression: str, zone: str, since: datetime) -> datetime | None:
+    """When a cron next fires after ``since`` (cached: asked again at every step of the clock)."""
+    return parse_cron(expression).next_after(since, ZoneInfo(zone))
+
+
+def _as_json(record: dict[str, Any]) -> dict[str, Any]:
+    """A stream record as Lambda's filter sees it, in JSON: its time as text, binary attribute
+    values base64-encoded (the rest of a record is JSON already)."""
+    body = dict(record.get("dynamodb") or {})
+    when = body.get("ApproximateCreationDateTime")
+    if when is not None and not isinstance(when, int | float | str):
+        body["ApproximateCreationDateTime"] = str(when)
+    for image in ("NewImage", "OldImage", "Keys"):
+        if image in body and any("B" in v for v in body[image].values()):
+            body[image] = {k: _b64(v) for k, v in body[image].items()}
+    return {**record, "dynamodb": body}
+
+
+def _b64(value: dict[str, Any]) -> dict[str, Any]:
+    if "B" in value and isinstance(value["B"], bytes | bytearray):
+        return {"B": base64.b64encode(value["B"]).decode()}
+    return value
 
 
 def _is_json_object(text: str) -> bool:
