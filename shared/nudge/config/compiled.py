@@ -12,8 +12,10 @@ from typing import Any
 
 from nudge.config import schema
 from nudge.config.campaigns import compile_campaigns
+from nudge.config.fields import Catalogue, PathError, Shape, build_catalogue, resolve
 from nudge.config.load import ConfigError, ConfigInvalid, RawConfig, SourceFile, read_config
 from nudge.config.targets import CancelTest, CompiledCampaign, CompiledTrigger, Content
+from nudge.config.typecheck import ConditionChecker
 from nudge.core.durations import seconds
 from nudge.core.events import ENGAGEMENT_TYPES
 from nudge.core.rules import Check, Ctx, RuleError, all_of, compile_condition, compile_path, negate
@@ -93,28 +95,75 @@ class _Compiler:
         self.errors: list[ConfigError] = list(raw.errors)
         self.allowed_names = known_names(tuple(raw.settings.traits))
         self.segment_names = set(raw.segments.segments)
+        tiers = raw.segments.value_tiers
+        targets = {t.id for t, _ in raw.triggers} | {c.id for c, _ in raw.campaigns}
+        self.catalogue: Catalogue = build_catalogue(
+            raw.settings,
+            self.segment_names,
+            {n for row in tiers.grid for n in row} if tiers else set(),
+            targets,
+        )
 
-    def fail(self, src: SourceFile | None, path: tuple[Any, ...], message: str) -> None:
+    def fail(
+        self, src: SourceFile | None, path: tuple[Any, ...], message: str, *, key: bool = False
+    ) -> None:
         if src is None:
             self.errors.append(ConfigError("?", 1, 1, ".".join(map(str, path)), message))
         else:
-            self.errors.append(src.error(path, message))
+            self.errors.append(src.error(path, message, key=key))
+
+    def typed(
+        self, src: SourceFile | None, path: tuple[Any, ...], check: Any, *args: Any
+    ) -> bool:
+        """Run a ``ConditionChecker`` method; report its problems under ``path``."""
+        checker = ConditionChecker(self.catalogue)
+        check(checker, *args)
+        for p in checker.problems:
+            self.fail(src, (*path, *p.path), p.message, key=p.at_key)
+        return not checker.problems
 
     def condition(
-        self, src: SourceFile | None, path: tuple[Any, ...], spec: Any, audience: bool
+        self,
+        src: SourceFile | None,
+        path: tuple[Any, ...],
+        spec: Any,
+        audience: bool,
+        doc: Shape | None = None,
     ) -> Check:
         try:
-            return compile_condition(spec, audience=audience)
+            check = compile_condition(spec, audience=audience)
         except RuleError as err:
             self.fail(src, (*path, *err.path), err.message)
             return lambda c: False
+        if doc is not None or audience:  # no doc: the event is unknown (reported already)
+                self.typed(
+                src, path, ConditionChecker.condition, spec, doc or self.catalogue.profile, ()
+            )
+        return check
 
     def who(self, src: SourceFile | None, path: tuple[Any, ...], who: Any) -> Check:
         try:
-            return compile_who(who, self.segment_names)
+            check = compile_who(who, self.segment_names)
         except RuleError as err:
             self.fail(src, (*path, *err.path), err.message)
             return lambda c: False
+        items = who if isinstance(who, list) else ([who] if who else [])
+        for i, item in enumerate(items):
+            at = (*path, i) if isinstance(who, list) else path
+            profile = self.catalogue.profile
+            if item.where is not None:
+                self.typed(
+                    src, (*at, "where"), ConditionChecker.condition, item.where, profile, ()
+                )
+            for name in ("did", "did_not"):
+                if getattr(item, name) is not None:
+                    test = getattr(item, name)
+                    self.typed(src, (*at, name), ConditionChecker.history_test, test, ())
+        return check
+
+    def event_name(self, src: SourceFile | None, path: tuple[Any, ...], name: str) -> bool:
+        """Is ``name`` a known or declared event? Reported at ``path`` if not."""
+        return self.typed(src, path, ConditionChecker.event_name, (), name)
 
     def check_tiers(self, src: SourceFile | None, path: tuple[Any, ...], who: Any) -> None:
         tiers = self.raw.segments.value_tiers
@@ -203,14 +252,29 @@ class _Compiler:
             self.fail(src, (*path, "same_message"), message)
 
     def trigger(self, t: schema.Trigger, src: SourceFile) -> CompiledTrigger:
-        where = self.condition(src, ("when", "where"), t.when.where, audience=False)
+        cat = self.catalogue
+        known = self.event_name(src, ("when", "event"), t.when.event)
+        # a counted trigger tests its where on past events too, which keep only type + properties
+        doc = cat.history_doc(t.when.event) if t.when.count else cat.event_doc(t.when.event)
+        where = self.condition(
+            src, ("when", "where"), t.when.where, audience=False, doc=doc if known else None
+        )
         count = None
         if t.when.count:
             same = compile_path(t.when.count.same) if t.when.count.same else None
+            if t.when.count.same and known:
+                try:
+                    resolve(cat.history_doc(t.when.event), t.when.count.same)
+                except PathError as exc:
+                    self.fail(src, ("when", "count", "same"), str(exc))
             count = (t.when.count.at_least, seconds(t.when.count.within), same)
         cancel = []
         for i, test in enumerate(t.cancel_if):
-            check = self.condition(src, ("cancel_if", i, "where"), test.where, audience=False)
+            ok = self.event_name(src, ("cancel_if", i, "event"), test.event)
+            doc = cat.history_doc(test.event) if ok else None
+            check = self.condition(
+                src, ("cancel_if", i, "where"), test.where, audience=False, doc=doc
+            )
             if test.same_message:
                 self.check_same_message(src, ("cancel_if", i), t.when.event, test.event)
             cancel.append(CancelTest(test.event, check, test.same_message))
@@ -236,6 +300,8 @@ class _Compiler:
         segments: dict[str, Check] = {}
         for name, seg in raw.segments.segments.items():
             segments[name] = self.condition(segs_src, ("segments", name, "where"), seg.where, True)
+        settings_src = raw.files.get("settings.yaml") or raw.files.get("settings.yml")
+        self.event_name(settings_src, ("attribution", "event"), raw.settings.attribution.event)
         for rel, src in raw.files.items():
             if not rel.startswith("templates/"):
                 continue
