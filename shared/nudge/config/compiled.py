@@ -15,6 +15,7 @@ from nudge.config.campaigns import compile_campaigns
 from nudge.config.fields import Catalogue, PathError, Shape, build_catalogue, resolve
 from nudge.config.load import ConfigError, ConfigInvalid, RawConfig, SourceFile, read_config
 from nudge.config.targets import CancelTest, CompiledCampaign, CompiledTrigger, Content
+from nudge.config.templatecheck import Firing, Read, TemplateChecker, locate, template_reads
 from nudge.config.typecheck import ConditionChecker
 from nudge.core.durations import seconds
 from nudge.core.events import ENGAGEMENT_TYPES
@@ -103,6 +104,10 @@ class _Compiler:
             {n for row in tiers.grid for n in row} if tiers else set(),
             targets,
         )
+        self.template_checker = TemplateChecker(
+            self.catalogue, raw.content, tuple(raw.settings.traits)
+        )
+        self.template_users: dict[str, list[Firing]] = {}
 
     def fail(
         self, src: SourceFile | None, path: tuple[Any, ...], message: str, *, key: bool = False
@@ -136,7 +141,7 @@ class _Compiler:
             self.fail(src, (*path, *err.path), err.message)
             return lambda c: False
         if doc is not None or audience:  # no doc: the event is unknown (reported already)
-                self.typed(
+            self.typed(
                 src, path, ConditionChecker.condition, spec, doc or self.catalogue.profile, ()
             )
         return check
@@ -180,8 +185,15 @@ class _Compiler:
                     self.fail(src, (*where, "value_tier"), f"unknown value tier {tier!r}{hint}")
 
     def template_source(
-        self, src: SourceFile, path: tuple[Any, ...], text: str | None, html: bool
+        self,
+        src: SourceFile,
+        path: tuple[Any, ...],
+        text: str | None,
+        html: bool,
+        firing: Firing | None = None,
     ) -> None:
+        """Check one template string: it compiles, names known variables, and (for ``firing``)
+        reads only fields the trigger or campaign gives it."""
         if text is None:
             return
         try:
@@ -192,17 +204,39 @@ class _Compiler:
         except TemplateError as exc:
             self.fail(src, path, f"template does not compile: {exc}")
             return
+        reads = template_reads(text)
         for name in missing:
-            self.fail(
-                src,
-                path,
+            line = next((r.line for r in reads if r.chain[0] == name), 1)
+            message = (
                 f"unknown variable {name!r}; templates see profile fields (first_name, cart, "
                 "lifetime_value, ...), event, content and unsubscribe_url "
-                "(declare custom traits under settings.traits)",
+                "(declare custom traits under settings.traits)"
             )
+            self.errors.append(locate(self.raw.root, src, path, line, name, message))
+        if firing is not None:
+            self.template_reads_for(src, path, reads, [firing])
+
+    def template_reads_for(
+        self, src: SourceFile, path: tuple[Any, ...], reads: list[Read], firings: list[Firing]
+    ) -> None:
+        """Report each read that one of ``firings`` cannot give (once per message)."""
+        seen: set[str] = set()
+        for firing in firings:
+            for read in reads:
+                message = self.template_checker.check(read, firing)
+                if message is None or message in seen:
+                    continue
+                seen.add(message)
+                needle = next((p for p in reversed(read.chain) if isinstance(p, str)), "")
+                self.errors.append(locate(self.raw.root, src, path, read.line, needle, message))
 
     def content(
-        self, src: SourceFile, path: tuple[Any, ...], block: Any, channel: str
+        self,
+        src: SourceFile,
+        path: tuple[Any, ...],
+        block: Any,
+        channel: str,
+        firing: Firing | None = None,
     ) -> Content | None:
         if block is None:
             return None
@@ -221,6 +255,8 @@ class _Compiler:
             for name in needed:
                 if not getattr(tpl, name):
                     self.fail(src, (*path, "template"), f"template {tpl.name!r} has no {name}")
+            if firing is not None:
+                self.template_users.setdefault(tpl.name, []).append(firing)
             return Content(
                 subject=tpl.subject if channel == "email" else None,
                 html=tpl.html if channel == "email" else None,
@@ -229,12 +265,21 @@ class _Compiler:
             )
         for key in ("subject", "html", "text"):
             value = getattr(block, key, None)
-            self.template_source(src, (*path, key), value, html=key == "html")
+            self.template_source(src, (*path, key), value, html=key == "html", firing=firing)
         return Content(
             subject=getattr(block, "subject", None),
             html=getattr(block, "html", None),
             text=block.text,
         )
+
+    def check_template_users(self) -> None:
+        """Each named template against every trigger and campaign that uses it."""
+        for name, firings in self.template_users.items():
+            tpl, src = self.raw.templates[name]
+            for key in ("subject", "html", "text"):
+                text = getattr(tpl, key)
+                if text:
+                    self.template_reads_for(src, (key,), template_reads(text), firings)
 
     def check_same_message(
         self, src: SourceFile, path: tuple[Any, ...], fired_by: str, event: str
@@ -254,6 +299,8 @@ class _Compiler:
     def trigger(self, t: schema.Trigger, src: SourceFile) -> CompiledTrigger:
         cat = self.catalogue
         known = self.event_name(src, ("when", "event"), t.when.event)
+        label = f"{src.rel} (when.event: {t.when.event})"
+        firing = Firing(label, t.when.event) if known else None
         # a counted trigger tests its where on past events too, which keep only type + properties
         doc = cat.history_doc(t.when.event) if t.when.count else cat.event_doc(t.when.event)
         where = self.condition(
@@ -289,8 +336,8 @@ class _Compiler:
             wait=seconds(t.wait) if t.wait else None,
             cooldown=seconds(t.cooldown) if t.cooldown else None,
             expires=seconds(t.expires) if t.expires else None,
-            email=self.content(src, ("email",), t.email, "email"),
-            sms=self.content(src, ("sms",), t.sms, "sms"),
+            email=self.content(src, ("email",), t.email, "email", firing),
+            sms=self.content(src, ("sms",), t.sms, "sms", firing),
             channel=t.channel,
         )
 
@@ -341,6 +388,7 @@ class _Compiler:
             rfm_rules=[r.model_dump() for r in raw.segments.rfm] if raw.segments.rfm else None,
         )
         config.campaigns = compile_campaigns(self, triggers)
+        self.check_template_users()
         return config
 
 
