@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from nudge.config.templatecheck import Firing
 from nudge.config.targets import CompiledCampaign, CompiledTrigger
+from nudge.config.templatecheck import Firing
 from nudge.core.cron import parse_cron
 from nudge.core.durations import seconds
 from nudge.core.rules import all_of

@@ -17,6 +17,7 @@ from nudge.config.load import ConfigError, ConfigInvalid, RawConfig, SourceFile,
 from nudge.config.targets import CancelTest, CompiledCampaign, CompiledTrigger, Content
 from nudge.config.templatecheck import Firing, Read, TemplateChecker, locate, template_reads
 from nudge.config.typecheck import ConditionChecker
+from nudge.config.whole import check_whole
 from nudge.core.durations import seconds
 from nudge.core.events import ENGAGEMENT_TYPES
 from nudge.core.rules import Check, Ctx, RuleError, all_of, compile_condition, compile_path, negate
@@ -117,9 +118,7 @@ class _Compiler:
         else:
             self.errors.append(src.error(path, message, key=key))
 
-    def typed(
-        self, src: SourceFile | None, path: tuple[Any, ...], check: Any, *args: Any
-    ) -> bool:
+    def typed(self, src: SourceFile | None, path: tuple[Any, ...], check: Any, *args: Any) -> bool:
         """Run a ``ConditionChecker`` method; report its problems under ``path``."""
         checker = ConditionChecker(self.catalogue)
         check(checker, *args)
@@ -157,9 +156,7 @@ class _Compiler:
             at = (*path, i) if isinstance(who, list) else path
             profile = self.catalogue.profile
             if item.where is not None:
-                self.typed(
-                    src, (*at, "where"), ConditionChecker.condition, item.where, profile, ()
-                )
+                self.typed(src, (*at, "where"), ConditionChecker.condition, item.where, profile, ())
             for name in ("did", "did_not"):
                 if getattr(item, name) is not None:
                     test = getattr(item, name)
@@ -318,9 +315,9 @@ class _Compiler:
         cancel = []
         for i, test in enumerate(t.cancel_if):
             ok = self.event_name(src, ("cancel_if", i, "event"), test.event)
-            doc = cat.history_doc(test.event) if ok else None
+            past = cat.history_doc(test.event) if ok else None
             check = self.condition(
-                src, ("cancel_if", i, "where"), test.where, audience=False, doc=doc
+                src, ("cancel_if", i, "where"), test.where, audience=False, doc=past
             )
             if test.same_message:
                 self.check_same_message(src, ("cancel_if", i), t.when.event, test.event)
@@ -393,15 +390,18 @@ class _Compiler:
 
 
 def compile_config(raw: RawConfig) -> tuple[CompiledConfig, list[ConfigError]]:
-    """Compile validated models; returns the config and every error found."""
+    """Compile validated models; returns the config and every problem found (errors, and
+    warnings with ``severity="warning"``)."""
     compiler = _Compiler(raw)
     config = compiler.run()
-    return config, compiler.errors
+    return config, [*compiler.errors, *check_whole(raw)]
 
 
 def load_config(directory: str | Path) -> CompiledConfig:
-    """Read, validate and compile a config directory; raises ``ConfigInvalid`` on any error."""
-    config, errors = compile_config(read_config(directory))
+    """Read, validate and compile a config directory; raises ``ConfigInvalid`` on any error
+    (warnings do not stop it)."""
+    config, problems = compile_config(read_config(directory))
+    errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise ConfigInvalid(errors)
     return config

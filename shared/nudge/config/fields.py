@@ -68,7 +68,7 @@ def from_annotation(tp: Any) -> Shape:
     if origin in (Union, types.UnionType):
         shapes = [from_annotation(a) for a in args if a is not type(None)]
         kinds = {s.kind for s in shapes}
-        return shapes[0] if len(shapes) == 1 or len(kinds) == 1 and "object" not in kinds else ANY
+        return shapes[0] if len(shapes) == 1 or (len(kinds) == 1 and "object" not in kinds) else ANY
     if origin is Literal:
         kinds = {from_annotation(type(a)).kind for a in args}
         return scalar(kinds.pop()) if len(kinds) == 1 else ANY

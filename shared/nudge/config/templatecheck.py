@@ -232,9 +232,7 @@ class TemplateChecker:
         return None
 
     @staticmethod
-    def _unknown(
-        read: Read, walked: list[Part], part: str, shape: Shape, firing: Firing
-    ) -> str:
+    def _unknown(read: Read, walked: list[Part], part: str, shape: Shape, firing: Firing) -> str:
         import difflib
 
         close = difflib.get_close_matches(part, list(shape.fields), n=1, cutoff=0.6)
