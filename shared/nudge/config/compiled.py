@@ -209,7 +209,7 @@ class _Compiler:
                 "lifetime_value, ...), event, content and unsubscribe_url "
                 "(declare custom traits under settings.traits)"
             )
-            self.errors.append(locate(self.raw.root, src, path, line, name, message))
+            self.errors.append(locate(self.raw.root, src, path, line, (name,), message))
         if firing is not None:
             self.template_reads_for(src, path, reads, [firing])
 
@@ -224,8 +224,9 @@ class _Compiler:
                 if message is None or message in seen:
                     continue
                 seen.add(message)
-                needle = next((p for p in reversed(read.chain) if isinstance(p, str)), "")
-                self.errors.append(locate(self.raw.root, src, path, read.line, needle, message))
+                last = next((p for p in reversed(read.chain) if isinstance(p, str)), "")
+                needles = (read.dotted, f".{last}", str(read.chain[0]))
+                self.errors.append(locate(self.raw.root, src, path, read.line, needles, message))
 
     def content(
         self,

@@ -255,10 +255,16 @@ def _dotted(parts: list[Part]) -> str:
 
 
 def locate(
-    root: Path, src: SourceFile, path: tuple[Any, ...], line: int, needle: str, message: str
+    root: Path,
+    src: SourceFile,
+    path: tuple[Any, ...],
+    line: int,
+    needles: tuple[str, ...],
+    message: str,
 ) -> ConfigError:
     """An error at template line ``line`` of the string at ``path`` in ``src``: the file's line
-    (a block scalar, ``html: |``, starts on the next line) and the column of ``needle``."""
+    (a block scalar, ``html: |``, starts on the next line) and the column of the first of
+    ``needles`` found on it."""
     base = src.error(path, message)
     mark = src.located.mark(tuple(path), key=False)
     try:
@@ -272,6 +278,10 @@ def locate(
         return base
     text = lines[number - 1]
     start = mark.column - 1 if number == mark.line else 0
-    column = text.find(needle, start) if needle else -1
-    column = column + 1 if column >= 0 else (mark.column if number == mark.line else 1)
+    column = mark.column if number == mark.line else 1
+    for needle in needles:
+        found = text.find(needle, start) if needle else -1
+        if found >= 0:
+            column = found + 1 + (1 if needle.startswith(".") else 0)
+            break
     return ConfigError(src.rel, number, column, base.key, message)
