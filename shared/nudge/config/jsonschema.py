@@ -367,8 +367,16 @@ def _condition_defs(cat: Catalogue) -> dict[str, Any]:
         "type": "object",
         "description": "did the customer do this event (within a window, at least N times)",
         "properties": {
-            "event": {"$ref": "#/$defs/event_name", "description": "the event type"},
-            "where": {"$ref": "#/$defs/event_condition", "description": "conditions on it"},
+            "event": {
+                "$ref": "#/$defs/event_name",
+                "description": "the event type",
+                "examples": ["order_placed"],
+            },
+            "where": {
+                "$ref": "#/$defs/event_condition",
+                "description": "conditions on it (properties.*)",
+                "examples": [{"properties.value": {"gte": 150}}],
+            },
             "within": _duration("how far back to look", "48h"),
             "at_least": {
                 "type": "integer",
@@ -384,14 +392,42 @@ def _condition_defs(cat: Catalogue) -> dict[str, Any]:
     def condition(paths: list[str] | set[str], audience: bool, what: str) -> dict[str, Any]:
         own = "#/$defs/customer_condition" if audience else "#/$defs/event_condition"
         props: dict[str, Any] = {
-            p: {"$ref": "#/$defs/field_test", "description": f"{what} {p}"} for p in sorted(paths)
+            p: {
+                "$ref": "#/$defs/field_test",
+                "description": f"{what} {p}",
+                "examples": [{"exists": True}],
+            }
+            for p in sorted(paths)
         }
-        props["all"] = {"type": "array", "items": {"$ref": own}, "description": "every one holds"}
-        props["any"] = {"type": "array", "items": {"$ref": own}, "description": "one holds"}
-        props["not"] = {"$ref": own, "description": "does not hold"}
+        example = {"did": {"event": "order_placed", "within": "24h"}}
+        props["all"] = {
+            "type": "array",
+            "items": {"$ref": own},
+            "description": "every one of these conditions holds",
+            "examples": [[{"type": "cart_updated"}]],
+        }
+        props["any"] = {
+            "type": "array",
+            "items": {"$ref": own},
+            "description": "at least one of these conditions holds",
+            "examples": [[{"type": "cart_updated"}]],
+        }
+        props["not"] = {
+            "$ref": own,
+            "description": "this condition does not hold",
+            "examples": [{"type": "cart_updated"}],
+        }
         if audience:
-            props["did"] = {"$ref": "#/$defs/history_test", "description": "did this event"}
-            props["did_not"] = {"$ref": "#/$defs/history_test", "description": "did not"}
+            props["did"] = {
+                "$ref": "#/$defs/history_test",
+                "description": "the customer did this event",
+                "examples": [example["did"]],
+            }
+            props["did_not"] = {
+                "$ref": "#/$defs/history_test",
+                "description": "the customer did not do this event",
+                "examples": [example["did"]],
+            }
         return {
             "type": "object",
             "description": f"a condition: {what} paths to a value or to operators",
