@@ -10,11 +10,11 @@ from typing import Any
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from nudge.config.compiled import compile_config
-    from nudge.config.load import read_config
+    from nudge.config.whole import check_config
 
-    _, problems = compile_config(read_config(args.config_dir))
-    problems = sorted(problems, key=lambda p: (p.file, p.line, p.column))
+    problems = sorted(
+        check_config(args.config_dir), key=lambda p: (p.file, p.line, p.column)
+    )
     for problem in problems:
         print(problem)
     errors = sum(p.severity == "error" for p in problems)

@@ -396,3 +396,16 @@ def test_docs_list_every_mistake_with_what_validate_says(tmp_path, capsys):
     printed = "\n".join(outputs)
     for message in quoted:
         assert message in printed, message
+
+
+def test_loading_a_deployed_config_ignores_the_code_layers_beside_it(tmp_path, capsys):
+    """In Lambda the config sits in /opt beside /opt/python (the code layers): the layout is a
+    `nudge validate` check, never a reason for a handler to refuse its config."""
+    from nudge.config import load_config
+
+    config = _copy(tmp_path)
+    (config / "python" / "nudge").mkdir(parents=True)
+
+    assert load_config(config).triggers  # loads
+    code, output = _validate(config, capsys)
+    assert code == 1 and "unknown folder 'python/'" in output

@@ -17,7 +17,6 @@ from nudge.config.load import ConfigError, ConfigInvalid, RawConfig, SourceFile,
 from nudge.config.targets import CancelTest, CompiledCampaign, CompiledTrigger, Content
 from nudge.config.templatecheck import Firing, Read, TemplateChecker, locate, template_reads
 from nudge.config.typecheck import ConditionChecker
-from nudge.config.whole import check_whole
 from nudge.core.durations import seconds
 from nudge.core.events import ENGAGEMENT_TYPES
 from nudge.core.rules import Check, Ctx, RuleError, all_of, compile_condition, compile_path, negate
@@ -391,11 +390,11 @@ class _Compiler:
 
 
 def compile_config(raw: RawConfig) -> tuple[CompiledConfig, list[ConfigError]]:
-    """Compile validated models; returns the config and every problem found (errors, and
-    warnings with ``severity="warning"``)."""
+    """Compile validated models; returns the config and every error found. (``nudge validate``
+    adds the whole-config checks of ``nudge.config.whole``.)"""
     compiler = _Compiler(raw)
     config = compiler.run()
-    return config, [*compiler.errors, *check_whole(raw)]
+    return config, compiler.errors
 
 
 def load_config(directory: str | Path) -> CompiledConfig:

@@ -1,8 +1,10 @@
 """Checks of the config as a whole: the files that must be there (and nothing else), a sender for
 every channel in use, and triggers that can never send.
 
-Errors stop the config from loading; warnings (``severity="warning"``) are reported by
-``nudge validate`` and turned into errors by ``--strict``.
+``nudge validate`` runs them on top of what loading the config checks (``check_config``). They are
+not part of loading: in Lambda the config directory is ``/opt``, shared with the code layers, and a
+deployed config is the one CI validated. Warnings (``severity="warning"``) do not fail
+``nudge validate``; ``--strict`` makes them fail it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from nudge.config.load import ConfigError, RawConfig, SourceFile
+from nudge.config.load import ConfigError, RawConfig, SourceFile, read_config
 from nudge.core.clock import iso, now
 
 SINGLE_FILES = ("settings", "segments", "content")
@@ -188,3 +190,12 @@ def _warning(src: SourceFile, path: tuple[Any, ...], message: str) -> ConfigErro
 def check_whole(raw: RawConfig) -> list[ConfigError]:
     """Every whole-config check, errors and warnings."""
     return [*check_layout(raw), *check_senders(raw), *check_reachable(raw)]
+
+
+def check_config(directory: str | Path) -> list[ConfigError]:
+    """Everything ``nudge validate`` reports about a config directory, errors and warnings."""
+    from nudge.config.compiled import compile_config
+
+    raw = read_config(directory)
+    _, errors = compile_config(raw)
+    return [*errors, *check_whole(raw)]
