@@ -12,9 +12,7 @@ from typing import Any
 def _validate(args: argparse.Namespace) -> int:
     from nudge.config.whole import check_config
 
-    problems = sorted(
-        check_config(args.config_dir), key=lambda p: (p.file, p.line, p.column)
-    )
+    problems = sorted(check_config(args.config_dir), key=lambda p: (p.file, p.line, p.column))
     for problem in problems:
         print(problem)
     errors = sum(p.severity == "error" for p in problems)
