@@ -13,7 +13,7 @@ OUT ?= out
 help:
 	@echo "make demo      simulate the sample storefront day and show who got what and why"
 	@echo "make test      run the test suite (moto, no network, no Docker)"
-	@echo "make lint      ruff + mypy + import-linter layering + nudge validate"
+	@echo "make lint      ruff + mypy + import-linter layering + nudge validate --strict"
 	@echo "make bench     measure decide(), ingest, DynamoDB calls, import time -> bench/results.json"
 	@echo "make build     cfn-lint, sam validate --lint and sam build (tools venv)"
 	@echo "make sam-local sam local invoke every function with its sample events"
@@ -45,7 +45,7 @@ lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/nudge validate config
+	$(BIN)/nudge validate --strict config
 
 format: $(VENV)/.stamp-dev
 	$(BIN)/ruff check --fix .

@@ -10,23 +10,32 @@ from typing import Any
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from nudge.config.compiled import compile_config
-    from nudge.config.load import read_config
+    from nudge.config.whole import check_config
 
-    _, errors = compile_config(read_config(args.config_dir))
-    for error in errors:
-        print(error)
-    if errors:
-        print(f"{len(errors)} problem(s) in {args.config_dir}", file=sys.stderr)
+    problems = sorted(check_config(args.config_dir), key=lambda p: (p.file, p.line, p.column))
+    for problem in problems:
+        print(problem)
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    if errors or (warnings and args.strict):
+        strict = " (--strict: warnings count as errors)" if warnings and args.strict else ""
+        print(
+            f"{errors} error(s), {warnings} warning(s) in {args.config_dir}{strict}",
+            file=sys.stderr,
+        )
         return 1
-    print(f"{args.config_dir}: ok")
+    print(f"{args.config_dir}: ok" + (f" ({warnings} warning(s))" if warnings else ""))
     return 0
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from nudge.config.jsonschema import config_schema
+    from nudge.config.jsonschema import config_schema, write_schemas
 
-    print(json.dumps(config_schema(), indent=2))
+    if args.out:
+        for path in write_schemas(args.out, args.config):
+            print(path)
+        return 0
+    print(json.dumps(config_schema(args.config), indent=2))
     return 0
 
 
@@ -166,10 +175,27 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="nudge", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("validate", help="check the config; errors name file:line:column")
+    p = sub.add_parser(
+        "validate", help="check the config; problems name file:line:column, the key and a hint"
+    )
     p.add_argument("config_dir", nargs="?", default="config")
+    p.add_argument(
+        "--strict", action="store_true", help="fail on warnings too (CI: make lint uses it)"
+    )
     p.set_defaults(func=_validate)
-    p = sub.add_parser("schema", help="print the JSON Schema of the config files")
+    p = sub.add_parser(
+        "schema",
+        help="JSON Schemas of the config files for editors (docs/config.md, Editor support)",
+    )
+    p.add_argument(
+        "--out", metavar="DIR", help="write one <kind>.schema.json per file kind into DIR"
+    )
+    p.add_argument(
+        "--config",
+        metavar="DIR",
+        default="config",
+        help="take custom events from this config's settings.yaml (default: config)",
+    )
     p.set_defaults(func=_schema)
     p = sub.add_parser(
         "simulate", help="run the real handlers on a simulated AWS with a simulated clock"

@@ -238,6 +238,8 @@ CAP_ONE_A_DAY = (
     .read_text()
     .replace("  - {channel: any, max: 2, per: 1d}", "  - {channel: any, max: 1, per: 1d}")
     .replace("holdout: {percent: 5", "holdout: {percent: 0")
+    # config may name only known or declared events (settings.yaml custom_events)
+    + "  promo_seen: {description: A promotion shown on the site}\n"
 )
 FLASH_SALE = """\
 id: flash_sale

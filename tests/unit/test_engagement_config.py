@@ -134,7 +134,7 @@ def test_the_schema_offers_same_message_in_cancel_if_items():
     result = _nudge("schema")
 
     assert result.returncode == 0, result.stderr
-    trigger = json.loads(result.stdout)["files"]["triggers/*.yaml"]
+    trigger = json.loads(result.stdout)["$defs"]["trigger"]
     item = trigger["properties"]["cancel_if"]["items"]["$ref"].rsplit("/", 1)[-1]
     same = trigger["$defs"][item]["properties"]["same_message"]
     assert same["type"] == "boolean" and same["default"] is False

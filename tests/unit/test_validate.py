@@ -138,8 +138,9 @@ def test_simulate_refuses_an_unreadable_events_file(tmp_path, capsys):
 def test_schema_is_json_schema_for_every_file():
     result = _nudge("schema")
     schema = json.loads(result.stdout)
-    assert "cooldown" in schema["files"]["triggers/*.yaml"]["properties"]
-    assert schema["files"]["triggers/*.yaml"]["additionalProperties"] is False
+    trigger = schema["$defs"]["trigger"]
+    assert "cooldown" in trigger["properties"]
+    assert trigger["additionalProperties"] is False
 
 
 def test_rfm_segment_names_are_configurable_and_checked(tmp_path):

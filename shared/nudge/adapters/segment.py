@@ -243,6 +243,9 @@ _V1_NAMES = {
     "removed_product": "product_removed",
     "completed_order": "order_completed",
 }
+# e-commerce events that stay custom events under these names (with Segment's properties) when
+# they do not describe the whole cart; config may name them without declaring them
+KEPT_AS_CUSTOM = ("product_added", "product_removed", "cart_viewed")
 
 
 def _track(msg: _Msg) -> Envelope:

@@ -13,8 +13,11 @@ from typing import Any
 
 from nudge.config import schema
 from nudge.config.campaigns import compile_campaigns
+from nudge.config.fields import Catalogue, PathError, Shape, build_catalogue, resolve
 from nudge.config.load import ConfigError, ConfigInvalid, RawConfig, SourceFile, read_config
 from nudge.config.targets import CancelTest, CompiledCampaign, CompiledTrigger, Content
+from nudge.config.templatecheck import Firing, Read, TemplateChecker, locate, template_reads
+from nudge.config.typecheck import ConditionChecker
 from nudge.core.durations import seconds
 from nudge.core.events import ENGAGEMENT_TYPES
 from nudge.core.rules import (
@@ -103,28 +106,75 @@ class _Compiler:
         self.errors: list[ConfigError] = list(raw.errors)
         self.allowed_names = known_names(tuple(raw.settings.traits))
         self.segment_names = set(raw.segments.segments)
+        tiers = raw.segments.value_tiers
+        targets = {t.id for t, _ in raw.triggers} | {c.id for c, _ in raw.campaigns}
+        self.catalogue: Catalogue = build_catalogue(
+            raw.settings,
+            self.segment_names,
+            {n for row in tiers.grid for n in row} if tiers else set(),
+            targets,
+        )
+        self.template_checker = TemplateChecker(
+            self.catalogue, raw.content, tuple(raw.settings.traits)
+        )
+        self.template_users: dict[str, list[Firing]] = {}
 
-    def fail(self, src: SourceFile | None, path: tuple[Any, ...], message: str) -> None:
+    def fail(
+        self, src: SourceFile | None, path: tuple[Any, ...], message: str, *, key: bool = False
+    ) -> None:
         if src is None:
             self.errors.append(ConfigError("?", 1, 1, ".".join(map(str, path)), message))
         else:
-            self.errors.append(src.error(path, message))
+            self.errors.append(src.error(path, message, key=key))
+
+    def typed(self, src: SourceFile | None, path: tuple[Any, ...], check: Any, *args: Any) -> bool:
+        """Run a ``ConditionChecker`` method; report its problems under ``path``."""
+        checker = ConditionChecker(self.catalogue)
+        check(checker, *args)
+        for p in checker.problems:
+            self.fail(src, (*path, *p.path), p.message, key=p.at_key)
+        return not checker.problems
 
     def condition(
-        self, src: SourceFile | None, path: tuple[Any, ...], spec: Any, audience: bool
+        self,
+        src: SourceFile | None,
+        path: tuple[Any, ...],
+        spec: Any,
+        audience: bool,
+        doc: Shape | None = None,
     ) -> Check:
         try:
-            return compile_condition(spec, audience=audience)
+            check = compile_condition(spec, audience=audience)
         except RuleError as err:
             self.fail(src, (*path, *err.path), err.message)
             return lambda c: False
+        if doc is not None or audience:  # no doc: the event is unknown (reported already)
+            self.typed(
+                src, path, ConditionChecker.condition, spec, doc or self.catalogue.profile, ()
+            )
+        return check
 
     def who(self, src: SourceFile | None, path: tuple[Any, ...], who: Any) -> Check:
         try:
-            return compile_who(who, self.segment_names)
+            check = compile_who(who, self.segment_names)
         except RuleError as err:
             self.fail(src, (*path, *err.path), err.message)
             return lambda c: False
+        items = who if isinstance(who, list) else ([who] if who else [])
+        for i, item in enumerate(items):
+            at = (*path, i) if isinstance(who, list) else path
+            profile = self.catalogue.profile
+            if item.where is not None:
+                self.typed(src, (*at, "where"), ConditionChecker.condition, item.where, profile, ())
+            for name in ("did", "did_not"):
+                if getattr(item, name) is not None:
+                    test = getattr(item, name)
+                    self.typed(src, (*at, name), ConditionChecker.history_test, test, ())
+        return check
+
+    def event_name(self, src: SourceFile | None, path: tuple[Any, ...], name: str) -> bool:
+        """Is ``name`` a known or declared event? Reported at ``path`` if not."""
+        return self.typed(src, path, ConditionChecker.event_name, (), name)
 
     def why_not(self, *whos: Any) -> Callable[[Ctx], str | None]:
         """Explains an audience made of these ``who`` values (see :func:`why_not_who`)."""
@@ -147,8 +197,15 @@ class _Compiler:
                     self.fail(src, (*where, "value_tier"), f"unknown value tier {tier!r}{hint}")
 
     def template_source(
-        self, src: SourceFile, path: tuple[Any, ...], text: str | None, html: bool
+        self,
+        src: SourceFile,
+        path: tuple[Any, ...],
+        text: str | None,
+        html: bool,
+        firing: Firing | None = None,
     ) -> None:
+        """Check one template string: it compiles, names known variables, and (for ``firing``)
+        reads only fields the trigger or campaign gives it."""
         if text is None:
             return
         try:
@@ -159,17 +216,40 @@ class _Compiler:
         except TemplateError as exc:
             self.fail(src, path, f"template does not compile: {exc}")
             return
+        reads = template_reads(text)
         for name in missing:
-            self.fail(
-                src,
-                path,
+            line = next((r.line for r in reads if r.chain[0] == name), 1)
+            message = (
                 f"unknown variable {name!r}; templates see profile fields (first_name, cart, "
                 "lifetime_value, ...), event, content and unsubscribe_url "
-                "(declare custom traits under settings.traits)",
+                "(declare custom traits under settings.traits)"
             )
+            self.errors.append(locate(self.raw.root, src, path, line, (name,), message))
+        if firing is not None:
+            self.template_reads_for(src, path, reads, [firing])
+
+    def template_reads_for(
+        self, src: SourceFile, path: tuple[Any, ...], reads: list[Read], firings: list[Firing]
+    ) -> None:
+        """Report each read that one of ``firings`` cannot give (once per message)."""
+        seen: set[str] = set()
+        for firing in firings:
+            for read in reads:
+                message = self.template_checker.check(read, firing)
+                if message is None or message in seen:
+                    continue
+                seen.add(message)
+                last = next((p for p in reversed(read.chain) if isinstance(p, str)), "")
+                needles = (read.dotted, f".{last}", str(read.chain[0]))
+                self.errors.append(locate(self.raw.root, src, path, read.line, needles, message))
 
     def content(
-        self, src: SourceFile, path: tuple[Any, ...], block: Any, channel: str
+        self,
+        src: SourceFile,
+        path: tuple[Any, ...],
+        block: Any,
+        channel: str,
+        firing: Firing | None = None,
     ) -> Content | None:
         if block is None:
             return None
@@ -188,6 +268,8 @@ class _Compiler:
             for name in needed:
                 if not getattr(tpl, name):
                     self.fail(src, (*path, "template"), f"template {tpl.name!r} has no {name}")
+            if firing is not None:
+                self.template_users.setdefault(tpl.name, []).append(firing)
             return Content(
                 subject=tpl.subject if channel == "email" else None,
                 html=tpl.html if channel == "email" else None,
@@ -196,12 +278,21 @@ class _Compiler:
             )
         for key in ("subject", "html", "text"):
             value = getattr(block, key, None)
-            self.template_source(src, (*path, key), value, html=key == "html")
+            self.template_source(src, (*path, key), value, html=key == "html", firing=firing)
         return Content(
             subject=getattr(block, "subject", None),
             html=getattr(block, "html", None),
             text=block.text,
         )
+
+    def check_template_users(self) -> None:
+        """Each named template against every trigger and campaign that uses it."""
+        for name, firings in self.template_users.items():
+            tpl, src = self.raw.templates[name]
+            for key in ("subject", "html", "text"):
+                text = getattr(tpl, key)
+                if text:
+                    self.template_reads_for(src, (key,), template_reads(text), firings)
 
     def check_same_message(
         self, src: SourceFile, path: tuple[Any, ...], fired_by: str, event: str
@@ -219,14 +310,31 @@ class _Compiler:
             self.fail(src, (*path, "same_message"), message)
 
     def trigger(self, t: schema.Trigger, src: SourceFile) -> CompiledTrigger:
-        where = self.condition(src, ("when", "where"), t.when.where, audience=False)
+        cat = self.catalogue
+        known = self.event_name(src, ("when", "event"), t.when.event)
+        label = f"{src.rel} (when.event: {t.when.event})"
+        firing = Firing(label, t.when.event) if known else None
+        # a counted trigger tests its where on past events too, which keep only type + properties
+        doc = cat.history_doc(t.when.event) if t.when.count else cat.event_doc(t.when.event)
+        where = self.condition(
+            src, ("when", "where"), t.when.where, audience=False, doc=doc if known else None
+        )
         count = None
         if t.when.count:
             same = compile_path(t.when.count.same) if t.when.count.same else None
+            if t.when.count.same and known:
+                try:
+                    resolve(cat.history_doc(t.when.event), t.when.count.same)
+                except PathError as exc:
+                    self.fail(src, ("when", "count", "same"), str(exc))
             count = (t.when.count.at_least, seconds(t.when.count.within), same)
         cancel = []
         for i, test in enumerate(t.cancel_if):
-            check = self.condition(src, ("cancel_if", i, "where"), test.where, audience=False)
+            ok = self.event_name(src, ("cancel_if", i, "event"), test.event)
+            past = cat.history_doc(test.event) if ok else None
+            check = self.condition(
+                src, ("cancel_if", i, "where"), test.where, audience=False, doc=past
+            )
             if test.same_message:
                 self.check_same_message(src, ("cancel_if", i), t.when.event, test.event)
             cancel.append(CancelTest(test.event, check, test.same_message))
@@ -241,8 +349,8 @@ class _Compiler:
             wait=seconds(t.wait) if t.wait else None,
             cooldown=seconds(t.cooldown) if t.cooldown else None,
             expires=seconds(t.expires) if t.expires else None,
-            email=self.content(src, ("email",), t.email, "email"),
-            sms=self.content(src, ("sms",), t.sms, "sms"),
+            email=self.content(src, ("email",), t.email, "email", firing),
+            sms=self.content(src, ("sms",), t.sms, "sms", firing),
             channel=t.channel,
             why_not=self.why_not(t.who),
         )
@@ -253,6 +361,8 @@ class _Compiler:
         segments: dict[str, Check] = {}
         for name, seg in raw.segments.segments.items():
             segments[name] = self.condition(segs_src, ("segments", name, "where"), seg.where, True)
+        settings_src = raw.files.get("settings.yaml") or raw.files.get("settings.yml")
+        self.event_name(settings_src, ("attribution", "event"), raw.settings.attribution.event)
         for rel, src in raw.files.items():
             if not rel.startswith("templates/"):
                 continue
@@ -292,19 +402,23 @@ class _Compiler:
             rfm_rules=[r.model_dump() for r in raw.segments.rfm] if raw.segments.rfm else None,
         )
         config.campaigns = compile_campaigns(self, triggers)
+        self.check_template_users()
         return config
 
 
 def compile_config(raw: RawConfig) -> tuple[CompiledConfig, list[ConfigError]]:
-    """Compile validated models; returns the config and every error found."""
+    """Compile validated models; returns the config and every error found. (``nudge validate``
+    adds the whole-config checks of ``nudge.config.whole``.)"""
     compiler = _Compiler(raw)
     config = compiler.run()
     return config, compiler.errors
 
 
 def load_config(directory: str | Path) -> CompiledConfig:
-    """Read, validate and compile a config directory; raises ``ConfigInvalid`` on any error."""
-    config, errors = compile_config(read_config(directory))
+    """Read, validate and compile a config directory; raises ``ConfigInvalid`` on any error
+    (warnings do not stop it)."""
+    config, problems = compile_config(read_config(directory))
+    errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise ConfigInvalid(errors)
     return config

@@ -1,29 +1,557 @@
-"""JSON Schema of the config files, for editors (``nudge schema``)."""
+"""JSON Schemas (draft 2020-12) of the config files, for editors (``nudge schema``).
+
+One schema per file kind, generated from the pydantic models ``nudge validate`` uses, with a
+description and an example on every property, patterns on durations and times, event names as an
+enum (the known events plus a config's ``settings.custom_events``), and conditions that complete
+field paths and operators. ``nudge validate`` still checks what a schema cannot (types of fields
+per event, unknown segments, templates).
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from nudge.config import schema
+from nudge.config.fields import Catalogue, Shape, build_catalogue
+from nudge.core.durations import _PATTERN as DURATION
+from nudge.core.rules import OPERATORS
 
-FILES: dict[str, type[schema.Strict]] = {
-    "settings.yaml": schema.Settings,
-    "segments.yaml": schema.SegmentsFile,
-    "content.yaml": schema.ContentFile,
-    "triggers/*.yaml": schema.Trigger,
-    "campaigns/*.yaml": schema.Campaign,
-    "templates/*.yaml": schema.Template,
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+KINDS: dict[str, tuple[type[schema.Strict], str]] = {
+    "settings": (schema.Settings, "settings.yaml"),
+    "segments": (schema.SegmentsFile, "segments.yaml"),
+    "trigger": (schema.Trigger, "triggers/*.yaml"),
+    "campaign": (schema.Campaign, "campaigns/*.yaml"),
+    "template": (schema.Template, "templates/*.yaml"),
+    "content": (schema.ContentFile, "content.yaml"),
+}
+DURATION_PATTERN = DURATION.pattern
+TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$"
+HHMM_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
+ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
+_WHO = {"segment": "vip"}
+_TEMPLATE = "{{ first_name | default('there') }}, your cart is waiting"
+
+# Model.property -> (description, example). Every property of every file kind is here (a test
+# checks it), so an editor shows what each key means while it completes it.
+DOCS: dict[str, tuple[str, Any]] = {
+    "Settings.timezone": (
+        "IANA time zone for customers without one, and campaign schedules",
+        "America/New_York",
+    ),
+    "Settings.sender": (
+        "From identities: sender.email for emails, sender.sms for texts",
+        {"email": "Rose & Co <hello@rose.example>"},
+    ),
+    "Settings.channels": (
+        "Order tried by channel: best (the first the customer can receive)",
+        ["email", "sms"],
+    ),
+    "Settings.consent": (
+        "Consent policy: email opt_in (default) or opt_out; SMS is always opt_in",
+        {"email": "opt_in"},
+    ),
+    "Settings.sources": (
+        "Accept events only from these sources (an entry matches the sources under it)",
+        ["shop.storefront", "aws.partner/shopify.com"],
+    ),
+    "Settings.quiet_hours": (
+        "Local hours when messages on these channels wait (never dropped)",
+        {"start": "21:00", "end": "08:00", "channels": ["sms"]},
+    ),
+    "Settings.frequency_caps": (
+        "Sliding windows across all triggers and campaigns: at most max per per",
+        [{"channel": "any", "max": 2, "per": "1d"}],
+    ),
+    "Settings.holdout": (
+        "Global control group: percent of customers never messaged",
+        {"percent": 5, "salt": "2027"},
+    ),
+    "Settings.arbitration_window": (
+        "How long every message waits so a higher-priority one can win",
+        "1m",
+    ),
+    "Settings.attribution": (
+        "An event within window after a message counts as its conversion",
+        {"window": "5d", "event": "order_placed"},
+    ),
+    "Settings.unsubscribe": (
+        "One-click unsubscribe link base (a signed token is added)",
+        {"url": "https://rose.example/u"},
+    ),
+    "Settings.traits": (
+        "Custom trait names templates may use besides the standard ones",
+        ["favourite_stone"],
+    ),
+    "Settings.custom_events": (
+        "Custom events, and extra properties of known ones, that config may name",
+        {"wishlist_added": {"properties": {"product_id": "string"}}},
+    ),
+    "Attribution.window": ("How long after a message a conversion counts", "5d"),
+    "Attribution.event": ("The event that counts as a conversion", "order_placed"),
+    "ConsentSettings.email": (
+        "opt_in: no recorded consent, no email; opt_out: email unless withdrawn",
+        "opt_in",
+    ),
+    "ConsentSettings.sms": ("Always opt_in", "opt_in"),
+    "CustomEvent.description": (
+        "What the event means, for humans",
+        "A product added to a wishlist",
+    ),
+    "CustomEvent.properties": (
+        "Its properties and their types",
+        {"list_id": "string", "price": "number"},
+    ),
+    "FrequencyCap.channel": ("Which messages count: email, sms or any", "any"),
+    "FrequencyCap.max": ("At most this many messages per window", 2),
+    "FrequencyCap.per": ("The sliding window", "1d"),
+    "Holdout.percent": ("Percent of customers kept as a control group", 5),
+    "Holdout.salt": ("Change it to draw a new control group", "2027"),
+    "QuietHours.start": ("Start, customer's local time, HH:MM in quotes", "21:00"),
+    "QuietHours.end": ("End, customer's local time, HH:MM in quotes", "08:00"),
+    "QuietHours.channels": ("Channels quiet hours apply to", ["sms"]),
+    "Sender.email": (
+        "From address of every email, verified in SES",
+        "Rose & Co <hello@rose.example>",
+    ),
+    "Sender.sms": ("SMS origination identity (phone number or sender id)", "+15550100"),
+    "Unsubscribe.url": ("Base URL of the one-click unsubscribe link", "https://rose.example/u"),
+    "Unsubscribe.shop_name": (
+        "Shop name on the unsubscribe page (default: sender.email's name)",
+        "Rose & Co",
+    ),
+    "SegmentsFile.segments": (
+        "Named groups of customers, each a customer condition",
+        {"vip": {"where": {"lifetime_value": {"gte": 500}}}},
+    ),
+    "SegmentsFile.value_tiers": (
+        "Longevity x recency grid of tier names",
+        {
+            "longevity": [90, 365],
+            "recency": [30, 90, 180],
+            "grid": [
+                ["rising", "steady", "fading", "lost"],
+                ["loyal", "steady", "fading", "lost"],
+                ["champion", "loyal", "fading", "lost"],
+            ],
+        },
+    ),
+    "SegmentsFile.rfm": (
+        "RFM segment names in order, first match wins (default: standard map)",
+        [{"name": "Champions", "r": [4, 5], "f": [4, 5], "m": [4, 5]}],
+    ),
+    "RfmRule.name": ("The RFM segment's name (profile rfm.segment)", "Champions"),
+    "RfmRule.r": ("Recency score range, 1-5", [4, 5]),
+    "RfmRule.f": ("Frequency score range, 1-5", [4, 5]),
+    "RfmRule.m": ("Monetary score range, 1-5", [4, 5]),
+    "Segment.where": (
+        "Customer condition: profile paths, did / did_not",
+        {"lifetime_value": {"gte": 500}},
+    ),
+    "Segment.description": ("What the segment is, for humans", "Spent 500 or more"),
+    "ValueTiers.longevity": ("Cut points in days since the first order (increasing)", [90, 365]),
+    "ValueTiers.recency": ("Cut points in days since the last order (increasing)", [30, 90, 180]),
+    "ValueTiers.grid": (
+        "Tier names: one row per longevity band, one column per recency band",
+        [["rising", "steady"], ["loyal", "fading"]],
+    ),
+    "Trigger.id": (
+        "Unique name, in every decision and message; keep it stable",
+        "cart_jewelry_high_value",
+    ),
+    "Trigger.description": (
+        "What the trigger does, for humans",
+        "High-value cart left with jewelry",
+    ),
+    "Trigger.enabled": ("false switches it off (waiting messages are dropped too)", True),
+    "Trigger.active": (
+        "Window it is active in; outside it matches are suppressed (inactive)",
+        {"from": "2027-02-01T00:00:00Z", "until": "2027-02-15T00:00:00Z"},
+    ),
+    "Trigger.when": (
+        "The event that fires it, conditions on it, repeated behaviour",
+        {"event": "cart_updated", "where": {"properties.value": {"gte": 150}}},
+    ),
+    "Trigger.who": (
+        "Customer conditions (segment, not_segment, value_tier, where, did, did_not)",
+        _WHO,
+    ),
+    "Trigger.wait": ("Delay before sending; everything is checked again when it ends", "1h"),
+    "Trigger.cancel_if": (
+        "Events that cancel the message during the wait",
+        [{"event": "order_placed"}],
+    ),
+    "Trigger.cooldown": ("At most one message from this trigger per customer per window", "7d"),
+    "Trigger.priority": ("Higher wins when caps allow only one message (default 50)", 80),
+    "Trigger.holdout": ("Percent of this trigger's customers kept as a control group", 10),
+    "Trigger.expires": ("A message still held back this long after it was due is dropped", "24h"),
+    "Trigger.channel": ("email (default), sms or best", "email"),
+    "Trigger.email": (
+        "{template: NAME} or inline subject + html/text",
+        {"template": "cart_reminder"},
+    ),
+    "Trigger.sms": (
+        "{text: ...} or {template: NAME}",
+        {"text": "Your cart is waiting. Reply STOP to opt out"},
+    ),
+    "Active.from": (
+        "Active from this time (ISO 8601 with an offset, quoted)",
+        "2027-02-01T00:00:00Z",
+    ),
+    "Active.until": (
+        "Active until this time (ISO 8601 with an offset, quoted)",
+        "2027-02-15T00:00:00Z",
+    ),
+    "Count.at_least": ("Fires when the customer has done the event this many times", 3),
+    "Count.within": ("... within this window (this event included)", "24h"),
+    "Count.same": (
+        "Count only events sharing this value with the current one",
+        "properties.product_id",
+    ),
+    "EmailContent.template": ("A template's name (templates/*.yaml)", "cart_reminder"),
+    "EmailContent.subject": ("Subject line (a Jinja2 template)", _TEMPLATE),
+    "EmailContent.html": (
+        "HTML body (Jinja2; autoescaped)",
+        "<p>Hi {{ first_name | default('there') }}</p>",
+    ),
+    "EmailContent.text": ("Plain-text body (Jinja2)", "Hi {{ first_name | default('there') }}"),
+    "EventTest.event": ("The event that cancels the wait", "order_placed"),
+    "EventTest.where": ("Conditions on that event (properties.*)", {"properties.value": 0}),
+    "EventTest.same_message": ("Only an engagement event about the message this wait is for", True),
+    "SmsContent.template": ("A template's name (its text is used)", "cart_sms"),
+    "SmsContent.text": (
+        "The text (Jinja2); end with how to opt out",
+        "Rose & Co: your cart is waiting. Reply STOP to opt out",
+    ),
+    "When.event": ("The event type that fires the trigger", "cart_updated"),
+    "When.where": (
+        "Conditions on the event (paths start at the event: properties.value)",
+        {"properties.value": {"gte": 150}},
+    ),
+    "When.count": (
+        "Repeated behaviour: at_least N within a window",
+        {"at_least": 3, "within": "24h"},
+    ),
+    "Who.segment": ("In this segment (or any of these)", "vip"),
+    "Who.not_segment": ("Not in this segment (nor any of these)", "lapsed"),
+    "Who.value_tier": ("In this value tier (or any of these)", ["champion", "loyal"]),
+    "Who.where": ("Customer condition on profile fields", {"lifetime_value": {"gte": 500}}),
+    "Who.did": (
+        "Did this event (where, within, at_least)",
+        {"event": "page_viewed", "within": "48h"},
+    ),
+    "Who.did_not": (
+        "Did not do this event (where, within)",
+        {"event": "order_placed", "within": "24h"},
+    ),
+    "Campaign.id": ("Unique name, in every decision and message", "monthly_value_tiers"),
+    "Campaign.description": ("What the campaign does, for humans", "Monthly note per value tier"),
+    "Campaign.enabled": ("false switches it off", True),
+    "Campaign.schedule": ("EventBridge Scheduler cron, in settings.timezone", "cron(0 9 1 * ? *)"),
+    "Campaign.audience": (
+        "Who it goes to (same keys as a trigger's who)",
+        {"value_tier": ["champion", "loyal"]},
+    ),
+    "Campaign.variants": (
+        "Content per audience; the first matching variant wins",
+        [{"email": {"template": "tier_default"}}],
+    ),
+    "Campaign.priority": ("Priority under frequency caps (default 50)", 20),
+    "Campaign.holdout": ("Percent kept as a control group", 10),
+    "Campaign.expires": ("A message not sent this long after the run is dropped", "3d"),
+    "Variant.who": ("Who gets this variant (first match wins)", {"value_tier": "fading"}),
+    "Variant.email": ("Email content of this variant", {"template": "tier_comeback_offer"}),
+    "Variant.sms": (
+        "SMS content of this variant",
+        {"text": "New this month. Reply STOP to opt out"},
+    ),
+    "Variant.channel": ("email, sms or best (default: the channel it has content for)", "email"),
+    "Template.name": ("Unique name, used by email: {template: NAME}", "cart_reminder"),
+    "Template.subject": ("Subject line (Jinja2)", _TEMPLATE),
+    "Template.html": (
+        "HTML body (Jinja2; autoescaped)",
+        "<p>Hi {{ first_name | default('there') }}</p>",
+    ),
+    "Template.text": (
+        "Plain-text body, also an SMS text (Jinja2)",
+        "Hi {{ first_name | default('there') }}",
+    ),
+    "ContentFile.blocks": (
+        "Content slots, each a list of variants (first matching wins)",
+        {"home_hero": [{"data": {"headline": "Valentine's gifts"}}]},
+    ),
+    "ContentVariant.who": ("Who sees this variant (leave out on the last, default one)", _WHO),
+    "ContentVariant.data": (
+        "Free-form fields; templates read content.<slot>.<field>",
+        {"headline": "Valentine's gifts"},
+    ),
+}
+DURATIONS = {
+    "Trigger.wait",
+    "Trigger.cooldown",
+    "Trigger.expires",
+    "Campaign.expires",
+    "Count.within",
+    "FrequencyCap.per",
+    "Attribution.window",
+    "Settings.arbitration_window",
+}
+TIMES = {"Active.from", "Active.until"}
+TIMES_OF_DAY = {"QuietHours.start", "QuietHours.end"}
+IDS = {"Trigger.id", "Campaign.id"}
+EVENTS = {"When.event", "EventTest.event", "Attribution.event"}
+CONDITIONS = {  # Model.property -> which paths its conditions start at
+    "When.where": "event",
+    "EventTest.where": "event",
+    "Who.where": "profile",
+    "Segment.where": "profile",
+}
+HISTORY = {"Who.did", "Who.did_not"}
+OPERATOR_DOCS = {
+    "eq": "equal to",
+    "ne": "not equal to",
+    "in": "one of a list",
+    "not_in": "none of a list",
+    "gt": "greater than",
+    "gte": "at least",
+    "lt": "less than",
+    "lte": "at most",
+    "contains": "text contains a substring, or a list contains a member",
+    "any_in": "a list shares at least one element with yours",
+    "exists": "the field is present (true) or absent (false)",
 }
 
 
-def config_schema() -> dict[str, Any]:
-    """One document: ``files`` maps each file pattern to its schema (``$defs`` shared)."""
-    out: dict[str, Any] = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "nudge config",
-        "description": "Schemas of the files under config/; map each glob to its schema.",
-        "files": {},
-    }
-    for pattern, model in FILES.items():
-        out["files"][pattern] = model.model_json_schema(by_alias=True)
+def _paths(shape: Shape, prefix: str = "", depth: int = 3) -> list[str]:
+    """Dotted paths into a shape (through lists, as conditions collect them)."""
+    out: list[str] = []
+    if depth == 0:
+        return out
+    target = shape.item if shape.kind == "list" and shape.item else shape
+    for name, inner in target.fields.items():
+        path = f"{prefix}{name}"
+        out.append(path)
+        out.extend(_paths(inner, path + ".", depth - 1))
     return out
+
+
+def _condition_defs(cat: Catalogue) -> dict[str, Any]:
+    scalar = {"type": ["string", "number", "boolean", "null"]}
+    ops: dict[str, Any] = {}
+    for op in OPERATORS:
+        value: dict[str, Any]
+        if op in ("in", "not_in", "any_in"):
+            value = {"type": "array"}
+        elif op == "exists":
+            value = {"type": "boolean"}
+        else:
+            value = dict(scalar)
+        ops[op] = {**value, "description": OPERATOR_DOCS[op], "examples": [_op_example(op)]}
+    test = {
+        "description": "a value (equal), a list (one of), or operators",
+        "anyOf": [
+            scalar,
+            {"type": "array"},
+            {"type": "object", "properties": ops, "additionalProperties": False},
+        ],
+    }
+    event_paths: set[str] = set()
+    for name, props in cat.events.items():
+        event_paths.update(f"properties.{p}" for p in _paths(props))
+        del name
+    event_paths.update(["type", "source", "time", *(f"traits.{t}" for t in cat.traits.fields)])
+    profile_paths = _paths(cat.profile)
+    history = {
+        "type": "object",
+        "description": "did the customer do this event (within a window, at least N times)",
+        "properties": {
+            "event": {
+                "$ref": "#/$defs/event_name",
+                "description": "the event type",
+                "examples": ["order_placed"],
+            },
+            "where": {
+                "$ref": "#/$defs/event_condition",
+                "description": "conditions on it (properties.*)",
+                "examples": [{"properties.value": {"gte": 150}}],
+            },
+            "within": _duration("how far back to look", "48h"),
+            "at_least": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "how many (did only)",
+                "examples": [3],
+            },
+        },
+        "required": ["event"],
+        "additionalProperties": False,
+    }
+
+    def condition(paths: list[str] | set[str], audience: bool, what: str) -> dict[str, Any]:
+        own = "#/$defs/customer_condition" if audience else "#/$defs/event_condition"
+        props: dict[str, Any] = {
+            p: {
+                "$ref": "#/$defs/field_test",
+                "description": f"{what} {p}",
+                "examples": [{"exists": True}],
+            }
+            for p in sorted(paths)
+        }
+        example = {"did": {"event": "order_placed", "within": "24h"}}
+        props["all"] = {
+            "type": "array",
+            "items": {"$ref": own},
+            "description": "every one of these conditions holds",
+            "examples": [[{"type": "cart_updated"}]],
+        }
+        props["any"] = {
+            "type": "array",
+            "items": {"$ref": own},
+            "description": "at least one of these conditions holds",
+            "examples": [[{"type": "cart_updated"}]],
+        }
+        props["not"] = {
+            "$ref": own,
+            "description": "this condition does not hold",
+            "examples": [{"type": "cart_updated"}],
+        }
+        if audience:
+            props["did"] = {
+                "$ref": "#/$defs/history_test",
+                "description": "the customer did this event",
+                "examples": [example["did"]],
+            }
+            props["did_not"] = {
+                "$ref": "#/$defs/history_test",
+                "description": "the customer did not do this event",
+                "examples": [example["did"]],
+            }
+        return {
+            "type": "object",
+            "description": f"a condition: {what} paths to a value or to operators",
+            "properties": props,
+            "additionalProperties": {"$ref": "#/$defs/field_test"},
+        }
+
+    return {
+        "field_test": test,
+        "history_test": history,
+        "event_condition": condition(event_paths, False, "event field"),
+        "customer_condition": condition(profile_paths, True, "profile field"),
+    }
+
+
+def _op_example(op: str) -> Any:
+    return {
+        "in": ["jewelry", "fragrance"],
+        "not_in": ["USD"],
+        "any_in": ["jewelry"],
+        "exists": True,
+        "contains": "/delivery",
+        "eq": "USD",
+        "ne": "USD",
+    }.get(op, 150)
+
+
+def _duration(description: str, example: str) -> dict[str, Any]:
+    return {
+        "type": "string",
+        "pattern": DURATION_PATTERN,
+        "description": f"{description} (a number and a unit: 90s, 30m, 1h, 2d, 1w)",
+        "examples": [example],
+    }
+
+
+def _decorate(model: str, name: str, prop: dict[str, Any]) -> dict[str, Any]:
+    key = f"{model}.{name}"
+    description, example = DOCS.get(key, ("", None))
+    if key in CONDITIONS:
+        audience = CONDITIONS[key] == "profile"
+        prop = {"$ref": f"#/$defs/{'customer' if audience else 'event'}_condition"}
+    elif key in HISTORY:
+        prop = {"$ref": "#/$defs/history_test"}
+    elif key in EVENTS:
+        prop = {"$ref": "#/$defs/event_name"}
+    elif key in DURATIONS:
+        duration = {"type": "string", "pattern": DURATION_PATTERN}
+        if "anyOf" in prop:
+            branches = prop["anyOf"]
+            prop["anyOf"] = [duration if b.get("type") == "string" else b for b in branches]
+        else:
+            prop.update(duration)
+    elif key in TIMES:
+        prop = {k: v for k, v in prop.items() if k not in ("anyOf", "format")}
+        prop["anyOf"] = [{"type": "string", "pattern": TIME_PATTERN}, {"type": "null"}]
+    elif key in TIMES_OF_DAY:
+        prop = {**prop, "type": "string", "pattern": HHMM_PATTERN}
+    elif key in IDS:
+        prop = {**prop, "pattern": ID_PATTERN}
+    prop = {k: v for k, v in prop.items() if k != "title"}
+    prop["description"] = description or prop.get("description", "")
+    prop["examples"] = [example]
+    return prop
+
+
+def kind_schema(kind: str, catalogue: Catalogue | None = None) -> dict[str, Any]:
+    """The JSON Schema of one file kind (``trigger``, ``settings``, ...)."""
+    cat = catalogue or build_catalogue(schema.Settings(), set(), set(), set())
+    model, pattern = KINDS[kind]
+    out = model.model_json_schema(by_alias=True)
+    defs = out.pop("$defs", {})
+    for name, body in [(out.get("title", model.__name__), out), *defs.items()]:
+        props = body.get("properties", {})
+        for prop_name in list(props):
+            props[prop_name] = _decorate(name, prop_name, props[prop_name])
+        body.pop("title", None)
+    defs.update(_condition_defs(cat))
+    defs["event_name"] = {
+        "type": "string",
+        "enum": sorted(cat.events),
+        "description": "a known event, or one declared in settings.yaml custom_events",
+    }
+    out["$defs"] = defs
+    return {
+        "$schema": DRAFT,
+        "$id": f"https://nudge.dev/schema/{kind}.schema.json",
+        "title": f"nudge {pattern}",
+        "description": (model.__doc__ or "").strip() + " (docs/config.md)",
+        **out,
+    }
+
+
+def catalogue_for(config_dir: str | Path | None) -> Catalogue:
+    """The catalogue of a config directory (its custom events, segments...), or the defaults."""
+    from nudge.config.load import read_config
+
+    if config_dir is None or not Path(config_dir).is_dir():
+        return build_catalogue(schema.Settings(), set(), set(), set())
+    raw = read_config(config_dir)
+    return build_catalogue(raw.settings, set(raw.segments.segments), set(), set())
+
+
+def write_schemas(out_dir: str | Path, config_dir: str | Path | None = None) -> list[Path]:
+    """Write ``<kind>.schema.json`` for every file kind into ``out_dir``; returns the paths."""
+    target = Path(out_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    cat = catalogue_for(config_dir)
+    written = []
+    for kind in KINDS:
+        path = target / f"{kind}.schema.json"
+        path.write_text(json.dumps(kind_schema(kind, cat), indent=2) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def config_schema(config_dir: str | Path | None = None) -> dict[str, Any]:
+    """Every kind's schema in one standard document, under ``$defs`` (``nudge schema``)."""
+    cat = catalogue_for(config_dir)
+    return {
+        "$schema": DRAFT,
+        "$id": "https://nudge.dev/schema/config.schema.json",
+        "title": "nudge config",
+        "description": "The schema of each config file kind under $defs; `nudge schema --out DIR` "
+        "writes them as separate files for editors (docs/config.md).",
+        "$defs": {kind: kind_schema(kind, cat) for kind in KINDS},
+    }

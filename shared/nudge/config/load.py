@@ -23,9 +23,12 @@ class ConfigError:
     column: int
     key: str
     message: str
+    severity: str = "error"  # or "warning": reported, but the config still loads
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.column}"
+        if self.severity != "error":
+            where += f": {self.severity}"
         return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
 
 

@@ -87,6 +87,16 @@ class Unsubscribe(Strict):
     )
 
 
+PropertyType = Literal["string", "number", "boolean", "time", "list", "object", "any"]
+
+
+class CustomEvent(Strict):
+    """A custom event (or extra properties of a known one) that config may name."""
+
+    description: str | None = None
+    properties: dict[str, PropertyType] = Field(default_factory=dict)
+
+
 class Settings(Strict):
     """settings.yaml"""
 
@@ -105,6 +115,7 @@ class Settings(Strict):
         default_factory=list,
         description="extension: custom trait names templates may use besides the standard ones",
     )
+    custom_events: dict[str, CustomEvent] = Field(default_factory=dict)
 
     _arb = field_validator("arbitration_window")(classmethod(lambda cls, v: _duration(v)))
 

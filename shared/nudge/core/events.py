@@ -30,6 +30,12 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+# Field types here are what `nudge validate` checks config conditions and templates against;
+# optional fields the partner adapters add (sku, contact, referrer...) are listed so config may
+# use them. The models stay open: other properties are kept (settings.custom_events declares them).
+_Id = str | int | None  # partner ids are strings; a storefront may send numbers
+
+
 class LineItem(_Open):
     """One product line in a cart or order."""
 
@@ -38,6 +44,10 @@ class LineItem(_Open):
     category: str | None = None
     price: float | None = None
     quantity: int = 1
+    sku: _Id = None
+    variant_id: _Id = None
+    url: str | None = None
+    image_url: str | None = None
 
 
 class ProductProps(_Open):
@@ -46,12 +56,23 @@ class ProductProps(_Open):
     category: str | None = None
     price: float | None = None
     url: str | None = None
+    sku: _Id = None
+    image_url: str | None = None
 
 
 class PageProps(_Open):
     path: str
     title: str | None = None
     url: str | None = None
+    name: str | None = None
+    referrer: str | None = None
+
+
+class Contact(_Open):
+    """The address and phone a partner body gave (for profiles that have none)."""
+
+    email: str | None = None
+    phone: str | None = None
 
 
 class CartProps(_Open):
@@ -60,6 +81,7 @@ class CartProps(_Open):
     currency: str | None = None
     items: list[LineItem] = Field(default_factory=list)
     checkout_url: str | None = None
+    contact: Contact | None = None
 
 
 class OrderProps(_Open):
@@ -67,17 +89,22 @@ class OrderProps(_Open):
     value: float
     currency: str | None = None
     items: list[LineItem] = Field(default_factory=list)
+    contact: Contact | None = None
 
 
 class RefundProps(_Open):
     order_id: str
     value: float
+    currency: str | None = None
+    refund_id: _Id = None
 
 
 class ConsentProps(_Open):
     channel: str = Field(pattern="^(email|sms)$")
     granted: bool
     source: str | None = None
+    addresses: int | None = None  # mailbox feedback: how many addresses it marked
+    sub_type: str | None = None
 
 
 class Consent(BaseModel):
@@ -119,6 +146,61 @@ ENGAGEMENT_TYPES = (
     "email_complained",
     "sms_replied",
 )
+
+
+class SegmentChangeProps(_Open):
+    """``segment_entered`` / ``segment_exited``."""
+
+    segment: str
+
+
+class TierChangeProps(_Open):
+    """``value_tier_changed``: the tier before (``from``) and now (``to``); None = no tier."""
+
+    from_: str | None = Field(default=None, alias="from")
+    to: str | None = None
+
+
+class EngagementProps(_Open):
+    """What every engagement event carries about its message (docs/config.md)."""
+
+    message_id: str
+    trigger: str
+    channel: str
+    kind: str = "trigger"
+    chain: list[str] = Field(default_factory=list)
+
+
+class ClickProps(EngagementProps):
+    link: str | None = None
+    link_tags: dict[str, list[str]] | None = None
+
+
+class BounceProps(EngagementProps):
+    bounce_type: str | None = None
+    sub_type: str | None = None
+    addresses: int | None = None
+
+
+class ComplaintProps(EngagementProps):
+    feedback_type: str | None = None
+
+
+class ReplyProps(EngagementProps):
+    keyword: str | None = None
+
+
+# the events nudge records itself (source ``nudge``) and the fields of their properties
+OWN_PROPERTY_MODELS: dict[str, type[BaseModel]] = {
+    "segment_entered": SegmentChangeProps,
+    "segment_exited": SegmentChangeProps,
+    "value_tier_changed": TierChangeProps,
+    **{name: EngagementProps for name in ENGAGEMENT_TYPES},
+    "email_clicked": ClickProps,
+    "email_bounced": BounceProps,
+    "email_complained": ComplaintProps,
+    "sms_replied": ReplyProps,
+}
 
 _detail_adapter = TypeAdapter(Detail)
 

@@ -18,33 +18,37 @@ SEEN_MAX = 300  # event ids remembered for duplicate detection
 ORDERS_MAX = 100
 SENDS_MAX = 100
 _TOP_LEVEL_TRAITS = ("email", "phone", "timezone")
-# docs/reference.md#profile-fields: what the profile view offers conditions, templates (at the top level) and the
-# profile API; the event history, waits and send ledger stay internal (the export has them).
-PROFILE_FIELDS = (
-    "customer_id",
-    "email",
-    "phone",
-    "timezone",
-    "traits",
-    "consent",
-    "orders_count",
-    "lifetime_value",
-    "avg_order_value",
-    "first_order_at",
-    "last_order_at",
-    "days_since_first_order",
-    "days_since_last_order",
-    "last_seen_at",
-    "cart",
-    "segments",
-    "value_tier",
-    "rfm",
-    "pltv",
-    "p_alive",
-    "expected_orders_90d",
-    "preferred_channel",
-    "scored_at",
-)
+# What the profile view offers conditions, templates (at the top level) and the profile API
+# (docs/reference.md#profile-fields; docs/config.md, "Paths"), with the type `nudge validate` checks config against: a plain type,
+# or the name of a nested shape (``cart`` is a cart_updated's properties plus ``updated_at``). The
+# event history, waits and send ledger stay internal (the export has them).
+PROFILE_FIELDS: dict[str, str] = {
+    "customer_id": "string",
+    "email": "string",
+    "phone": "string",
+    "timezone": "string",
+    "traits": "traits",
+    "consent": "consent",
+    "orders_count": "number",
+    "lifetime_value": "number",
+    "avg_order_value": "number",
+    "first_order_at": "time",
+    "last_order_at": "time",
+    "days_since_first_order": "number",
+    "days_since_last_order": "number",
+    "last_seen_at": "time",
+    "cart": "cart",
+    "segments": "segments",
+    "value_tier": "value_tier",
+    "rfm": "rfm",
+    "pltv": "number",
+    "p_alive": "number",
+    "expected_orders_90d": "number",
+    "preferred_channel": "string",
+    "scored_at": "time",
+}
+# profile fields an event empties as it is applied (``_order``): a message fired by it finds none
+EMPTIED_BY: dict[str, tuple[str, ...]] = {"order_placed": ("cart",)}
 EMAIL_ADDRESSES = "email_addresses"  # normalised address -> {state, at, sub_type} (feedback)
 
 
