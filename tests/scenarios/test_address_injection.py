@@ -25,7 +25,7 @@ UNTIL = parse_time("2027-02-04T00:00:00Z")
 
 
 def _cart(cid: str, at: str = f"{DAY}T10:00:00Z") -> dict:
-    return event("cart_updated", cid, at, value=300.0, items=ITEMS, event_id=f"{cid}-cart")
+    return event("cart_updated", cid, at, value=300.0, items=ITEMS, event_id=f"{cid}-{at}")
 
 
 def _ses_sent() -> list[dict]:
@@ -164,12 +164,12 @@ def test_a_phone_is_kept_in_e164_and_texted_there():
     with Simulation(CONFIG, start=parse_time("2027-02-10T00:00:00Z")) as sim:
         sim.run(
             [
-                customer("pat", "2027-02-10T14:00:00Z", phone="+1 (613) 555-1111"),
-                _delivery_view("pat"),
+                customer("jo", "2027-02-10T14:00:00Z", phone="+1 (613) 555-1111"),
+                _delivery_view("jo"),
             ],
             until=parse_time("2027-02-11T00:00:00Z"),
         )
-        assert sim.profiles()["pat"]["phone"] == "+16135551111"
+        assert sim.profiles()["jo"]["phone"] == "+16135551111"
         assert [to for to, _text in _texts()] == ["+16135551111"]
 
 
@@ -237,15 +237,15 @@ def test_a_template_that_cannot_be_rendered_ends_failed_template_error_never_sen
 @pytest.mark.parametrize(
     "attempt",
     [
-        "{% set _ = content.home_hero.update({'headline': 'HACKED'}) %}",
-        "{% set _ = content.update({'home_hero': {'headline': 'HACKED'}}) %}",
-        "{% set _ = content.home_hero.__setitem__('headline', 'HACKED') %}",
-        "{% set _ = event.properties['items'].append({'name': 'HACKED'}) %}",
+        "content.home_hero.update({'headline': 'HACKED'})",
+        "content.update({'home_hero': {'headline': 'HACKED'}})",
+        "content.home_hero.__setitem__('headline', 'HACKED')",
+        "event.properties['items'].append({'name': 'HACKED'})",
     ],
 )
 def test_a_template_cannot_change_what_later_renders_see(tmp_path, attempt):
     html = (
-        "{% if first_name == 'Mal' %}" + attempt + "{% endif %}"
+        "{% set done = first_name == 'Mal' and " + attempt + " %}"
         "<p>{{ content.home_hero.headline }}</p>"
     )
     with Simulation(
@@ -260,12 +260,13 @@ def test_a_template_cannot_change_what_later_renders_see(tmp_path, attempt):
             ],
             until=UNTIL,
         )
+        [to_ann] = [m for m in _ses_sent() if m["to"] == ["ann@shop.example"]]
+        html_part = to_ann["mime"].get_body(preferencelist=("html",)).get_content()
+        assert "Valentine&#39;s gifts" in html_part and "HACKED" not in html_part
         outcomes = {
             d["customer_id"]: (d["outcome"], d["reason"])
             for d in sim.decisions()
             if d["trigger"] == "cart_jewelry_high_value" and d["outcome"] != "scheduled"
         }
         assert outcomes == {"mal": ("failed", "template_error"), "ann": ("sent", None)}
-        [mail] = _ses_sent()
-        html_part = mail["mime"].get_body(preferencelist=("html",)).get_content()
-        assert "Valentine's gifts" in html_part and "HACKED" not in html_part
+        assert "HACKED" not in json.dumps(sim.profiles()["ann"])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 INVALID_EMAIL = "invalid_email"
@@ -30,37 +31,50 @@ class Checked:
     value: str | None
     error: str | None = None
     why: str | None = None
+    display_name: str = ""
 
 
-def check_email(value: Any) -> Checked:
-    """One addr-spec, normalised (``Ann@Shop.Example`` -> ``Ann@shop.example``), or an error."""
-    from email_validator import EmailNotValidError, validate_email
+def check_email(value: Any, *, display_name: bool = False) -> Checked:
+    """One addr-spec, normalised (``Ann@Shop.Example`` -> ``Ann@shop.example``), or an error.
 
+    ``display_name``: also accept ``Name <addr-spec>`` (the configured sender), the name in
+    ``Checked.display_name``."""
     if not isinstance(value, str):
         return Checked(None, INVALID_EMAIL, "not a string")
+    return _check_email(value.strip(), display_name)
+
+
+@lru_cache(maxsize=4096)
+def _check_email(value: str, display_name: bool) -> Checked:
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         found = validate_email(
-            value.strip(),
+            value,
             check_deliverability=False,
             allow_smtputf8=False,
-            allow_display_name=False,
+            allow_display_name=display_name,
             allow_quoted_local=False,
             allow_domain_literal=False,
         )
     except EmailNotValidError as exc:
         return Checked(None, INVALID_EMAIL, str(exc))
-    address = found.ascii_email or found.normalized
-    return Checked(address)
+    name = (found.display_name or "") if display_name else ""
+    return Checked(found.ascii_email or found.normalized, display_name=name)
 
 
 def check_phone(value: Any) -> Checked:
     """An international number in E.164 (``+1 (613) 555-1111`` -> ``+16135551111``), or an
     error."""
-    import phonenumbers
-
     if not isinstance(value, str):
         return Checked(None, INVALID_PHONE, "not a string")
-    text = value.strip()
+    return _check_phone(value.strip())
+
+
+@lru_cache(maxsize=4096)
+def _check_phone(text: str) -> Checked:
+    import phonenumbers
+
     if not _PHONE_CHARS.match(text):
         return Checked(None, INVALID_PHONE, "not an international number (+ and digits)")
     try:
