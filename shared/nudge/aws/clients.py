@@ -8,9 +8,14 @@ from typing import Any
 
 @cache
 def client(service: str) -> Any:
-    """A boto3 client with adaptive retries (throttling is retried with backoff)."""
+    """A boto3 client with adaptive retries (throttling is retried with backoff); the SDK's
+    loggers are capped at WARNING first (``nudge.observe.cap_library_loggers``)."""
     import boto3
     from botocore.config import Config
+
+    from nudge.observe import cap_library_loggers
+
+    cap_library_loggers()
 
     config = Config(retries={"mode": "adaptive", "max_attempts": 5}, connect_timeout=3)
     return boto3.client(service, config=config)  # type: ignore[call-overload]
