@@ -215,8 +215,13 @@ def _with_template(tmp_path, html: str):
             "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
             "time",
         ),
+        (
+            "{% set x = range(100000) | list %}"
+            "{% for a in x %}{% for b in x %}{% endfor %}{% endfor %}",
+            "time",
+        ),
     ],
-    ids=["recursive-macro", "include", "output-size", "one-huge-string", "time"],
+    ids=["recursive-macro", "include", "output-size", "one-huge-string", "time", "time-no-calls"],
 )
 def test_a_template_that_cannot_be_rendered_ends_failed_template_error_never_sending(
     tmp_path, html, words
