@@ -50,6 +50,7 @@ def _instrument(handle: Handler, correlation_id_path: str | None) -> Handler:
 
     if _logger is None:
         _logger = Logger()
+    cap_library_loggers()
     path = getattr(correlation_paths, correlation_id_path or "", correlation_id_path)
     wrapped = Tracer().capture_lambda_handler(handle)
     wrapped = Metrics().log_metrics(wrapped, capture_cold_start_metric=True)
@@ -61,3 +62,18 @@ def correlate(value: str | None) -> None:
     outside Lambda."""
     if _logger is not None and value:
         _logger.set_correlation_id(value)
+
+
+LIBRARY_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
+
+
+def cap_library_loggers() -> None:
+    """Keep the AWS SDK's and the HTTP client's loggers at WARNING or above, whatever level
+    the functions log at: at DEBUG botocore logs every request and response body, customers'
+    addresses included (docs/deploy.md, "Logs"). A level set above WARNING is kept."""
+    import logging
+
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level < logging.WARNING:  # NOTSET (inherit the root's), DEBUG or INFO
+            logger.setLevel(logging.WARNING)

@@ -153,3 +153,23 @@ def test_rfm_segment_names_are_configurable_and_checked(tmp_path):
     bad = segments + "rfm:\n  - {name: Best, r: [4, 6]}\n"
     result = _nudge("validate", str(make_config(tmp_path / "b", **{"segments.yaml": bad})))
     assert result.returncode == 1 and "segments.yaml:" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "sender",
+    ["Rose & Co <hello@rose.example>, evil@y.example", "hello@rose.example\\r\\nBcc: x@y.example"],
+    ids=["a-list", "a-line-break"],
+)
+def test_a_sender_that_is_not_one_address_is_refused(tmp_path, sender):
+    settings = (CONFIG / "settings.yaml").read_text()
+    broken = settings.replace('email: "Rose & Co <hello@rose.example>"', f'email: "{sender}"')
+    assert broken != settings
+    config = make_config(tmp_path, **{"settings.yaml": broken})
+
+    result = _nudge("validate", str(config))
+
+    assert result.returncode == 1
+    assert (
+        "settings.yaml:7:" in result.stdout
+        and "sender.email: not one email address" in result.stdout
+    )

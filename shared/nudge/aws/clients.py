@@ -16,7 +16,11 @@ _backend: Callable[[str], Any] | None = None
 @cache
 def client(service: str) -> Any:
     """A boto3 client with adaptive retries (throttling is retried with backoff), or the
-    installed backend's client for ``service``."""
+    installed backend's client for ``service``; the SDK's loggers are capped at WARNING first
+    (``nudge.observe.cap_library_loggers``)."""
+    from nudge.observe import cap_library_loggers
+
+    cap_library_loggers()
     if _backend is not None:
         return _backend(service)
     import boto3

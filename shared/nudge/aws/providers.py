@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import re
+from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from typing import Any
 
 from nudge.aws.clients import client
+from nudge.core.addresses import check_email
 from nudge.core.clock import now
 from nudge.env import get_env
 
@@ -19,6 +22,31 @@ class ProviderError(Exception):
     """The provider refused the message (after the client's own retries)."""
 
 
+class MessageError(ValueError):
+    """The message cannot be built (an address that is not one addr-spec, a bad header name)."""
+
+
+# Characters that end a line somewhere (str.splitlines: CR, LF, VT, FF, FS, GS, RS, NEL, U+2028,
+# U+2029) and every other control character: never inside a header value.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,75}$")
+
+
+def header_text(value: str) -> str:
+    """A header value as one line: each run of line breaks and control characters becomes one
+    space (``Bob<CR><LF>Bcc: x`` -> ``Bob Bcc: x``), so text can never start a new header."""
+    return _BREAKS.sub(" ", value).strip()
+
+
+def _address(value: str, *, display_name: bool) -> Address:
+    """``value`` as an ``email.headerregistry.Address``: exactly one addr-spec (with a display
+    name only where ``display_name``), or ``MessageError``."""
+    checked = check_email(value, display_name=display_name)
+    if checked.value is None:
+        raise MessageError(f"not one email address: {checked.why}")
+    return Address(display_name=header_text(checked.display_name), addr_spec=checked.value)
+
+
 def build_email(
     sender: str,
     to: str,
@@ -27,39 +55,50 @@ def build_email(
     text: str | None,
     headers: dict[str, str],
 ) -> bytes:
-    """A MIME message with text and HTML parts and our headers."""
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(now())
-    msg["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].strip("> "))
-    for name, value in headers.items():
-        msg[name] = value
-    msg.set_content(text or "")
-    if html:
-        msg.add_alternative(html, subtype="html")
-    return msg.as_bytes()
+    """A MIME message with text and HTML parts and our headers, built by the email library.
+
+    ``sender`` may carry a display name (``Rose & Co <hello@rose.example>``), ``to`` is one bare
+    address; both must be exactly one address. Every other header value is made one line
+    (``header_text``). Raises ``MessageError`` when the message cannot be built."""
+    sender_address = _address(sender, display_name=True)
+    recipient = _address(to, display_name=False)
+    try:
+        msg = EmailMessage(policy=SMTP)
+        msg["From"] = sender_address
+        msg["To"] = recipient
+        msg["Subject"] = header_text(subject)
+        msg["Date"] = format_datetime(now())
+        msg["Message-ID"] = make_msgid(domain=sender_address.domain)
+        for name, value in headers.items():
+            if not _HEADER_NAME.match(name):
+                raise MessageError(f"not a header name: {name!r}")
+            msg[name] = header_text(value)
+        msg.set_content(text or "")
+        if html:
+            msg.add_alternative(html, subtype="html")
+        return msg.as_bytes()
+    except MessageError:
+        raise
+    except Exception as exc:  # whatever the email library refuses, the message is not sent
+        raise MessageError(f"{type(exc).__name__}: {exc}") from None
 
 
 def send_email(
     sender: str,
     to: str,
-    subject: str,
-    html: str | None,
-    text: str | None,
-    headers: dict[str, str],
+    raw: bytes,
     tags: dict[str, str] | None = None,
 ) -> str:
-    """Send through SES v2; returns the provider's message id.
+    """Send a message made by ``build_email`` through SES v2 to ``to`` (one address: the
+    Destination names it alone); returns the provider's message id.
 
     ``tags`` come back on SES's bounce/complaint events, so feedback finds the customer.
     """
     ses = client("sesv2")
     kwargs: dict[str, Any] = {
-        "FromEmailAddress": sender,
-        "Destination": {"ToAddresses": [to]},
-        "Content": {"Raw": {"Data": build_email(sender, to, subject, html, text, headers)}},
+        "FromEmailAddress": str(_address(sender, display_name=True)),
+        "Destination": {"ToAddresses": [_address(to, display_name=False).addr_spec]},
+        "Content": {"Raw": {"Data": raw}},
     }
     if tags:
         kwargs["EmailTags"] = [{"Name": k, "Value": _tag(v)} for k, v in tags.items()]

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from nudge.core.addresses import check_email
 from nudge.core.clock import parse_time
 from nudge.core.durations import parse_duration
 
@@ -32,6 +33,18 @@ def _duration(value: Any) -> str:
 class Sender(Strict):
     email: str | None = None
     sms: str | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _one_address(cls, value: str | None) -> str | None:
+        """One address, a display name allowed (``Rose & Co <hello@rose.example>``): what
+        every email's ``From`` header is built from (docs/delivery.md)."""
+        if value is None:
+            return value
+        checked = check_email(value, display_name=True)
+        if checked.value is None:
+            raise ValueError(f"not one email address: {checked.why}")
+        return value
 
 
 class ConsentSettings(Strict):

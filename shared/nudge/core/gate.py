@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from nudge.core.addresses import address_error, check_address
 from nudge.core.clock import iso
 from nudge.core.decisions import Decision
 from nudge.core.events import Event
@@ -90,7 +91,13 @@ def choose_channel(
 
 
 def address_detail(channel: str, view: dict[str, Any]) -> dict[str, Any]:
-    """Decision detail for what feedback said about the address (never the address itself)."""
+    """Decision detail for what feedback said about the address, or why the one given was not
+    kept (``address_error``: ``invalid_email``/``invalid_phone``); never the address itself."""
+    kind = "email" if channel == "email" else "phone"
+    held = view.get(kind)
+    error = check_address(kind, held).error if held else address_error(view, kind)
+    if error is not None:
+        return {"address_error": error}
     state = email_state(view) if channel == "email" else None
     if state is None:
         return {}
@@ -107,9 +114,12 @@ def channel_block(channel: str, view: dict[str, Any], config: CompiledConfig) ->
     opt_out = channel == "email" and config.settings.consent.email == "opt_out"
     if consent is False or (consent is None and not opt_out):
         return "no_consent"
-    address = view.get("email") if channel == "email" else view.get("phone")
-    if not address or (channel == "email" and email_state(view) is not None):
-        return "no_address"  # none, or feedback said it bounced / complained (docs/delivery.md)
+    kind = "email" if channel == "email" else "phone"
+    address = view.get(kind)
+    if not address or check_address(kind, address).error is not None:
+        return "no_address"  # none, or not an address (one stored before addresses were checked)
+    if channel == "email" and email_state(view) is not None:
+        return "no_address"  # feedback said it bounced / complained (docs/delivery.md)
     return None
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from email.utils import parseaddr
 from typing import Any
 
+from nudge.core.addresses import ADDRESS_ERRORS, check_address
 from nudge.core.clock import iso, parse_time
 from nudge.core.events import ENGAGEMENT_TYPES, Event
 
@@ -116,18 +117,22 @@ def apply_event(profile: dict[str, Any], event: Event, history_seconds: float) -
     seen = event.type not in ENGAGEMENT_TYPES
     if seen and (not profile.get("last_seen_at") or when > profile["last_seen_at"]):
         profile["last_seen_at"] = when
-    new_email = (event.traits or {}).get("email", profile.get("email"))
+    traits_in = _checked_addresses(profile, event.traits or {}, when)
+    new_email = traits_in.get("email", profile.get("email"))
     if normal_address(new_email) != normal_address(profile.get("email")):
         pin_legacy_bounce(profile)  # an old flag belonged to the address being replaced
-    if event.traits:
+    if traits_in:
         traits = profile.setdefault("traits", {})
-        for key, value in event.traits.items():
+        for key, value in traits_in.items():
             if value is None:
                 traits.pop(key, None)
             else:
                 traits[key] = value
             if key in _TOP_LEVEL_TRAITS:
-                profile[key] = value
+                if value is None:
+                    profile.pop(key, None)
+                else:
+                    profile[key] = value
     if event.consent:
         for channel, granted in event.consent.items():
             profile.setdefault("consent", {})[channel] = bool(granted)
@@ -148,6 +153,31 @@ def apply_event(profile: dict[str, Any], event: Event, history_seconds: float) -
         _order(profile, props, when)
     elif kind == "order_refunded":
         _refund(profile, props)
+
+
+def _checked_addresses(
+    profile: dict[str, Any], traits: dict[str, Any], when: str
+) -> dict[str, Any]:
+    """``traits`` with ``email`` and ``phone`` checked (nudge.core.addresses): a valid one
+    normalised, an invalid one replaced by None (the address is removed, never kept) and why
+    noted under ``address_errors``, without the value itself."""
+    out = dict(traits)
+    for kind in ("email", "phone"):
+        if kind not in traits or traits[kind] is None:
+            continue
+        checked = check_address(kind, traits[kind])
+        errors = profile.get(ADDRESS_ERRORS) or {}
+        if checked.error is None:
+            out[kind] = checked.value
+            errors.pop(kind, None)
+        else:
+            out[kind] = None
+            errors[kind] = {"error": checked.error, "why": checked.why, "at": when}
+        if errors:
+            profile[ADDRESS_ERRORS] = errors
+        else:
+            profile.pop(ADDRESS_ERRORS, None)
+    return out
 
 
 def normal_address(value: Any) -> str:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from nudge.aws import scheduler as schedule
 from nudge.aws import store
-from nudge.aws.providers import ProviderError, send_email, send_sms
+from nudge.aws.providers import MessageError, ProviderError, build_email, send_email, send_sms
 from nudge.core.clock import iso, parse_time
 from nudge.core.clock import now as clock_now
 from nudge.core.decisions import Decision, Plan
@@ -231,7 +231,8 @@ def _deliver(
             rendered = _render(
                 answer.content, channel, _context(answer, message, config, unsub, now)
             )
-        except TemplateError as exc:
+            outgoing = _compose(message, answer, config, unsub, rendered)
+        except (TemplateError, MessageError) as exc:
             return _end(
                 message, now, "failed", "failed", "template_error", ledger=None, error=str(exc)
             )
@@ -251,7 +252,7 @@ def _deliver(
             continue
         except store.Gone:
             return "erased"
-        return _call_provider(message, now, answer, config, unsub, rendered)
+        return _call_provider(message, now, answer, config, outgoing)
     raise RuntimeError(f"profile kept changing under us after {MAX_ATTEMPTS} attempts")
 
 
@@ -275,32 +276,44 @@ def _context(
     return template_context(view, envelope_doc(message.get("event")), blocks, unsub)
 
 
+def _compose(
+    message: dict[str, Any],
+    answer: Send | HoldOut,
+    config: CompiledConfig,
+    unsub: str,
+    rendered: tuple[str | None, str | None, str | None],
+) -> bytes | str:
+    """What goes to the provider: the raw MIME message for an email (built before the call is
+    marked, so a message that cannot be built ends ``failed``/``template_error``), the text of
+    an SMS. Raises ``MessageError``."""
+    subject, html, text = rendered
+    if message["channel"] != "email":
+        return text or ""
+    headers = {
+        "List-Unsubscribe": f"<{unsub}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "X-Nudge-Message-Id": message["message_id"],
+    }
+    sender = config.settings.sender.email or ""
+    return build_email(sender, answer.view["email"], subject or "", html, text, headers)
+
+
 def _call_provider(
     message: dict[str, Any],
     now: datetime,
     answer: Send,
     config: CompiledConfig,
-    unsub: str,
-    rendered: tuple[str | None, str | None, str | None],
+    outgoing: bytes | str,
 ) -> str:
     """Call SES or SNS for a message whose call is marked; record what came of it."""
-    customer_id, channel, view = message["customer_id"], message["channel"], answer.view
-    subject, html, text = rendered
+    customer_id, view = message["customer_id"], answer.view
     settings = config.settings
     try:
-        if channel == "email":
-            headers = {
-                "List-Unsubscribe": f"<{unsub}>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                "X-Nudge-Message-Id": message["message_id"],
-            }
+        if isinstance(outgoing, bytes):
             provider_id = send_email(
                 settings.sender.email or "",
                 view["email"],
-                subject or "",
-                html,
-                text,
-                headers,
+                outgoing,
                 tags={
                     "customer": customer_id,
                     "message": message["message_id"],
@@ -308,7 +321,7 @@ def _call_provider(
                 },
             )
         else:
-            provider_id = send_sms(settings.sender.sms, view["phone"], text or "")
+            provider_id = send_sms(settings.sender.sms, view["phone"], outgoing)
             store.remember_phone(view["phone"], customer_id)
     except ProviderError as exc:
         return _end(

@@ -11,7 +11,9 @@ act. What each request does:
   same field): withdraws consent for the token's channel and answers 200 with a short page, no
   redirect and no cookie (§3.1).
 - A token that is missing, forged, altered, or that differs between the URL and the form: 403;
-  a ``POST`` without the one-click field: 400; any other method: 405. None of them change anything.
+  a ``POST`` without the one-click field, or whose body cannot be read (bad base64, not UTF-8,
+  not ``name=value`` pairs, multipart without its boundary): 400, whatever the token; any other
+  method: 405. None of them change anything, and no request makes the function fail (5xx).
 
 The token (``nudge.core.tokens``) is the only thing read from the request; nothing it carries but
 the shop's name and the channel is echoed, and that is HTML-escaped.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import html
+import re
 from email import policy
 from email.parser import BytesParser
 from email.utils import parseaddr
@@ -86,13 +89,16 @@ def _header(event: dict[str, Any], name: str) -> str:
     return ""
 
 
-def _multipart(raw: bytes, content_type: str) -> dict[str, list[str]]:
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _multipart(raw: bytes, content_type: str) -> dict[str, list[str]] | None:
     message = BytesParser(policy=policy.HTTP).parsebytes(
         b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n" + raw
     )
+    if not message.is_multipart() or message.defects:
+        return None  # no boundary, or parts that do not parse
     fields: dict[str, list[str]] = {}
-    if not message.is_multipart():
-        return fields
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str):
@@ -103,17 +109,30 @@ def _multipart(raw: bytes, content_type: str) -> dict[str, list[str]]:
     return fields
 
 
-def form(event: dict[str, Any]) -> dict[str, list[str]]:
-    """The POST body's fields (urlencoded or multipart, base64 or not); {} if unreadable."""
-    body = event.get("body") or ""
+def form(event: dict[str, Any]) -> dict[str, list[str]] | None:
+    """The POST body's fields (urlencoded or multipart, base64 or not); None if the body cannot
+    be read: not a string, base64 that does not decode, urlencoded text that is not UTF-8 or
+    not ``name=value`` pairs with valid ``%`` escapes, multipart without its boundary."""
+    body = event.get("body")
+    if body is None:
+        return {}
+    if not isinstance(body, str):
+        return None
     try:
-        raw = base64.b64decode(body) if event.get("isBase64Encoded") else str(body).encode()
+        raw = (
+            base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode()
+        )
         content_type = _header(event, "content-type")
         if content_type.lower().startswith("multipart/form-data"):
             return _multipart(raw, content_type)
-        return parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
-    except (ValueError, binascii.Error, LookupError):
-        return {}
+        text = raw.decode("utf-8")
+        if not text or text.isspace():
+            return {}
+        if _BAD_ESCAPE.search(text):
+            return None
+        return parse_qs(text.strip(), keep_blank_values=True, strict_parsing=True, errors="strict")
+    except (ValueError, binascii.Error, LookupError, TypeError):
+        return None  # UnicodeDecodeError is a ValueError
 
 
 def _token(event: dict[str, Any], fields: dict[str, list[str]]) -> str | None:
@@ -157,6 +176,8 @@ def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         return _page(405, "Not allowed", _para("Use the link in the message."), Allow="GET, POST")
     post = method.upper() == "POST"
     fields = form(event) if post else {}
+    if fields is None:
+        return _page(400, "Not understood", _para("Press the button on the unsubscribe page."))
     token = _token(event, fields)
     found = read_token(token) if token else None
     if token is None or found is None:
