@@ -19,15 +19,3 @@ def client(service: str) -> Any:
 def reset_clients() -> None:
     """Forget cached clients (tests and the simulator swap the AWS endpoint under them)."""
     client.cache_clear()
-
-
-# error codes that mean "this function is not allowed to": never retried into success, never
-# to be swallowed (the template lacks a grant)
-DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
-
-
-def is_denied(exc: BaseException) -> bool:
-    """Whether ``exc`` is an AWS permission error."""
-    response = getattr(exc, "response", None)
-    code = (response or {}).get("Error", {}).get("Code") if isinstance(response, dict) else None
-    return code in DENIED

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from nudge.aws import store, warm
-from nudge.aws.clients import is_denied
+from nudge.aws.errors import is_denied
 from nudge.aws.invoke import invoke_async
 from nudge.core.clock import iso, parse_time
 from nudge.core.clock import now as clock_now

@@ -15,7 +15,7 @@ import logging
 from collections import Counter
 
 from nudge.aws import store
-from nudge.aws.clients import is_denied
+from nudge.aws.errors import is_denied
 from nudge.core.clock import iso
 from nudge.core.clock import now as clock_now
 
