@@ -1,5 +1,6 @@
 # Every routine task has one short name. The project venv is .venv; SAM CLI and cfn-lint live in
-# .venv-tools because their pins clash with ours.
+# .venv-tools because their pins clash with ours, and checkov in .venv-checkov because its boto3
+# pin clashes with SAM CLI's.
 SHELL := /bin/bash
 PYTHON ?= $(shell for p in python3.12 python3.11 python3.13 python3; do \
             if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then echo $$p; break; fi; done)
@@ -13,7 +14,7 @@ OUT ?= out
 help:
 	@echo "make demo      simulate the sample storefront day and show who got what and why"
 	@echo "make test      run the test suite (moto, no network, no Docker)"
-	@echo "make lint      ruff + mypy + import-linter layering + nudge validate --strict"
+	@echo "make lint      ruff + mypy + import-linter layering + nudge validate --strict + cfn-lint/checkov"
 	@echo "make bench     measure decide(), ingest, DynamoDB calls, import time -> bench/results.json"
 	@echo "make build     cfn-lint, sam validate --lint and sam build (tools venv)"
 	@echo "make sam-local sam local invoke every function with its sample events"
@@ -46,6 +47,7 @@ lint: $(VENV)/.stamp-dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/nudge validate --strict config
+	bash .ci/sam.sh checkov
 
 format: $(VENV)/.stamp-dev
 	$(BIN)/ruff check --fix .
@@ -67,4 +69,4 @@ sam-local:
 	bash .ci/sam.sh local
 
 clean:
-	rm -rf $(VENV) .venv-tools .aws-sam $(OUT)
+	rm -rf $(VENV) .venv-tools .venv-checkov .aws-sam $(OUT)

@@ -6,6 +6,8 @@
 #
 #   bash .ci/sam.sh tools      create or reuse .venv-tools (aws-sam-cli + cfn-lint)
 #   bash .ci/sam.sh validate   tools, then cfn-lint and `sam validate --lint` (zero warnings)
+#   bash .ci/sam.sh checkov    cfn-lint and checkov on template.yaml (make lint); checkov lives in
+#                              its own .venv-checkov: it pins a boto3 that aws-sam-cli's pin excludes
 #   bash .ci/sam.sh build      validate, then `sam build` into .aws-sam/
 #   bash .ci/sam.sh local      = make sam-local: sam build for this machine's architecture, then
 #                              `sam local invoke` of every function in template.yaml with its
@@ -33,6 +35,7 @@ cd "$(dirname "$0")/.."
 # Pinned so a new lint rule or SAM release cannot turn CI red overnight; bump on purpose.
 SAM_CLI_VERSION="${SAM_CLI_VERSION:-1.170.0}"
 CFN_LINT_VERSION="${CFN_LINT_VERSION:-1.58.0}"
+CHECKOV_VERSION="${CHECKOV_VERSION:-3.3.30}"
 TOOLS=.venv-tools
 STAMP="$TOOLS/.stamp-nudge"
 
@@ -129,6 +132,41 @@ cmd_validate() {
   "$TOOLS/bin/cfn-lint" template.yaml
   log "sam validate --lint"
   "$TOOLS/bin/sam" validate --lint --template-file template.yaml
+}
+
+# checkov in its own virtualenv (its boto3 pin and aws-sam-cli's cannot share one).
+CHECKOV=.venv-checkov
+cmd_checkov_tools() {
+  local want="checkov==$CHECKOV_VERSION" stamp="$CHECKOV/.stamp-nudge"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] \
+      && "$CHECKOV/bin/checkov" --version >/dev/null 2>&1; then
+    return 0
+  fi
+  local py start=$SECONDS
+  py="$(tools_python)"
+  log "creating $CHECKOV with $py and installing $want"
+  rm -rf "$CHECKOV"
+  "$py" -m venv "$CHECKOV"
+  if ! { "$CHECKOV/bin/python" -m pip install --upgrade pip \
+         && "$CHECKOV/bin/python" -m pip install "$want"; } >"$CHECKOV/install.log" 2>&1; then
+    grep -v "is ignored: it is neither a file nor a directory" "$CHECKOV/install.log" | tail -n 40 >&2
+    die "installing checkov failed (full log: $CHECKOV/install.log)"
+  fi
+  printf '%s' "$want" >"$stamp"
+  log "checkov ready in $((SECONDS - start)) s: $("$CHECKOV/bin/checkov" --version)"
+}
+
+# make lint: cfn-lint and checkov on template.yaml. checkov fails on any failed check; each
+# skipped one carries its reason in template.yaml (Metadata.checkov.skip or a checkov:skip comment).
+cmd_checkov() {
+  cmd_tools
+  cmd_checkov_tools
+  offline_env
+  log "cfn-lint template.yaml"
+  "$TOOLS/bin/cfn-lint" template.yaml
+  log "checkov template.yaml"
+  "$CHECKOV/bin/checkov" --quiet --compact --skip-download --framework cloudformation \
+    --file template.yaml
 }
 
 host_arch() {
@@ -464,10 +502,11 @@ cmd_local() {
 case "${1:-}" in
   tools) cmd_tools ;;
   validate) cmd_validate ;;
+  checkov) cmd_checkov ;;
   build) cmd_build ;;
   local) shift; cmd_local "$@" ;;
   *)
-    echo "usage: bash .ci/sam.sh tools|validate|build|local" >&2
+    echo "usage: bash .ci/sam.sh tools|validate|checkov|build|local" >&2
     exit 2
     ;;
 esac

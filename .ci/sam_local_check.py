@@ -27,8 +27,10 @@ that a handler's error fails the target (.ci/run runs it).
 from __future__ import annotations
 
 import argparse
+import base64
 import fnmatch
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -38,6 +40,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,9 @@ LOCAL_TEMPLATE = ROOT / ".aws-sam" / "build" / "template.sam-local.yaml"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 PREFIX = "nudge-local"
+# The local stack's unsubscribe secret (a deploy generates its own): the tokens in
+# events/unsubscribe_*.json are signed with it.
+LOCAL_UNSUBSCRIBE_SECRET = "nudge-local-unsubscribe-secret-for-sam-local-only"
 INVOKE_TIMEOUT = 300  # seconds for one `sam local invoke` (image build + container + handler)
 
 # What SAM logs (and still exits 0) when the container timed out or never answered.
@@ -349,6 +355,10 @@ def create_resources(endpoint: str) -> dict[str, str]:
         aws_client("ses", endpoint).verify_email_identity(EmailAddress=address)
         aws_client("sesv2", endpoint).create_email_identity(EmailIdentity=address.split("@")[-1])
     aws_client("sesv2", endpoint).create_configuration_set(ConfigurationSetName=config_set)
+    # the deploy generates the secret; here it is the one the sample requests are signed with
+    secret_arn = aws_client("secretsmanager", endpoint).create_secret(
+        Name=f"{PREFIX}-unsubscribe", SecretString=LOCAL_UNSUBSCRIBE_SECRET
+    )["ARN"]
     return {
         "AWS_ENDPOINT_URL": endpoint,
         "NUDGE_TABLE": table,
@@ -359,8 +369,35 @@ def create_resources(endpoint: str) -> dict[str, str]:
         "NUDGE_WAKE_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{PREFIX}-wake",
         "NUDGE_WAKE_DLQ_ARN": wake_dlq_arn,
         "NUDGE_SES_CONFIGURATION_SET": config_set,
-        "NUDGE_UNSUBSCRIBE_SECRET": "nudge-local-unsubscribe-secret",
+        "NUDGE_UNSUBSCRIBE_SECRET_ARN": secret_arn,
     }
+
+
+def fresh_tokens(path: Path, logs: Path) -> Path:
+    """``path``, or a copy of it in ``logs`` whose unsubscribe token is issued now (the samples'
+    tokens carry their issue time and expire a year later; the check must not)."""
+    from datetime import UTC, datetime
+
+    from nudge.core.tokens import Keyring, make_token, read_token
+
+    text = path.read_text(encoding="utf-8")
+    found = sorted(set(re.findall(r"n2\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", text)))
+    if not found:
+        return path
+    keys = Keyring((LOCAL_UNSUBSCRIBE_SECRET,))
+    for old in found:
+        said = read_token(old, keys, datetime.now(UTC), timedelta(days=36500))
+        new = make_token(said.customer_id, said.channel, datetime.now(UTC), keys)
+        text = text.replace(old, new)
+        event = json.loads(text)
+        if event.get("isBase64Encoded") and event.get("body"):
+            body = base64.b64decode(event["body"]).decode().replace(old, new)
+            event["body"] = base64.b64encode(body.encode()).decode()
+            event.get("headers", {})["content-length"] = str(len(body))
+            text = json.dumps(event, indent=2)
+    out = logs / f"event-{path.name}"
+    out.write_text(text, encoding="utf-8")
+    return out
 
 
 def write_local_template(built: Path = BUILT_TEMPLATE, out: Path = LOCAL_TEMPLATE) -> None:
@@ -538,7 +575,7 @@ def run(args: argparse.Namespace) -> int:
             event = _load_json(path)
             state = {} if args.break_moto else checks.before(function, event)
             started = time.monotonic()
-            code, out, err = invoker.run(function, path)
+            code, out, err = invoker.run(function, fresh_tokens(path, logs))
             took = f"{time.monotonic() - started:4.1f}s"
             outcome = check_invoke(code, out, err)
             note = ""

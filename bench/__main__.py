@@ -45,7 +45,7 @@ def main() -> int:
 
     results: dict[str, Any] = {}
     targets = dict(TARGETS)
-    from bench import api, message_path, scoring, shop, simulate
+    from bench import api, load, message_path, scoring, shop, simulate
 
     sections = [
         ("event path", core.run),
@@ -54,6 +54,7 @@ def main() -> int:
         ("scoring", scoring.run),
         ("simulation", simulate.run),
         ("shop scale", shop.run),
+        ("load (10,000-customer day on a moto server)", load.run),
     ]
     for name, fn in sections:
         print(f"running {name} benchmarks...", file=sys.stderr, flush=True)

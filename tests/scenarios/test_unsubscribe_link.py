@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlencode, urljoin, urlparse
 
 import pytest
 
+from nudge.aws.secrets import forget_keys, unsubscribe_keys
 from nudge.core.clock import parse_time
-from nudge.core.tokens import make_token
+from nudge.core.tokens import Keyring, make_token
 from nudge.flows import unsubscribe
 from nudge.sim import Simulation
 from tests.conftest import CONFIG, EVENTS, customer, event, make_config
 
+LOCAL_UNSUBSCRIBE_SECRET = "nudge-local-unsubscribe-secret-for-sam-local-only"  # as in .ci
 ITEMS = [{"product_id": "p-1", "name": "Ring", "category": "jewelry", "price": 300.0}]
 
 
@@ -209,16 +212,20 @@ def test_forged_altered_or_cross_customer_tokens_get_403_and_change_nothing(sim)
     link = _first_email(sim, "eve")
     sim.run([customer("fay", "2027-02-04T09:00:00Z")], until=parse_time("2027-02-04T10:00:00Z"))
     eve = _token(link)
-    fay = make_token("fay")  # a genuine token of another customer
-    eve_payload, eve_mac = eve.split(".")
-    fay_payload, _fay_mac = fay.split(".")
-    sms_payload = make_token("eve", "sms").split(".")[0]
+    now, keys = sim.clock.current, unsubscribe_keys()
+    fay = make_token("fay", "email", now, keys)  # a genuine token of another customer
+    version, kid, eve_payload, eve_mac = eve.split(".")
+    fay_payload = fay.split(".")[2]
+    sms_payload = make_token("eve", "sms", now, keys).split(".")[2]
+    guessed = make_token("eve", "email", now, Keyring(("a guessed secret, long enough" * 2,)))
     base = link.split("?")[0]
     bad_links = {
-        "forged with a guessed secret": f"{base}?t={make_token('eve', secret='guessed')}",
-        "altered signature": f"{base}?t={eve_payload}.{eve_mac[:-2]}xx",
-        "another customer's payload, eve's signature": f"{base}?t={fay_payload}.{eve_mac}",
-        "eve's payload switched to sms": f"{base}?t={sms_payload}.{eve_mac}",
+        "forged with a guessed secret": f"{base}?t={guessed}",
+        "guessed secret under our key id": f"{base}?t={version}.{kid}.{guessed.split('.', 2)[2]}",
+        "altered signature": f"{base}?t={version}.{kid}.{eve_payload}.{eve_mac[:-2]}xx",
+        "another customer's payload, eve's signature": f"{base}?t={version}.{kid}.{fay_payload}.{eve_mac}",
+        "eve's payload switched to sms": f"{base}?t={version}.{kid}.{sms_payload}.{eve_mac}",
+        "the first format (no key id, no issue time)": f"{base}?t={eve_payload}.{eve_mac}",
         "not a token": f"{base}?t=garbage",
         "no token": base,
     }
@@ -302,12 +309,15 @@ def test_a_link_in_a_text_unsubscribes_from_texts_only(tmp_path):
         assert _consent(sim, "jo") == {"email": True, "sms": False}
 
 
-def test_the_sample_requests_in_events_do_what_their_names_say(sim, monkeypatch):
-    from nudge.env import reset_env
+def test_the_sample_requests_in_events_do_what_their_names_say(sim):
+    from nudge.aws import clients
 
-    # the samples' token is signed with the local stack's secret (.ci/sam_local_check.py)
-    monkeypatch.setenv("NUDGE_UNSUBSCRIBE_SECRET", "nudge-local-unsubscribe-secret")
-    reset_env()
+    # the samples' token is signed with the local stack's secret (.ci/sam_local_check.py), on
+    # 2026-11-01: put it in the simulated deployment's secret, as a rotation would
+    secret = clients.client("secretsmanager")
+    arn = os.environ["NUDGE_UNSUBSCRIBE_SECRET_ARN"]
+    secret.put_secret_value(SecretId=arn, SecretString=LOCAL_UNSUBSCRIBE_SECRET)
+    forget_keys()
     sim.run([customer("c-1001", "2027-02-10T09:00:00Z")], until=parse_time("2027-02-10T10:00:00Z"))
 
     def sample(name: str) -> dict:

@@ -19,9 +19,14 @@ log = logging.getLogger("nudge.aws.bus")
 SOURCE = "nudge"
 
 
+class BusRejected(RuntimeError):
+    """The bus answered, but did not accept every event."""
+
+
 def put_events(envelopes: list[dict[str, Any]]) -> None:
-    """Put events on the nudge bus in batches of 10; a failure is logged, never raised
-    (the change they announce is already stored and its triggers already evaluated)."""
+    """Put events on the nudge bus in batches of 10. A call that fails (a missing permission
+    above all) or entries the bus did not accept are logged and raised: the item that caused
+    them fails and is retried, never silently reported as done."""
     if not envelopes:
         return
     entries = [
@@ -38,10 +43,13 @@ def put_events(envelopes: list[dict[str, Any]]) -> None:
     for start in range(0, len(entries), 10):
         try:
             out = events.put_events(Entries=entries[start : start + 10])
-            if out.get("FailedEntryCount"):
-                log.warning("%s nudge events not accepted by the bus", out["FailedEntryCount"])
-        except Exception:
+        except events.exceptions.ClientError:
             log.exception("could not put nudge events on the bus")
+            raise
+        if out.get("FailedEntryCount"):
+            codes = sorted({e.get("ErrorCode", "?") for e in out.get("Entries", [])} - {"?"})
+            log.error("%s nudge events not accepted by the bus", out["FailedEntryCount"])
+            raise BusRejected(f"{out['FailedEntryCount']} nudge events not accepted: {codes}")
 
 
 def park(body: Any, reason: str) -> None:

@@ -98,6 +98,12 @@ class Unsubscribe(Strict):
         default=None,
         description="the name the unsubscribe page shows; default: sender.email's display name",
     )
+    token_lifetime: str = Field(
+        default="365d",
+        description="how long an unsubscribe link works after the message was sent (e.g. 365d)",
+    )
+
+    _lifetime = field_validator("token_lifetime")(classmethod(lambda cls, v: _duration(v)))
 
 
 PropertyType = Literal["string", "number", "boolean", "time", "list", "object", "any"]

@@ -28,13 +28,14 @@ from typing import TYPE_CHECKING, Any
 from nudge.aws import scheduler as schedule
 from nudge.aws import store
 from nudge.aws.providers import MessageError, ProviderError, build_email, send_email, send_sms
+from nudge.aws.secrets import unsubscribe_keys
 from nudge.core.clock import iso, parse_time
 from nudge.core.clock import now as clock_now
 from nudge.core.decisions import Decision, Plan
 from nudge.core.events import envelope_doc
 from nudge.core.rules import Ctx
 from nudge.core.templates import TemplateError, compile_template, render, template_context
-from nudge.core.tokens import unsubscribe_url
+from nudge.core.tokens import make_token, unsubscribe_url
 from nudge.core.verdict import Defer, HoldOut, Send, Suppress, verdict
 from nudge.faults import checkpoint
 from nudge.flows.common import (
@@ -226,7 +227,7 @@ def _deliver(
             )
         if isinstance(answer, Defer):
             return _defer(message, now, answer.until, answer.reason, **answer.detail)
-        unsub = _unsubscribe(config, customer_id, channel)
+        unsub = _unsubscribe(config, customer_id, channel, now)
         try:
             rendered = _render(
                 answer.content, channel, _context(answer, message, config, unsub, now)
@@ -256,10 +257,11 @@ def _deliver(
     raise RuntimeError(f"profile kept changing under us after {MAX_ATTEMPTS} attempts")
 
 
-def _unsubscribe(config: CompiledConfig, customer_id: str, channel: str) -> str:
+def _unsubscribe(config: CompiledConfig, customer_id: str, channel: str, now: datetime) -> str:
+    """The message's signed unsubscribe link (a link in a text stops texts), issued now."""
     settings = config.settings
     base = settings.unsubscribe.url if settings.unsubscribe else "https://example.invalid/u"
-    return unsubscribe_url(base, customer_id, channel)  # a link in a text stops texts
+    return unsubscribe_url(base, make_token(customer_id, channel, now, unsubscribe_keys()))
 
 
 def _context(

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from nudge.aws import store, warm
+from nudge.aws.errors import is_denied
 from nudge.aws.invoke import invoke_async
 from nudge.core.clock import iso, parse_time
 from nudge.core.clock import now as clock_now
@@ -388,8 +389,10 @@ class _Run:
         with more than one profile: the invocation fails and its retry resumes the run)."""
         try:
             self._customer(item, row, scores)
-        except Exception:
+        except Exception as exc:
             log.exception("score: customer %s failed", item.get("customer_id"))
+            if is_denied(exc):  # no other customer will fare better: fail the invocation
+                raise
             with self.lock:
                 counts = self.state["counts"]
                 counts["failed"] = counts.get("failed", 0) + 1

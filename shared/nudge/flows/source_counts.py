@@ -15,6 +15,7 @@ import logging
 from collections import Counter
 
 from nudge.aws import store
+from nudge.aws.errors import is_denied
 from nudge.core.clock import iso
 from nudge.core.clock import now as clock_now
 
@@ -50,7 +51,10 @@ def flush() -> None:
         counts = _pending[key]
         try:
             store.add_source_counts(key[0], key[1], dict(counts), at, _reasons.get(key))
-        except Exception:  # a counter must never fail the batch
+        except Exception as exc:  # a counter must never fail the batch, unless it is not allowed
+            if is_denied(exc):
+                log.exception("not allowed to write source counts", extra={"topic": key[1]})
+                raise
             log.warning("could not write source counts", exc_info=True, extra={"topic": key[1]})
             continue
         del _pending[key]

@@ -10,10 +10,11 @@ act. What each request does:
   base64-encoded by the Function URL when it chooses to; the confirmation page's form sends the
   same field): withdraws consent for the token's channel and answers 200 with a short page, no
   redirect and no cookie (§3.1).
-- A token that is missing, forged, altered, or that differs between the URL and the form: 403;
-  a ``POST`` without the one-click field, or whose body cannot be read (bad base64, not UTF-8,
-  not ``name=value`` pairs, multipart without its boundary): 400, whatever the token; any other
-  method: 405. None of them change anything, and no request makes the function fail (5xx).
+- A token that is missing, forged, altered, expired, of the first (unversioned) format, or that
+  differs between the URL and the form: 403; a ``POST`` without the one-click field, or whose
+  body cannot be read (bad base64, not UTF-8, not ``name=value`` pairs, multipart without its
+  boundary): 400, whatever the token; any other method: 405. None of them change anything, and
+  no request makes the function fail (5xx).
 
 The token (``nudge.core.tokens``) is the only thing read from the request; nothing it carries but
 the shop's name and the channel is echoed, and that is HTML-escaped.
@@ -31,9 +32,11 @@ from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
 
+from nudge.aws.secrets import unsubscribe_keys
 from nudge.core.clock import iso
 from nudge.core.clock import now as clock_now
-from nudge.core.tokens import read_token
+from nudge.core.durations import parse_duration
+from nudge.core.tokens import DEFAULT_LIFETIME, InvalidToken, Token, read_token
 from nudge.flows.common import current_config, envelope_field
 from nudge.flows.feedback import record
 
@@ -164,6 +167,21 @@ def _confirm(token: str, channel: str, shop: str | None) -> dict[str, Any]:
     return _page(200, title, body)
 
 
+def check(token: str, settings: Settings) -> Token:
+    """The token's customer and channel if it is genuine and unexpired (``InvalidToken`` if
+    not). A key id we do not know re-reads the keys once: the secret may have been rotated."""
+    lifetime = DEFAULT_LIFETIME
+    if settings.unsubscribe:
+        lifetime = parse_duration(settings.unsubscribe.token_lifetime)
+    now = clock_now()
+    try:
+        return read_token(token, unsubscribe_keys(), now, lifetime)
+    except InvalidToken as exc:
+        if exc.reason != "unknown_key":
+            raise
+    return read_token(token, unsubscribe_keys(refresh=True), now, lifetime)
+
+
 def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry: a Function URL (HTTP API v2 payload) request."""
     # Imported here, not with the module, to keep cold-start import time down (nudge.observe
@@ -179,18 +197,26 @@ def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     if fields is None:
         return _page(400, "Not understood", _para("Press the button on the unsubscribe page."))
     token = _token(event, fields)
-    found = read_token(token) if token else None
-    if token is None or found is None:
-        return _page(403, "Link not valid", _para("This unsubscribe link is not valid."))
-    customer_id, channel = found
     settings = current_config().settings
+    try:
+        if not token:
+            raise InvalidToken("malformed")
+        found = check(token, settings)
+    except InvalidToken as exc:
+        if exc.reason == "expired":
+            text = "This unsubscribe link has expired. Use the link in a more recent message."
+            return _page(403, "Link expired", _para(text))
+        return _page(403, "Link not valid", _para("This unsubscribe link is not valid."))
+    customer_id, channel = found.customer_id, found.channel
     shop = shop_name(settings)
     if not post:
         return _confirm(token, channel, shop)
     if not _one_click(fields):
         return _page(400, "Not understood", _para("Press the button on the unsubscribe page."))
-    request_id = envelope_field(lambda: request.request_context.request_id) or iso(clock_now())
-    # keyed by request, so unsubscribing again after subscribing again still counts
+    request_id = envelope_field(lambda: request.request_context.request_id) or ""
+    # keyed by request and time: every click counts, even the same request replayed after the
+    # customer subscribed again (withdrawing twice is harmless, ignoring a click is not)
+    request_id = f"{request_id}:{iso(clock_now())}"
     withdrawn = {"channel": channel, "granted": False, "source": "unsubscribe_link"}
     record(customer_id, "consent_updated", f"unsubscribe:{token}:{request_id}", withdrawn)
     label = LABELS.get(channel, "messages")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,8 @@ ENV = {
     "NUDGE_SCHEDULER_GROUP": "nudge-sim",
     "NUDGE_SCHEDULER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/nudge-scheduler",
     "NUDGE_WAKE_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nudge-wake",
-    "NUDGE_UNSUBSCRIBE_SECRET": "sim-secret",
+    # set by create_resources to the secret it creates (a random key per simulation)
+    "NUDGE_UNSUBSCRIBE_SECRET_ARN": "",
     "NUDGE_CAMPAIGN_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nudge-campaign",
     "NUDGE_SCORE_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nudge-score",
 }
@@ -162,10 +164,24 @@ class Deployment:
     stream_filters: list[Any]  # dispatch's FilterCriteria, as moto's EventPattern
 
 
+def create_unsubscribe_secret(value: str | None = None) -> str:
+    """The unsubscribe signing secret, as the deploy generates it (random unless ``value`` is
+    given); sets ``NUDGE_UNSUBSCRIBE_SECRET_ARN`` and returns the ARN."""
+    from nudge.aws.secrets import forget_keys
+
+    arn = aws.client("secretsmanager").create_secret(
+        Name="nudge-sim-unsubscribe", SecretString=value or secrets.token_urlsafe(48)
+    )["ARN"]
+    os.environ["NUDGE_UNSUBSCRIBE_SECRET_ARN"] = str(arn)
+    reset_env()
+    forget_keys()
+    return str(arn)
+
+
 def create_resources(config_dir: Path, daily: bool, sender: str | None) -> Deployment:
     """Create the deployment in moto as ``template.yaml`` declares it (table and stream, ingest
-    queue and DLQ, bus and rule, scheduler group and the deploy's crons, the verified sender);
-    sets ``NUDGE_DLQ_URL``. ``daily`` adds the daily recompute's cron."""
+    queue and DLQ, bus and rule, scheduler group and the deploy's crons, the unsubscribe secret,
+    the verified sender); sets ``NUDGE_DLQ_URL`` and ``NUDGE_UNSUBSCRIBE_SECRET_ARN``. ``daily`` adds the daily recompute's cron."""
     template = find_template(config_dir, Path.cwd())
     table_props, pattern = read_template(template)
     from moto.events.models import EventPattern
@@ -194,6 +210,7 @@ def create_resources(config_dir: Path, daily: bool, sender: str | None) -> Deplo
         Targets=[{"Id": "ingest-queue", "Arn": queue_arn}],
     )
     aws.client("scheduler").create_schedule_group(Name=ENV["NUDGE_SCHEDULER_GROUP"])
+    create_unsubscribe_secret()
     from nudge.flows.campaign import sync_schedules
 
     # as the deploy does: one cron per campaign, and the daily recompute's

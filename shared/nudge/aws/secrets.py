@@ -1,0 +1,72 @@
+"""The unsubscribe signing keys, read from Secrets Manager and cached per container.
+
+``NUDGE_UNSUBSCRIBE_SECRET_ARN`` names the secret (template.yaml generates it at deploy). Its
+``AWSCURRENT`` version signs new links; its ``AWSPREVIOUS`` version, if any, still verifies links
+sent before the last rotation. There is no fallback: without the variable, or without the secret,
+the function fails loudly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from nudge.aws.clients import client
+from nudge.core.tokens import Keyring
+from nudge.env import get_env
+
+log = logging.getLogger(__name__)
+
+REFRESH_SECONDS = 300.0  # a rotation reaches every warm container within this
+MIN_REFETCH_SECONDS = 30.0  # an unknown key id refetches at most this often
+_lock = threading.Lock()
+_cached: tuple[float, str, Keyring] | None = None
+
+
+class SecretMissing(RuntimeError):
+    """The unsubscribe secret is not configured or cannot be read."""
+
+
+def _fetch(arn: str) -> Keyring:
+    sm = client("secretsmanager")
+    current = sm.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"]
+    keys = [str(current)]
+    try:
+        previous = sm.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS")["SecretString"]
+    except sm.exceptions.ResourceNotFoundException:
+        previous = None  # never rotated: only one version
+    if previous and previous != current:
+        keys.append(str(previous))
+    try:
+        return Keyring(tuple(keys))
+    except ValueError as exc:
+        raise SecretMissing(f"unsubscribe secret {arn} is unusable: {exc}") from None
+
+
+def unsubscribe_keys(refresh: bool = False) -> Keyring:
+    """The keys that sign and verify unsubscribe tokens. ``refresh`` re-reads them now (a token
+    named a key we do not know: the secret may have been rotated), at most every 30 s."""
+    global _cached
+    arn = get_env().unsubscribe_secret_arn
+    if not arn:
+        raise SecretMissing(
+            "NUDGE_UNSUBSCRIBE_SECRET_ARN is not set: unsubscribe links can be neither signed nor "
+            "checked (template.yaml sets it; see docs/deploy.md)"
+        )
+    with _lock:
+        now = time.monotonic()
+        if _cached is not None and _cached[1] == arn:
+            age = now - _cached[0]
+            if age < (MIN_REFETCH_SECONDS if refresh else REFRESH_SECONDS):
+                return _cached[2]
+        keys = _fetch(arn)
+        _cached = (now, arn, keys)
+        return keys
+
+
+def forget_keys() -> None:
+    """Drop the cached keys (tests and the simulator change the secret under us)."""
+    global _cached
+    with _lock:
+        _cached = None
