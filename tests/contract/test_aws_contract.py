@@ -431,3 +431,24 @@ def test_a_received_message_is_hidden_for_its_visibility_timeout(shop):
         sqs.delete_message(QueueUrl=url, ReceiptHandle=again["ReceiptHandle"])
         shop.advance(shop.clock.current + timedelta(seconds=31))
         assert "Messages" not in sqs.receive_message(QueueUrl=url)
+
+
+# -- the unsubscribe secret ------------------------------------------------------------------------
+def test_a_rotated_secret_keeps_the_previous_key_and_a_deleted_one_is_not_found(shop):
+    from nudge.aws.secrets import forget_keys, unsubscribe_keys
+
+    sm = aws.client("secretsmanager")
+    arn = get_env().unsubscribe_secret_arn
+    first = unsubscribe_keys()
+    with pytest.raises(ClientError) as never_rotated:
+        sm.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS")
+    assert _code(never_rotated.value) == "ResourceNotFoundException"
+    sm.put_secret_value(SecretId=arn, SecretString="a-new-key-of-enough-length-0123456789abcdef")
+    forget_keys()
+    rotated = unsubscribe_keys()
+    assert rotated.current != first.current
+    assert first.current in rotated.keys  # links signed before the rotation still verify
+    sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+    with pytest.raises(ClientError) as gone:
+        sm.get_secret_value(SecretId=arn)
+    assert _code(gone.value) == "ResourceNotFoundException"

@@ -1,5 +1,5 @@
 """An in-memory AWS for the simulator: the DynamoDB, DynamoDB Streams, SQS, EventBridge,
-EventBridge Scheduler, SES, SNS and Lambda operations nudge calls, behaving as AWS documents them
+EventBridge Scheduler, SES, SNS, Lambda and Secrets Manager operations nudge calls, behaving as AWS documents them
 (docs/simulation.md), at the cost of a dictionary lookup instead of moto's HTTP-shaped round trip
 and whole-table copies.
 
@@ -19,6 +19,7 @@ from nudge.sim.memory.services import (
     MemoryEvents,
     MemoryLambda,
     MemoryScheduler,
+    MemorySecretsManager,
     MemorySES,
     MemorySNS,
     MemorySQS,
@@ -42,6 +43,7 @@ class MemoryAWS:
         self.sesv2 = MemorySES(True, mail)
         self.sns = MemorySNS()
         self.lambda_ = MemoryLambda()
+        self.secretsmanager = MemorySecretsManager(region, account)
         self.calls = 0  # API calls made, all services
 
     def _count(self) -> None:

@@ -594,3 +594,70 @@ class MemoryLambda:
             f"Function not found: {request['FunctionName']}",
             404,
         )
+
+
+class MemorySecretsManager:
+    """Secrets Manager string secrets with the staging labels nudge reads: ``PutSecretValue``
+    moves ``AWSCURRENT`` to the new version and ``AWSPREVIOUS`` to the one it replaced, as a
+    rotation does; a deleted or unknown secret is ``ResourceNotFoundException``."""
+
+    def __init__(self, region: str, account: str) -> None:
+        self.region = region
+        self.account = account
+        self.secrets: dict[str, dict[str, str]] = {}  # arn -> staging label -> value
+        self.names: dict[str, str] = {}  # name -> arn
+        self.exceptions = exceptions("secretsmanager")
+
+    def _arn(self, secret_id: str, operation: str) -> str:
+        arn = self.names.get(secret_id, secret_id)
+        if arn not in self.secrets:
+            raise error(
+                "secretsmanager",
+                operation,
+                "ResourceNotFoundException",
+                "Secrets Manager can't find the specified secret.",
+            )
+        return arn
+
+    def create_secret(self, **request: Any) -> dict[str, Any]:
+        """CreateSecret with a ``SecretString``: the first version is ``AWSCURRENT``."""
+        name = request["Name"]
+        if name in self.names:
+            raise error(
+                "secretsmanager",
+                "CreateSecret",
+                "ResourceExistsException",
+                f"The operation failed because the secret {name} already exists.",
+            )
+        arn = f"arn:aws:secretsmanager:{self.region}:{self.account}:secret:{name}-{_id()[:6]}"
+        self.names[name] = arn
+        self.secrets[arn] = {"AWSCURRENT": request["SecretString"]}
+        return {"ARN": arn, "Name": name}
+
+    def put_secret_value(self, **request: Any) -> dict[str, Any]:
+        """PutSecretValue: the new value becomes ``AWSCURRENT``, the old one ``AWSPREVIOUS``."""
+        arn = self._arn(request["SecretId"], "PutSecretValue")
+        stages = self.secrets[arn]
+        stages["AWSPREVIOUS"] = stages["AWSCURRENT"]
+        stages["AWSCURRENT"] = request["SecretString"]
+        return {"ARN": arn}
+
+    def get_secret_value(self, **request: Any) -> dict[str, Any]:
+        """GetSecretValue by staging label (``AWSCURRENT`` by default)."""
+        arn = self._arn(request["SecretId"], "GetSecretValue")
+        stage = request.get("VersionStage", "AWSCURRENT")
+        if stage not in self.secrets[arn]:
+            raise error(
+                "secretsmanager",
+                "GetSecretValue",
+                "ResourceNotFoundException",
+                f"Secrets Manager can't find the specified secret value for staging label: {stage}",
+            )
+        return {"ARN": arn, "SecretString": self.secrets[arn][stage], "VersionStages": [stage]}
+
+    def delete_secret(self, **request: Any) -> dict[str, Any]:
+        """DeleteSecret (``ForceDeleteWithoutRecovery``: gone at once)."""
+        arn = self._arn(request["SecretId"], "DeleteSecret")
+        del self.secrets[arn]
+        self.names = {n: a for n, a in self.names.items() if a != arn}
+        return {"ARN": arn}
