@@ -19,11 +19,12 @@ log = logging.getLogger("nudge.aws.bus")
 SOURCE = "nudge"
 
 
-def put_events(envelopes: list[dict[str, Any]]) -> None:
-    """Put events on the nudge bus in batches of 10; a failure is logged, never raised
-    (the change they announce is already stored and its triggers already evaluated)."""
+def put_events(envelopes: list[dict[str, Any]]) -> bool:
+    """Put events on the nudge bus in batches of 10; True when the bus took them all. A
+    failure is logged, never raised (the change they announce is already stored and its
+    triggers already evaluated; its announcement item stays for the sweeper)."""
     if not envelopes:
-        return
+        return True
     entries = [
         {
             "Source": SOURCE,
@@ -35,13 +36,17 @@ def put_events(envelopes: list[dict[str, Any]]) -> None:
         for env in envelopes
     ]
     events = client("events")
+    taken = True
     for start in range(0, len(entries), 10):
         try:
             out = events.put_events(Entries=entries[start : start + 10])
             if out.get("FailedEntryCount"):
                 log.warning("%s nudge events not accepted by the bus", out["FailedEntryCount"])
+                taken = False
         except Exception:
             log.exception("could not put nudge events on the bus")
+            taken = False
+    return taken
 
 
 def park(body: Any, reason: str) -> None:

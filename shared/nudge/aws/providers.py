@@ -8,15 +8,48 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any
 
+from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
+
 from nudge.aws.clients import client
 from nudge.core.clock import now
 from nudge.env import get_env
 
 _TAG_OK = re.compile(r"^[A-Za-z0-9_\-.@]{1,256}$")
+_TRANSPORT = (ClientError, EndpointConnectionError, ConnectTimeoutError)
 
 
 class ProviderError(Exception):
     """The provider refused the message (after the client's own retries)."""
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider did not take the message and may later: it throttled, or could not be
+    reached at all (after the client's own retries). Safe to try again: nothing was sent."""
+
+
+# error codes meaning "not accepted, slow down" (botocore's own list of throttling codes)
+_THROTTLED = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "LimitExceededException",
+    "RequestLimitExceeded",
+    "SlowDown",
+}
+
+
+def _failure(exc: Exception) -> ProviderError:
+    """What a provider call's exception means: unavailable (throttled, no connection made) or
+    an error (refused, or an answer we cannot trust: it may have been sent)."""
+    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
+        return ProviderUnavailable(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in _THROTTLED:
+            return ProviderUnavailable(str(exc))
+    return ProviderError(str(exc))
 
 
 def build_email(
@@ -68,8 +101,8 @@ def send_email(
         kwargs["ConfigurationSetName"] = config_set
     try:
         return str(ses.send_email(**kwargs)["MessageId"])
-    except ses.exceptions.ClientError as exc:
-        raise ProviderError(str(exc)) from None
+    except _TRANSPORT as exc:
+        raise _failure(exc) from None
 
 
 def _tag(value: str) -> str:
@@ -99,5 +132,5 @@ def send_sms(sender: str | None, to: str, text: str) -> str:
         return str(
             sns.publish(PhoneNumber=to, Message=text, MessageAttributes=attributes)["MessageId"]
         )
-    except sns.exceptions.ClientError as exc:
-        raise ProviderError(str(exc)) from None
+    except _TRANSPORT as exc:
+        raise _failure(exc) from None
