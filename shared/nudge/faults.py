@@ -73,6 +73,8 @@ class AwsFaults:
     ``throttled`` services answered with a throttling error (seeded by ``seed``).
     ``unreachable``: ``(service, operation)`` -> how many attempts fail with a connection error
     (nudge's clients try each call 6 times, 1 + 5 retries: 6 makes one whole call fail).
+    ``throttle_call``: ``(handler, n, attempts)`` throttles that many attempts of the n-th call
+    of that handler (7 or more: the call fails after the client's own retries).
     ``calls`` records every call made inside a handler: ``(handler, "service.Operation")``.
     """
 
@@ -81,6 +83,7 @@ class AwsFaults:
     throttled: tuple[str, ...] = ("dynamodb", "sesv2", "sns")
     seed: int = 0
     unreachable: dict[tuple[str, str], int] = field(default_factory=dict)
+    throttle_call: tuple[str, int, int] | None = None  # (handler, n-th call, attempts)
     calls: list[tuple[str, str]] = field(default_factory=list)
     throttles: int = 0
     crashed: str | None = None
@@ -95,15 +98,42 @@ _faults: AwsFaults | None = None
 _handler: list[str] = []
 
 
+FAULT_HEADER = "x-nudge-injected-fault"
+
+
 @contextmanager
 def inject(faults: AwsFaults) -> Iterator[AwsFaults]:
-    """Apply ``faults`` to AWS calls for the duration of the block."""
+    """Apply ``faults`` to AWS calls for the duration of the block. Under moto, a request
+    answered with a fault never reaches moto's backend (as a throttled request never reaches
+    the service): botocore hands every request to all ``before-send`` handlers."""
     global _faults
     previous, _faults = _faults, faults
+    restore = _keep_faulted_requests_from_moto()
     try:
         yield faults
     finally:
         _faults = previous
+        restore()
+
+
+def _keep_faulted_requests_from_moto() -> Any:
+    try:
+        from moto.core.botocore_stubber import BotocoreStubber
+    except ImportError:  # not under moto: nothing to keep away
+        return lambda: None
+    original = BotocoreStubber.__call__
+
+    def call(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+        if request.headers.get(FAULT_HEADER):
+            return None
+        return original(self, event_name, request, **kwargs)
+
+    BotocoreStubber.__call__ = call  # type: ignore[method-assign]
+
+    def restore() -> None:
+        BotocoreStubber.__call__ = original  # type: ignore[method-assign]
+
+    return restore
 
 
 @contextmanager
@@ -167,10 +197,22 @@ def _before_send(event_name: str = "", request: Any = None, **_: Any) -> Any:
 
         faults.unreachable[(service, operation)] -= 1
         raise EndpointConnectionError(endpoint_url=getattr(request, "url", service))
-    if service in faults.throttled and faults.throttle and faults._rng.random() < faults.throttle:
+    if _throttle_this_one(faults) or (
+        service in faults.throttled and faults.throttle and faults._rng.random() < faults.throttle
+    ):
         faults.throttles += 1
+        if request is not None:
+            request.headers[FAULT_HEADER] = "throttled"
         return _throttled_response(service, getattr(request, "url", ""), faults._rng)
     return None
+
+
+def _throttle_this_one(faults: AwsFaults) -> bool:
+    target = faults.throttle_call
+    if not target or target[0] != _handler[-1] or faults._counts.get(target[0]) != target[1]:
+        return False
+    faults.throttle_call = (target[0], target[1], target[2] - 1) if target[2] > 1 else None
+    return True
 
 
 class _Raw:

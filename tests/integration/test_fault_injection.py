@@ -146,6 +146,13 @@ class Run:
             "changes": changes,
             "in_flight": left,
             "cy_left": len(cy_items),
+            # for a failing test's message: what failed, and each message's decisions
+            "trace": [f"failed {f[0]:%H:%M:%S} {f[1]}: {f[2][:150]}" for f in sim.failures]
+            + [
+                f"{d['at']} {d['customer_id']} {d['trigger']} {d['outcome']} {d['reason']}"
+                for d in sim.decisions()
+                if d.get("message_id")
+            ],
         }
 
 

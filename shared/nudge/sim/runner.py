@@ -339,8 +339,9 @@ class Simulation(ReadBack):
         if what == "sweep":
             assert self._next_sweep is not None
             self.clock.set(self._next_sweep)
-            answer = self.sweep() or {}
-            busy = answer.get("in_flight") or self._retries
+            answer = self.sweep()
+            # a failed run (None) is retried by the next one
+            busy = answer is None or answer.get("in_flight") or self._retries
             self._next_sweep = self.clock.current + self.timing.sweep_every if busy else None
             return
         at, _seq, kind, payload, attempt = self._retries.pop(0)
