@@ -34,9 +34,9 @@ if TYPE_CHECKING:
     from nudge.config import CompiledConfig
 
 log = logging.getLogger("nudge")
-MAX_ATTEMPTS = 8  # reads of one customer's profile before a write gives up
-BACKOFF_BASE = 0.01  # seconds: the first retry waits up to this, each next one up to twice
-BACKOFF_CAP = 0.5
+MAX_ATTEMPTS = 10  # reads of one customer's profile before a write gives up
+BACKOFF_BASE = 0.02  # seconds: the first retry waits up to this, each next one up to twice
+BACKOFF_CAP = 1.0  # seconds; ~2 s expected over all retries, well inside a 30 s run
 
 
 def envelope_field(read: Callable[[], Any]) -> Any:
