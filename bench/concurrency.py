@@ -39,7 +39,7 @@ def moto_server() -> Iterator[None]:
     import urllib.request
 
     # the server keeps moto's in-process state: start from nothing
-    urllib.request.urlopen(  # noqa: S310 - our own loopback server
+    urllib.request.urlopen(
         urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")
     ).read()
     saved = {k: os.environ.get(k) for k in [*ENV, "AWS_ENDPOINT_URL", "NUDGE_CONFIG_DIR"]}
@@ -79,9 +79,7 @@ def at_once(n: int = 50) -> dict[str, Any]:
     from nudge.flows import ingest
 
     with moto_server():
-        ingest.ingest_event(
-            _envelope("customer_updated", 0, traits={"email": "zoe@shop.example"})
-        )
+        ingest.ingest_event(_envelope("customer_updated", 0, traits={"email": "zoe@shop.example"}))
         bodies = [
             json.dumps(_envelope("page_viewed", i, properties={"path": f"/p/{i}"}))
             for i in range(1, n + 1)

@@ -103,37 +103,16 @@ FAULT_HEADER = "x-nudge-injected-fault"
 
 @contextmanager
 def inject(faults: AwsFaults) -> Iterator[AwsFaults]:
-    """Apply ``faults`` to AWS calls for the duration of the block. Under moto, a request
-    answered with a fault never reaches moto's backend (as a throttled request never reaches
-    the service): botocore hands every request to all ``before-send`` handlers."""
+    """Apply ``faults`` to AWS calls for the duration of the block. A request answered with a
+    fault carries ``FAULT_HEADER``: botocore hands every request to all ``before-send``
+    handlers, so a stand-in service (the simulator's moto) must leave such a request alone, as
+    a throttled request never reaches the real service."""
     global _faults
     previous, _faults = _faults, faults
-    restore = _keep_faulted_requests_from_moto()
     try:
         yield faults
     finally:
         _faults = previous
-        restore()
-
-
-def _keep_faulted_requests_from_moto() -> Any:
-    try:
-        from moto.core.botocore_stubber import BotocoreStubber
-    except ImportError:  # not under moto: nothing to keep away
-        return lambda: None
-    original = BotocoreStubber.__call__
-
-    def call(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
-        if request.headers.get(FAULT_HEADER):
-            return None
-        return original(self, event_name, request, **kwargs)
-
-    BotocoreStubber.__call__ = call  # type: ignore[method-assign]
-
-    def restore() -> None:
-        BotocoreStubber.__call__ = original  # type: ignore[method-assign]
-
-    return restore
 
 
 @contextmanager
@@ -167,11 +146,10 @@ def _before_call(event_name: str = "", **_: Any) -> None:
     service, operation = _operation(event_name)
     faults.calls.append((handler, f"{service}.{operation}"))
     faults._counts[handler] = faults._counts.get(handler, 0) + 1
-    if faults.crash and faults.crash[0] == handler and faults.crash[1] == faults._counts[handler]:
-        if faults.crash[2] == "before":
-            faults.crash = None
-            faults.crashed = f"{handler} before {service}.{operation}"
-            raise InjectedCrash(faults.crashed)
+    if faults.crash == (handler, faults._counts[handler], "before"):
+        faults.crash = None
+        faults.crashed = f"{handler} before {service}.{operation}"
+        raise InjectedCrash(faults.crashed)
 
 
 def _after_call(event_name: str = "", **_: Any) -> None:
@@ -225,18 +203,21 @@ class _Raw:
 
 def _throttled_response(service: str, url: str, rng: random.Random) -> Any:
     """The answer a throttling service gives, in its own protocol."""
-    from botocore.awsrequest import AWSResponse
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
+
+    def answer(status: int, headers: dict[str, str], body: bytes) -> AWSResponse:
+        return AWSResponse(url, status, HTTPHeaders.from_dict(headers), _Raw(body))
 
     if service == "dynamodb":
         code = rng.choice(["ThrottlingException", "ProvisionedThroughputExceededException"])
         body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": code})
         headers = {"Content-Type": "application/x-amz-json-1.0"}
-        return AWSResponse(url, 400, headers, _Raw(body.encode()))
+        return answer(400, headers, body.encode())
     if service == "sesv2":
         headers = {"x-amzn-ErrorType": "TooManyRequestsException"}
-        return AWSResponse(url, 429, headers, _Raw(b'{"message": "Too Many Requests"}'))
+        return answer(429, headers, b'{"message": "Too Many Requests"}')
     xml = (
         "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
         "<Message>Rate exceeded</Message></Error><RequestId>injected</RequestId></ErrorResponse>"
     )
-    return AWSResponse(url, 400, {"Content-Type": "text/xml"}, _Raw(xml.encode()))
+    return answer(400, {"Content-Type": "text/xml"}, xml.encode())

@@ -127,9 +127,7 @@ class Run:
             for i in store.scan_kind("profile")
         }
         changes = sorted(
-            (c[0], c[1])
-            for c in tap.changes()
-            if c[1] not in ("message_sent", "email_delivered")
+            (c[0], c[1]) for c in tap.changes() if c[1] not in ("message_sent", "email_delivered")
         )
         left = [
             i["sk"]["S"]
@@ -271,8 +269,12 @@ def _sent_to(sim: Simulation, cid: str) -> dict[str, Any] | None:
         for line in data.splitlines():
             if line.lower().startswith("x-nudge-message-id:"):
                 mid = line.split(":", 1)[1].strip()
-                return {"customer_id": cid, "message_id": mid, "provider_id": raw.id,
-                        "to": f"{cid}@shop.example"}
+                return {
+                    "customer_id": cid,
+                    "message_id": mid,
+                    "provider_id": raw.id,
+                    "to": f"{cid}@shop.example",
+                }
     return None
 
 

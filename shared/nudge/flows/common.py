@@ -148,9 +148,7 @@ def schedule_waits(customer_id: str, plan: Plan) -> None:
         )
 
 
-def after_write(
-    customer_id: str, plan: Plan, also_cancelled: list[str] | None = None
-) -> None:
+def after_write(customer_id: str, plan: Plan, also_cancelled: list[str] | None = None) -> None:
     """What follows a successful write: unschedule cancelled waits (a wake that finds no wait
     does nothing, so this may fail harmlessly), count the decisions, announce the changes."""
     for wait_id in [*plan.cancelled_waits, *(also_cancelled or [])]:

@@ -257,9 +257,9 @@ def _provider_id_seen(profile: dict[str, Any] | None, message_id: str) -> str | 
     """The provider's id of ``message_id`` if an SES event about it came back (feedback)."""
     for entry in (profile or {}).get("history") or ():
         props = entry.get("properties") or {}
-        if entry.get("type") in ENGAGEMENT and props.get("message_id") == message_id:
-            if props.get("provider_id"):
-                return str(props["provider_id"])
+        seen = entry.get("type") in ENGAGEMENT and props.get("message_id") == message_id
+        if seen and props.get("provider_id"):
+            return str(props["provider_id"])
     return None
 
 
@@ -406,8 +406,16 @@ def _throttled(exc: Exception) -> bool:
     code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
     reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
     codes = {code, *(str(r.get("Code")) for r in reasons)}
-    return bool(codes & {"ThrottlingException", "ProvisionedThroughputExceededException",
-                         "ThrottlingError", "RequestLimitExceeded", "TransactionConflict"})
+    return bool(
+        codes
+        & {
+            "ThrottlingException",
+            "ProvisionedThroughputExceededException",
+            "ThrottlingError",
+            "RequestLimitExceeded",
+            "TransactionConflict",
+        }
+    )
 
 
 def _provider_later(message: dict[str, Any], now: datetime, error: str) -> str:
@@ -420,7 +428,9 @@ def _provider_later(message: dict[str, Any], now: datetime, error: str) -> str:
             message, now, "failed", "failed", "provider_error", ledger=None, error=error[:300]
         )
     until = now + PROVIDER_RETRY * 2**tries
-    outcome = _defer(message, now, until, "provider_unavailable", retries=tries + 1, error=error[:300])
+    outcome = _defer(
+        message, now, until, "provider_unavailable", retries=tries + 1, error=error[:300]
+    )
     if outcome == "deferred":
         _ledger(message["customer_id"], message, None, now)
     return outcome

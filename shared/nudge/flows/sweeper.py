@@ -16,6 +16,9 @@ Why a sweeper: Lambda retries an asynchronous invocation (wake) about 1 and 2 mi
 failure, then parks it in the DLQ; a stream record (dispatch) is retried within seconds. Neither
 waits long enough to be sure the crashed run is over, so neither can safely take over a claim;
 the sweeper can, and runs until the index is empty (docs/delivery.md).
+
+``events/sweeper.json`` is the EventBridge scheduled event a rate rule delivers (its shape as in
+the ``example-eventbridge-schedule.json`` fixture of aws/aws-lambda-rust-runtime).
 """
 
 from __future__ import annotations

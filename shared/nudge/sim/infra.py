@@ -187,7 +187,7 @@ def retry_timing(path: Path | None) -> RetryTiming:
     resources = load_template(path).get("Resources", {})
     queue = (resources.get("IngestQueue") or {}).get("Properties") or {}
     dispatch = (resources.get("DispatchFunction") or {}).get("Properties") or {}
-    stream = next(
+    stream: dict[str, Any] = next(
         (
             e["Properties"]
             for e in (dispatch.get("Events") or {}).values()

@@ -150,6 +150,7 @@ class Simulation(ReadBack):
         self._cron_last: dict[str, datetime] = {}
         self._saved_env: dict[str, str | None] = {}
         self._mock: Any = None
+        self._restore_stubber: Any = lambda: None
         self._previous_clock: Any = None
         self._iterators: dict[str, str] = {}
         self.stream_arn = ""
@@ -178,6 +179,7 @@ class Simulation(ReadBack):
         reset_env()
         get_config.cache_clear()
         self._previous_clock = clock.install(self.clock)
+        self._restore_stubber = _leave_faulted_requests_alone()
         sender = self.config.settings.sender.email
         made = create_resources(Path(self.config_dir), self.daily, sender)
         self.stream_arn, self.queue_url = made.stream_arn, made.queue_url
@@ -187,6 +189,7 @@ class Simulation(ReadBack):
 
     def __exit__(self, *exc: object) -> None:
         clock.install(self._previous_clock)
+        self._restore_stubber()
         self._mock.stop()
         aws.reset_clients()
         for key, value in self._saved_env.items():
@@ -216,7 +219,6 @@ class Simulation(ReadBack):
 
     def put(self, envelope: dict[str, Any]) -> None:
         """Put one storefront event on the bus and let everything it causes happen."""
-        from nudge.flows import ingest
 
         if not self._begun:
             self.begin(_event_time(envelope) or self.clock.current)
@@ -447,7 +449,7 @@ class Simulation(ReadBack):
             self.fired.append(
                 (self.clock.current, kind if kind in ("campaign", "daily") else "wake")
             )
-            function = {"campaign": "campaign", "daily": "score"}.get(kind, "wake")
+            function = {"campaign": "campaign", "daily": "score"}.get(str(kind), "wake")
             self.invoke(function, payload)
         self.clock.set(until)
 
@@ -562,3 +564,25 @@ def _stream_failure(record: dict[str, Any], attempts: int, at: datetime) -> dict
             "streamArn": "arn:aws:dynamodb:us-east-1:123456789012:table/nudge-sim/stream/sim",
         },
     }
+
+
+def _leave_faulted_requests_alone() -> Any:
+    """Make moto ignore requests ``nudge.faults`` answered itself (a throttled request never
+    reaches the service); returns the undo."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    from nudge.faults import FAULT_HEADER
+
+    original = BotocoreStubber.__call__
+
+    def call(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+        if request.headers.get(FAULT_HEADER):
+            return None
+        return original(self, event_name, request, **kwargs)
+
+    BotocoreStubber.__call__ = call  # type: ignore[method-assign]
+
+    def restore() -> None:
+        BotocoreStubber.__call__ = original  # type: ignore[method-assign]
+
+    return restore
