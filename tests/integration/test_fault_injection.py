@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +29,7 @@ import pytest
 from nudge.core.clock import parse_time
 from nudge.faults import WRITES, AwsFaults, crash_at, inject
 from nudge.sim import Simulation
-from tests.conftest import CONFIG, customer, event
+from tests.conftest import CONFIG, customer, event, make_config
 from tests.feedback_payloads import ses_for
 from tests.scenarios.test_daily_recompute import BusTap
 
@@ -59,13 +60,19 @@ class Run:
     dispatch), SES telling us it was delivered (feedback), the monthly campaign, the daily
     recompute (score), and the profile API exporting and erasing cy (api)."""
 
-    def __init__(self, faults: AwsFaults | None = None, named: str | None = None):
+    def __init__(
+        self,
+        faults: AwsFaults | None = None,
+        named: str | None = None,
+        config: Path = CONFIG,
+    ):
+        self.config = config
         self.faults = faults or AwsFaults()
         self.named = named  # a crash point (faults.checkpoint) armed for the whole run
         self.api_answers: list[int] = []
 
     def play(self) -> Run:
-        with Simulation(CONFIG, start=START) as sim, inject(self.faults):
+        with Simulation(self.config, start=START) as sim, inject(self.faults):
             self.sim = sim
             tap = BusTap()
             if self.named:
@@ -322,3 +329,43 @@ def named_point(name: str) -> AwsFaults:
 def test_the_crash_points_found_lost_end_sent_once_or_recorded_failed(name):
     run = Run(named_point(name)).play()
     assert verdict(run).startswith("ok"), f"{name}: {verdict(run)}"
+
+
+# -- the same crash points when dispatch's own function sends (the table stream) ---------------
+STREAM_POINTS = {
+    "after the claim": ("UpdateItem", 1, "after"),
+    "before the provider call": ("TransactWriteItems", 1, "before"),
+    "after the calling_at marker": ("TransactWriteItems", 1, "after"),
+    "after the provider accepted": ("SendEmail", 1, "after"),
+}
+
+
+def _stream_config(tmp_path: Path) -> Path:
+    """The sample config without the arbitration window: a message due at once is handed to
+    dispatch by the table stream (retried 5 times within seconds, then DispatchDLQ)."""
+    settings = (CONFIG / "settings.yaml").read_text()
+    settings = settings.replace("arbitration_window: 1m", "arbitration_window: 0m")
+    return make_config(tmp_path, **{"settings.yaml": settings})
+
+
+@pytest.mark.parametrize("name", list(STREAM_POINTS))
+def test_the_same_crash_points_in_the_stream_path_end_sent_once_or_recorded_failed(name, tmp_path):
+    config = _stream_config(tmp_path)
+    baseline = Run(config=config).play()
+    calls = [c for h, c in baseline.faults.calls if h == "dispatch"]
+    assert "sesv2.SendEmail" in calls  # dispatch's own function sends here
+    operation, nth, where = STREAM_POINTS[name]
+    n = [i for i, c in enumerate(calls, 1) if c.endswith("." + operation)][nth - 1]
+
+    run = Run(AwsFaults(crash=("dispatch", n, where)), config=config).play()
+
+    assert run.faults.crashed
+    sent = {m: o for m, o in run.result["outbox"].items() if run.result["emails"].get(m)}
+    assert all(run.result["emails"][m] == 1 for m in sent)  # never twice
+    ended = {o[:2]: run.result["finals"].get(m) for m, o in run.result["outbox"].items()}
+    assert all(f is not None for f in ended.values()), run.result["trace"]
+    assert not run.result["in_flight"], run.result["trace"]
+    assert ended[("ana", "cart_jewelry_high_value")] in (
+        ("sent", None),
+        ("failed", "provider_error"),
+    )
