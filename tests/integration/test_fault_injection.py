@@ -255,8 +255,9 @@ def test_the_clean_run_sends_the_reminder_and_announces_the_changes():
 
 @pytest.mark.parametrize("handler", HANDLERS)
 def test_a_crash_at_any_step_of_a_handler_loses_nothing(handler):
-    # reduced here (every third call of the busier handlers); make bench runs every call
-    every = 3 if len(crash_points(handler)) > 12 else 1
+    # reduced here (every third call of a handler that makes more than a few); make bench runs
+    # every call of every handler
+    every = 3 if len(crash_points(handler)) > 6 else 1
     ended = matrix(crash_points(handler, every))
     assert ended
     bad = {point: how for point, how in ended.items() if not how.startswith("ok")}
@@ -340,19 +341,23 @@ STREAM_POINTS = {
 }
 
 
-def _stream_config(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def stream_config(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     """The sample config without the arbitration window: a message due at once is handed to
-    dispatch by the table stream (retried 5 times within seconds, then DispatchDLQ)."""
+    dispatch by the table stream (retried 5 times within seconds, then DispatchDLQ); and the
+    calls dispatch makes in a clean run of it."""
     settings = (CONFIG / "settings.yaml").read_text()
     settings = settings.replace("arbitration_window: 1m", "arbitration_window: 0m")
-    return make_config(tmp_path, **{"settings.yaml": settings})
+    config = make_config(tmp_path_factory.mktemp("stream"), **{"settings.yaml": settings})
+    baseline = Run(config=config).play()
+    return config, [c for h, c in baseline.faults.calls if h == "dispatch"]
 
 
 @pytest.mark.parametrize("name", list(STREAM_POINTS))
-def test_the_same_crash_points_in_the_stream_path_end_sent_once_or_recorded_failed(name, tmp_path):
-    config = _stream_config(tmp_path)
-    baseline = Run(config=config).play()
-    calls = [c for h, c in baseline.faults.calls if h == "dispatch"]
+def test_the_same_crash_points_in_the_stream_path_end_sent_once_or_recorded_failed(
+    name, stream_config
+):
+    config, calls = stream_config
     assert "sesv2.SendEmail" in calls  # dispatch's own function sends here
     operation, nth, where = STREAM_POINTS[name]
     n = [i for i, c in enumerate(calls, 1) if c.endswith("." + operation)][nth - 1]
