@@ -171,6 +171,50 @@ def _sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dlq_queues(args: argparse.Namespace) -> tuple[list[str], str | None]:
+    """The DLQ URLs to act on (``--queue``, or a stack's outputs) and the ingest queue."""
+    from nudge.aws.dlq import stack_queues
+
+    queues: list[str] = list(args.queue or [])
+    source = getattr(args, "to", None)
+    if args.stack:
+        found = stack_queues(args.stack)
+        queues += [url for key, url in sorted(found.items()) if key.endswith("DLQUrl")]
+        source = source or found.get("IngestQueueUrl")
+    return queues, source
+
+
+def _dlq(args: argparse.Namespace) -> int:
+    from nudge.aws.dlq import parked, redrive
+
+    queues, source = _dlq_queues(args)
+    if not queues:
+        print(
+            "name the queues: --stack STACK (its *DLQUrl outputs) or --queue URL", file=sys.stderr
+        )
+        return 2
+    total = 0
+    listing: list[dict[str, Any]] = []
+    for url in queues:
+        items = parked(url, args.max)
+        total += len(items)
+        if args.dlq_command == "list":
+            if args.json:
+                listing += [item.as_dict() for item in items]
+                continue
+            print(f"{url.rsplit('/', 1)[-1]}: {len(items)} parked")
+            for item in items:
+                print(f"  {item.message_id}  {item.reason}")
+            continue
+        for item in items:
+            print(f"  {item.message_id}  {redrive(item, source)}  ({item.reason})")
+    if args.dlq_command == "list" and args.json:
+        print(json.dumps(listing, indent=2))
+    elif args.dlq_command == "redrive":
+        print(f"{total} message(s) handled")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="nudge", description=__doc__)
@@ -257,6 +301,29 @@ def build_parser() -> argparse.ArgumentParser:
             help="its schedule group (default $NUDGE_SCHEDULER_GROUP)",
         )
         p.set_defaults(func=_privacy)
+    p = sub.add_parser("dlq", help="what is parked in the dead-letter queues, and why; redrive")
+    dlq = p.add_subparsers(dest="dlq_command", required=True)
+    for name, text in (
+        ("list", "every parked message with its reason"),
+        (
+            "redrive",
+            "send each parked message back (events to the ingest queue, failed "
+            "invocations to their function) and delete it",
+        ),
+    ):
+        p = dlq.add_parser(name, help=text)
+        p.add_argument("--stack", help="a deployed stack: its *DLQUrl outputs")
+        p.add_argument("--queue", action="append", metavar="URL", help="a DLQ (repeatable)")
+        p.add_argument("--max", type=int, default=1000, help="at most this many per queue")
+        if name == "list":
+            p.add_argument("--json", action="store_true", help="as JSON, with the bodies")
+        else:
+            p.add_argument(
+                "--to",
+                metavar="URL",
+                help="where events go back (default: the stack's IngestQueueUrl)",
+            )
+        p.set_defaults(func=_dlq)
     return parser
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from nudge.core.clock import parse_time
-from nudge.faults import InjectedCrash, crash_at
-from nudge.flows import dispatch, ingest
+from nudge.faults import crash_at
+from nudge.flows import ingest
 from nudge.sim import Simulation
 from tests.conftest import CONFIG, customer, event
 
@@ -84,44 +84,31 @@ def test_a_rejected_email_is_a_failed_decision_not_silence(moto_sim, monkeypatch
     assert _outcomes(sim, "uli")[-1] == ("failed", "provider_error")
 
 
-def _stream_record(sim, cid: str) -> dict:
-    from nudge.aws import store
-
-    [item] = [i for i in store.scan_kind("outbox") if i["customer_id"]["S"] == cid]
-    return {"eventName": "INSERT", "dynamodb": {"NewImage": item, "SequenceNumber": "1"}}
-
-
 @pytest.mark.parametrize("point", ["dispatch.after_claim", "dispatch.before_provider_call"])
-def test_a_crash_before_the_provider_call_is_retried_into_exactly_one_message(sim, point):
+def test_a_crash_before_the_provider_call_is_resent_once_within_minutes(sim, point):
     _cart_due(sim, "vic")
-    with crash_at(point), pytest.raises(InjectedCrash):
-        sim.advance(sim.clock.current + timedelta(hours=1))
+    with crash_at(point):  # the wake run dies; Lambda retries it after 1 and 2 minutes
+        sim.advance(parse_time("2027-02-10T15:04:00Z"))
     assert sim.messages() == []
-
-    # the stream redelivers the record; first while the claim is fresh, then after it is stale
-    record = _stream_record(sim, "vic")
-    assert dispatch.handle({"Records": [record]})["batchItemFailures"]
-    sim.clock.advance(timedelta(minutes=16))
-    assert dispatch.handle({"Records": [record]}) == {"batchItemFailures": []}
+    sim.advance(sim.clock.current + timedelta(minutes=10))  # the sweeper's bound has passed
 
     assert len(sim.messages()) == 1
     assert _outcomes(sim, "vic")[-1] == ("sent", None)
+    assert parse_time(sim.messages()[0]["at"]) < parse_time("2027-02-10T15:15:00Z")
 
 
 def test_a_crash_after_the_provider_accepted_ends_with_one_message_and_no_resend(sim):
     _cart_due(sim, "wes")
-    with crash_at("dispatch.after_provider_accepted"), pytest.raises(InjectedCrash):
-        sim.advance(sim.clock.current + timedelta(hours=1))
+    with crash_at("dispatch.after_provider_accepted"):
+        sim.advance(parse_time("2027-02-10T15:04:00Z"))
     assert len(sim.messages()) == 1
-
-    record = _stream_record(sim, "wes")
-    sim.clock.advance(timedelta(minutes=16))
-    dispatch.handle({"Records": [record]})
-    dispatch.handle({"Records": [record]})
+    sim.advance(sim.clock.current + timedelta(hours=1))
 
     assert len(sim.messages()) == 1  # never two
     outcome, reason = _outcomes(sim, "wes")[-1]
     assert (outcome, reason) == ("failed", "provider_error")  # and the uncertainty is recorded
+    [failed] = [d for d in sim.decisions() if d["outcome"] == "failed"]
+    assert failed["detail"]["calling_at"] and failed["detail"]["claimed_at"]  # the evidence
 
 
 def test_a_crash_in_ingest_after_the_write_is_redelivered_without_a_second_message(
@@ -138,7 +125,7 @@ def test_a_crash_in_ingest_after_the_write_is_redelivered_without_a_second_messa
         real_commit(*args, **kwargs)
         calls["n"] += 1
         if calls["n"] == 1:
-            raise InjectedCrash("after ingest wrote")
+            raise RuntimeError("the run failed after ingest wrote")
 
     monkeypatch.setattr(store, "commit", commit_then_crash)
     body = json.dumps(cart)

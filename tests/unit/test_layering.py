@@ -26,7 +26,7 @@ def _imports(path: Path) -> set[str]:
 
 def test_each_handler_imports_only_its_flow_and_the_powertools_wrapper():
     apps = sorted((ROOT / "functions").glob("*/app.py"))
-    assert len(apps) == 8
+    assert len(apps) == 9
     for app in apps:
         nudge = {m for m in _imports(app) if m.split(".")[0] == "nudge"}
         assert nudge == {f"nudge.flows.{app.parent.name}", "nudge.observe"}, app

@@ -26,7 +26,8 @@ class BusRejected(RuntimeError):
 def put_events(envelopes: list[dict[str, Any]]) -> None:
     """Put events on the nudge bus in batches of 10. A call that fails (a missing permission
     above all) or entries the bus did not accept are logged and raised: the item that caused
-    them fails and is retried, never silently reported as done."""
+    them fails and is retried, never silently reported as done (an announcement's item stays
+    for the sweeper, docs/delivery.md)."""
     if not envelopes:
         return
     entries = [

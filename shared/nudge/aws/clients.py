@@ -26,8 +26,12 @@ def client(service: str) -> Any:
     import boto3
     from botocore.config import Config
 
+    from nudge.faults import attach
+
     config = Config(retries={"mode": "adaptive", "max_attempts": 5}, connect_timeout=3)
-    return boto3.client(service, config=config)  # type: ignore[call-overload]
+    made = boto3.client(service, config=config)  # type: ignore[call-overload]
+    attach(made)  # tests inject faults through it; nothing armed in production
+    return made
 
 
 def use_backend(factory: Callable[[str], Any] | None) -> None:

@@ -10,12 +10,15 @@ from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from typing import Any
 
+from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
+
 from nudge.aws.clients import client
 from nudge.core.addresses import check_email
 from nudge.core.clock import now
 from nudge.env import get_env
 
 _TAG_OK = re.compile(r"^[A-Za-z0-9_\-.@]{1,256}$")
+_TRANSPORT = (ClientError, EndpointConnectionError, ConnectTimeoutError)
 
 
 class ProviderError(Exception):
@@ -45,6 +48,36 @@ def _address(value: str, *, display_name: bool) -> Address:
     if checked.value is None:
         raise MessageError(f"not one email address: {checked.why}")
     return Address(display_name=header_text(checked.display_name), addr_spec=checked.value)
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider did not take the message and may later: it throttled, or could not be
+    reached at all (after the client's own retries). Safe to try again: nothing was sent."""
+
+
+# error codes meaning "not accepted, slow down" (botocore's own list of throttling codes)
+_THROTTLED = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "LimitExceededException",
+    "RequestLimitExceeded",
+    "SlowDown",
+}
+
+
+def _failure(exc: Exception) -> ProviderError:
+    """What a provider call's exception means: unavailable (throttled, no connection made) or
+    an error (refused, or an answer we cannot trust: it may have been sent)."""
+    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
+        return ProviderUnavailable(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in _THROTTLED:
+            return ProviderUnavailable(str(exc))
+    return ProviderError(str(exc))
 
 
 def build_email(
@@ -107,8 +140,8 @@ def send_email(
         kwargs["ConfigurationSetName"] = config_set
     try:
         return str(ses.send_email(**kwargs)["MessageId"])
-    except ses.exceptions.ClientError as exc:
-        raise ProviderError(str(exc)) from None
+    except _TRANSPORT as exc:
+        raise _failure(exc) from None
 
 
 def _tag(value: str) -> str:
@@ -138,5 +171,5 @@ def send_sms(sender: str | None, to: str, text: str) -> str:
         return str(
             sns.publish(PhoneNumber=to, Message=text, MessageAttributes=attributes)["MessageId"]
         )
-    except sns.exceptions.ClientError as exc:
-        raise ProviderError(str(exc)) from None
+    except _TRANSPORT as exc:
+        raise _failure(exc) from None

@@ -13,9 +13,16 @@ in that write (triggers may fire on it; ``pipeline.common.record_message_sent``)
 bus for other consumers.
 
 Idempotent per message id: the item is claimed (``pending`` -> ``sending``) before anything is
-decided and marked after. If we crash in between, a retry finds it ``sending``; once the claim is
-older than any Lambda run could be, it is recorded ``failed`` rather than sent again: at most
-once, and never silently (docs/delivery.md).
+decided and marked after. If we crash in between, the item stays ``sending``; once the claim is
+older than any run of the functions that claim (``STALE_CLAIM``), a retry or the sweeper
+(``nudge.flows.sweeper``) resolves it, exactly one of them (``resolve_claimed``): re-sent once if
+the provider call was never marked, recorded ``sent`` if the provider's message id is known, else
+``failed`` / ``provider_error`` with the evidence: at most once, and never silently
+(docs/delivery.md).
+
+Every write is conditional on the customer not being erased (no tombstone) and on the outbox item
+still being there: an erasure that lands before the provider call is marked ends with nothing
+sent; one that lands after leaves nothing behind either way.
 """
 
 from __future__ import annotations
@@ -27,7 +34,14 @@ from typing import TYPE_CHECKING, Any
 
 from nudge.aws import scheduler as schedule
 from nudge.aws import store
-from nudge.aws.providers import MessageError, ProviderError, build_email, send_email, send_sms
+from nudge.aws.providers import (
+    MessageError,
+    ProviderError,
+    ProviderUnavailable,
+    build_email,
+    send_email,
+    send_sms,
+)
 from nudge.aws.secrets import unsubscribe_keys
 from nudge.core.clock import iso, parse_time
 from nudge.core.clock import now as clock_now
@@ -40,6 +54,7 @@ from nudge.core.verdict import Defer, HoldOut, Send, Suppress, verdict
 from nudge.faults import checkpoint
 from nudge.flows.common import (
     MAX_ATTEMPTS,
+    backoff,
     current_config,
     record_message_sent,
     update_customer,
@@ -53,7 +68,17 @@ if TYPE_CHECKING:
     from nudge.config.compiled import Content
 
 log = logging.getLogger("nudge.dispatch")
-STALE_CLAIM = timedelta(minutes=15)  # longer than the function's timeout
+# The longest a dispatch or wake run can last (their Timeout in template.yaml; a test checks).
+FUNCTION_TIMEOUT = timedelta(seconds=30)
+# A claim older than this belongs to a run that is over (it finished or Lambda stopped it): the
+# timeout plus a margin for clock differences between Lambda hosts.
+STALE_CLAIM = FUNCTION_TIMEOUT + timedelta(seconds=60)
+# A provider that throttles or cannot be reached is tried again this much later, doubling, this
+# many times; then the message is recorded failed / provider_error.
+PROVIDER_RETRY = timedelta(minutes=1)
+PROVIDER_RETRIES = 5
+RECORD_ATTEMPTS = 5  # tries to record a message the provider accepted (throttling)
+ENGAGEMENT = ("email_delivered", "email_opened", "email_clicked", "email_bounced")
 
 
 def _render(
@@ -144,9 +169,15 @@ def _end(
 
 
 def _defer(
-    message: dict[str, Any], now: datetime, until: datetime, reason: str, **detail: Any
+    message: dict[str, Any],
+    now: datetime,
+    until: datetime,
+    reason: str,
+    retries: int | None = None,
+    **detail: Any,
 ) -> str:
-    """Put a claimed message back to ``pending`` with a later ``send_at`` and wake up then."""
+    """Put a claimed message back to ``pending`` with a later ``send_at`` and wake up then
+    (``retries``: the provider tries so far, kept on the item)."""
     expires = message.get("expires_at")
     wake_at = until
     if expires and parse_time(expires) < until:
@@ -154,7 +185,12 @@ def _defer(
     decision = _decision(message, now, "deferred", reason, until=iso(until), **detail)
     try:
         store.finish_message(
-            message["customer_id"], message["message_id"], "pending", decision, send_at=iso(wake_at)
+            message["customer_id"],
+            message["message_id"],
+            "pending",
+            decision,
+            send_at=iso(wake_at),
+            provider_retries=retries,
         )
     except store.Gone:
         return "erased"
@@ -171,22 +207,7 @@ def dispatch_message(customer_id: str, message_id: str) -> str:
     if current is None:
         return "missing"
     if current["status"] == "sending":
-        claimed = current.get("claimed_at")
-        if not claimed or now - datetime.fromisoformat(claimed) < STALE_CLAIM:
-            raise RuntimeError("message is being sent by another attempt; retry later")
-        if current.get("calling_at"):
-            # the provider may have accepted it: at most once, so record the failure instead
-            return _end(
-                current,
-                now,
-                "failed",
-                "failed",
-                "provider_error",
-                ledger=None,
-                error="interrupted after calling the provider; not retried, to never send twice",
-            )
-        retaken = store.unclaim(customer_id, message_id)  # crashed before the provider call
-        return _deliver(retaken, now, stored, outbox) if retaken else "claimed-elsewhere"
+        return resolve_claimed(current, now, stored, outbox)
     if current["status"] == "sent":
         # a retry after recording message_sent failed: record it now (a duplicate is a no-op)
         record_message_sent(current)
@@ -203,6 +224,54 @@ def dispatch_message(customer_id: str, message_id: str) -> str:
     return _deliver(message, now, stored, outbox)
 
 
+def resolve_claimed(
+    current: dict[str, Any],
+    now: datetime,
+    stored: store.Stored,
+    outbox: dict[str, dict[str, Any]],
+) -> str:
+    """A message found ``sending``. While the claim is fresh another run is sending it:
+    ``in-flight`` (if that run died, the sweeper comes back once the claim is stale). A stale
+    claim ends exactly one way: the provider call was never marked -> retaken (conditional on
+    the very claim read, so of a retry and the sweeper only one retakes it) and sent once; the
+    provider's message id is known (on the item, or an SES event about it came back) ->
+    recorded ``sent``; else ``failed`` / ``provider_error`` with what is known."""
+    customer_id, message_id = current["customer_id"], current["message_id"]
+    claimed = current.get("claimed_at") or ""
+    if claimed and now - datetime.fromisoformat(claimed) < STALE_CLAIM:
+        return "in-flight"
+    if not current.get("calling_at"):
+        retaken = store.unclaim(customer_id, message_id, claimed)
+        return _deliver(retaken, now, stored, outbox) if retaken else "claimed-elsewhere"
+    provider_id = current.get("provider_id") or _provider_id_seen(stored.doc, message_id)
+    if provider_id:
+        outcome = _end(current, now, "sent", "sent", None, provider_id=provider_id)
+        if outcome == "sent":
+            record_message_sent(current)
+        return outcome
+    return _end(
+        current,
+        now,
+        "failed",
+        "failed",
+        "provider_error",
+        ledger=None,
+        error="interrupted after calling the provider; not retried, to never send twice",
+        claimed_at=claimed,
+        calling_at=current["calling_at"],
+    )
+
+
+def _provider_id_seen(profile: dict[str, Any] | None, message_id: str) -> str | None:
+    """The provider's id of ``message_id`` if an SES event about it came back (feedback)."""
+    for entry in (profile or {}).get("history") or ():
+        props = entry.get("properties") or {}
+        seen = entry.get("type") in ENGAGEMENT and props.get("message_id") == message_id
+        if seen and props.get("provider_id"):
+            return str(props["provider_id"])
+    return None
+
+
 def _deliver(
     message: dict[str, Any],
     now: datetime,
@@ -212,7 +281,7 @@ def _deliver(
     """Act on the verdict for a claimed message; ``stored`` and ``outbox`` as read before."""
     customer_id, channel = message["customer_id"], message["channel"]
     config = current_config()
-    for _attempt in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
         pending = [m for m in outbox.values() if m["status"] == "pending"]
         answer = verdict(message, stored.doc, config, now, pending)
         if isinstance(answer, Suppress):
@@ -249,10 +318,12 @@ def _deliver(
             # reserve the cap slot and mark the call in one write, if nobody wrote meanwhile
             store.reserve_and_call(customer_id, doc, stored.version, message["message_id"])
         except store.VersionConflict:
+            backoff(attempt + 1)
             stored, outbox = store.customer_outbox(customer_id)  # decide again on what changed
             continue
         except store.Gone:
-            return "erased"
+            return "erased"  # nothing was sent, and nothing is written back
+        checkpoint("dispatch.after_calling_marked")
         return _call_provider(message, now, answer, config, outgoing)
     raise RuntimeError(f"profile kept changing under us after {MAX_ATTEMPTS} attempts")
 
@@ -308,7 +379,7 @@ def _call_provider(
     outgoing: bytes | str,
 ) -> str:
     """Call SES or SNS for a message whose call is marked; record what came of it."""
-    customer_id, view = message["customer_id"], answer.view
+    customer_id, channel, view = message["customer_id"], message["channel"], answer.view
     settings = config.settings
     try:
         if isinstance(outgoing, bytes):
@@ -324,15 +395,67 @@ def _call_provider(
             )
         else:
             provider_id = send_sms(settings.sender.sms, view["phone"], outgoing)
-            store.remember_phone(view["phone"], customer_id)
+    except ProviderUnavailable as exc:
+        return _provider_later(message, now, str(exc))
     except ProviderError as exc:
         return _end(
             message, now, "failed", "failed", "provider_error", ledger=None, error=str(exc)[:300]
         )
     checkpoint("dispatch.after_provider_accepted")
-    outcome = _end(message, now, "sent", "sent", None, provider_id=provider_id)
+    outcome = _record_sent(message, now, provider_id)
     if outcome == "sent":
+        if channel == "sms":
+            store.remember_phone(view["phone"], customer_id)  # not if erased meanwhile
         record_message_sent(message)  # and triggers on it decide in that write
+    return outcome
+
+
+def _record_sent(message: dict[str, Any], now: datetime, provider_id: str) -> str:
+    """Record a message the provider accepted, trying again while DynamoDB throttles: from
+    here on, a failure would leave it to the sweeper's "maybe sent"."""
+    from botocore.exceptions import ClientError
+
+    for attempt in range(1, RECORD_ATTEMPTS + 1):
+        try:
+            return _end(message, now, "sent", "sent", None, provider_id=provider_id)
+        except ClientError as exc:
+            if attempt == RECORD_ATTEMPTS or not _throttled(exc):
+                raise
+            backoff(attempt)
+    raise AssertionError("unreachable")
+
+
+def _throttled(exc: Exception) -> bool:
+    code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+    reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
+    codes = {code, *(str(r.get("Code")) for r in reasons)}
+    return bool(
+        codes
+        & {
+            "ThrottlingException",
+            "ProvisionedThroughputExceededException",
+            "ThrottlingError",
+            "RequestLimitExceeded",
+            "TransactionConflict",
+        }
+    )
+
+
+def _provider_later(message: dict[str, Any], now: datetime, error: str) -> str:
+    """The provider throttled or could not be reached (it did not take the message): release
+    the cap slot and try again later (``deferred`` / ``provider_unavailable``), doubling the
+    wait; after ``PROVIDER_RETRIES`` tries, ``failed`` / ``provider_error``."""
+    tries = int(message.get("provider_retries") or 0)
+    if tries >= PROVIDER_RETRIES:
+        return _end(
+            message, now, "failed", "failed", "provider_error", ledger=None, error=error[:300]
+        )
+    until = now + PROVIDER_RETRY * 2**tries
+    outcome = _defer(
+        message, now, until, "provider_unavailable", retries=tries + 1, error=error[:300]
+    )
+    if outcome == "deferred":
+        _ledger(message["customer_id"], message, None, now)
     return outcome
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +76,17 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
 CfnLoader.add_multi_constructor("!", _tag)
 
 
+def load_template(path: Path) -> dict[str, Any]:
+    """The SAM template as plain data (parsed once per content: every simulation reads it)."""
+    text = path.read_text()
+    return copy.deepcopy(_parse(text))
+
+
+@functools.lru_cache(maxsize=4)
+def _parse(text: str) -> dict[str, Any]:
+    return dict(yaml.load(text, Loader=CfnLoader))
+
+
 def find_template(*starts: Path) -> Path | None:
     """``template.yaml`` in one of ``starts`` or their parents."""
     for start in starts:
@@ -87,7 +101,7 @@ def read_template(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """(table properties, ingest rule event pattern) from the SAM template."""
     if path is None:
         return DEFAULT_TABLE, DEFAULT_PATTERN
-    doc = yaml.load(path.read_text(), Loader=CfnLoader)
+    doc = load_template(path)
     resources = doc.get("Resources", {})
     table = next(
         (r["Properties"] for r in resources.values() if r.get("Type") == "AWS::DynamoDB::Table"),
@@ -116,7 +130,7 @@ def dispatch_filters(path: Path | None) -> list[str]:
     its ``DynamoDB`` event's ``FilterCriteria``), as JSON strings."""
     if path is None:
         return list(DEFAULT_DISPATCH_FILTERS)
-    doc = yaml.load(path.read_text(), Loader=CfnLoader)
+    doc = load_template(path)
     for resource in doc.get("Resources", {}).values():
         for source in ((resource.get("Properties") or {}).get("Events") or {}).values():
             if source.get("Type") == "DynamoDB":
@@ -155,6 +169,80 @@ def pattern_json(pattern: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
+class RetryTiming:
+    """How the deployed stack retries what failed (``template.yaml``): the ingest queue's
+    visibility timeout and ``maxReceiveCount``, the dispatch stream mapping's
+    ``MaximumRetryAttempts``, Lambda's asynchronous retries (``EventInvokeConfig``: about 1, then
+    2 minutes after a failure) and the sweeper's rate."""
+
+    visibility_timeout: timedelta = timedelta(seconds=190)
+    max_receives: int = 5
+    stream_retries: int = 5
+    async_retry_delays: tuple[timedelta, ...] = (timedelta(minutes=1), timedelta(minutes=2))
+    sweep_every: timedelta = timedelta(minutes=5)
+
+
+def retry_timing(path: Path | None) -> RetryTiming:
+    """The retry timing ``template.yaml`` declares (the defaults above without one)."""
+    if path is None:
+        return RetryTiming()
+    resources = load_template(path).get("Resources", {})
+    queue = (resources.get("IngestQueue") or {}).get("Properties") or {}
+    dispatch = (resources.get("DispatchFunction") or {}).get("Properties") or {}
+    stream: dict[str, Any] = next(
+        (
+            e["Properties"]
+            for e in (dispatch.get("Events") or {}).values()
+            if e.get("Type") == "DynamoDB"
+        ),
+        {},
+    )
+    wake = ((resources.get("WakeFunction") or {}).get("Properties") or {}).get(
+        "EventInvokeConfig"
+    ) or {}
+    sweeper = (resources.get("SweeperFunction") or {}).get("Properties") or {}
+    rate = next(
+        (
+            str(e["Properties"].get("Schedule", ""))
+            for e in (sweeper.get("Events") or {}).values()
+            if e.get("Type") == "Schedule"
+        ),
+        "",
+    )
+    default = RetryTiming()
+    delays = (timedelta(minutes=1), timedelta(minutes=2), timedelta(minutes=2))
+    return RetryTiming(
+        visibility_timeout=timedelta(
+            seconds=int(queue.get("VisibilityTimeout", default.visibility_timeout.seconds))
+        ),
+        max_receives=int((queue.get("RedrivePolicy") or {}).get("maxReceiveCount", 5)),
+        stream_retries=int(stream.get("MaximumRetryAttempts", default.stream_retries)),
+        async_retry_delays=delays[: int(wake.get("MaximumRetryAttempts", 2))],
+        sweep_every=_rate(rate) or default.sweep_every,
+    )
+
+
+def _rate(expression: str) -> timedelta | None:
+    """``rate(5 minutes)`` as a timedelta (None for anything else)."""
+    if not expression.startswith("rate(") or not expression.endswith(")"):
+        return None
+    amount, unit = expression[5:-1].split()
+    seconds = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600}.get(unit)
+    return timedelta(seconds=int(amount) * seconds) if seconds else None
+
+
+# the dead-letter queues of the functions, as the simulator names them (ingest's is NUDGE_DLQ_URL)
+FUNCTION_DLQS = {
+    "dispatch": "nudge-dispatch-dlq",
+    "wake": "nudge-wake-dlq",
+    "campaign": "nudge-wake-dlq",  # as deployed: campaign failures share WakeDLQ
+    "score": "nudge-score-dlq",
+    "feedback": "nudge-feedback-dlq",
+    "sweeper": "nudge-sweeper-dlq",
+}
+
+
+@dataclass(frozen=True)
 class Deployment:
     """What :func:`create_resources` made: where the simulator feeds and reads."""
 
@@ -162,6 +250,8 @@ class Deployment:
     queue_url: str
     dlq_url: str
     stream_filters: list[Any]  # dispatch's FilterCriteria, as moto's EventPattern
+    timing: RetryTiming = field(default_factory=RetryTiming)
+    dlqs: dict[str, str] = field(default_factory=dict)  # function -> its DLQ's URL
 
 
 def create_unsubscribe_secret(value: str | None = None) -> str:
@@ -192,6 +282,10 @@ def create_resources(config_dir: Path, daily: bool, sender: str | None) -> Deplo
     sqs = aws.client("sqs")
     dlq_url = sqs.create_queue(QueueName="nudge-ingest-dlq")["QueueUrl"]
     queue_url = sqs.create_queue(QueueName="nudge-ingest")["QueueUrl"]
+    dlqs = {
+        function: sqs.create_queue(QueueName=name)["QueueUrl"]
+        for function, name in FUNCTION_DLQS.items()
+    }
     os.environ["NUDGE_DLQ_URL"] = dlq_url
     reset_env()
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
@@ -219,4 +313,5 @@ def create_resources(config_dir: Path, daily: bool, sender: str | None) -> Deplo
         address = sender.rsplit("<", 1)[-1].rstrip(">").strip()
         aws.client("ses").verify_email_identity(EmailAddress=address)
         aws.client("sesv2").create_email_identity(EmailIdentity=address.split("@")[-1])
-    return Deployment(stream_arn, queue_url, dlq_url, stream_filters)
+    timing = retry_timing(template)
+    return Deployment(stream_arn, queue_url, dlq_url, stream_filters, timing, dlqs)

@@ -29,6 +29,7 @@ class ReadBack:
     started: datetime
     dlq_url: str
     backend: Backend
+    dlqs: dict[str, str]
 
     def decisions(self) -> list[dict[str, Any]]:
         """Every decision stored, in time order."""
@@ -109,30 +110,15 @@ class ReadBack:
         return dict(sorted(out.items()))
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        """Events parked in the DLQ, with their reasons."""
-        sqs = aws.client("sqs")
+        """Everything parked in a dead-letter queue (ingest's first, then each function's),
+        with its reason and queue, as ``nudge dlq list`` shows it."""
+        from nudge.aws.dlq import parked
+
+        urls = [self.dlq_url, *dict.fromkeys(self.dlqs.values())]
         out = []
-        got = sqs.receive_message(
-            QueueUrl=self.dlq_url,
-            MaxNumberOfMessages=10,
-            MessageAttributeNames=["All"],
-            VisibilityTimeout=0,
-        )
-        seen: set[str] = set()
-        while got.get("Messages"):
-            fresh = [m for m in got["Messages"] if m["MessageId"] not in seen]
-            if not fresh:
-                break
-            for m in fresh:
-                seen.add(m["MessageId"])
-                reason = m.get("MessageAttributes", {}).get("reason", {}).get("StringValue")
-                out.append({"reason": reason, "body": m["Body"]})
-            got = sqs.receive_message(
-                QueueUrl=self.dlq_url,
-                MaxNumberOfMessages=10,
-                MessageAttributeNames=["All"],
-                VisibilityTimeout=0,
-            )
+        for url in urls:
+            for item in parked(url):
+                out.append({"reason": item.reason, "body": item.body, "queue": url.rsplit("/")[-1]})
         return out
 
     def api(self, method: str, path: str, *, signed: bool = True) -> dict[str, Any]:

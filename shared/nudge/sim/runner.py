@@ -5,6 +5,14 @@ ingest handler (as an SQS batch). New outbox items are read from the table's str
 to dispatch when the template's stream filter lets them through (those due at once); one-time
 schedules (waits, messages due later) are fired by the clock when they fall due.
 
+Failures are retried as the deployed stack retries them (``template.yaml``), on the simulated
+clock: an ingest record that failed is received again after the queue's visibility timeout, up
+to ``maxReceiveCount`` receives, then moved to the ingest DLQ; a stream record dispatch failed is
+retried (``MaximumRetryAttempts``), then described in the dispatch DLQ; an asynchronous invocation
+(wake, campaign, score, feedback, the sweeper) that raised is retried about 1 and 2 minutes later,
+then its invocation record goes to the function's DLQ. Once anything failed, the sweeper's
+schedule (every few minutes) runs too, until nothing is left in flight.
+
 Simulated time follows the data: the clock starts at the first event (or at a given start) and
 crons (campaigns, the daily recompute) count from there, so a run costs what its events and the
 days they cover cost, whatever the date.
@@ -30,8 +38,9 @@ from nudge.core.cron import parse_cron
 from nudge.core.durations import HINT as DURATION_HINT
 from nudge.core.durations import parse_duration
 from nudge.env import reset_env
+from nudge.faults import InjectedCrash, in_handler
 from nudge.sim.backends import DEFAULT_BACKEND, make_backend
-from nudge.sim.infra import ENV, create_resources
+from nudge.sim.infra import ENV, RetryTiming, create_resources
 from nudge.sim.patterns import matches
 from nudge.sim.readback import ReadBack
 
@@ -150,6 +159,7 @@ class Simulation(ReadBack):
         self.fired: list[tuple[datetime, str]] = []
         self._cron_last: dict[str, datetime] = {}
         self._saved_env: dict[str, str | None] = {}
+        self._restore_stubber: Any = lambda: None
         self._previous_clock: Any = None
         self._iterators: dict[str, str] = {}
         self.stream_arn = ""
@@ -157,6 +167,13 @@ class Simulation(ReadBack):
         self.dlq_url = ""
         self.dispatched = 0
         self._stream_filters: list[Any] = []
+        self.timing = RetryTiming()
+        self.dlqs: dict[str, str] = {}  # function -> its DLQ's URL (ingest's is dlq_url)
+        # failed invocations waiting for their retry: (at, seq, kind, payload, attempt)
+        self._retries: list[tuple[datetime, int, str, Any, int]] = []
+        self._next_sweep: datetime | None = None  # the sweeper runs once something failed
+        self._seq = 0
+        self.failures: list[tuple[datetime, str, str]] = []  # (when, function, error)
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> Simulation:
@@ -167,14 +184,17 @@ class Simulation(ReadBack):
         reset_env()
         get_config.cache_clear()
         self._previous_clock = clock.install(self.clock)
+        self._restore_stubber = _leave_faulted_requests_alone()
         sender = self.config.settings.sender.email
         made = create_resources(Path(self.config_dir), self.daily, sender)
         self.stream_arn, self.queue_url = made.stream_arn, made.queue_url
         self.dlq_url, self._stream_filters = made.dlq_url, made.stream_filters
+        self.timing, self.dlqs = made.timing, made.dlqs
         return self
 
     def __exit__(self, *exc: object) -> None:
         clock.install(self._previous_clock)
+        self._restore_stubber()
         self.backend.stop()
         for key, value in self._saved_env.items():
             if value is None:
@@ -203,7 +223,6 @@ class Simulation(ReadBack):
 
     def put(self, envelope: dict[str, Any]) -> None:
         """Put one storefront event on the bus and let everything it causes happen."""
-        from nudge.flows import ingest
 
         if not self._begun:
             self.begin(_event_time(envelope) or self.clock.current)
@@ -227,8 +246,120 @@ class Simulation(ReadBack):
             bodies = [json.dumps(envelope)]
         if bodies:
             records = [{"messageId": f"m-{i}", "body": b} for i, b in enumerate(bodies)]
-            ingest.handle({"Records": records})
+            self._ingest(records, 1)
         self.pump()
+
+    # -- invoking, as Lambda does, with its retries ------------------------------------------
+    def _later(self, at: datetime, kind: str, payload: Any, attempt: int) -> None:
+        self._seq += 1
+        self._retries.append((at, self._seq, kind, payload, attempt))
+        self._retries.sort(key=lambda r: (r[0], r[1]))
+        self._start_sweeping()
+
+    def _failed(self, function: str, error: str) -> None:
+        self.failures.append((self.clock.current, function, error))
+        self._start_sweeping()
+
+    def _start_sweeping(self) -> None:
+        if self._next_sweep is None:
+            self._next_sweep = self.clock.current + self.timing.sweep_every
+
+    def _ingest(self, records: list[dict[str, Any]], receives: int) -> None:
+        """An SQS batch to ingest; failed records are received again after the visibility
+        timeout, and moved to the DLQ after ``maxReceiveCount`` receives."""
+        from nudge.flows import ingest
+
+        try:
+            with in_handler("ingest"):
+                out = ingest.handle({"Records": records})
+            failed = {f["itemIdentifier"] for f in out.get("batchItemFailures") or ()}
+        except InjectedCrash:  # the run died: the whole batch comes back
+            failed = {r["messageId"] for r in records}
+        for record in records:
+            if record["messageId"] not in failed:
+                continue
+            self._failed("ingest", "batch item failure")
+            if receives < self.timing.max_receives:
+                again = self.clock.current + self.timing.visibility_timeout
+                self._later(again, "ingest", record, receives + 1)
+            else:  # SQS's redrive moves the message as it is
+                aws.client("sqs").send_message(QueueUrl=self.dlq_url, MessageBody=record["body"])
+
+    def _dispatch(self, records: list[dict[str, Any]], attempt: int) -> None:
+        """Stream records to dispatch; failed ones are retried, then described in its DLQ."""
+        from nudge.flows import dispatch
+
+        try:
+            with in_handler("dispatch"):
+                out = dispatch.handle({"Records": records})
+            failed = {f["itemIdentifier"] for f in out.get("batchItemFailures") or ()}
+        except InjectedCrash:  # the run died: the whole batch is retried
+            failed = {str(r["dynamodb"].get("SequenceNumber")) for r in records}
+        for record in records:
+            if str(record["dynamodb"].get("SequenceNumber")) not in failed:
+                continue
+            self._failed("dispatch", "batch item failure")
+            if attempt <= self.timing.stream_retries:
+                again = self.clock.current + timedelta(seconds=2 ** (attempt - 1))
+                self._later(again, "dispatch", record, attempt + 1)
+            else:
+                self._park("dispatch", _stream_failure(record, attempt, self.clock.current))
+
+    def invoke(self, function: str, payload: dict[str, Any], attempt: int = 1) -> Any:
+        """Invoke ``function`` asynchronously (as Scheduler and EventBridge do): if it raises,
+        Lambda retries it after about 1 and then 2 minutes, then sends the invocation record to
+        its DLQ. Returns the handler's answer, or None when it raised."""
+        try:
+            with in_handler(function):
+                answer = _async_handler(function)(payload)
+        except (Exception, InjectedCrash) as exc:  # Lambda retries any error of an async run
+            self._failed(function, repr(exc))
+            # the sweeper's next run is its retry (MaximumRetryAttempts: 0)
+            delays = () if function == "sweeper" else self.timing.async_retry_delays
+            if attempt <= len(delays):
+                again = self.clock.current + delays[attempt - 1]
+                self._later(again, f"async:{function}", payload, attempt + 1)
+            else:
+                self._park(function, _invocation_record(function, payload, exc, attempt))
+            answer = None
+        self.pump()
+        return answer
+
+    def _park(self, function: str, record: dict[str, Any]) -> None:
+        url = self.dlqs.get(function) or self.dlq_url
+        aws.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(record, default=str))
+
+    def sweep(self) -> Any:
+        """Run the sweeper once, as its schedule does."""
+        return self.invoke("sweeper", {"kind": "sweep"})
+
+    def _next_retry(self, until: datetime) -> tuple[datetime, str] | None:
+        candidates: list[tuple[datetime, str]] = []
+        if self._retries and self._retries[0][0] <= until:
+            candidates.append((self._retries[0][0], "retry"))
+        if self._next_sweep is not None and self._next_sweep <= until:
+            candidates.append((self._next_sweep, "sweep"))
+        return min(candidates) if candidates else None
+
+    def _run_retry(self, what: str) -> None:
+        if what == "sweep":
+            assert self._next_sweep is not None
+            self.clock.set(self._next_sweep)
+            answer = self.sweep()
+            # a failed run (None) is retried by the next one
+            busy = answer is None or answer.get("in_flight") or self._retries
+            self._next_sweep = self.clock.current + self.timing.sweep_every if busy else None
+            return
+        at, _seq, kind, payload, attempt = self._retries.pop(0)
+        self.clock.set(at)
+        if kind == "ingest":
+            self._ingest([payload], attempt)
+            self.pump()
+        elif kind == "dispatch":
+            self._dispatch([payload], attempt)
+            self.pump()
+        else:
+            self.invoke(kind.split(":", 1)[1], payload, attempt)
 
     def _drain(self, url: str) -> list[str]:
         sqs = aws.client("sqs")
@@ -245,8 +376,6 @@ class Simulation(ReadBack):
     def pump(self) -> int:
         """Deliver new stream records to dispatch as the event source mapping does: only those
         its filter (``FilterCriteria`` in template.yaml) lets through."""
-        from nudge.flows import dispatch
-
         streams = aws.client("dynamodbstreams")
         total = 0
         while True:
@@ -271,7 +400,7 @@ class Simulation(ReadBack):
             if not records:
                 return total
             if wanted:
-                dispatch.handle({"Records": wanted})
+                self._dispatch(wanted, 1)
                 total += len(wanted)
 
     def _passes_filter(self, record: dict[str, Any]) -> bool:
@@ -302,14 +431,17 @@ class Simulation(ReadBack):
         return sorted(due, key=lambda d: (d[0], d[1]))
 
     def advance(self, until: datetime) -> None:
-        """Move the clock to ``until``, firing every schedule that falls due on the way."""
-        from nudge.flows import wake
-
+        """Move the clock to ``until``, firing every schedule that falls due on the way (and
+        the retries of anything that failed, and the sweeper while anything did)."""
         if not self._begun:
             self.begin(until)
         sched = aws.client("scheduler")
         while True:
             due = self.due_schedules(until, first=True)
+            retry = self._next_retry(until)
+            if retry is not None and (not due or retry[0] < due[0][0]):
+                self._run_retry(retry[1])
+                continue
             if not due:
                 break
             at, name, payload = due[0]
@@ -322,17 +454,8 @@ class Simulation(ReadBack):
             self.fired.append(
                 (self.clock.current, kind if kind in ("campaign", "daily") else "wake")
             )
-            if kind == "campaign":
-                from nudge.flows import campaign
-
-                campaign.handle(payload)
-            elif kind == "daily":
-                from nudge.flows import score  # type: ignore[attr-defined,unused-ignore]
-
-                score.handle(payload)
-            else:
-                wake.handle(payload)
-            self.pump()
+            function = {"campaign": "campaign", "daily": "score"}.get(str(kind), "wake")
+            self.invoke(function, payload)
         self.clock.set(until)
 
     def run(
@@ -399,3 +522,101 @@ def _is_json_object(text: str) -> bool:
         return isinstance(json.loads(text), dict)
     except ValueError:
         return False
+
+
+def _async_handler(function: str) -> Any:
+    """The ``handle`` of a function the simulator invokes asynchronously."""
+    if function == "wake":
+        from nudge.flows import wake
+
+        return wake.handle
+    if function == "campaign":
+        from nudge.flows import campaign
+
+        return campaign.handle
+    if function == "score":
+        from nudge.flows import score  # type: ignore[attr-defined,unused-ignore]
+
+        return score.handle
+    if function == "feedback":
+        from nudge.flows import feedback
+
+        return feedback.handle
+    if function == "sweeper":
+        from nudge.flows import sweeper
+
+        return sweeper.handle
+    raise SimulationError(f"no function {function!r} is invoked asynchronously")
+
+
+def _invocation_record(
+    function: str, payload: Any, exc: BaseException, attempts: int, at: datetime | None = None
+) -> dict[str, Any]:
+    """What Lambda sends to an asynchronous function's failure destination once its retries
+    ran out (the invocation record of the Lambda developer guide, "Capturing records of
+    asynchronous invocations")."""
+    return {
+        "version": "1.0",
+        "timestamp": iso(at or clock.now()),
+        "requestContext": {
+            "requestId": f"sim-{function}-{attempts}",
+            "functionArn": f"arn:aws:lambda:us-east-1:123456789012:function:nudge-{function}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": payload,
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": "Unhandled",
+        },
+        "responsePayload": {"errorMessage": str(exc), "errorType": type(exc).__name__},
+    }
+
+
+def _stream_failure(record: dict[str, Any], attempts: int, at: datetime) -> dict[str, Any]:
+    """What a DynamoDB stream event source mapping sends to its on-failure destination: a
+    description of the records it gave up on, not the records."""
+    sequence = str(record.get("dynamodb", {}).get("SequenceNumber"))
+    return {
+        "requestContext": {
+            "requestId": f"sim-dispatch-{sequence}",
+            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:nudge-dispatch",
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": None},
+        "version": "1.0",
+        "timestamp": iso(at),
+        "DDBStreamBatchInfo": {
+            "shardId": "sim-shard",
+            "startSequenceNumber": sequence,
+            "endSequenceNumber": sequence,
+            "approximateArrivalOfFirstRecord": iso(at),
+            "approximateArrivalOfLastRecord": iso(at),
+            "batchSize": 1,
+            "streamArn": "arn:aws:dynamodb:us-east-1:123456789012:table/nudge-sim/stream/sim",
+        },
+    }
+
+
+def _leave_faulted_requests_alone() -> Any:
+    """Make moto ignore requests ``nudge.faults`` answered itself (a throttled request never
+    reaches the service); returns the undo."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    from nudge.faults import FAULT_HEADER
+
+    original = BotocoreStubber.__call__
+
+    def call(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+        if request.headers.get(FAULT_HEADER):
+            return None
+        return original(self, event_name, request, **kwargs)
+
+    BotocoreStubber.__call__ = call  # type: ignore[method-assign]
+
+    def restore() -> None:
+        BotocoreStubber.__call__ = original  # type: ignore[method-assign]
+
+    return restore

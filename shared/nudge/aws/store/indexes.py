@@ -15,6 +15,7 @@ from typing import Any
 
 from nudge.aws.clients import client
 from nudge.aws.store._table import _s, _ttl, table
+from nudge.aws.store.profiles import not_erased_check
 
 ORDER_INDEX_TTL_DAYS = 730  # a refund later than two years after its order goes to the DLQ
 
@@ -51,16 +52,26 @@ def order_index_keys(order_ids: list[str]) -> list[dict[str, Any]]:
 
 
 def remember_phone(phone: str, customer_id: str) -> None:
-    """Index a number we texted, so an SMS STOP reply finds its customer."""
-    client("dynamodb").put_item(
-        TableName=table(),
-        Item={
-            "pk": _s(f"PHONE#{phone}"),
-            "sk": _s("PHONE"),
-            "kind": _s("phone_index"),
-            "customer_id": _s(customer_id),
-        },
-    )
+    """Index a number we texted, so an SMS STOP reply finds its customer; not if the customer
+    was erased meanwhile (the index would be personal data left behind)."""
+    ddb = client("dynamodb")
+    item = {
+        "pk": _s(f"PHONE#{phone}"),
+        "sk": _s("PHONE"),
+        "kind": _s("phone_index"),
+        "customer_id": _s(customer_id),
+    }
+    try:
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table(), "Item": item}},
+                not_erased_check(customer_id),
+            ]
+        )
+    except ddb.exceptions.TransactionCanceledException as exc:
+        codes = {r.get("Code") for r in exc.response.get("CancellationReasons") or []}
+        if "ConditionalCheckFailed" not in codes:
+            raise
 
 
 def customer_for_phone(phone: str) -> str | None:
