@@ -10,7 +10,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-FUNCTIONS = ("ingest", "dispatch", "wake", "feedback", "campaign", "score", "api", "unsubscribe")
+FUNCTIONS = (
+    "ingest",
+    "dispatch",
+    "wake",
+    "feedback",
+    "campaign",
+    "score",
+    "api",
+    "unsubscribe",
+    "sweeper",
+)
 
 # transaction parts -> the item action that authorises each (TransactWriteItems has no action)
 _TRANSACT = {
