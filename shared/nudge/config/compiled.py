@@ -228,6 +228,7 @@ class _Compiler:
             email=self.content(src, ("email",), t.email, "email"),
             sms=self.content(src, ("sms",), t.sms, "sms"),
             channel=t.channel,
+            max_age=seconds(t.when.max_age) if t.when.max_age else None,
         )
 
     def run(self) -> CompiledConfig:
