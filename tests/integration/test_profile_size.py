@@ -74,7 +74,7 @@ def test_a_customer_with_many_large_events_still_orders_and_unsubscribes(sim):
 def test_an_event_with_properties_over_the_limit_is_parked(sim):
     sim.run([customer("max", "2027-02-03T09:00:00Z")], until=timedelta(0))
     [big] = large_events("max", "2027-02-03T09:00:00Z", 1)
-    big["detail"]["properties"]["note_15"] = "x" * 2000  # 16 x 2,000 characters: over 32 KB
+    big["detail"]["properties"].update(note_15="p" * 2000, note_16="q" * 2000)  # over 32 KB
 
     ingest_in_batches([big])
 
