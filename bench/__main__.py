@@ -45,7 +45,7 @@ def main() -> int:
 
     results: dict[str, Any] = {}
     targets = dict(TARGETS)
-    from bench import api, message_path, scoring, simulate
+    from bench import api, limits, message_path, scoring, simulate
 
     sections = [
         ("event path", core.run),
@@ -53,6 +53,7 @@ def main() -> int:
         ("profile API", api.run),
         ("scoring", scoring.run),
         ("simulation", simulate.run),
+        ("ingest limits (fuzz, large customer)", limits.run),
     ]
     for name, fn in sections:
         print(f"running {name} benchmarks...", file=sys.stderr, flush=True)

@@ -107,7 +107,9 @@ values = st.one_of(
     st.builds(lambda ch, n: ch * n, st.characters(), st.integers(0, 40_000)),
     st.builds(_deep, st.integers(1, 40)),
     st.lists(st.sampled_from(HOSTILE), max_size=5),
-    st.builds(lambda n: [{"product_id": "p", "price": 1.0, "quantity": 1}] * n, st.integers(0, 800)),
+    st.builds(
+        lambda n: [{"product_id": "p", "price": 1.0, "quantity": 1}] * n, st.integers(0, 800)
+    ),
 )
 
 
