@@ -45,7 +45,7 @@ def main() -> int:
 
     results: dict[str, Any] = {}
     targets = dict(TARGETS)
-    from bench import api, concurrency, faults, load, message_path, scoring, shop, simulate
+    from bench import api, concurrency, faults, limits, load, message_path, scoring, shop, simulate
 
     sections = [
         ("event path", core.run),
@@ -57,6 +57,7 @@ def main() -> int:
         ("load (10,000-customer day on a moto server)", load.run),
         ("concurrency", concurrency.run),
         ("fault injection", faults.run),
+        ("ingest limits (fuzz, large customer)", limits.run),
     ]
     for name, fn in sections:
         print(f"running {name} benchmarks...", file=sys.stderr, flush=True)

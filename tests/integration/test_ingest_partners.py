@@ -7,6 +7,7 @@ import json
 
 from nudge.aws import clients as aws
 from nudge.aws import store
+from nudge.core.clock import parse_time
 from nudge.flows import ingest
 from tests.conftest import sample
 from tests.partners import checkout, line_item, order, refund
@@ -16,7 +17,8 @@ RING = [line_item(42, "Ring", "150.00", product_type="jewelry")]
 
 def test_a_batch_with_a_skipped_a_malformed_and_a_good_partner_event(sim):
     # Given an SQS batch: a completed checkout (skipped), a Shopify event without its topic
-    # (malformed) and an order (good)
+    # (malformed) and an order (good), that day
+    sim.advance(parse_time("2027-02-10T12:00:00Z"))
     skipped = checkout(7, "tok", "150.00", RING, "2027-02-10T10:00:00Z", completed=True)
     malformed = sample("shopify_orders_create")
     del malformed["detail"]["metadata"]
@@ -57,7 +59,8 @@ def test_a_single_envelope_says_why_a_partner_event_was_skipped(sim):
 
 
 def test_the_order_index_is_written_with_the_order_in_one_transaction(sim):
-    # Given a known Shopify customer
+    # Given a known Shopify customer, that day
+    sim.advance(parse_time("2027-02-10T12:00:00Z"))
     ingest.handle(order(8, 123456789012345678, "99.99", RING, "2027-02-10T10:00:00Z"))
     calls: list[str] = []
     aws.client("dynamodb").meta.events.register(

@@ -14,6 +14,7 @@ from collections import Counter
 
 import pytest
 
+from nudge.core.clock import parse_time
 from nudge.sim import Simulation
 from nudge.sim.runner import read_events
 from tests.conftest import CONFIG, EVENTS
@@ -376,7 +377,8 @@ def test_shopifys_published_examples_through_the_ingest_handler(sim):
     from nudge.flows import ingest
 
     # Given Shopify's published example of every topic nudge maps, delivered in the partner
-    # envelope (the order made a real one: Shopify's example is a test order)
+    # envelope (the order made a real one: Shopify's example is a test order), that day
+    sim.advance(parse_time("2027-02-10T15:00:00Z"))
     results = [
         ingest.handle(_delivered("2026-04/customers/create")),
         ingest.handle(_delivered("2026-04/customers_email_marketing_consent/update")),
@@ -415,7 +417,9 @@ def test_a_topic_nudge_does_not_map_is_counted_logged_once_and_listed(sim, capsy
     from nudge import cli
     from nudge.flows import ingest
 
-    # Given a shop that subscribed a topic nudge has no mapping for, besides mapped ones
+    # Given a shop that subscribed a topic nudge has no mapping for, besides mapped ones, that day
+    sim.advance(parse_time("2027-02-10T15:00:00Z"))
+
     def unmapped(n: int) -> dict:
         return shopify(
             "inventory_levels/update",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from nudge.core.events import MalformedEvent, parse_event
-from nudge.core.profile import merge_profile, new_profile
+from nudge.core.profile import merge_profile, new_profile, now_utc
 from tests.conftest import event
 
 SOURCES = ["shop.storefront", "aws.partner/shopify.com", "aws.partner/segment.com/"]
@@ -96,8 +96,9 @@ def test_merge_moves_history_cart_and_orders_but_never_consent_or_contact():
         }
     )
 
-    merge_profile(kim, _anon(), history_seconds=10**6)
-    merge_profile(kim, _anon(), history_seconds=10**6)  # merging twice changes nothing more
+    now = now_utc(1000.0)  # history is kept for history_seconds before now
+    merge_profile(kim, _anon(), history_seconds=10**6, now=now)
+    merge_profile(kim, _anon(), history_seconds=10**6, now=now)  # twice changes nothing more
 
     assert [h["id"] for h in kim["history"]] == ["v1", "p2", "v3"]
     assert sorted(kim["seen"]) == ["p2", "v1", "v3"]

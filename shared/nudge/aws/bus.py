@@ -17,6 +17,7 @@ from nudge.env import get_env
 
 log = logging.getLogger("nudge.aws.bus")
 SOURCE = "nudge"
+SQS_MAX_BYTES = 262_144  # an SQS message, body and attributes
 
 
 class BusRejected(RuntimeError):
@@ -60,9 +61,14 @@ def park(body: Any, reason: str) -> None:
     if not url:
         log.error("malformed event and no DLQ configured: %s", reason)
         return
+    reason = reason[:1000]
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size + len(reason) + 64 > SQS_MAX_BYTES:  # only a body that never came through SQS
+        text = text.encode("utf-8", "surrogatepass")[: SQS_MAX_BYTES // 2].decode("utf-8", "ignore")
+        reason = f"{reason[:800]} (body cut to its first {SQS_MAX_BYTES // 2} of {size} bytes)"
     client("sqs").send_message(
         QueueUrl=url,
         MessageBody=text,
-        MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1000]}},
+        MessageAttributes={"reason": {"DataType": "String", "StringValue": reason}},
     )
     log.warning("malformed event sent to DLQ: %s", reason)

@@ -353,6 +353,7 @@ class _Compiler:
             sms=self.content(src, ("sms",), t.sms, "sms", firing),
             channel=t.channel,
             why_not=self.why_not(t.who),
+            max_age=seconds(t.when.max_age) if t.when.max_age else None,
         )
 
     def run(self) -> CompiledConfig:

@@ -116,6 +116,25 @@ class CustomEvent(Strict):
     properties: dict[str, PropertyType] = Field(default_factory=dict)
 
 
+class IngestSettings(Strict):
+    """What ingest accepts besides the fixed limits (docs/sources.md, "What ingest refuses")."""
+
+    max_future: str = Field(
+        default="1h",
+        description="events dated later than now + this are parked in the DLQ (clock skew "
+        "allowance)",
+    )
+    max_age: str | None = Field(
+        default=None,
+        description="events dated earlier than now - this are parked; default: none (only "
+        "events before 2000 are)",
+    )
+
+    _durations = field_validator("max_future", "max_age")(
+        classmethod(lambda cls, v: None if v is None else _duration(v))
+    )
+
+
 class Settings(Strict):
     """settings.yaml"""
 
@@ -130,6 +149,7 @@ class Settings(Strict):
     arbitration_window: str = "1m"
     attribution: Attribution = Field(default_factory=Attribution)
     unsubscribe: Unsubscribe | None = None
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     traits: list[str] = Field(
         default_factory=list,
         description="extension: custom trait names templates may use besides the standard ones",
@@ -231,6 +251,15 @@ class When(Strict):
     event: str
     where: dict[str, Any] | None = None
     count: Count | None = None
+    max_age: str | None = Field(
+        default=None,
+        description="an event older than this when it arrives does not fire the trigger "
+        "(suppressed/stale); default: the trigger's wait + 24h",
+    )
+
+    _max_age = field_validator("max_age")(
+        classmethod(lambda cls, v: None if v is None else _duration(v))
+    )
 
 
 class EventTest(Strict):

@@ -14,6 +14,8 @@ from nudge.config import schema
 from nudge.core.cron import Cron
 from nudge.core.rules import Check, Ctx
 
+STALE_GRACE = 86400.0  # default window of a trigger: its wait + this
+
 
 @dataclass(slots=True)
 class Content:
@@ -54,6 +56,15 @@ class CompiledTrigger:
     variant: int | None = None  # campaigns: which variant this is
     # why a customer is outside `who`, in words (``not in segment vip: lifetime_value 320 < 500``)
     why_not: Callable[[Ctx], str | None] | None = None
+    max_age: float | None = None  # seconds: older events do not fire it (None: wait + 24h)
+
+    @property
+    def stale_after(self) -> float:
+        """Seconds after which an event is too old to fire this trigger: ``when.max_age``,
+        else its ``wait`` + 24h (docs/config.md, "Old events")."""
+        if self.max_age is not None:
+            return self.max_age
+        return (self.wait or 0) + STALE_GRACE
 
     @property
     def priority(self) -> int:

@@ -230,6 +230,15 @@ def decide(
             and _count_matches(trigger, event, history) != trigger.count[0]
         ):
             continue
+        age = now.timestamp() - event.ts
+        if age > trigger.stale_after:  # a replayed archive, a stuck queue: too late to act on
+            detail = {"age": f"{age / 3600:.1f}h", "max_age": f"{trigger.stale_after / 3600:g}h"}
+            plan.decisions.append(
+                decision(
+                    profile["customer_id"], trigger.id, now, SUPPRESS, "stale", event, detail=detail
+                )
+            )
+            continue
         envelope = envelope or event.to_envelope()
         stop = blocked(profile, view, trigger.id, trigger, event, now)
         if stop is not None:

@@ -9,21 +9,51 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from nudge.core.clock import iso, parse_time
+from nudge.core.limits import (
+    MAX_ITEMS,
+    MAX_PROPERTIES_BYTES,
+    MAX_QUANTITY,
+    MAX_TRAITS_BYTES,
+    MalformedEvent,
+    check_size,
+    check_values,
+    content_key,
+    exact_amount,
+    money_number,
+    normal_currency,
+    normal_id,
+    to_minor_unit,
+)
 
 NUDGE_SOURCE = "nudge"
+MAX_DETAIL_BYTES = 65_536  # a native event's whole detail as JSON
+MAX_ALIASES = 20
+
+__all__ = ["MalformedEvent"]  # defined with the limits it enforces; importable from here too
 
 
-class MalformedEvent(ValueError):
-    """An event that can never be processed; it goes to the DLQ with ``reason``."""
+def _refund_amount(value: Any) -> Decimal:
+    return abs(exact_amount(value))  # a refund's sign says nothing: both mean money returned
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+
+Id = Annotated[str, BeforeValidator(normal_id)]
+Amount = Annotated[Decimal, BeforeValidator(exact_amount), Field(ge=0)]
+RefundAmount = Annotated[Decimal, BeforeValidator(_refund_amount)]
+Currency = Annotated[str | None, BeforeValidator(normal_currency)]
 
 
 class _Open(BaseModel):
@@ -39,22 +69,40 @@ _Id = str | int | None  # partner ids are strings; a storefront may send numbers
 class LineItem(_Open):
     """One product line in a cart or order."""
 
-    product_id: str | None = None
+    product_id: Id | None = None
     name: str | None = None
     category: str | None = None
-    price: float | None = None
-    quantity: int = 1
+    price: Amount | None = None
+    quantity: int = Field(default=1, ge=0, le=MAX_QUANTITY)
     sku: _Id = None
     variant_id: _Id = None
     url: str | None = None
     image_url: str | None = None
 
 
-class ProductProps(_Open):
-    product_id: str
+class _Priced(_Open):
+    """Properties holding money: amounts rounded to the currency's minor unit (JPY 0 digits,
+    KWD 3, most currencies 2), half to even."""
+
+    @model_validator(mode="after")
+    def _to_minor_unit(self) -> _Priced:
+        currency = getattr(self, "currency", None)
+        for name in ("value", "price"):
+            amount = getattr(self, name, None)
+            if isinstance(amount, Decimal):
+                setattr(self, name, to_minor_unit(amount, currency))
+        for item in getattr(self, "items", None) or ():
+            if item.price is not None:
+                item.price = to_minor_unit(item.price, currency)
+        return self
+
+
+class ProductProps(_Priced):
+    product_id: Id
     name: str | None = None
     category: str | None = None
-    price: float | None = None
+    price: Amount | None = None
+    currency: Currency = None
     url: str | None = None
     sku: _Id = None
     image_url: str | None = None
@@ -75,28 +123,29 @@ class Contact(_Open):
     phone: str | None = None
 
 
-class CartProps(_Open):
-    cart_id: str | None = None
-    value: float = 0.0
-    currency: str | None = None
-    items: list[LineItem] = Field(default_factory=list)
+class CartProps(_Priced):
+    cart_id: Id | None = None
+    value: Amount = Decimal(0)
+    currency: Currency = None
+    items: list[LineItem] = Field(default_factory=list, max_length=MAX_ITEMS)
     checkout_url: str | None = None
     contact: Contact | None = None
 
 
-class OrderProps(_Open):
-    order_id: str
-    value: float
-    currency: str | None = None
-    items: list[LineItem] = Field(default_factory=list)
+class OrderProps(_Priced):
+    order_id: Id
+    value: Amount
+    currency: Currency = None
+    items: list[LineItem] = Field(default_factory=list, max_length=MAX_ITEMS)
     contact: Contact | None = None
 
 
-class RefundProps(_Open):
-    order_id: str
-    value: float
-    currency: str | None = None
-    refund_id: _Id = None
+class RefundProps(_Priced):
+    order_id: Id
+    value: RefundAmount
+    currency: Currency = None
+    # what makes a redelivered refund the same refund (docs/sources.md, "Refunds")
+    refund_id: Id | None = None
 
 
 class ConsentProps(_Open):
@@ -116,13 +165,13 @@ class Consent(BaseModel):
 class Detail(_Open):
     """``detail`` of every native event."""
 
-    customer_id: str = Field(min_length=1)
-    event_id: str | None = None
+    customer_id: Id
+    event_id: Id | None = None
     properties: dict[str, Any] = Field(default_factory=dict)
     traits: dict[str, Any] = Field(default_factory=dict)
     consent: Consent | None = None
     # other ids of the same person (Segment ``anon:<anonymousId>``): ingest merges them in
-    aliases: list[str] = Field(default_factory=list)
+    aliases: list[Id] = Field(default_factory=list, max_length=MAX_ALIASES)
 
 
 PROPERTY_MODELS: dict[str, type[BaseModel]] = {
@@ -318,30 +367,37 @@ def parse_event(raw: Any, allowed_sources: list[str] | None = None) -> Event:
         raise MalformedEvent(f"source {source!r} is not in settings.sources")
     try:
         when = parse_time(raw.get("time") or "")
-    except (ValueError, TypeError, AttributeError):
-        raise MalformedEvent(f"time {raw.get('time')!r} is not ISO 8601 with an offset") from None
+    except (ValueError, TypeError, AttributeError, OverflowError):
+        raise MalformedEvent(
+            f"time {raw.get('time')!r:.64} is not ISO 8601 with an offset"
+        ) from None
     detail = json_object(raw.get("detail"), "detail")
     if not detail.get("customer_id"):
         raise MalformedEvent("detail.customer_id is missing")
+    check_values(detail, "detail")
+    check_size(detail, "detail", MAX_DETAIL_BYTES)
+    check_size(detail.get("properties"), "detail.properties", MAX_PROPERTIES_BYTES)
+    check_size(detail.get("traits"), "detail.traits", MAX_TRAITS_BYTES)
     try:
         parsed = _detail_adapter.validate_python(detail)
     except ValidationError as err:
         raise MalformedEvent(_reason(err, "detail.")) from None
+    _check_traits(parsed.traits)
     props_model = PROPERTY_MODELS.get(detail_type)
     properties = parsed.properties
     if props_model is not None:
         try:
-            properties = props_model.model_validate(properties).model_dump(exclude_none=True)
+            model = props_model.model_validate(properties)
         except ValidationError as err:
             raise MalformedEvent(_reason(err, "detail.properties.")) from None
-    event_id = parsed.event_id or raw.get("id")
-    if not event_id:
-        raise MalformedEvent("neither detail.event_id nor the envelope id is set")
+        properties = _json_ready(model.model_dump(exclude_none=True))
+    # no event_id: the content is the key, so a retried PutEvents (new envelope id) is a duplicate
+    event_id = parsed.event_id or content_key(source, detail_type, when, detail)
     consent = {}
     if parsed.consent is not None:
         consent = {k: v for k, v in parsed.consent.model_dump().items() if v is not None}
     return Event(
-        id=str(event_id),
+        id=event_id,
         type=detail_type,
         source=source,
         time=when,
@@ -351,6 +407,25 @@ def parse_event(raw: Any, allowed_sources: list[str] | None = None) -> Event:
         consent=consent,
         aliases=[str(a) for a in parsed.aliases if a and str(a) != str(parsed.customer_id)],
     )
+
+
+def _json_ready(value: Any) -> Any:
+    """Validated properties as JSON: rounded amounts (Decimal) as numbers."""
+    if isinstance(value, Decimal):
+        return money_number(value)
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(v) for v in value]
+    return value
+
+
+def _check_traits(traits: dict[str, Any]) -> None:
+    """The traits nudge reads itself (address, phone, zone, name) are text when given."""
+    for key in ("email", "phone", "timezone", "first_name"):
+        value = traits.get(key)
+        if value is not None and not isinstance(value, str):
+            raise MalformedEvent(f"detail.traits.{key}: not text")
 
 
 def envelope_doc(envelope: dict[str, Any] | None) -> dict[str, Any]:

@@ -1,22 +1,36 @@
 """The customer profile (docs/reference.md#profile-fields): applying events to it, and the view conditions see.
 
-A profile is a plain dict (stored as JSON in one DynamoDB item). Money is kept rounded to cents.
+A profile is a plain dict (stored as JSON in one DynamoDB item). Money arrives rounded to its
+currency's minor unit (``nudge.core.limits``) and sums are kept rounded to 3 decimals, so no
+binary-float drift accumulates and no currency with 3-decimal amounts (KWD, BHD) loses a fils.
+The document is kept under ``PROFILE_BUDGET`` bytes (``fit_budget``).
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
 from datetime import UTC, datetime
 from email.utils import parseaddr
 from typing import Any
 
+from nudge.core import clock
 from nudge.core.addresses import ADDRESS_ERRORS, check_address
 from nudge.core.clock import iso, parse_time
 from nudge.core.events import ENGAGEMENT_TYPES, Event
+from nudge.core.limits import json_size
 
 HISTORY_MAX = 200  # events kept for did/count/cancel_if
 SEEN_MAX = 300  # event ids remembered for duplicate detection
 ORDERS_MAX = 100
+REFUNDS_MAX = 50  # refund keys remembered per order
+# bytes of the stored profile document; DynamoDB refuses items over 400 KB, and a refused write
+# would stop every event, order and unsubscribe of the customer (docs/sources.md, "Limits")
+PROFILE_BUDGET = 256_000
+# what fit_budget trims, in order, and how far: history first (did/count/cancel_if see less far
+# back), then the oldest remembered event ids, send ledger entries and orders (counts, lifetime
+# value and order dates stay as they are)
+_TRIM_ORDER = (("history", 0), ("seen", 100), ("sends", 20), ("orders", 20))
 SENDS_MAX = 100
 _TOP_LEVEL_TRAITS = ("email", "phone", "timezone")
 # What the profile view offers conditions, templates (at the top level) and the profile API
@@ -72,7 +86,7 @@ def new_profile(customer_id: str) -> dict[str, Any]:
 
 
 def _money(value: Any) -> float:
-    return round(float(value or 0), 2)
+    return round(float(value or 0), 3)
 
 
 def is_duplicate(profile: dict[str, Any], event: Event) -> bool:
@@ -80,7 +94,7 @@ def is_duplicate(profile: dict[str, Any], event: Event) -> bool:
     return event.id in profile.get("seen", ())
 
 
-def _remember(profile: dict[str, Any], event: Event, history_seconds: float) -> None:
+def _remember(profile: dict[str, Any], event: Event, history_seconds: float, now: datetime) -> None:
     seen = profile.setdefault("seen", [])
     seen.append(event.id)
     if len(seen) > SEEN_MAX:
@@ -89,14 +103,13 @@ def _remember(profile: dict[str, Any], event: Event, history_seconds: float) -> 
     entry = {"type": event.type, "ts": event.ts, "id": event.id, "properties": _compact(event)}
     keys = [h["ts"] for h in history]
     history.insert(bisect.bisect_right(keys, event.ts), entry)
-    _trim_history(history, history_seconds)
+    _trim_history(history, history_seconds, now)
 
 
-def _trim_history(history: list[dict[str, Any]], history_seconds: float) -> None:
-    """Keep the newest ``HISTORY_MAX`` entries within ``history_seconds`` of the latest."""
-    if not history:
-        return
-    horizon = max(h["ts"] for h in history) - history_seconds
+def _trim_history(history: list[dict[str, Any]], history_seconds: float, now: datetime) -> None:
+    """Keep the newest ``HISTORY_MAX`` entries within ``history_seconds`` before ``now`` (not
+    before the newest entry: an event dated in the future must not wipe the history)."""
+    horizon = now.timestamp() - history_seconds
     while history and (len(history) > HISTORY_MAX or history[0]["ts"] < horizon):
         history.pop(0)
 
@@ -109,9 +122,12 @@ def _compact(event: Event) -> dict[str, Any]:
     return props
 
 
-def apply_event(profile: dict[str, Any], event: Event, history_seconds: float) -> None:
-    """Apply one (non-duplicate) event to the profile in place."""
-    _remember(profile, event, history_seconds)
+def apply_event(
+    profile: dict[str, Any], event: Event, history_seconds: float, now: datetime | None = None
+) -> None:
+    """Apply one (non-duplicate) event to the profile in place; ``now`` (default: the clock's)
+    is what history is trimmed against."""
+    _remember(profile, event, history_seconds, now or clock.now())
     when = iso(event.time)
     # what nudge records about its own messages is not the customer being seen in the shop
     seen = event.type not in ENGAGEMENT_TYPES
@@ -152,7 +168,7 @@ def apply_event(profile: dict[str, Any], event: Event, history_seconds: float) -
     elif kind == "order_placed":
         _order(profile, props, when)
     elif kind == "order_refunded":
-        _refund(profile, props)
+        _refund(profile, props, event.id)
 
 
 def _checked_addresses(
@@ -236,9 +252,32 @@ def _order(profile: dict[str, Any], props: dict[str, Any], when: str) -> None:
         profile["cart"] = {"value": 0.0, "items": [], "checkout_url": None, "updated_at": when}
 
 
-def _refund(profile: dict[str, Any], props: dict[str, Any]) -> None:
+def refund_key(props: dict[str, Any], event_id: str) -> str:
+    """What makes a redelivered refund the same refund: its ``refund_id`` (Shopify's refund id),
+    else the event's id (Segment's ``messageId``, ``detail.event_id``, the content key), with the
+    order id; hashed short, as it is kept with the order."""
+    text = f"{props['order_id']}\x00{props.get('refund_id') or event_id}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _refund(profile: dict[str, Any], props: dict[str, Any], event_id: str) -> None:
+    """Take a refund off the order and the lifetime value, once per refund: refund keys are kept
+    with their order (or, for an order the profile does not hold, in ``refunds_elsewhere``), so
+    a refund redelivered however late, past the duplicate window, changes nothing."""
+    key = refund_key(props, event_id)
     orders = profile.setdefault("orders", [])
     order = next((o for o in orders if o["order_id"] == props["order_id"]), None)
+    if order is not None:
+        keys = order.setdefault("refunds", [])
+    else:
+        elsewhere = profile.setdefault("refunds_elsewhere", {})
+        keys = elsewhere.setdefault(props["order_id"], [])
+        while len(elsewhere) > ORDERS_MAX:
+            del elsewhere[next(iter(elsewhere))]
+    if key in keys:
+        return  # this very refund was applied already
+    keys.append(key)
+    del keys[: max(0, len(keys) - REFUNDS_MAX)]
     amount = _money(props["value"])
     if order is not None:
         amount = min(amount, _money(order["value"]) - _money(order.get("refunded")))
@@ -260,7 +299,12 @@ def _order_dates(profile: dict[str, Any]) -> None:
         profile.pop("last_order_at", None)
 
 
-def merge_profile(profile: dict[str, Any], other: dict[str, Any], history_seconds: float) -> None:
+def merge_profile(
+    profile: dict[str, Any],
+    other: dict[str, Any],
+    history_seconds: float,
+    now: datetime | None = None,
+) -> None:
     """Fold another profile of the same person (an ``anon:`` visitor who signed in) into
     ``profile``, in place (docs/sources.md, "Anonymous visitors become customers").
 
@@ -281,7 +325,7 @@ def merge_profile(profile: dict[str, Any], other: dict[str, Any], history_second
         if entry.get("id") not in ids:
             ids.add(entry.get("id"))
             history.insert(bisect.bisect_right([h["ts"] for h in history], entry["ts"]), entry)
-    _trim_history(history, history_seconds)
+    _trim_history(history, history_seconds, now or clock.now())
     cart, theirs = profile.get("cart") or {}, other.get("cart") or {}
     if (theirs.get("value") or theirs.get("items")) and (theirs.get("updated_at") or "") > (
         cart.get("updated_at") or ""
@@ -339,6 +383,19 @@ def profile_view(profile: dict[str, Any], now: datetime, tiers: Any = None) -> d
     view["days_since_last_order"] = _days(profile.get("last_order_at"), now)
     view["value_tier"] = value_tier(view, tiers)
     return view
+
+
+def fit_budget(profile: dict[str, Any], budget: int = PROFILE_BUDGET) -> int:
+    """Trim ``profile`` in place until it is at most ``budget`` bytes as stored (compact JSON),
+    oldest entries first, history before anything else (``_TRIM_ORDER``); returns its size."""
+    size = json_size(profile)
+    if size <= budget:
+        return size
+    for key, keep in _TRIM_ORDER:
+        entries = profile.get(key)
+        while size > budget and isinstance(entries, list) and len(entries) > keep:
+            size -= json_size(entries.pop(0)) + 1  # the entry and its comma
+    return json_size(profile)
 
 
 def now_utc(ts: float) -> datetime:

@@ -107,7 +107,7 @@ def merge_aliases(
         if merged_into(stored.doc):
             continue
         if stored.doc:
-            merge_profile(profile, stored.doc, history_seconds)
+            merge_profile(profile, stored.doc, history_seconds, now)
             out.cancelled_waits.extend(sorted(stored.doc.get("waits") or {}))
         stub = {"customer_id": alias, "merged_into": customer_id, "merged_at": iso(now)}
         out.items.append(store.alias_put(alias, stub, stored.version))

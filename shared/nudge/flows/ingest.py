@@ -6,7 +6,12 @@ Segment) are first mapped to native ones by ``nudge.adapters``; one they deliber
 completed checkout, an unmapped topic) is logged and counted, not dead-lettered. Every partner
 event is counted per topic (``pipeline.source_counts``, shown by ``nudge sources``). Malformed events
 go to the DLQ with a reason and never fail the batch; anything transient is reported as a batch
-item failure so SQS retries only that record.
+item failure so SQS retries only that record, and parked with the error as its reason on its last
+receive (``MAX_RECEIVES``) rather than left for the queue's redrive, which keeps no reason.
+
+What is malformed is ``nudge.core.limits``'s to say, and ingest's for what needs ``now``: an event
+dated more than ``settings.ingest.max_future`` after now (or before ``max_age``, when set) is
+parked; one older than a trigger's window is applied but does not fire it (``suppressed/stale``).
 
 The write is one DynamoDB call: a PutItem, or one TransactWriteItems when the event also decided
 something or when one of these goes with it (``pipeline.identity``):
@@ -32,7 +37,9 @@ from nudge.aws.bus import park
 from nudge.core.clock import now as clock_now
 from nudge.core.decide import SUPPRESS, decision
 from nudge.core.decisions import Plan
+from nudge.core.durations import seconds
 from nudge.core.events import Event, MalformedEvent, parse_event
+from nudge.core.limits import MAX_TRAITS_BYTES, check_time, json_size
 from nudge.core.profile import apply_event, is_duplicate
 from nudge.core.react import react
 from nudge.flows import identity, source_counts
@@ -44,6 +51,9 @@ if TYPE_CHECKING:
     from nudge.config import CompiledConfig
 
 log = logging.getLogger("nudge.ingest")
+# IngestQueue's RedrivePolicy.maxReceiveCount in template.yaml (tests/unit/test_limits.py checks)
+MAX_RECEIVES = 5
+PROFILE_TRAITS_BYTES = 2 * MAX_TRAITS_BYTES  # all traits kept on one profile, as JSON
 
 
 def count(name: str, **dimensions: str) -> None:
@@ -86,10 +96,23 @@ def ingest_event(envelope: Any) -> dict[str, Any]:
         return {"skipped": reason, "partner": adaptation.partner}
     # all of them are validated before any is applied: a bad one leaves nothing half-done
     events = [parse_event(native, config.settings.sources) for native in adaptation.events]
+    _check_times(events, config)
     summaries = [_summary(apply_to_customer(event, config), event) for event in events]
     if adaptation.partner:
         source_counts.tally(adaptation.partner, adaptation.topic, "mapped")
     return summaries[0] if len(summaries) == 1 else {"events": summaries}
+
+
+def _check_times(events: list[Event], config: CompiledConfig) -> None:
+    """Park events dated after now + ``settings.ingest.max_future`` (they would pass for the
+    newest thing the customer did for as long as the clock takes to get there), or before 2000
+    or ``settings.ingest.max_age``."""
+    limits = config.settings.ingest
+    max_future = seconds(limits.max_future)
+    max_age = seconds(limits.max_age) if limits.max_age else None
+    now = clock_now()
+    for event in events:
+        check_time(event.time, now, max_future, max_age)
 
 
 def _summary(outcome: Outcome, event: Event) -> dict[str, Any]:
@@ -134,7 +157,11 @@ def apply_to_customer(event: Event, config: CompiledConfig) -> Outcome:
         merge = identity.merge_aliases(profile, mine, config.history_seconds, now)
         merged = merge.merged
         applied = identity.apply_hints(profile, mine)  # `mine` keeps them for a retry
-        apply_event(profile, applied, config.history_seconds)
+        apply_event(profile, applied, config.history_seconds, now)
+        if applied.traits and json_size(profile.get("traits")) > PROFILE_TRAITS_BYTES:
+            raise MalformedEvent(  # nothing is written: the profile stays as it was
+                f"detail.traits: the profile's traits would exceed {PROFILE_TRAITS_BYTES} bytes"
+            )
         plan = react(profile, config, now, applied)  # the event, and segment/tier changes it made
         extra = list(merge.items)
         if mine.type == "order_placed":
@@ -180,10 +207,17 @@ def _envelope(envelope: dict[str, Any]) -> dict[str, Any]:
     except MalformedEvent as exc:
         park(envelope, exc.reason)
         return {"malformed": exc.reason}
+    except RecursionError:
+        park(envelope, TOO_DEEP)
+        return {"malformed": TOO_DEEP}
+
+
+TOO_DEEP = "event is nested too deeply to read"
 
 
 def _record(record: SQSRecord) -> None:
-    """One SQS message: malformed -> DLQ (never a failure); anything else that raises is retried."""
+    """One SQS message: malformed -> DLQ (never a failure); anything else that raises is retried,
+    and on its last receive parked with the error as the reason (never redriven without one)."""
     from nudge.observe import correlate
 
     correlate(record.message_id)
@@ -192,3 +226,26 @@ def _record(record: SQSRecord) -> None:
         ingest_event(body)
     except MalformedEvent as exc:
         park(body, exc.reason)
+    except RecursionError:
+        park(body, TOO_DEEP)
+    except Exception as exc:
+        receives = _receives(record)
+        if receives < MAX_RECEIVES:
+            raise  # a batch item failure: SQS delivers it again
+        log.error("event failed on its last delivery, parked: %s", _error_name(exc))
+        park(body, f"failed on all {receives} deliveries: {_error_name(exc)}")
+
+
+def _receives(record: SQSRecord) -> int:
+    """How many times SQS has delivered this record (1 on the first delivery)."""
+    try:
+        return int(record.attributes.approximate_receive_count)
+    except (KeyError, TypeError, ValueError):
+        return 1
+
+
+def _error_name(exc: Exception) -> str:
+    """The error's class, and an AWS error's code (never its message: it may quote the item)."""
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return f"{type(exc).__name__} ({code})" if code else type(exc).__name__

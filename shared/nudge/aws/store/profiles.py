@@ -19,6 +19,7 @@ from typing import Any
 
 from nudge.aws.clients import client
 from nudge.aws.store._table import _n, _pk, _s, table
+from nudge.core.profile import PROFILE_BUDGET, fit_budget
 
 
 @dataclass(slots=True)
@@ -46,6 +47,10 @@ def get_profile(customer_id: str) -> Stored:
 
 
 def _profile_put(customer_id: str, doc: dict[str, Any], version: int) -> dict[str, Any]:
+    text = json.dumps(doc, separators=(",", ":"), default=str)
+    if len(text) > PROFILE_BUDGET:  # trimmed in place: the caller's doc is what is stored
+        fit_budget(doc)
+        text = json.dumps(doc, separators=(",", ":"), default=str)
     put: dict[str, Any] = {
         "TableName": table(),
         "Item": {
@@ -53,7 +58,7 @@ def _profile_put(customer_id: str, doc: dict[str, Any], version: int) -> dict[st
             "sk": _s("PROFILE"),
             "kind": _s("profile"),
             "version": _n(version + 1),
-            "doc": _s(json.dumps(doc, separators=(",", ":"), default=str)),
+            "doc": _s(text),
         },
     }
     if version == 0:
