@@ -13,7 +13,8 @@ import difflib
 import types
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Union, get_args, get_origin
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -65,6 +66,8 @@ def obj(fields: dict[str, Shape], *, open_: bool = False, hint: str = "") -> Sha
 def from_annotation(tp: Any) -> Shape:
     """The shape of a pydantic field annotation."""
     origin, args = get_origin(tp), get_args(tp)
+    if origin is Annotated:
+        return from_annotation(args[0])
     if origin in (Union, types.UnionType):
         shapes = [from_annotation(a) for a in args if a is not type(None)]
         kinds = {s.kind for s in shapes}
@@ -78,7 +81,7 @@ def from_annotation(tp: Any) -> Shape:
         return obj({}, open_=True)
     if tp is bool:
         return scalar("boolean")
-    if tp in (int, float):
+    if tp in (int, float, Decimal):  # money is read as Decimal (nudge.core.limits)
         return scalar("number")
     if tp is str:
         return scalar("string")

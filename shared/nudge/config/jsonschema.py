@@ -122,6 +122,22 @@ DOCS: dict[str, tuple[str, Any]] = {
         "Shop name on the unsubscribe page (default: sender.email's name)",
         "Rose & Co",
     ),
+    "Unsubscribe.token_lifetime": (
+        "How long an unsubscribe link works after its message was sent (default 365d)",
+        "365d",
+    ),
+    "Settings.ingest": (
+        "What ingest accepts by date (docs/sources.md, What ingest refuses)",
+        {"max_future": "1h"},
+    ),
+    "IngestSettings.max_future": (
+        "Events dated later than now + this are parked in the dead-letter queue (default 1h)",
+        "1h",
+    ),
+    "IngestSettings.max_age": (
+        "Events dated earlier than now - this are parked (default: only those before 2000)",
+        "400d",
+    ),
     "SegmentsFile.segments": (
         "Named groups of customers, each a customer condition",
         {"vip": {"where": {"lifetime_value": {"gte": 500}}}},
@@ -226,6 +242,11 @@ DOCS: dict[str, tuple[str, Any]] = {
         "Rose & Co: your cart is waiting. Reply STOP to opt out",
     ),
     "When.event": ("The event type that fires the trigger", "cart_updated"),
+    "When.max_age": (
+        "An event older than this when it arrives does not fire the trigger (suppressed/stale);"
+        " default: the trigger's wait + 24h",
+        "2h",
+    ),
     "When.where": (
         "Conditions on the event (paths start at the event: properties.value)",
         {"properties.value": {"gte": 150}},
@@ -297,6 +318,10 @@ DURATIONS = {
     "FrequencyCap.per",
     "Attribution.window",
     "Settings.arbitration_window",
+    "Unsubscribe.token_lifetime",
+    "IngestSettings.max_future",
+    "IngestSettings.max_age",
+    "When.max_age",
 }
 TIMES = {"Active.from", "Active.until"}
 TIMES_OF_DAY = {"QuietHours.start", "QuietHours.end"}

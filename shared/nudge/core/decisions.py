@@ -26,6 +26,9 @@ REASONS = {
     "duplicate": "the same event was delivered twice; the copy changed nothing",
     "template_error": "the template could not be rendered (a name it reads is missing)",
     "provider_error": "SES/SNS refused the message or the outcome is unknown",
+    "provider_unavailable": "SES/SNS throttled or could not be reached; tried again minutes later",
+    "stale": "the event was older than the trigger's window when it arrived (when.max_age, or "
+    "wait + 24h)",
 }
 
 
