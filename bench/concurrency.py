@@ -15,6 +15,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,10 @@ def moto_server() -> Iterator[None]:
 
 def _envelope(kind: str, n: int, **detail: Any) -> dict[str, Any]:
     env: dict[str, Any] = json.loads((EVENTS / f"{kind}.json").read_text())
-    env["id"], env["time"] = f"conc-{n}", f"2027-02-10T10:{n // 60:02d}:{n % 60:02d}Z"
+    # dated just before now (the backoff runs on the wall clock, and ingest parks events from
+    # the future)
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30) + timedelta(seconds=n)
+    env["id"], env["time"] = f"conc-{n}", at.strftime("%Y-%m-%dT%H:%M:%SZ")
     env["detail"].update(customer_id="zoe", event_id=f"conc-e{n}", **detail)
     return env
 

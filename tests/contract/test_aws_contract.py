@@ -198,7 +198,8 @@ def test_a_message_is_claimed_once_and_finished_with_its_decision(shop):
     assert store.pending_messages("fay") == []
 
     store.mark_calling("fay", "m-2")
-    assert store.unclaim("fay", "m-2") is None  # the provider may have been called
+    # the provider may have been called: not taken back
+    assert store.unclaim("fay", "m-2", claimed["claimed_at"]) is None
     later = iso(START + timedelta(minutes=1))
     store.finish_message("fay", "m-2", "sent", _decision("fay", "sent", later, "m-2"), "p-1")
     got = store.get_message("fay", "m-2")
@@ -209,9 +210,27 @@ def test_a_message_is_claimed_once_and_finished_with_its_decision(shop):
 
 def test_a_stale_claim_that_never_called_the_provider_is_taken_back(shop):
     _pending("gus", "m-3")
-    store.claim_message("gus", "m-3")
-    taken = store.unclaim("gus", "m-3")
+    claimed = store.claim_message("gus", "m-3")
+    assert claimed is not None
+    assert store.unclaim("gus", "m-3", "2000-01-01T00:00:00+00:00") is None  # not that claim
+    shop.clock.set(START + timedelta(minutes=5))  # the claim went stale
+    taken = store.unclaim("gus", "m-3", claimed["claimed_at"])
     assert taken is not None and taken["status"] == "sending"
+    assert store.unclaim("gus", "m-3", claimed["claimed_at"]) is None  # retaken once only
+
+
+def test_a_claimed_message_is_in_flight_on_the_sparse_index_until_it_is_finished(shop):
+    _pending("ivy", "m-5")
+    _pending("jon", "m-6")
+    assert store.in_flight(iso(START + timedelta(hours=1))) == []  # pending: not in flight
+    claimed = store.claim_message("ivy", "m-5")
+    assert claimed is not None
+    stuck = store.in_flight(iso(START + timedelta(minutes=5)))
+    assert [(cid, sk[-3:]) for cid, sk, _at in stuck] == [("ivy", "m-5")]
+    assert store.in_flight(iso(START - timedelta(minutes=5))) == []  # claimed after that
+    store.mark_calling("ivy", "m-5")
+    store.finish_message("ivy", "m-5", "sent", _decision("ivy", "sent", iso(START), "m-5"), "p")
+    assert store.in_flight(iso(START + timedelta(minutes=5))) == []
 
 
 def test_finishing_the_message_of_an_erased_customer_writes_nothing(shop):
@@ -347,12 +366,16 @@ def test_crons_are_created_updated_listed_and_deleted(shop):
 def test_email_from_the_verified_sender_is_captured_and_from_another_refused(shop):
     sender = shop.config.settings.sender.email
     assert sender
-    pid = providers.send_email(sender, "ann@shop.example", "Hi", "<p>hi</p>", "hi", {}, {"a": "b"})
+    raw = providers.build_email(sender, "ann@shop.example", "Hi", "<p>hi</p>", "hi", {})
+    pid = providers.send_email(sender, "ann@shop.example", raw, {"a": "b"})
     (mail,) = shop.backend.emails()
     assert mail.id == pid and "ann@shop.example" in mail.destinations
     assert "Subject: Hi" in mail.raw_data
+    other = providers.build_email(
+        "x@not-verified.example", "ann@shop.example", "Hi", None, "hi", {}
+    )
     with pytest.raises(providers.ProviderError):
-        providers.send_email("x@not-verified.example", "ann@shop.example", "Hi", None, "hi", {})
+        providers.send_email("x@not-verified.example", "ann@shop.example", other)
 
 
 def test_sms_to_an_e164_number_is_captured_and_to_another_refused(shop):
@@ -369,7 +392,13 @@ def test_nudges_own_events_do_not_reach_ingest_and_parked_ones_keep_their_reason
     sqs = aws.client("sqs")
     assert "Messages" not in sqs.receive_message(QueueUrl=shop.queue_url)
     bus.park({"broken": True}, "not a storefront event")
-    assert shop.dead_letters() == [{"reason": "not a storefront event", "body": '{"broken": true}'}]
+    assert shop.dead_letters() == [
+        {
+            "reason": "not a storefront event",
+            "body": '{"broken": true}',
+            "queue": "nudge-ingest-dlq",
+        }
+    ]
 
 
 def test_a_storefront_event_reaches_the_ingest_queue_as_eventbridge_delivers_it(shop):

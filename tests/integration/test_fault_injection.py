@@ -38,8 +38,12 @@ START = parse_time("2027-02-10T13:00:00Z")
 
 
 def _storefront() -> list[dict[str, Any]]:
+    # ana's record comes 13 minutes before her cart: a crash in ingest brings it back after the
+    # 190 s visibility timeout, still before the cart. (Closer, the redelivered record would
+    # arrive after the cart, whose trigger then finds no consent: SQS does not keep order, and
+    # that reordering is not what this suite measures.)
     return [
-        customer("ana", "2027-02-10T14:00:00Z"),
+        customer("ana", "2027-02-10T13:50:00Z"),
         event("cart_updated", "ana", "2027-02-10T14:03:00Z", value=300.0, items=ITEMS),
         customer("bo", "2027-02-10T14:05:00Z"),
         event(
@@ -72,7 +76,7 @@ class Run:
         self.api_answers: list[int] = []
 
     def play(self) -> Run:
-        with Simulation(self.config, start=START) as sim, inject(self.faults):
+        with Simulation(self.config, start=START, backend="moto") as sim, inject(self.faults):
             self.sim = sim
             tap = BusTap()
             if self.named:

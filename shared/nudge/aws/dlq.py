@@ -17,7 +17,7 @@ Four kinds of message land in nudge's DLQs, each with its reason in a different 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from nudge.aws.clients import client
@@ -100,7 +100,12 @@ def parked(queue_url: str, limit: int = MAX_LIST) -> list[Parked]:
             AttributeNames=["All"],
             VisibilityTimeout=0,
         )
-        fresh = [m for m in got.get("Messages", []) if m["MessageId"] not in out]
+        messages = got.get("Messages", [])
+        fresh = [m for m in messages if m["MessageId"] not in out]
+        for message in messages:  # SQS deletes by the latest receipt handle only
+            if message["MessageId"] in out:
+                seen = out[message["MessageId"]]
+                out[message["MessageId"]] = replace(seen, receipt=message["ReceiptHandle"])
         if not fresh:
             break
         for message in fresh:

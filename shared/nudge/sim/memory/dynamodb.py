@@ -63,6 +63,8 @@ class Table:
         self.stream_start = 0  # sequence number of stream[0]
         self._sequence = count(1)
         self._scan_order: list[tuple[int, str, str]] | None = None
+        # global secondary indexes: name -> (hash key, range key, projection type)
+        self.indexes: dict[str, tuple[str, str | None, str]] = {}
 
     def key_of(self, item: Item) -> tuple[str, str]:
         """(partition, sort) of an item or key."""
@@ -194,8 +196,8 @@ class MemoryDynamoDB:
 
     # -- tables --------------------------------------------------------------------------------
     def create_table(self, **request: Any) -> dict[str, Any]:
-        """CreateTable: the key schema and the stream; billing and indexes are not modelled
-        (nudge's table has no secondary index)."""
+        """CreateTable: the key schema, the stream and the global secondary indexes (their key
+        schema and projection; billing and capacity are not modelled)."""
         name = request["TableName"]
         if name in self.tables:
             raise error(
@@ -204,6 +206,14 @@ class MemoryDynamoDB:
         keys = {k["KeyType"]: k["AttributeName"] for k in request["KeySchema"]}
         arn = f"arn:aws:dynamodb:{self.region}:{self.account}:table/{name}"
         table = Table(name, keys["HASH"], keys.get("RANGE"), arn)
+        for gsi in request.get("GlobalSecondaryIndexes") or ():
+            index_keys = {k["KeyType"]: k["AttributeName"] for k in gsi["KeySchema"]}
+            projection = (gsi.get("Projection") or {}).get("ProjectionType", "ALL")
+            table.indexes[gsi["IndexName"]] = (
+                index_keys["HASH"],
+                index_keys.get("RANGE"),
+                projection,
+            )
         self.tables[name] = table
         description: dict[str, Any] = {"TableName": name, "TableArn": arn, "TableStatus": "ACTIVE"}
         if (request.get("StreamSpecification") or {}).get("StreamEnabled"):
@@ -449,6 +459,8 @@ class MemoryDynamoDB:
                 request.get("ProjectionExpression"),
             )
             node = ex.parse_condition(text)
+            if request.get("IndexName"):
+                return self._query_index(op, request, table, node, ctx)
             pk = ex.key_value(node, table.hash_key, ctx)
             if pk is None:
                 raise Invalid("Query condition missed key schema element: " + table.hash_key)
@@ -466,6 +478,35 @@ class MemoryDynamoDB:
             return self._page(op, request, (((pk["S"], k), i) for k, i in selected), ctx)
         except (ex.Invalid, Invalid) as exc:
             raise self._invalid(op, exc) from None
+
+    def _query_index(
+        self, op: str, request: dict[str, Any], table: Table, node: ex.Node, ctx: ex.Context
+    ) -> dict[str, Any]:
+        """Query on a global secondary index: the index is sparse (only items carrying both
+        its key attributes are in it), items come in the index's sort-key order, and a
+        ``KEYS_ONLY`` index returns the table's and the index's keys only. Eventually
+        consistent in DynamoDB; read-after-write here (a later read sees at least as much).
+        Found by walking the table: cost grows with it, as the sweeper's use (rare) allows."""
+        found = table.indexes.get(request["IndexName"])
+        if found is None:
+            raise Invalid(f"The table does not have the specified index: {request['IndexName']}")
+        hash_key, range_key, projection = found
+        if ex.key_value(node, hash_key, ctx) is None:
+            raise Invalid("Query condition missed key schema element: " + hash_key)
+        kept = (hash_key, range_key, table.hash_key, table.range_key)
+        hits = []
+        for pk, part in table.partitions.items():
+            for sk, item in part.items():
+                if hash_key not in item or (range_key and range_key not in item):
+                    continue
+                if not ex.evaluate(node, item, ctx):
+                    continue
+                if projection == "KEYS_ONLY":
+                    item = {k: v for k, v in item.items() if k in kept}
+                order = next(iter(item[range_key].values())) if range_key else ""
+                hits.append((order, (pk, sk), item))
+        hits.sort(key=lambda hit: hit[0], reverse=request.get("ScanIndexForward") is False)
+        return self._page(op, request, ((key, item) for _o, key, item in hits), ctx)
 
     def scan(self, **request: Any) -> dict[str, Any]:
         """Scan: every item in a stable order (``Segment`` of ``TotalSegments`` by partition-key
