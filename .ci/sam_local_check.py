@@ -40,7 +40,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -373,10 +373,52 @@ def create_resources(endpoint: str) -> dict[str, str]:
     }
 
 
+_ISO = re.compile(r"\b(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+
+
+def recent(text: str, now: datetime) -> str:
+    """``text`` with every ISO-8601 time moved by one offset, so the latest is 10 minutes before
+    ``now``: ingest parks events dated in the future (settings.ingest.max_future), and the
+    samples are dated on the sample day. Their order and spacing stay as they were."""
+    found = [
+        (m.group(0), datetime.fromisoformat(m.group(1) + (m.group(2) or "") + _offset(m.group(3))))
+        for m in _ISO.finditer(text)
+    ]
+    if not found:
+        return text
+    shift = now - timedelta(minutes=10) - max(at for _t, at in found)
+
+    def moved(m: re.Match[str]) -> str:
+        at = datetime.fromisoformat(m.group(1) + (m.group(2) or "") + _offset(m.group(3))) + shift
+        fraction = m.group(2) or ""
+        if fraction:
+            fraction = "." + f"{at.microsecond:06d}"[: len(fraction) - 1].ljust(
+                len(fraction) - 1, "0"
+            )
+        return at.strftime("%Y-%m-%dT%H:%M:%S") + fraction + m.group(3)
+
+    return _ISO.sub(moved, text)
+
+
+def _offset(zone: str) -> str:
+    return "+00:00" if zone == "Z" else zone
+
+
+def fresh_event(function: Function, path: Path, logs: Path) -> Path:
+    """The event to invoke ``function`` with: unsubscribe tokens issued now, and for ingest the
+    sample's times moved to just before now (``recent``)."""
+    path = fresh_tokens(path, logs)
+    if function.name != "ingest":
+        return path
+
+    out = logs / f"event-{path.name.removeprefix('event-')}"
+    out.write_text(recent(path.read_text(encoding="utf-8"), datetime.now(UTC)), encoding="utf-8")
+    return out
+
+
 def fresh_tokens(path: Path, logs: Path) -> Path:
     """``path``, or a copy of it in ``logs`` whose unsubscribe token is issued now (the samples'
     tokens carry their issue time and expire a year later; the check must not)."""
-    from datetime import UTC, datetime
 
     from nudge.core.tokens import Keyring, make_token, read_token
 
@@ -575,7 +617,7 @@ def run(args: argparse.Namespace) -> int:
             event = _load_json(path)
             state = {} if args.break_moto else checks.before(function, event)
             started = time.monotonic()
-            code, out, err = invoker.run(function, fresh_tokens(path, logs))
+            code, out, err = invoker.run(function, fresh_event(function, path, logs))
             took = f"{time.monotonic() - started:4.1f}s"
             outcome = check_invoke(code, out, err)
             note = ""

@@ -219,3 +219,19 @@ def test_ci_runs_the_target_and_proves_the_failure_path():
         where["make test"] < where["bash .ci/sam.sh local --break-moto"] < where["make sam-local"]
     )
     assert Path(ROOT / ".ci" / "sam.sh").read_text().count("--break-moto") >= 2
+
+
+def test_sample_events_are_moved_to_just_before_now_for_ingest_keeping_their_spacing():
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 30, 4, 20, tzinfo=UTC)
+    text = json.dumps(
+        {
+            "time": "2027-02-10T14:03:00Z",
+            "detail": {"sent": "2027-02-10T13:59:31.123Z", "local": "2027-02-10T09:03:00-05:00"},
+        }
+    )
+    moved = json.loads(check.recent(text, now))
+    assert moved["time"] == "2026-11-30T04:10:00Z"  # the latest: 10 minutes before now
+    assert moved["detail"]["sent"] == "2026-11-30T04:06:31.123Z"  # 3 min 29 s earlier, as before
+    assert moved["detail"]["local"] == "2026-11-29T23:10:00-05:00"  # same instant, its own zone
