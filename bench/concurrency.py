@@ -11,13 +11,14 @@ way (target < 10%), and that after redelivery every event was applied exactly on
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from bench.moto_env import moto_server as serve
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config"
@@ -27,44 +28,13 @@ EVENTS = ROOT / "events"
 @contextmanager
 def moto_server() -> Iterator[None]:
     """nudge's table on a threaded moto server on loopback, and the environment to reach it."""
-    from moto.server import ThreadedMotoServer
-
     from nudge.aws import clients
-    from nudge.config import get_config
-    from nudge.env import reset_env
     from nudge.sim.infra import ENV, create_table, find_template, read_template
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    import urllib.request
-
-    # the server keeps moto's in-process state: start from nothing
-    urllib.request.urlopen(
-        urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")
-    ).read()
-    saved = {k: os.environ.get(k) for k in [*ENV, "AWS_ENDPOINT_URL", "NUDGE_CONFIG_DIR"]}
-    os.environ.update(ENV)
-    os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
-    os.environ["NUDGE_CONFIG_DIR"] = str(CONFIG)
-    os.environ.pop("NUDGE_DLQ_URL", None)
-    clients.reset_clients()
-    reset_env()
-    get_config.cache_clear()
-    try:
+    with serve(CONFIG):
         table, _pattern = read_template(find_template(ROOT))
         create_table(clients.client("dynamodb"), ENV["NUDGE_TABLE"], table)
         yield
-    finally:
-        server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        clients.reset_clients()
-        reset_env()
-        get_config.cache_clear()
 
 
 def _envelope(kind: str, n: int, **detail: Any) -> dict[str, Any]:

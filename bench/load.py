@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
 import os
 import random
-import socket
 import statistics
 import threading
 import time
@@ -35,6 +33,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from bench.moto_env import moto_server as serve
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config"
@@ -105,12 +105,6 @@ def day_events(customers: int, seed: int = 7) -> dict[str, list[dict[str, Any]]]
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def _moto_transactions() -> Iterator[None]:
     """moto's TransactWriteItems, made fit for a threaded server holding a whole day.
@@ -179,48 +173,20 @@ def _moto_transactions() -> Iterator[None]:
 def moto_deployment(config_dir: Path) -> Iterator[Any]:
     """A moto server on loopback with nudge's resources, the handlers pointed at it, the
     simulated clock installed; yields the clock."""
-    from moto.server import ThreadedMotoServer
-
-    from nudge.aws import clients
-    from nudge.aws.secrets import forget_keys
     from nudge.config import get_config
     from nudge.core import clock
-    from nudge.env import reset_env
-    from nudge.sim.infra import ENV, create_resources
+    from nudge.sim.infra import create_resources
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    saved = {k: os.environ.get(k) for k in [*ENV, "AWS_ENDPOINT_URL", "NUDGE_CONFIG_DIR"]}
-    os.environ.update(ENV)
-    os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
-    os.environ["NUDGE_CONFIG_DIR"] = str(config_dir)
-    clients.reset_clients()
-    reset_env()
-    get_config.cache_clear()
-    forget_keys()
-    simulated = clock.SimulatedClock(DAY)
-    previous = clock.install(simulated)
-    transactions = _moto_transactions()
-    transactions.__enter__()
-    try:
-        sender = get_config(str(config_dir)).settings.sender.email
-        create_resources(config_dir, daily=False, sender=sender)
-        yield simulated
-    finally:
-        transactions.__exit__(None, None, None)
-        clock.install(previous)
-        server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        clients.reset_clients()
-        reset_env()
-        get_config.cache_clear()
-        forget_keys()
+    with serve(config_dir):
+        simulated = clock.SimulatedClock(DAY)
+        previous = clock.install(simulated)
+        try:
+            with _moto_transactions():
+                sender = get_config(str(config_dir)).settings.sender.email
+                create_resources(config_dir, daily=False, sender=sender)
+                yield simulated
+        finally:
+            clock.install(previous)
 
 
 def _ingest(events: dict[str, list[dict[str, Any]]], threads: int) -> dict[str, Any]:
