@@ -5,6 +5,7 @@ these cases print."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from nudge.cli import main
 from nudge.core.clock import frozen
@@ -67,6 +69,23 @@ when:
 email: {subject: "Welcome", text: "Hi {{ first_name | default('there') }} {{ unsubscribe_url }}"}
 """
 VIP_GUESSED = VIP_WELCOME.replace("properties.segment: vips", "properties.name: vip")
+
+
+def _translate(tag: str) -> Callable[[Path], None]:
+    """Add a translation of the sample cart reminder under ``tag`` whose subject forgets the
+    customer's name (the html and text are copied as they are)."""
+
+    def edit(config: Path) -> None:
+        path = config / "templates" / "cart_reminder.yaml"
+        data = yaml.safe_load(path.read_text())
+        subject = '"Votre {{ event.properties.items[0].name }} vous attend"'
+        lines = [f"  {tag}:", f"    subject: {subject}"]
+        lines += [f"    {key}: {json.dumps(data[key])}" for key in ("html", "text")]
+        path.write_text(path.read_text() + "locales:\n" + "\n".join(lines) + "\n")
+
+    return edit
+
+
 SMS_NO_CONSENT = """id: sms_lapsed
 when: {event: page_viewed}
 who:
@@ -214,6 +233,22 @@ MISTAKES = [
         "event.properties.items[0].name",
         "subject",
         "event: a campaign message has no event (used by campaigns/monthly_value_tiers.yaml",
+    ),
+    Mistake(
+        "translation-missing-a-variable",
+        [_translate("fr")],
+        "templates/cart_reminder.yaml",
+        '"Votre',
+        "locales.fr.subject",
+        "locale 'fr' subject does not use the same variables as the template (missing first_name",
+    ),
+    Mistake(
+        "language-name-for-a-locale-tag",
+        [_translate("french")],
+        "templates/cart_reminder.yaml",
+        "french:",
+        "locales.french",
+        "'french' is not a locale tag; write it like fr, de or fr-CA",
     ),
     Mistake(
         "missing-settings",
@@ -409,3 +444,24 @@ def test_loading_a_deployed_config_ignores_the_code_layers_beside_it(tmp_path, c
     assert load_config(config).triggers  # loads
     code, output = _validate(config, capsys)
     assert code == 1 and "unknown folder 'python/'" in output
+
+
+def test_a_translation_must_be_complete_and_its_tag_unique(tmp_path, capsys):
+    """A translation without the template's text, and two spellings of one tag, each fail at the
+    translation."""
+    config = _copy(tmp_path)
+    path = config / "templates" / "tier_default.yaml"
+    data = yaml.safe_load(path.read_text())
+    parts = {key: data[key] for key in ("subject", "html", "text") if data.get(key)}
+    assert "subject" in parts and "text" in parts
+    half = {"subject": parts["subject"]}
+    path.write_text(
+        path.read_text()
+        + "locales:\n"
+        + f"  fr: {json.dumps(half)}\n"
+        + f"  FR: {json.dumps(parts)}\n"
+    )
+    code, output = _validate(config, capsys)
+    assert code == 1
+    assert "locales.fr: locale 'fr' has no text; the template has one (add it)" in output
+    assert "locales.FR: locale 'FR' is the same as 'fr'" in output

@@ -6,6 +6,7 @@ templates, tiers; template variables), so ``nudge validate`` reports everything 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,13 @@ from nudge.config import schema
 from nudge.config.campaigns import compile_campaigns
 from nudge.config.fields import Catalogue, PathError, Shape, build_catalogue, resolve
 from nudge.config.load import ConfigError, ConfigInvalid, RawConfig, SourceFile, read_config
-from nudge.config.targets import CancelTest, CompiledCampaign, CompiledTrigger, Content
+from nudge.config.targets import (
+    CancelTest,
+    CompiledCampaign,
+    CompiledTrigger,
+    Content,
+    locale_tag,
+)
 from nudge.config.templatecheck import Firing, Read, TemplateChecker, locate, template_reads
 from nudge.config.typecheck import ConditionChecker
 from nudge.core.durations import seconds
@@ -31,6 +38,15 @@ from nudge.core.rules import (
     why_not_who,
 )
 from nudge.core.templates import TemplateError, known_names, unknown_names
+
+LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*")  # fr, de, fr-CA, zh-Hant-TW
+
+
+def _fields_shown(source: str) -> set[str]:
+    """The fields a template shows, as dotted names without list positions (a loop over
+    ``items`` showing ``item.name`` and ``items[0].name`` both show ``items.name``)."""
+    names = {".".join(p for p in r.chain if isinstance(p, str)) for r in template_reads(source)}
+    return {n for n in names if not any(other.startswith(n + ".") for other in names)}
 
 
 @dataclass
@@ -270,11 +286,21 @@ class _Compiler:
                     self.fail(src, (*path, "template"), f"template {tpl.name!r} has no {name}")
             if firing is not None:
                 self.template_users.setdefault(tpl.name, []).append(firing)
+            email = channel == "email"
             return Content(
-                subject=tpl.subject if channel == "email" else None,
-                html=tpl.html if channel == "email" else None,
+                subject=tpl.subject if email else None,
+                html=tpl.html if email else None,
                 text=tpl.text,
                 template=tpl.name,
+                locales={
+                    locale_tag(tag): Content(
+                        subject=part.subject if email else None,
+                        html=part.html if email else None,
+                        text=part.text,
+                        template=tpl.name,
+                    )
+                    for tag, part in tpl.locales.items()
+                },
             )
         for key in ("subject", "html", "text"):
             value = getattr(block, key, None)
@@ -293,6 +319,60 @@ class _Compiler:
                 text = getattr(tpl, key)
                 if text:
                     self.template_reads_for(src, (key,), template_reads(text), firings)
+                for tag, part in tpl.locales.items():
+                    text = getattr(part, key)
+                    if text:
+                        reads = template_reads(text)
+                        self.template_reads_for(src, ("locales", tag, key), reads, firings)
+
+    def check_locales(self, src: SourceFile, data: dict[str, Any]) -> None:
+        """Each translation of a template: a valid tag, the same parts as the template, each
+        compiling, and reading the same variables as the template's own text."""
+        locales = data.get("locales")
+        if not isinstance(locales, dict):
+            return
+        seen: dict[str, str] = {}
+        for tag, part in locales.items():
+            where = ("locales", tag)
+            if not isinstance(tag, str) or not LOCALE_TAG.fullmatch(tag):
+                self.fail(
+                    src,
+                    where,
+                    f"{tag!r} is not a locale tag; write it like fr, de or fr-CA",
+                    key=True,
+                )
+                continue
+            if locale_tag(tag) in seen:
+                self.fail(
+                    src, where, f"locale {tag!r} is the same as {seen[locale_tag(tag)]!r}", key=True
+                )
+                continue
+            seen[locale_tag(tag)] = tag
+            if not isinstance(part, dict):
+                continue
+            for key in ("subject", "html", "text"):
+                base, own = data.get(key), part.get(key)
+                if isinstance(base, str) and not isinstance(own, str):
+                    self.fail(
+                        src, where, f"locale {tag!r} has no {key}; the template has one (add it)"
+                    )
+                    continue
+                if not isinstance(own, str):
+                    continue
+                if not isinstance(base, str):
+                    message = f"locale {tag!r} has a {key} the template itself lacks (remove it)"
+                    self.fail(src, (*where, key), message)
+                    continue
+                self.template_source(src, (*where, key), own, html=key == "html")
+                ours, theirs = _fields_shown(base), _fields_shown(own)
+                if ours != theirs:
+                    gaps = [f"missing {n}" for n in sorted(ours - theirs)]
+                    gaps += [f"extra {n}" for n in sorted(theirs - ours)]
+                    message = (
+                        f"locale {tag!r} {key} does not use the same variables as the template "
+                        f"({', '.join(gaps)}); every translation shows the same fields"
+                    )
+                    self.fail(src, (*where, key), message)
 
     def check_same_message(
         self, src: SourceFile, path: tuple[Any, ...], fired_by: str, event: str
@@ -371,6 +451,8 @@ class _Compiler:
             for key in ("subject", "html", "text"):
                 if isinstance(data.get(key), str):
                     self.template_source(src, (key,), data[key], html=key == "html")
+            if isinstance(data, dict):
+                self.check_locales(src, data)
         triggers: dict[str, CompiledTrigger] = {}
         for t, src in raw.triggers:
             if t.id in triggers:

@@ -299,6 +299,14 @@ DOCS: dict[str, tuple[str, Any]] = {
         "Plain-text body, also an SMS text (Jinja2)",
         "Hi {{ first_name | default('there') }}",
     ),
+    "Template.locales": (
+        "Translations by locale tag (fr, de, fr-CA): each has the template's parts and reads the "
+        "same variables; the customer's locale trait picks one, else the default text",
+        {"fr": {"subject": "{{ first_name | default('Bonjour') }}, votre panier vous attend"}},
+    ),
+    "TemplateLocale.subject": ("Translated subject line (Jinja2)", _TEMPLATE),
+    "TemplateLocale.html": ("Translated HTML body (Jinja2; autoescaped)", "<p>Bonjour</p>"),
+    "TemplateLocale.text": ("Translated plain-text body (Jinja2)", "Bonjour"),
     "ContentFile.blocks": (
         "Content slots, each a list of variants (first matching wins)",
         {"home_hero": [{"data": {"headline": "Valentine's gifts"}}]},

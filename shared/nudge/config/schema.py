@@ -377,6 +377,14 @@ class Campaign(Strict):
     )
 
 
+class TemplateLocale(Strict):
+    """One translation of a template: the same parts as the template itself."""
+
+    subject: str | None = None
+    html: str | None = None
+    text: str | None = None
+
+
 class Template(Strict):
     """templates/*.yaml — a named template."""
 
@@ -384,6 +392,7 @@ class Template(Strict):
     subject: str | None = None
     html: str | None = None
     text: str | None = None
+    locales: dict[str, TemplateLocale] = Field(default_factory=dict)
 
 
 class ContentVariant(Strict):

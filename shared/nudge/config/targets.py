@@ -7,7 +7,7 @@ these without importing each other.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nudge.config import schema
@@ -25,6 +25,33 @@ class Content:
     html: str | None = None
     text: str | None = None
     template: str | None = None
+    locales: dict[str, Content] = field(default_factory=dict)  # tag (lowercase) -> translation
+
+    def for_locale(self, wanted: str | None) -> tuple[str | None, Content]:
+        """The translation for a customer's ``locale`` trait and its tag, or (None, self).
+
+        ``fr-CA`` picks ``fr-ca``, else ``fr``, else any ``fr-*``; no match keeps the default
+        text (docs/config.md, "Locales")."""
+        tag = pick_locale(self.locales, wanted)
+        return (tag, self.locales[tag]) if tag else (None, self)
+
+
+def locale_tag(text: str) -> str:
+    """A locale tag as nudge compares it: lowercase, ``_`` written ``-`` (``fr_CA`` = ``fr-ca``)."""
+    return text.strip().replace("_", "-").lower()
+
+
+def pick_locale(tags: dict[str, Any], wanted: str | None) -> str | None:
+    """Which of ``tags`` (already normalised) serves a customer whose locale is ``wanted``."""
+    if not tags or not wanted or not isinstance(wanted, str):
+        return None
+    want = locale_tag(wanted)
+    if want in tags:
+        return want
+    language = want.split("-", 1)[0]
+    if language in tags:
+        return language
+    return next((t for t in sorted(tags) if t.split("-", 1)[0] == language), None)
 
 
 @dataclass(slots=True, frozen=True)

@@ -298,9 +298,9 @@ def _deliver(
             return _defer(message, now, answer.until, answer.reason, **answer.detail)
         unsub = _unsubscribe(config, customer_id, channel, now)
         try:
-            rendered = _render(
-                answer.content, channel, _context(answer, message, config, unsub, now)
-            )
+            locale = (answer.view.get("traits") or {}).get("locale")
+            _tag, content = answer.content.for_locale(locale)
+            rendered = _render(content, channel, _context(answer, message, config, unsub, now))
             outgoing = _compose(message, answer, config, unsub, rendered)
         except (TemplateError, MessageError) as exc:
             return _end(
