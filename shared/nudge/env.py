@@ -23,6 +23,7 @@ class Env:
     wake_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:nudge-wake"
     wake_dlq_arn: str = ""
     ses_configuration_set: str = ""
+    ses_transactional_configuration_set: str = ""  # the transactional lane's own set
     unsubscribe_secret_arn: str = ""  # no default: signing fails loudly without it
     campaign_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:nudge-campaign"
     score_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:nudge-score"
@@ -38,6 +39,7 @@ _NAMES = {
     "wake_function_arn": "NUDGE_WAKE_FUNCTION_ARN",
     "wake_dlq_arn": "NUDGE_WAKE_DLQ_ARN",
     "ses_configuration_set": "NUDGE_SES_CONFIGURATION_SET",
+    "ses_transactional_configuration_set": "NUDGE_SES_TRANSACTIONAL_CONFIGURATION_SET",
     "unsubscribe_secret_arn": "NUDGE_UNSUBSCRIBE_SECRET_ARN",
     "campaign_function_arn": "NUDGE_CAMPAIGN_FUNCTION_ARN",
     "score_function_arn": "NUDGE_SCORE_FUNCTION_ARN",

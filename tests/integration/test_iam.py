@@ -185,6 +185,10 @@ def _resource(value: Any) -> str:
             ("identity/${SenderEmail}", "SenderEmail"),
             ("identity/${Domain}", "SenderDomain"),
             ("configuration-set/${SesConfigurationSet}", "SesConfigurationSet"),
+            (
+                "configuration-set/${SesTransactionalConfigurationSet}",
+                "SesTransactionalConfigurationSet",
+            ),
             ("${Table.Arn}/index/inflight", "Table/index/inflight"),
         ):
             if text.endswith(marker):

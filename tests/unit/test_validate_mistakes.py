@@ -465,3 +465,23 @@ def test_a_translation_must_be_complete_and_its_tag_unique(tmp_path, capsys):
     assert code == 1
     assert "locales.fr: locale 'fr' has no text; the template has one (add it)" in output
     assert "locales.FR: locale 'FR' is the same as 'fr'" in output
+
+
+def test_an_offer_in_a_transactional_message_is_a_warning(tmp_path, capsys):
+    """A transactional trigger (no caps, no quiet hours, no consent needed) whose text reads
+    like marketing is flagged where the offer is written; --strict makes it fail."""
+    receipt = (
+        "id: order_receipt\nwhen: {event: order_placed}\nlane: transactional\n"
+        "email:\n  subject: 'Your order is confirmed'\n"
+        "  text: 'Thanks! Take 15% off your next order: https://rose.example/collections/new'\n"
+    )
+    config = _copy(tmp_path)
+    (config / "triggers" / "order_receipt.yaml").write_text(receipt)
+    code, output = _validate(config, capsys)
+    assert code == 0, output
+    assert (
+        "triggers/order_receipt.yaml:6:9: warning: email.text: order_receipt is transactional, "
+        "but its text says '15% off'"
+    ) in output
+    code, output = _validate(config, capsys, "--strict")
+    assert code == 1

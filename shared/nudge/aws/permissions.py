@@ -17,7 +17,7 @@ from __future__ import annotations
 
 TABLE = ("Table",)
 SCHEDULES = ("WaitScheduleGroup/*",)
-SES = ("SenderEmail", "SenderDomain", "SesConfigurationSet")
+SES = ("SenderEmail", "SenderDomain", "SesConfigurationSet", "SesTransactionalConfigurationSet")
 
 # What every function that writes a customer through ``nudge.flows.common.write_customer``
 # may do, depending on the shop's rules: read and write the profile (and its decisions and

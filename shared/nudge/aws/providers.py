@@ -121,11 +121,14 @@ def send_email(
     to: str,
     raw: bytes,
     tags: dict[str, str] | None = None,
+    *,
+    transactional: bool = False,
 ) -> str:
     """Send a message made by ``build_email`` through SES v2 to ``to`` (one address: the
     Destination names it alone); returns the provider's message id.
 
-    ``tags`` come back on SES's bounce/complaint events, so feedback finds the customer.
+    ``tags`` come back on SES's bounce/complaint events, so feedback finds the customer. The
+    transactional lane sends with its own configuration set (its reputation and events apart).
     """
     ses = client("sesv2")
     kwargs: dict[str, Any] = {
@@ -135,7 +138,10 @@ def send_email(
     }
     if tags:
         kwargs["EmailTags"] = [{"Name": k, "Value": _tag(v)} for k, v in tags.items()]
-    config_set = get_env().ses_configuration_set
+    env = get_env()
+    config_set = env.ses_configuration_set
+    if transactional and env.ses_transactional_configuration_set:
+        config_set = env.ses_transactional_configuration_set
     if config_set:
         kwargs["ConfigurationSetName"] = config_set
     try:
@@ -159,11 +165,13 @@ def untag(value: str) -> str:
     return base64.b32decode(data + "=" * (-len(data) % 8)).decode()
 
 
-def send_sms(sender: str | None, to: str, text: str) -> str:
-    """Send an SMS through SNS; returns the provider's message id."""
+def send_sms(sender: str | None, to: str, text: str, *, transactional: bool = False) -> str:
+    """Send an SMS through SNS (``Transactional`` type for the transactional lane, else
+    ``Promotional``); returns the provider's message id."""
     sns = client("sns")
+    kind = "Transactional" if transactional else "Promotional"
     attributes: dict[str, Any] = {
-        "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Promotional"},
+        "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": kind},
     }
     if sender:
         attributes["AWS.MM.SMS.OriginationNumber"] = {"DataType": "String", "StringValue": sender}

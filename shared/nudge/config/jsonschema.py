@@ -289,6 +289,11 @@ DOCS: dict[str, tuple[str, Any]] = {
         {"text": "New this month. Reply STOP to opt out"},
     ),
     "Variant.channel": ("email, sms or best (default: the channel it has content for)", "email"),
+    "Trigger.lane": (
+        "marketing (default: caps, quiet hours, holdouts, marketing consent) or transactional "
+        "(messages the customer needs: none of those; SMS sent as Transactional)",
+        "transactional",
+    ),
     "Template.name": ("Unique name, used by email: {template: NAME}", "cart_reminder"),
     "Template.subject": ("Subject line (Jinja2)", _TEMPLATE),
     "Template.html": (

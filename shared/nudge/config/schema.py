@@ -329,6 +329,7 @@ class Trigger(Strict):
     channel: Literal["email", "sms", "best"] = "email"
     email: EmailContent | None = None
     sms: SmsContent | None = None
+    lane: Literal["marketing", "transactional"] = "marketing"
 
     _durations = field_validator("wait", "cooldown", "expires")(
         classmethod(lambda cls, v: None if v is None else _duration(v))

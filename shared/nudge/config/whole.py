@@ -10,6 +10,7 @@ deployed config is the one CI validated. Warnings (``severity="warning"``) do no
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,47 @@ def check_reachable(raw: RawConfig) -> list[ConfigError]:
     return out
 
 
+# What marks a message as marketing: an offer, a code, a sale, a link to a collection. A
+# transactional message (an order, shipping or password message) must carry none of it
+# (docs/delivery.md, "Lanes"): mailbox providers and carriers judge it as marketing otherwise.
+MARKETING = re.compile(
+    r"\d+\s*%\s*off|\b(discount|coupon|promo(tion)?(al)? code|sale|special offer|free shipping|"
+    r"shop now|new arrivals|bestsellers?)\b|/collections(/|\b)",
+    re.IGNORECASE,
+)
+
+
+def check_transactional(raw: RawConfig) -> list[ConfigError]:
+    """A warning for each transactional trigger whose content reads like marketing."""
+    out: list[ConfigError] = []
+    for trigger, src in raw.triggers:
+        if trigger.lane != "transactional":
+            continue
+        for channel in ("email", "sms"):
+            block = getattr(trigger, channel)
+            if block is None:
+                continue
+            parts: list[tuple[SourceFile, tuple[Any, ...], str]] = []
+            name = getattr(block, "template", None)
+            if name and name in raw.templates:
+                tpl, tsrc = raw.templates[name]
+                parts += [(tsrc, (k,), getattr(tpl, k) or "") for k in ("subject", "html", "text")]
+            for key in ("subject", "html", "text"):
+                text = getattr(block, key, None)
+                if text:
+                    parts.append((src, (channel, key), text))
+            for where, path, text in parts:
+                found = MARKETING.search(text)
+                if found:
+                    message = (
+                        f"{trigger.id} is transactional, but its {path[-1]} says "
+                        f"{found.group(0)!r}: transactional messages carry no offers or links to "
+                        "collections (send those as a marketing trigger)"
+                    )
+                    out.append(_warning(where, path, message))
+    return out
+
+
 def _warning(src: SourceFile, path: tuple[Any, ...], message: str) -> ConfigError:
     e = src.error(path, message)
     return ConfigError(e.file, e.line, e.column, e.key, message, "warning")
@@ -189,7 +231,12 @@ def _warning(src: SourceFile, path: tuple[Any, ...], message: str) -> ConfigErro
 
 def check_whole(raw: RawConfig) -> list[ConfigError]:
     """Every whole-config check, errors and warnings."""
-    return [*check_layout(raw), *check_senders(raw), *check_reachable(raw)]
+    return [
+        *check_layout(raw),
+        *check_senders(raw),
+        *check_reachable(raw),
+        *check_transactional(raw),
+    ]
 
 
 def check_config(directory: str | Path) -> list[ConfigError]:

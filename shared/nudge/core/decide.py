@@ -16,6 +16,7 @@ from nudge.core.durations import seconds
 from nudge.core.events import ENGAGEMENT_TYPES, Event, envelope_doc
 from nudge.core.gate import (
     SUPPRESS,
+    TRANSACTIONAL,
     address_detail,
     audience_detail,
     audience_ok,
@@ -25,6 +26,7 @@ from nudge.core.gate import (
     decision,
     in_cooldown,
     inactive,
+    lane_of,
 )
 from nudge.core.rules import Ctx
 
@@ -171,15 +173,16 @@ def deliver(
             variant=trigger.variant,
         )
     )
-    plan.sends.append(
-        {
-            "trigger": trigger.id,
-            "channel": channel,
-            "ts": now.timestamp(),
-            "mid": message_id,
-            "state": "queued",
-        }
-    )
+    entry = {
+        "trigger": trigger.id,
+        "channel": channel,
+        "ts": now.timestamp(),
+        "mid": message_id,
+        "state": "queued",
+    }
+    if lane_of(trigger) == TRANSACTIONAL:
+        entry["lane"] = TRANSACTIONAL  # never counted by the frequency caps
+    plan.sends.append(entry)
 
 
 def decide(

@@ -87,6 +87,7 @@ def cap_block(
             s["ts"]
             for s in sends
             if s.get("state") in COUNTED
+            and s.get("lane") != "transactional"  # what the customer needs is never capped
             and ts - window < s["ts"] <= ts
             and cap.channel in ("any", s["channel"])
         )

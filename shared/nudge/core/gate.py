@@ -22,6 +22,13 @@ if TYPE_CHECKING:  # the config package is heavy to import; the gate only needs 
     from nudge.config import CompiledConfig, CompiledTrigger
 
 SUPPRESS = "suppressed"
+TRANSACTIONAL = "transactional"  # lane: messages the customer needs (docs/delivery.md, "Lanes")
+
+
+def lane_of(trigger: CompiledTrigger | None) -> str:
+    """``marketing`` (the default) or ``transactional``: what caps, quiet hours, holdouts and
+    marketing consent apply to. Campaigns are always marketing."""
+    return getattr(getattr(trigger, "model", None), "lane", "marketing")
 
 
 def decision(
@@ -77,8 +84,9 @@ def choose_channel(
     candidates = [c for c in candidates if getattr(trigger, c) is not None]
     first_reason: str | None = None
     detail: dict[str, Any] = {}
+    lane = lane_of(trigger)
     for channel in candidates:
-        reason = channel_block(channel, view, config)
+        reason = channel_block(channel, view, config, lane)
         if reason is None:
             return channel, None, {"channel": channel}
         if first_reason is None:
@@ -108,11 +116,19 @@ def address_detail(channel: str, view: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def channel_block(channel: str, view: dict[str, Any], config: CompiledConfig) -> str | None:
-    """Why this channel cannot reach the customer (``no_consent``/``no_address``), or None."""
+def channel_block(
+    channel: str, view: dict[str, Any], config: CompiledConfig, lane: str = "marketing"
+) -> str | None:
+    """Why this channel cannot reach the customer (``no_consent``/``no_address``), or None.
+
+    A transactional message needs no marketing consent; a text still respects an SMS opt-out
+    (``consent.sms: false``: a STOP reply, which carriers enforce for every message)."""
     consent = (view.get("consent") or {}).get(channel)
     opt_out = channel == "email" and config.settings.consent.email == "opt_out"
-    if consent is False or (consent is None and not opt_out):
+    if lane == TRANSACTIONAL:
+        if channel == "sms" and consent is False:
+            return "no_consent"
+    elif consent is False or (consent is None and not opt_out):
         return "no_consent"
     kind = "email" if channel == "email" else "phone"
     address = view.get(kind)

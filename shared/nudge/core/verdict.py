@@ -26,6 +26,7 @@ from nudge.core.decide import (
 )
 from nudge.core.delivery import cap_block, customer_zone, holdout_reason, quiet_until
 from nudge.core.durations import seconds
+from nudge.core.gate import TRANSACTIONAL, lane_of
 from nudge.core.profile import profile_view
 from nudge.core.rules import Ctx
 
@@ -108,6 +109,7 @@ def outranking(
         trigger = config.target(other["trigger"], other.get("variant"))
         if (
             rank(other) < mine
+            and lane_of(trigger) != TRANSACTIONAL  # never counted by the caps
             and inactive(trigger, now) is None  # one that will be dropped as inactive cannot win
             and channel_block(other["channel"], view, config) is None
         ):
@@ -150,10 +152,14 @@ def verdict(
         return Suppress(
             "audience", {"at_send_time": True, **audience_detail(trigger, view, now.timestamp())}
         )
-    blocked = channel_block(channel, view, config)
+    lane = lane_of(trigger)
+    blocked = channel_block(channel, view, config, lane)
     if blocked:
         consent = {f"consent.{channel}": view["consent"].get(channel)}
         return Suppress(blocked, {"at_send_time": True, **consent, **address_detail(channel, view)})
+    content = trigger.email if channel == "email" else trigger.sms
+    if lane == TRANSACTIONAL:  # what the customer needs: no quiet hours, caps or control group
+        return Send(trigger, content, view) if content else Suppress("inactive")
     settings = config.settings
     quiet = settings.quiet_hours
     if quiet and channel in quiet.channels:
@@ -175,7 +181,6 @@ def verdict(
         if block is not None:
             used = {"cap": block.cap, "sent_in_window": block.used, "outranked_by": block.ahead}
             return Defer(block.retry_at, "frequency_cap", used)
-    content = trigger.email if channel == "email" else trigger.sms
     if content is None:
         return Suppress("inactive")
     holdout = settings.holdout

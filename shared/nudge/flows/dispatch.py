@@ -47,6 +47,7 @@ from nudge.core.clock import iso, parse_time
 from nudge.core.clock import now as clock_now
 from nudge.core.decisions import Decision, Plan
 from nudge.core.events import envelope_doc
+from nudge.core.gate import TRANSACTIONAL, lane_of
 from nudge.core.rules import Ctx
 from nudge.core.templates import TemplateError, compile_template, render, template_context
 from nudge.core.tokens import make_token, unsubscribe_url
@@ -117,17 +118,20 @@ def with_ledger(
 ) -> list[dict[str, Any]]:
     """The profile's send ledger once ``message`` is in ``state`` (None: it never counted)."""
     mid = message["message_id"]
-    sends = [s for s in profile.get("sends", []) if s.get("mid") != mid]
+    before = profile.get("sends", [])
+    sends = [s for s in before if s.get("mid") != mid]
     if state is not None:
-        sends.append(
-            {
-                "trigger": message["trigger"],
-                "channel": message["channel"],
-                "ts": now.timestamp(),
-                "mid": mid,
-                "state": state,
-            }
-        )
+        entry = {
+            "trigger": message["trigger"],
+            "channel": message["channel"],
+            "ts": now.timestamp(),
+            "mid": mid,
+            "state": state,
+        }
+        lane = next((s["lane"] for s in before if s.get("mid") == mid and "lane" in s), None)
+        if lane is not None:
+            entry["lane"] = lane  # transactional: never counted by the caps
+        sends.append(entry)
     return sends
 
 
@@ -381,6 +385,7 @@ def _call_provider(
     """Call SES or SNS for a message whose call is marked; record what came of it."""
     customer_id, channel, view = message["customer_id"], message["channel"], answer.view
     settings = config.settings
+    transactional = lane_of(answer.trigger) == TRANSACTIONAL
     try:
         if isinstance(outgoing, bytes):
             provider_id = send_email(
@@ -392,9 +397,12 @@ def _call_provider(
                     "message": message["message_id"],
                     "trigger": message["trigger"],
                 },
+                transactional=transactional,
             )
         else:
-            provider_id = send_sms(settings.sender.sms, view["phone"], outgoing)
+            provider_id = send_sms(
+                settings.sender.sms, view["phone"], outgoing, transactional=transactional
+            )
     except ProviderUnavailable as exc:
         return _provider_later(message, now, str(exc))
     except ProviderError as exc:
