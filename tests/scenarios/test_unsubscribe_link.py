@@ -118,7 +118,7 @@ def _submit(page: str, link: str) -> dict:
     """What a browser sends when the page's only button is pressed."""
     parser = _Form()
     parser.feed(page)
-    [form] = parser.forms
+    form = parser.forms[0]  # the first form is the page's unsubscribe button
     assert form["method"].lower() == "post"
     target = urljoin(link, form["action"] or "")
     body = urlencode(form["fields"])

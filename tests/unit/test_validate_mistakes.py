@@ -485,3 +485,19 @@ def test_an_offer_in_a_transactional_message_is_a_warning(tmp_path, capsys):
     ) in output
     code, output = _validate(config, capsys, "--strict")
     assert code == 1
+
+
+def test_a_topic_must_be_declared_and_never_on_a_transactional_trigger(tmp_path, capsys):
+    """A misspelt topic gets a did-you-mean; a transactional trigger cannot have a topic."""
+    config = _copy(tmp_path)
+    settings = config / "settings.yaml"
+    settings.write_text(settings.read_text() + "topics:\n  offers: {}\n  new_arrivals: {}\n")
+    cart = config / CART
+    cart.write_text(cart.read_text() + "topic: ofers\n")
+    receipt = "id: receipt\nwhen: {event: order_placed}\nlane: transactional\ntopic: offers\n"
+    receipt += "email: {subject: 'Order confirmed', text: 'Thank you'}\n"
+    (config / "triggers" / "receipt.yaml").write_text(receipt)
+    code, output = _validate(config, capsys)
+    assert code == 1
+    assert "topic: unknown topic 'ofers'; did you mean 'offers'?" in output
+    assert "triggers/receipt.yaml:4:8: topic: a transactional message has no topic" in output

@@ -202,19 +202,23 @@ def build_catalogue(
     return Catalogue(
         events=events,
         traits=traits,
-        profile=_profile(traits),
+        profile=_profile(traits, list(settings.topics)),
         domains={"segment": segments, "value_tier": tiers, "trigger": targets},
         declared=set(settings.custom_events),
     )
 
 
-def _profile(traits: Shape) -> Shape:
+def _profile(traits: Shape, topics: list[str] | None = None) -> Shape:
     cart = model_shape(CartProps)
     cart.fields["updated_at"] = scalar("time")
     number = scalar("number")
     nested = {
         "traits": traits,
         "consent": obj({"email": scalar("boolean"), "sms": scalar("boolean")}),
+        "topics": obj(
+            {t: obj({"email": scalar("boolean"), "sms": scalar("boolean")}) for t in topics or ()},
+            hint="the topics in settings.topics",
+        ),
         "cart": cart,
         "segments": Shape("list", item=scalar("string", "segment")),
         "value_tier": scalar("string", "value_tier"),

@@ -294,6 +294,22 @@ DOCS: dict[str, tuple[str, Any]] = {
         "(messages the customer needs: none of those; SMS sent as Transactional)",
         "transactional",
     ),
+    "Trigger.topic": (
+        "The subscription topic of this trigger's messages (settings.topics): a customer who "
+        "opted out of it does not get them; its unsubscribe link leaves this topic only",
+        "offers",
+    ),
+    "Campaign.topic": ("The subscription topic of this campaign's messages", "offers"),
+    "Settings.topics": (
+        "Subscription topics customers choose per channel (consent_updated with topic)",
+        {"offers": {"description": "Offers and discounts", "default": "opt_out"}},
+    ),
+    "Topic.description": ("What the customer sees on the unsubscribe page", "Offers and discounts"),
+    "Topic.default": (
+        "opt_out: customers with the channel's consent get it until they say no; "
+        "opt_in: only those who said yes to it",
+        "opt_out",
+    ),
     "Template.name": ("Unique name, used by email: {template: NAME}", "cart_reminder"),
     "Template.subject": ("Subject line (Jinja2)", _TEMPLATE),
     "Template.html": (

@@ -135,6 +135,15 @@ class IngestSettings(Strict):
     )
 
 
+class Topic(Strict):
+    """One subscription topic (settings.topics): what a customer can choose to get or not."""
+
+    description: str | None = None
+    # opt_out: customers with the channel's consent get it until they say no (the default);
+    # opt_in: only customers who said yes to this topic get it
+    default: Literal["opt_in", "opt_out"] = "opt_out"
+
+
 class Settings(Strict):
     """settings.yaml"""
 
@@ -155,6 +164,7 @@ class Settings(Strict):
         description="extension: custom trait names templates may use besides the standard ones",
     )
     custom_events: dict[str, CustomEvent] = Field(default_factory=dict)
+    topics: dict[str, Topic] = Field(default_factory=dict)
 
     _arb = field_validator("arbitration_window")(classmethod(lambda cls, v: _duration(v)))
 
@@ -330,6 +340,7 @@ class Trigger(Strict):
     email: EmailContent | None = None
     sms: SmsContent | None = None
     lane: Literal["marketing", "transactional"] = "marketing"
+    topic: str | None = None
 
     _durations = field_validator("wait", "cooldown", "expires")(
         classmethod(lambda cls, v: None if v is None else _duration(v))
@@ -372,6 +383,7 @@ class Campaign(Strict):
     priority: int = 50
     holdout: float = Field(default=0, ge=0, le=100)
     expires: str | None = None
+    topic: str | None = None
 
     _expires = field_validator("expires")(
         classmethod(lambda cls, v: None if v is None else _duration(v))

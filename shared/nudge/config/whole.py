@@ -193,6 +193,33 @@ MARKETING = re.compile(
 )
 
 
+def check_topics(raw: RawConfig) -> list[ConfigError]:
+    """Each ``topic:`` names a topic of settings.topics; a transactional trigger names none."""
+    out: list[ConfigError] = []
+    declared = sorted(raw.settings.topics)
+    users = [*raw.triggers, *raw.campaigns]
+    for item, src in users:
+        topic = getattr(item, "topic", None)
+        if topic is None:
+            continue
+        if getattr(item, "lane", "marketing") == "transactional":
+            message = (
+                "a transactional message has no topic: customers cannot opt out of what they "
+                "need (remove topic, or make it a marketing trigger)"
+            )
+            out.append(src.error(("topic",), message))
+        elif topic not in raw.settings.topics:
+            close = difflib.get_close_matches(topic, declared, n=1, cutoff=0.6)
+            if close:
+                hint = f"did you mean {close[0]!r}?"
+            elif declared:
+                hint = f"settings.topics has: {', '.join(declared)}"
+            else:
+                hint = "declare it under settings.topics"
+            out.append(src.error(("topic",), f"unknown topic {topic!r}; {hint}"))
+    return out
+
+
 def check_transactional(raw: RawConfig) -> list[ConfigError]:
     """A warning for each transactional trigger whose content reads like marketing."""
     out: list[ConfigError] = []
@@ -236,6 +263,7 @@ def check_whole(raw: RawConfig) -> list[ConfigError]:
         *check_senders(raw),
         *check_reachable(raw),
         *check_transactional(raw),
+        *check_topics(raw),
     ]
 
 

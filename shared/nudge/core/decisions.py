@@ -19,7 +19,7 @@ REASONS = {
     "inactive": "the trigger or campaign was outside its active window, disabled or removed",
     "audience": "not in the trigger's audience (who) at that moment",
     "cooldown": "the trigger already messaged them within its cooldown",
-    "no_consent": "no recorded consent for the channel",
+    "no_consent": "no recorded consent for the channel, or the customer left the message's topic",
     "no_address": "no usable address for the channel (none, or it bounced or complained)",
     "expired": "still held back when the trigger's expires ran out",
     "superseded": "a newer message of the same trigger replaced it",

@@ -99,8 +99,28 @@ def cap_block(
             else:
                 retry = now + fallback_retry
             name = f"{cap.channel} {cap.max}/{cap.per}"
+            if isinstance(cap, PersonalCap):
+                name += " (the customer's choice)"
             return CapBlock(name, len(counted), queued, retry)
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalCap:
+    """A cap the customer chose on the preference page (``preferences.<channel>``)."""
+
+    channel: str
+    max: int
+    per: str
+
+
+PERSONAL_CAPS = {"weekly": "7d", "monthly": "30d"}
+
+
+def personal_caps(view: dict[str, Any], channel: str) -> list[PersonalCap]:
+    """The customer's own cap for ``channel`` ("at most weekly": 1 per 7 days), if they set one."""
+    chosen = (view.get("preferences") or {}).get(channel)
+    return [PersonalCap(channel, 1, PERSONAL_CAPS[chosen])] if chosen in PERSONAL_CAPS else []
 
 
 def bucket(*parts: str) -> float:

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -151,9 +151,19 @@ class RefundProps(_Priced):
 class ConsentProps(_Open):
     channel: str = Field(pattern="^(email|sms)$")
     granted: bool
+    # a subscription topic (settings.topics); without one, the channel's master switch
+    topic: str | None = Field(default=None, pattern="^[a-z0-9_-]{1,64}$")
     source: str | None = None
     addresses: int | None = None  # mailbox feedback: how many addresses it marked
     sub_type: str | None = None
+
+
+class PreferenceProps(_Open):
+    """``preferences_updated``: how often the customer wants marketing on a channel."""
+
+    channel: str = Field(pattern="^(email|sms)$")
+    frequency: Literal["any", "weekly", "monthly"]
+    source: str | None = None
 
 
 class Consent(BaseModel):
@@ -182,6 +192,7 @@ PROPERTY_MODELS: dict[str, type[BaseModel]] = {
     "order_placed": OrderProps,
     "order_refunded": RefundProps,
     "consent_updated": ConsentProps,
+    "preferences_updated": PreferenceProps,
 }
 NATIVE_TYPES = (*PROPERTY_MODELS, "customer_updated")
 # what nudge records itself about its messages (docs/config.md, "Engagement events"): each has

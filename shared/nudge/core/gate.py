@@ -31,6 +31,25 @@ def lane_of(trigger: CompiledTrigger | None) -> str:
     return getattr(getattr(trigger, "model", None), "lane", "marketing")
 
 
+def topic_of(trigger: CompiledTrigger | None) -> str | None:
+    """The subscription topic a trigger or campaign sends under (settings.topics), if any."""
+    return getattr(getattr(trigger, "model", None), "topic", None)
+
+
+def topic_block(
+    channel: str, view: dict[str, Any], config: CompiledConfig, topic: str | None
+) -> bool:
+    """True when the customer does not get ``topic`` on ``channel``: they said no to it, or the
+    topic is ``opt_in`` and they never said yes (docs/config.md, "Topics")."""
+    if topic is None:
+        return False
+    choice = ((view.get("topics") or {}).get(topic) or {}).get(channel)
+    if choice is not None:
+        return choice is False
+    declared = config.settings.topics.get(topic)
+    return declared is not None and declared.default == "opt_in"
+
+
 def decision(
     customer_id: str,
     trigger: str | None,
@@ -84,14 +103,19 @@ def choose_channel(
     candidates = [c for c in candidates if getattr(trigger, c) is not None]
     first_reason: str | None = None
     detail: dict[str, Any] = {}
-    lane = lane_of(trigger)
+    lane, topic = lane_of(trigger), topic_of(trigger)
     for channel in candidates:
-        reason = channel_block(channel, view, config, lane)
+        reason = channel_block(channel, view, config, lane, topic)
         if reason is None:
             return channel, None, {"channel": channel}
         if first_reason is None:
             first_reason = reason
             detail = {f"consent.{channel}": view.get("consent", {}).get(channel)}
+            if topic is not None:
+                detail["topic"] = topic
+                detail[f"topics.{topic}.{channel}"] = (
+                    (view.get("topics") or {}).get(topic, {}).get(channel)
+                )
             if reason == "no_address":
                 detail = {"address": "email" if channel == "email" else "phone"}
             detail.update(address_detail(channel, view))
@@ -117,18 +141,28 @@ def address_detail(channel: str, view: dict[str, Any]) -> dict[str, Any]:
 
 
 def channel_block(
-    channel: str, view: dict[str, Any], config: CompiledConfig, lane: str = "marketing"
+    channel: str,
+    view: dict[str, Any],
+    config: CompiledConfig,
+    lane: str = "marketing",
+    topic: str | None = None,
 ) -> str | None:
     """Why this channel cannot reach the customer (``no_consent``/``no_address``), or None.
 
-    A transactional message needs no marketing consent; a text still respects an SMS opt-out
-    (``consent.sms: false``: a STOP reply, which carriers enforce for every message)."""
+    A marketing message needs the channel's consent (the master switch) and, if it names a
+    ``topic``, the customer's choice for that topic. A transactional message needs no marketing
+    consent; a text still respects an SMS opt-out (``consent.sms: false``: a STOP reply, which
+    carriers enforce for every message)."""
     consent = (view.get("consent") or {}).get(channel)
     opt_out = channel == "email" and config.settings.consent.email == "opt_out"
     if lane == TRANSACTIONAL:
         if channel == "sms" and consent is False:
             return "no_consent"
-    elif consent is False or (consent is None and not opt_out):
+    elif (
+        consent is False
+        or (consent is None and not opt_out)
+        or topic_block(channel, view, config, topic)
+    ):
         return "no_consent"
     kind = "email" if channel == "email" else "phone"
     address = view.get(kind)

@@ -44,6 +44,7 @@ PROFILE_FIELDS: dict[str, str] = {
     "timezone": "string",
     "traits": "traits",
     "consent": "consent",
+    "topics": "topics",
     "orders_count": "number",
     "lifetime_value": "number",
     "avg_order_value": "number",
@@ -155,7 +156,17 @@ def apply_event(
     kind = event.type
     props = event.properties
     if kind == "consent_updated":
-        profile.setdefault("consent", {})[props["channel"]] = bool(props["granted"])
+        if props.get("topic"):  # one topic on one channel; the master switch stays as it is
+            topics = profile.setdefault("topics", {})
+            topics.setdefault(str(props["topic"]), {})[props["channel"]] = bool(props["granted"])
+        else:
+            profile.setdefault("consent", {})[props["channel"]] = bool(props["granted"])
+    elif kind == "preferences_updated":  # "at most weekly": a cap of the customer's own
+        chosen = profile.setdefault("preferences", {})
+        if props["frequency"] == "any":
+            chosen.pop(props["channel"], None)
+        else:
+            chosen[props["channel"]] = props["frequency"]
     elif kind in ("cart_updated", "checkout_started"):
         profile["cart"] = {
             "cart_id": props.get("cart_id"),
@@ -375,6 +386,7 @@ def profile_view(profile: dict[str, Any], now: datetime, tiers: Any = None) -> d
     """The profile as conditions and templates see it: stored fields plus derived ones."""
     view = dict(profile)
     view.setdefault("consent", {})
+    view.setdefault("topics", {})
     count = int(profile.get("orders_count") or 0)
     ltv = _money(profile.get("lifetime_value"))
     view["lifetime_value"] = ltv

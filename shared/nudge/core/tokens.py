@@ -71,6 +71,7 @@ class Token:
     customer_id: str
     channel: str
     issued_at: datetime
+    topic: str | None = None  # the message's subscription topic: one click leaves only it
 
 
 def _b64(data: bytes) -> str:
@@ -90,11 +91,18 @@ def _mac(signed: str, key: str) -> str:
     return _b64(hmac.new(key.encode(), signed.encode(), hashlib.sha256).digest()[:20])
 
 
-def make_token(customer_id: str, channel: str, issued_at: datetime, keys: Keyring) -> str:
-    """A token naming the customer and channel, issued at ``issued_at``, signed with the
-    current key."""
+def make_token(
+    customer_id: str,
+    channel: str,
+    issued_at: datetime,
+    keys: Keyring,
+    topic: str | None = None,
+) -> str:
+    """A token naming the customer, the channel (and the message's topic, written
+    ``channel:topic``), issued at ``issued_at``, signed with the current key."""
     stamp = int(issued_at.timestamp())
-    payload = _b64(_SEP.join((customer_id, channel, str(stamp))).encode())
+    scope = f"{channel}:{topic}" if topic else channel
+    payload = _b64(_SEP.join((customer_id, scope, str(stamp))).encode())
     signed = f"{VERSION}.{key_id(keys.current)}.{payload}"
     return f"{signed}.{_mac(signed, keys.current)}"
 
@@ -115,7 +123,8 @@ def read_token(
     if not hmac.compare_digest(mac.encode(), _mac(f"{VERSION}.{kid}.{payload}", key).encode()):
         raise InvalidToken("bad_signature")
     try:
-        customer_id, channel, stamp = _unb64(payload).decode().rsplit(_SEP, 2)
+        customer_id, scope, stamp = _unb64(payload).decode().rsplit(_SEP, 2)
+        channel, _colon, topic = scope.partition(":")
         issued_at = datetime.fromtimestamp(int(stamp), UTC)
     except (ValueError, UnicodeDecodeError, OverflowError, OSError):
         raise InvalidToken("malformed") from None
@@ -123,7 +132,7 @@ def read_token(
         raise InvalidToken("not_yet_valid")
     if now - issued_at > lifetime:
         raise InvalidToken("expired")
-    return Token(customer_id, channel, issued_at)
+    return Token(customer_id, channel, issued_at, topic or None)
 
 
 def unsubscribe_url(base: str, token: str) -> str:

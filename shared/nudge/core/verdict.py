@@ -24,9 +24,15 @@ from nudge.core.decide import (
     compute_segments,
     inactive,
 )
-from nudge.core.delivery import cap_block, customer_zone, holdout_reason, quiet_until
+from nudge.core.delivery import (
+    cap_block,
+    customer_zone,
+    holdout_reason,
+    personal_caps,
+    quiet_until,
+)
 from nudge.core.durations import seconds
-from nudge.core.gate import TRANSACTIONAL, lane_of
+from nudge.core.gate import TRANSACTIONAL, lane_of, topic_of
 from nudge.core.profile import profile_view
 from nudge.core.rules import Ctx
 
@@ -111,7 +117,8 @@ def outranking(
             rank(other) < mine
             and lane_of(trigger) != TRANSACTIONAL  # never counted by the caps
             and inactive(trigger, now) is None  # one that will be dropped as inactive cannot win
-            and channel_block(other["channel"], view, config) is None
+            and channel_block(other["channel"], view, config, "marketing", topic_of(trigger))
+            is None
         ):
             ahead.append(other["channel"])
     return ahead
@@ -152,10 +159,13 @@ def verdict(
         return Suppress(
             "audience", {"at_send_time": True, **audience_detail(trigger, view, now.timestamp())}
         )
-    lane = lane_of(trigger)
-    blocked = channel_block(channel, view, config, lane)
+    lane, topic = lane_of(trigger), topic_of(trigger)
+    blocked = channel_block(channel, view, config, lane, topic)
     if blocked:
         consent = {f"consent.{channel}": view["consent"].get(channel)}
+        if topic is not None:
+            chosen = (view.get("topics") or {}).get(topic, {}).get(channel)
+            consent.update({"topic": topic, f"topics.{topic}.{channel}": chosen})
         return Suppress(blocked, {"at_send_time": True, **consent, **address_detail(channel, view)})
     content = trigger.email if channel == "email" else trigger.sms
     if lane == TRANSACTIONAL:  # what the customer needs: no quiet hours, caps or control group
@@ -169,10 +179,11 @@ def verdict(
             local = now.astimezone(zone).strftime("%H:%M")
             shown = {"local_time": f"{local} {zone.key}", "quiet": f"{quiet.start}-{quiet.end}"}
             return Defer(until, "quiet_hours", shown)
-    if settings.frequency_caps:
+    caps = [*settings.frequency_caps, *personal_caps(view, channel)]
+    if caps:
         block = cap_block(
             view.get("sends", []),
-            settings.frequency_caps,
+            caps,
             channel,
             now,
             outranking(message, view, pending, config, now),

@@ -47,7 +47,7 @@ from nudge.core.clock import iso, parse_time
 from nudge.core.clock import now as clock_now
 from nudge.core.decisions import Decision, Plan
 from nudge.core.events import envelope_doc
-from nudge.core.gate import TRANSACTIONAL, lane_of
+from nudge.core.gate import TRANSACTIONAL, lane_of, topic_of
 from nudge.core.rules import Ctx
 from nudge.core.templates import TemplateError, compile_template, render, template_context
 from nudge.core.tokens import make_token, unsubscribe_url
@@ -300,7 +300,7 @@ def _deliver(
             )
         if isinstance(answer, Defer):
             return _defer(message, now, answer.until, answer.reason, **answer.detail)
-        unsub = _unsubscribe(config, customer_id, channel, now)
+        unsub = _unsubscribe(config, customer_id, channel, now, topic_of(answer.trigger))
         try:
             locale = (answer.view.get("traits") or {}).get("locale")
             _tag, content = answer.content.for_locale(locale)
@@ -332,11 +332,15 @@ def _deliver(
     raise RuntimeError(f"profile kept changing under us after {MAX_ATTEMPTS} attempts")
 
 
-def _unsubscribe(config: CompiledConfig, customer_id: str, channel: str, now: datetime) -> str:
-    """The message's signed unsubscribe link (a link in a text stops texts), issued now."""
+def _unsubscribe(
+    config: CompiledConfig, customer_id: str, channel: str, now: datetime, topic: str | None
+) -> str:
+    """The message's signed unsubscribe link (a link in a text stops texts; a message with a
+    topic names it, so one click leaves that topic only), issued now."""
     settings = config.settings
     base = settings.unsubscribe.url if settings.unsubscribe else "https://example.invalid/u"
-    return unsubscribe_url(base, make_token(customer_id, channel, now, unsubscribe_keys()))
+    token = make_token(customer_id, channel, now, unsubscribe_keys(), topic)
+    return unsubscribe_url(base, token)
 
 
 def _context(

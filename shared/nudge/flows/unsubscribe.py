@@ -32,6 +32,7 @@ from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
 
+from nudge.aws import store
 from nudge.aws.secrets import unsubscribe_keys
 from nudge.core.clock import iso
 from nudge.core.clock import now as clock_now
@@ -46,10 +47,18 @@ if TYPE_CHECKING:
 ONE_CLICK = ("List-Unsubscribe", "One-Click")  # the RFC 8058 POST body's only key and value
 LABELS = {"email": "emails", "sms": "text messages"}
 _STYLE = "font-family:sans-serif;max-width:32em;margin:4em auto;padding:0 1em;line-height:1.5"
+_CSS = (
+    "button{font-size:1rem;padding:.6em 1.2em;margin:.6em 0;min-height:44px}"
+    "fieldset{border:1px solid #bbb;margin:1em 0;padding:.5em 1em}"
+    "label{padding:.4em;display:inline-block}input{width:1.2em;height:1.2em;vertical-align:middle}"
+    ":focus-visible{outline:3px solid #1a5fb4;outline-offset:2px}"
+)
 _PAGE = (
     "<!doctype html><html lang=en><meta charset=utf-8>"
     "<meta name=viewport content='width=device-width,initial-scale=1'>"
-    "<meta name=robots content=noindex><title>{title}</title>"
+    "<meta name=robots content=noindex><style>"
+    + _CSS.replace("{", "{{").replace("}", "}}")
+    + "</style><title>{title}</title>"
     f"<body style='{_STYLE}'><h1>{{title}}</h1>{{body}}</body></html>"
 )
 _HEADERS = {
@@ -151,20 +160,118 @@ def _one_click(fields: dict[str, list[str]]) -> bool:
     return any(v.strip().lower() == value.lower() for v in fields.get(key, []))
 
 
-def _confirm(token: str, channel: str, shop: str | None) -> dict[str, Any]:
+def _label(channel: str, topic: str | None, settings: Settings) -> str:
+    """``emails``, or ``"Offers" emails`` for a topic (its description, else its name)."""
     label = LABELS.get(channel, "messages")
+    if topic is None:
+        return label
+    declared = settings.topics.get(topic)
+    name = (declared.description if declared and declared.description else topic).strip()
+    return f"\u201c{name}\u201d {label}"
+
+
+FREQUENCIES = {
+    "any": "Whenever there is something for you",
+    "weekly": "At most once a week",
+    "monthly": "At most once a month",
+}
+
+
+def _form(token: str, fields: dict[str, str], inner: str, button: str) -> str:
+    """A form that POSTs back to this link with the token and ``fields`` (already safe
+    ``inner`` HTML before the button)."""
+    action = html.escape("?t=" + quote(token, safe=""), quote=True)
+    hidden = "".join(
+        f"<input type=hidden name={html.escape(k, quote=True)} value='{html.escape(v, quote=True)}'>"
+        for k, v in {"t": token, **fields}.items()
+    )
+    return (
+        f"<form method=post action='{action}'>{hidden}{inner}"
+        f"<button type=submit>{html.escape(button)}</button></form>"
+    )
+
+
+def _confirm(
+    token: str, found: Token, label: str, shop: str | None, settings: Settings
+) -> dict[str, Any]:
+    """The page the link opens: the one button that leaves what the message was about (the
+    token's topic, else the channel), then the customer's preferences (docs/delivery.md,
+    "Preference page"). Reading it changes nothing."""
     title = f"Unsubscribe from {shop}" if shop else "Unsubscribe"
     sender = shop or "us"
-    safe = html.escape(token, quote=True)
-    action = html.escape("?t=" + quote(token, safe=""), quote=True)
-    body = (
-        _para(f"Stop marketing {label} from {sender}? Nothing changes until you press the button.")
-        + f"<form method=post action='{action}'>"
-        f"<input type=hidden name=t value='{safe}'>"
-        "<input type=hidden name=List-Unsubscribe value=One-Click>"
-        f"<button type=submit>Unsubscribe from {html.escape(label)}</button></form>"
-    )
+    channel = found.channel
+    doc = store.get_profile(found.customer_id).doc or {}
+    subscribed = (doc.get("consent") or {}).get(channel) is not False
+    body = ""
+    if subscribed:
+        body += _para(
+            f"Stop marketing {label} from {sender}? Nothing changes until you press the button."
+        )
+        body += _form(token, {"List-Unsubscribe": "One-Click"}, "", f"Unsubscribe from {label}")
+    else:
+        everything = LABELS.get(channel, "messages")
+        body += _para(f"You do not receive marketing {everything} from {sender}.")
+        body += _form(token, {"action": "resubscribe"}, "", f"Subscribe to {everything} again")
+    body += _preferences(token, found, doc, settings, subscribed)
     return _page(200, title, body)
+
+
+def _preferences(
+    token: str, found: Token, doc: dict[str, Any], settings: Settings, subscribed: bool
+) -> str:
+    """The preferences form: each topic on this channel, how often, and leaving them all."""
+    channel = found.channel
+    everything = LABELS.get(channel, "messages")
+    if not subscribed:
+        return ""
+    choices = (doc.get("topics") or {}) if settings.topics else {}
+    inner = ""
+    if settings.topics:
+        boxes = ""
+        for name, topic in settings.topics.items():
+            chosen = (choices.get(name) or {}).get(channel)
+            on = chosen is True or (chosen is None and topic.default == "opt_out")
+            ident = html.escape(f"topic-{name}", quote=True)
+            text = html.escape(topic.description or name)
+            boxes += (
+                f"<div><input type=checkbox id='{ident}' name=topic "
+                f"value='{html.escape(name, quote=True)}'{' checked' if on else ''}>"
+                f"<label for='{ident}'>{text}</label></div>"
+            )
+        inner += f"<fieldset><legend>What you get</legend>{boxes}</fieldset>"
+    current = ((doc.get("preferences") or {}).get(channel)) or "any"
+    radios = ""
+    for value, text in FREQUENCIES.items():
+        ident = f"frequency-{value}"
+        radios += (
+            f"<div><input type=radio id={ident} name=frequency value={value}"
+            f"{' checked' if value == current else ''}><label for={ident}>{text}</label></div>"
+        )
+    inner += f"<fieldset><legend>How often</legend>{radios}</fieldset>"
+    out = "<h2>Your preferences</h2>" + _form(token, {"action": "save"}, inner, "Save preferences")
+    if found.topic is not None:
+        out += _form(token, {"action": "all"}, "", f"Unsubscribe from all {everything}")
+    return out
+
+
+def _save(customer_id: str, found: Token, fields: dict[str, list[str]], key: str) -> str | None:
+    """Record the preferences form: each topic's choice on this channel and how often; the
+    text saying what changed, or None if the form is not one of ours."""
+    settings = current_config().settings
+    channel = found.channel
+    frequency = (fields.get("frequency") or ["any"])[0]
+    if frequency not in FREQUENCIES:
+        return None
+    wanted = set(fields.get("topic", []))
+    if not wanted <= set(settings.topics):
+        return None
+    for name in settings.topics:
+        chosen = {"channel": channel, "granted": name in wanted, "topic": name}
+        chosen["source"] = "preference_page"
+        record(customer_id, "consent_updated", f"{key}:topic:{name}", chosen)
+    how_often = {"channel": channel, "frequency": frequency, "source": "preference_page"}
+    record(customer_id, "preferences_updated", f"{key}:frequency", how_often)
+    return f"Your preferences are saved: {FREQUENCIES[frequency].lower()}."
 
 
 def check(token: str, settings: Settings) -> Token:
@@ -209,16 +316,32 @@ def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         return _page(403, "Link not valid", _para("This unsubscribe link is not valid."))
     customer_id, channel = found.customer_id, found.channel
     shop = shop_name(settings)
+    label = _label(channel, found.topic, settings)
     if not post:
-        return _confirm(token, channel, shop)
-    if not _one_click(fields):
+        return _confirm(token, found, label, shop, settings)
+    action = (fields.get("action") or [""])[0]
+    if not _one_click(fields) and action not in ("all", "resubscribe", "save"):
         return _page(400, "Not understood", _para("Press the button on the unsubscribe page."))
     request_id = envelope_field(lambda: request.request_context.request_id) or ""
     # keyed by request and time: every click counts, even the same request replayed after the
     # customer subscribed again (withdrawing twice is harmless, ignoring a click is not)
     request_id = f"{request_id}:{iso(clock_now())}"
+    key = f"unsubscribe:{token}:{request_id}"
+    everything = LABELS.get(channel, "messages")
+    if action == "save" and not _one_click(fields):
+        saved = _save(customer_id, found, fields, key)
+        if saved is None:
+            return _page(400, "Not understood", _para("Use the form on the preferences page."))
+        return _page(200, "Preferences saved", _para(saved))
+    if action == "resubscribe" and not _one_click(fields):
+        again = {"channel": channel, "granted": True, "source": "preference_page"}
+        record(customer_id, "consent_updated", key, again)
+        return _page(200, "Subscribed again", _para(f"You will receive {everything} again."))
     withdrawn = {"channel": channel, "granted": False, "source": "unsubscribe_link"}
-    record(customer_id, "consent_updated", f"unsubscribe:{token}:{request_id}", withdrawn)
-    label = LABELS.get(channel, "messages")
+    if found.topic and action != "all":  # one click leaves the message's topic only (RFC 8058)
+        withdrawn["topic"] = found.topic
+    else:
+        label = everything
+    record(customer_id, "consent_updated", key, withdrawn)
     done = f"You will not receive marketing {label} from {shop or 'us'} any more."
     return _page(200, "You are unsubscribed", _para(done))
