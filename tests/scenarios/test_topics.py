@@ -109,3 +109,36 @@ def test_one_click_on_a_topic_message_leaves_that_topic_only(tmp_path):
         assert _got(sim, "dee", since="2027-03-04") == ["new_arrivals"]
         assert sim.profiles()["dee"]["consent"]["email"] is True
         assert sim.profiles()["dee"]["topics"] == {"offers": {"email": False}}
+
+
+def test_a_cap_of_one_topic_limits_only_that_topic(tmp_path):
+    """``frequency_caps: [{topic: offers, max: 1, per: 2d}]``: a second offer within two days
+    waits; new arrivals are not held back by it. A cap group works the same way."""
+    config = _config(tmp_path)
+    settings = config / "settings.yaml"
+    text = settings.read_text().replace(
+        "  - {channel: any, max: 9, per: 1d}",
+        "  - {channel: any, max: 9, per: 1d}\n  - {topic: offers, max: 1, per: 2d}",
+    )
+    settings.write_text(text)
+    with Simulation(config, start=parse_time("2027-03-01T00:00:00Z")) as sim:
+        sim.run(
+            [
+                customer("gus", "2027-03-02T12:00:00Z"),
+                _view("gus", "2027-03-02T13:00:00Z"),
+                _view("gus", "2027-03-03T13:00:00Z"),
+            ],
+            until=parse_time("2027-03-06T00:00:00Z"),
+        )
+        sent = [(m["subject"], m["at"][:10]) for m in sim.messages() if m["subject"] != "previews"]
+        waits = [
+            d["detail"]["cap"]
+            for d in sim.decisions()
+            if d["reason"] == "frequency_cap" and d["trigger"] == "offers_on_view"
+        ]
+    assert sent.count(("new_arrivals", "2027-03-02")) == 1
+    assert sent.count(("new_arrivals", "2027-03-03")) == 1  # not held back by the offers cap
+    assert ("offers", "2027-03-02") in sent
+    assert ("offers", "2027-03-03") not in sent  # waits for the two days to pass
+    assert ("offers", "2027-03-04") in sent
+    assert waits == ["any 1/2d (topic offers)"]

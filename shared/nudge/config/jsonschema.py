@@ -107,6 +107,16 @@ DOCS: dict[str, tuple[str, Any]] = {
     "FrequencyCap.channel": ("Which messages count: email, sms or any", "any"),
     "FrequencyCap.max": ("At most this many messages per window", 2),
     "FrequencyCap.per": ("The sliding window", "1d"),
+    "FrequencyCap.topic": (
+        "Count and limit only messages of this topic (settings.topics)",
+        "offers",
+    ),
+    "FrequencyCap.group": (
+        "Count and limit only triggers and campaigns naming this cap_group",
+        "reminders",
+    ),
+    "Trigger.cap_group": ("A name caps can count this trigger's messages under", "reminders"),
+    "Campaign.cap_group": ("A name caps can count this campaign's messages under", "newsletters"),
     "Holdout.percent": ("Percent of customers kept as a control group", 5),
     "Holdout.salt": ("Change it to draw a new control group", "2027"),
     "QuietHours.start": ("Start, customer's local time, HH:MM in quotes", "21:00"),

@@ -71,6 +71,8 @@ class FrequencyCap(Strict):
     channel: Literal["any", "email", "sms"] = "any"
     max: int = Field(ge=1)
     per: str
+    topic: str | None = None  # counts and limits only messages of this topic
+    group: str | None = None  # counts and limits only triggers/campaigns naming this cap_group
 
     _per = field_validator("per")(classmethod(lambda cls, v: _duration(v)))
 
@@ -341,6 +343,7 @@ class Trigger(Strict):
     sms: SmsContent | None = None
     lane: Literal["marketing", "transactional"] = "marketing"
     topic: str | None = None
+    cap_group: str | None = None
 
     _durations = field_validator("wait", "cooldown", "expires")(
         classmethod(lambda cls, v: None if v is None else _duration(v))
@@ -384,6 +387,7 @@ class Campaign(Strict):
     holdout: float = Field(default=0, ge=0, le=100)
     expires: str | None = None
     topic: str | None = None
+    cap_group: str | None = None
 
     _expires = field_validator("expires")(
         classmethod(lambda cls, v: None if v is None else _duration(v))

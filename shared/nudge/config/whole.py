@@ -197,6 +197,14 @@ def check_topics(raw: RawConfig) -> list[ConfigError]:
     """Each ``topic:`` names a topic of settings.topics; a transactional trigger names none."""
     out: list[ConfigError] = []
     declared = sorted(raw.settings.topics)
+    settings_src = raw.files.get("settings.yaml") or raw.files.get("settings.yml")
+    for i, cap in enumerate(raw.settings.frequency_caps):
+        if cap.topic and cap.topic not in raw.settings.topics and settings_src is not None:
+            message = f"unknown topic {cap.topic!r}; settings.topics has: {', '.join(declared)}"
+            out.append(settings_src.error(("frequency_caps", i, "topic"), message))
+        if cap.topic and cap.group and settings_src is not None:
+            message = "a cap counts one topic or one cap group, not both: split it in two"
+            out.append(settings_src.error(("frequency_caps", i), message))
     users = [*raw.triggers, *raw.campaigns]
     for item, src in users:
         topic = getattr(item, "topic", None)

@@ -21,6 +21,7 @@ from nudge.core.gate import (
     audience_detail,
     audience_ok,
     blocked,
+    cap_scope,
     channel_block,
     choose_channel,
     decision,
@@ -182,6 +183,7 @@ def deliver(
     }
     if lane_of(trigger) == TRANSACTIONAL:
         entry["lane"] = TRANSACTIONAL  # never counted by the frequency caps
+    entry.update(cap_scope(trigger))  # what topic and cap group caps count it under
     plan.sends.append(entry)
 
 

@@ -70,6 +70,7 @@ def cap_block(
     now: datetime,
     ahead: list[str],
     fallback_retry: timedelta,
+    scope: dict[str, str] | None = None,
 ) -> CapBlock | None:
     """Check every cap that applies to ``channel``.
 
@@ -79,19 +80,27 @@ def cap_block(
     counted send leaves it), or ``fallback_retry`` from now when only outranking messages fill it.
     """
     ts = now.timestamp()
+    scope = scope or {}
     for cap in caps:
         if cap.channel not in ("any", channel):
             continue
+        topic, group = getattr(cap, "topic", None), getattr(cap, "group", None)
+        if (topic and scope.get("topic") != topic) or (group and scope.get("group") != group):
+            continue  # a cap of one topic or cap group limits only its own messages
         window = seconds(cap.per)
         counted = sorted(
             s["ts"]
             for s in sends
             if s.get("state") in COUNTED
             and s.get("lane") != "transactional"  # what the customer needs is never capped
+            and (not topic or s.get("topic") == topic)
+            and (not group or s.get("group") == group)
             and ts - window < s["ts"] <= ts
             and cap.channel in ("any", s["channel"])
         )
-        queued = sum(1 for c in ahead if cap.channel in ("any", c))
+        # higher-priority messages due now compete for the shop-wide caps (a topic's or a
+        # group's cap counts only what was sent under it)
+        queued = 0 if topic or group else sum(1 for c in ahead if cap.channel in ("any", c))
         if len(counted) + queued >= cap.max:
             if counted and len(counted) >= cap.max:
                 frees = counted[len(counted) - cap.max] + window
@@ -99,6 +108,8 @@ def cap_block(
             else:
                 retry = now + fallback_retry
             name = f"{cap.channel} {cap.max}/{cap.per}"
+            if topic or group:
+                name += f" ({'topic ' + topic if topic else 'group ' + str(group)})"
             if isinstance(cap, PersonalCap):
                 name += " (the customer's choice)"
             return CapBlock(name, len(counted), queued, retry)

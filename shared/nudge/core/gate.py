@@ -31,6 +31,14 @@ def lane_of(trigger: CompiledTrigger | None) -> str:
     return getattr(getattr(trigger, "model", None), "lane", "marketing")
 
 
+def cap_scope(trigger: CompiledTrigger | None) -> dict[str, str]:
+    """``topic`` and ``group`` of a trigger's or campaign's messages, as its send-ledger entries
+    carry them for the caps that count only one topic or one cap group."""
+    model = getattr(trigger, "model", None)
+    scope = {"topic": getattr(model, "topic", None), "group": getattr(model, "cap_group", None)}
+    return {k: v for k, v in scope.items() if v}
+
+
 def topic_of(trigger: CompiledTrigger | None) -> str | None:
     """The subscription topic a trigger or campaign sends under (settings.topics), if any."""
     return getattr(getattr(trigger, "model", None), "topic", None)

@@ -32,7 +32,7 @@ from nudge.core.delivery import (
     quiet_until,
 )
 from nudge.core.durations import seconds
-from nudge.core.gate import TRANSACTIONAL, lane_of, topic_of
+from nudge.core.gate import TRANSACTIONAL, cap_scope, lane_of, topic_of
 from nudge.core.profile import profile_view
 from nudge.core.rules import Ctx
 
@@ -188,6 +188,7 @@ def verdict(
             now,
             outranking(message, view, pending, config, now),
             timedelta(seconds=seconds(settings.arbitration_window)),
+            cap_scope(trigger),
         )
         if block is not None:
             used = {"cap": block.cap, "sent_in_window": block.used, "outranked_by": block.ahead}

@@ -128,9 +128,10 @@ def with_ledger(
             "mid": mid,
             "state": state,
         }
-        lane = next((s["lane"] for s in before if s.get("mid") == mid and "lane" in s), None)
-        if lane is not None:
-            entry["lane"] = lane  # transactional: never counted by the caps
+        queued: dict[str, Any] = next((s for s in before if s.get("mid") == mid), {})
+        for key in ("lane", "topic", "group"):  # what the caps count it under
+            if key in queued:
+                entry[key] = queued[key]
         sends.append(entry)
     return sends
 
