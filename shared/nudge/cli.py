@@ -130,6 +130,39 @@ def _privacy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _broadcast(args: argparse.Namespace) -> int:
+    import os
+
+    from nudge.env import reset_env
+
+    for value, name in (
+        (args.config, "NUDGE_CONFIG_DIR"),
+        (args.table, "NUDGE_TABLE"),
+        (args.scheduler_group, "NUDGE_SCHEDULER_GROUP"),
+    ):
+        if value:
+            os.environ[name] = value
+    reset_env()
+    from nudge.flows.broadcast import NotABroadcast, cancel, send_proof
+
+    try:
+        if args.broadcast_command == "test":
+            sent = send_proof(args.campaign_id)
+            for proof in sent:
+                print(
+                    f"proof of variant {proof['variant']} sent to {proof['to']} ({proof['channel']})"
+                )
+            if not sent:
+                print(f"{args.campaign_id} has no test_to addresses", file=sys.stderr)
+                return 1
+        else:
+            print(json.dumps(cancel(args.campaign_id), indent=2))
+    except NotABroadcast as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    return 0
+
+
 def _sources(args: argparse.Namespace) -> int:
     import os
 
@@ -301,6 +334,22 @@ def build_parser() -> argparse.ArgumentParser:
             help="its schedule group (default $NUDGE_SCHEDULER_GROUP)",
         )
         p.set_defaults(func=_privacy)
+    p = sub.add_parser("broadcast", help="send a broadcast's proof to its test_to; cancel one")
+    broadcast = p.add_subparsers(dest="broadcast_command", required=True)
+    for name, text in (
+        ("test", "send every variant, as a customer named Test sees it, to test_to"),
+        ("cancel", "stop a broadcast: no run if not started, no more messages if it has"),
+    ):
+        p = broadcast.add_parser(name, help=text)
+        p.add_argument("campaign_id")
+        p.add_argument("--config", help="config directory (default $NUDGE_CONFIG_DIR)")
+        p.add_argument("--table", help="DynamoDB table of a deployment (default $NUDGE_TABLE)")
+        p.add_argument(
+            "--scheduler-group",
+            dest="scheduler_group",
+            help="its schedule group (default $NUDGE_SCHEDULER_GROUP)",
+        )
+        p.set_defaults(func=_broadcast)
     p = sub.add_parser("dlq", help="what is parked in the dead-letter queues, and why; redrive")
     dlq = p.add_subparsers(dest="dlq_command", required=True)
     for name, text in (

@@ -92,7 +92,7 @@ BROKEN = [
         "'text' is not one of",
     ),
     ("segments", {"segments": {"vip": {"wher": {}}}}, "'where' is a required property"),
-    ("campaign", {"id": "c", "variants": []}, "'schedule' is a required property"),
+    ("campaign", {"id": "c", "variants": []}, "is not valid under any of the given schemas"),
     ("template", {"name": "t", "body": "x"}, "'body' was unexpected"),
     ("content", {"blocks": {"hero": [{"who": {"segment": "vip"}}]}}, "'data' is a required"),
 ]

@@ -501,3 +501,20 @@ def test_a_topic_must_be_declared_and_never_on_a_transactional_trigger(tmp_path,
     assert code == 1
     assert "topic: unknown topic 'ofers'; did you mean 'offers'?" in output
     assert "triggers/receipt.yaml:4:8: topic: a transactional message has no topic" in output
+
+
+def test_a_broadcast_needs_one_time_and_a_past_one_is_a_warning(tmp_path, capsys):
+    """at: and schedule: together fail; a broadcast whose time has passed warns (never sent)."""
+    config = _copy(tmp_path)
+    both = "id: spring\nschedule: 'cron(0 9 1 * ? *)'\nat: 2027-03-16T10:00:00\n"
+    both += "variants:\n  - {email: {subject: 'Spring', text: '{{ unsubscribe_url }}'}}\n"
+    (config / "campaigns" / "spring.yaml").write_text(both)
+    code, output = _validate(config, capsys)
+    assert code == 1 and "needs schedule: (recurring, a cron) or at: (a broadcast, once)" in output
+
+    (config / "campaigns" / "spring.yaml").write_text(
+        both.replace("schedule: 'cron(0 9 1 * ? *)'\n", "").replace("2027-03-16", "2027-01-16")
+    )
+    code, output = _validate(config, capsys)
+    assert code == 0, output
+    assert "warning: at: at: 2027-01-16T10:00:00 has passed" in output

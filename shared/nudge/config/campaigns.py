@@ -28,7 +28,7 @@ def compile_campaigns(
             continue
         cron = None
         try:
-            cron = parse_cron(campaign.schedule)
+            cron = parse_cron(campaign.schedule) if campaign.schedule else None
         except ValueError as exc:
             compiler.fail(src, ("schedule",), str(exc))
         compiler.check_tiers(src, ("audience",), campaign.audience)

@@ -280,7 +280,23 @@ DOCS: dict[str, tuple[str, Any]] = {
     "Campaign.id": ("Unique name, in every decision and message", "monthly_value_tiers"),
     "Campaign.description": ("What the campaign does, for humans", "Monthly note per value tier"),
     "Campaign.enabled": ("false switches it off", True),
-    "Campaign.schedule": ("EventBridge Scheduler cron, in settings.timezone", "cron(0 9 1 * ? *)"),
+    "Campaign.schedule": (
+        "EventBridge Scheduler cron, in settings.timezone (or at: for a broadcast)",
+        "cron(0 9 1 * ? *)",
+    ),
+    "Campaign.at": (
+        "A broadcast: sent once, at this time (a wall time in settings.timezone, or with an offset)",
+        "2027-02-12T10:00:00",
+    ),
+    "Campaign.send_in_local_time": (
+        "Send at the at: wall time in each customer's own time zone",
+        True,
+    ),
+    "Campaign.throttle": ("At most this many messages per s, min or h", "1000/min"),
+    "Campaign.test_to": (
+        "Addresses that get a proof with nudge broadcast test (emails, or +E.164 phones)",
+        ["proofs@rose.example"],
+    ),
     "Campaign.audience": (
         "Who it goes to (same keys as a trigger's who)",
         {"value_tier": ["champion", "loyal"]},
@@ -576,6 +592,8 @@ def kind_schema(kind: str, catalogue: Catalogue | None = None) -> dict[str, Any]
         "description": "a known event, or one declared in settings.yaml custom_events",
     }
     out["$defs"] = defs
+    if kind == "campaign":  # recurring (schedule) or a broadcast (at): exactly one of them
+        out["oneOf"] = [{"required": ["schedule"]}, {"required": ["at"]}]
     return {
         "$schema": DRAFT,
         "$id": f"https://nudge.dev/schema/{kind}.schema.json",

@@ -380,7 +380,11 @@ class Campaign(Strict):
     id: str
     description: str | None = None
     enabled: bool = True
-    schedule: str
+    schedule: str | None = None
+    at: str | None = None  # a broadcast: once, at this time (docs/config.md, "Broadcasts")
+    send_in_local_time: bool = False
+    throttle: str | None = None
+    test_to: list[str] = Field(default_factory=list)
     audience: Who | list[Who] | None = None
     variants: list[Variant]
     priority: int = 50
@@ -392,6 +396,49 @@ class Campaign(Strict):
     _expires = field_validator("expires")(
         classmethod(lambda cls, v: None if v is None else _duration(v))
     )
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _at(cls, value: Any) -> str | None:
+        from nudge.core.broadcast import parse_at
+
+        if value is None:
+            return None
+        text = value.isoformat() if isinstance(value, datetime) else str(value)  # YAML timestamps
+        parse_at(text)
+        return text
+
+    @field_validator("throttle")
+    @classmethod
+    def _throttle(cls, value: str | None) -> str | None:
+        from nudge.core.broadcast import throttle_rate
+
+        if value is not None:
+            throttle_rate(value)
+        return value
+
+    @field_validator("test_to")
+    @classmethod
+    def _test_to(cls, value: list[str]) -> list[str]:
+        from nudge.core.addresses import check_address
+
+        for address in value:
+            kind = "phone" if str(address).startswith("+") else "email"
+            error = check_address(kind, str(address)).error
+            if error is not None:
+                raise ValueError(f"{address!r} is not an email address or an E.164 phone number")
+        return value
+
+    @model_validator(mode="after")
+    def _when(self) -> Campaign:
+        if (self.schedule is None) == (self.at is None):
+            raise ValueError(
+                "a campaign needs schedule: (recurring, a cron) or at: (a broadcast, once), "
+                "not both"
+            )
+        if self.send_in_local_time and self.at is None:
+            raise ValueError("send_in_local_time needs at: (a broadcast's wall time)")
+        return self
 
 
 class TemplateLocale(Strict):

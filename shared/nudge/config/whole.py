@@ -193,6 +193,25 @@ MARKETING = re.compile(
 )
 
 
+def check_broadcasts(raw: RawConfig) -> list[ConfigError]:
+    """A broadcast whose time has passed would never go out: a warning."""
+    from nudge.core.broadcast import run_start
+
+    out: list[ConfigError] = []
+    current = now()
+    for campaign, src in raw.campaigns:
+        if campaign.at is None or not campaign.enabled:
+            continue
+        start = run_start(campaign.at, raw.settings.timezone, campaign.send_in_local_time)
+        if start <= current:
+            message = (
+                f"at: {campaign.at} has passed ({iso(current)}): this broadcast will never go "
+                "out; move it or set enabled: false"
+            )
+            out.append(_warning(src, ("at",), message))
+    return out
+
+
 def check_topics(raw: RawConfig) -> list[ConfigError]:
     """Each ``topic:`` names a topic of settings.topics; a transactional trigger names none."""
     out: list[ConfigError] = []
@@ -272,6 +291,7 @@ def check_whole(raw: RawConfig) -> list[ConfigError]:
         *check_reachable(raw),
         *check_transactional(raw),
         *check_topics(raw),
+        *check_broadcasts(raw),
     ]
 
 

@@ -144,8 +144,10 @@ def deliver(
     now: datetime,
     plan: Plan,
     key: str,
+    send_at: datetime | None = None,
 ) -> None:
-    """Last step of a firing: channel, consent, address, then a message for the outbox."""
+    """Last step of a firing: channel, consent, address, then a message for the outbox (due
+    after the arbitration window, or at ``send_at``: a broadcast's time)."""
     channel, reason, detail = choose_channel(trigger, view, config)
     if channel is None:
         plan.decisions.append(
@@ -158,7 +160,8 @@ def deliver(
     # the message waits out the arbitration window, so a higher-priority message for the same
     # customer decided meanwhile can win under the caps; quiet hours and caps apply at dispatch
     arbitration = seconds(config.settings.arbitration_window)
-    expires = iso(now + timedelta(seconds=trigger.expires)) if trigger.expires else None
+    start = send_at or now  # a broadcast's message expires counting from when it is due
+    expires = iso(start + timedelta(seconds=trigger.expires)) if trigger.expires else None
     plan.messages.append(
         Message(
             message_id=message_id,
@@ -166,7 +169,7 @@ def deliver(
             trigger=trigger.id,
             channel=channel,
             created_at=iso(now),
-            send_at=iso(now + timedelta(seconds=arbitration)),
+            send_at=iso(send_at or now + timedelta(seconds=arbitration)),
             priority=trigger.priority,
             event=event_env,
             expires_at=expires,

@@ -18,9 +18,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from nudge.aws import scheduler, store
+from nudge.core.broadcast import due_at, run_start, throttle_delay
 from nudge.core.clock import now as clock_now
 from nudge.core.decide import SUPPRESS, audience_detail, audience_ok, decision, deliver
 from nudge.core.decisions import Plan
+from nudge.core.delivery import customer_zone
 from nudge.core.react import react, refresh_view
 from nudge.core.rules import Ctx
 from nudge.env import get_env
@@ -30,13 +32,17 @@ log = logging.getLogger("nudge.campaign")
 PREFIX = "nudge-campaign-"
 
 
-def run_key(campaign_id: str, now: datetime, zone: ZoneInfo) -> str:
-    """One run per campaign per local day: the idempotency key of its messages."""
+def run_key(campaign_id: str, now: datetime, zone: ZoneInfo, at: str | None = None) -> str:
+    """One run per campaign per local day (a broadcast: its one run): the idempotency key of
+    its messages."""
+    if at is not None:
+        return f"{campaign_id}@{at}"
     return f"{campaign_id}@{now.astimezone(zone).date().isoformat()}"
 
 
-def _change(campaign: Any, config: Any, key: str, envelope: dict[str, Any]) -> Any:
-    """The read-modify-write step of one customer in a campaign run."""
+def _change(campaign: Any, config: Any, key: str, envelope: dict[str, Any], queued: int = 0) -> Any:
+    """The read-modify-write step of one customer in a campaign run (``queued``: messages this
+    run queued before, for a broadcast's throttle)."""
 
     def change(profile: dict[str, Any], when: datetime) -> Plan | None:
         plan = react(profile, config, when, cause=key)  # time may have moved segments and tiers
@@ -60,7 +66,14 @@ def _change(campaign: Any, config: Any, key: str, envelope: dict[str, Any]) -> A
                 )
             )
             return plan
-        deliver(profile, view, variant, env, config, when, plan, key)
+        model = campaign.model
+        send_at = None
+        if model.at is not None:  # a broadcast: at its time (in the customer's zone), paced
+            settings = config.settings
+            zone = customer_zone(view, settings.timezone)
+            due = due_at(model.at, settings.timezone, model.send_in_local_time, zone, when)
+            send_at = due + throttle_delay(queued, model.throttle)
+        deliver(profile, view, variant, env, config, when, plan, key, send_at=send_at)
         return plan
 
     return change
@@ -76,7 +89,7 @@ def run_campaign(
     if campaign is None or not campaign.model.enabled:
         return {"campaign": campaign_id, "skipped": "not in config or disabled"}
     now = clock_now()
-    key = run_key(campaign_id, now, ZoneInfo(config.settings.timezone))
+    key = run_key(campaign_id, now, ZoneInfo(config.settings.timezone), campaign.model.at)
     envelope = {
         "id": key,
         "source": "nudge",
@@ -87,11 +100,14 @@ def run_campaign(
     counts = {"queued": 0, "suppressed": 0, "not_in_audience": 0}
     handled = 0
     last_key = start_key
+    broadcast = campaign.model.at is not None
     while True:
+        if broadcast and store.broadcast_cancelled(campaign_id):
+            return {"campaign": campaign_id, "run": key, "cancelled": True, **counts}
         items, last_key = store.scan_profiles(0, 1, last_key)
         for item in items:
             customer_id = item["customer_id"]
-            change = _change(campaign, config, key, envelope)
+            change = _change(campaign, config, key, envelope, counts["queued"])
             plan = update_customer(customer_id, change)
             if plan is None or not (plan.messages or plan.decisions):
                 counts["not_in_audience"] += 1
@@ -129,9 +145,18 @@ def sync_schedules(function_arn: str | None = None, daily: bool = True) -> list[
     for name, campaign in wanted.items():
         target = function_arn or env.campaign_function_arn
         payload = {"kind": "campaign", "campaign": campaign.id}
+        model = campaign.model
+        if model.at is not None:  # a broadcast: one run, at its start, if still ahead
+            start = run_start(model.at, zone, model.send_in_local_time)
+            if start <= clock_now():
+                if name in existing:
+                    scheduler.delete_cron(name)
+                continue
+            expression, tz = f"at({start.strftime('%Y-%m-%dT%H:%M:%S')})", "UTC"
+        else:
+            expression, tz = str(model.schedule), zone
         scheduler.put_cron(
-            scheduler.Cron(name, campaign.model.schedule, zone, target, payload),
-            exists=name in existing,
+            scheduler.Cron(name, expression, tz, target, payload), exists=name in existing
         )
     return sorted(wanted)
 

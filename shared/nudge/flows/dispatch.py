@@ -82,9 +82,10 @@ RECORD_ATTEMPTS = 5  # tries to record a message the provider accepted (throttli
 ENGAGEMENT = ("email_delivered", "email_opened", "email_clicked", "email_bounced")
 
 
-def _render(
+def render_parts(
     content: Content, channel: str, context: dict[str, Any]
 ) -> tuple[str | None, str | None, str | None]:
+    """Subject, HTML and text of ``content`` for ``channel``; raises ``TemplateError``."""
     subject = html = text = None
     if channel == "email":
         subject = render(compile_template(content.subject or ""), context).strip()
@@ -286,6 +287,12 @@ def _deliver(
     """Act on the verdict for a claimed message; ``stored`` and ``outbox`` as read before."""
     customer_id, channel = message["customer_id"], message["channel"]
     config = current_config()
+    target = config.target(message["trigger"], message.get("variant"))
+    if getattr(getattr(target, "model", None), "at", None) is not None:
+        stopped = store.broadcast_cancelled(message["trigger"])  # nudge broadcast cancel
+        if stopped:
+            detail = {"broadcast_cancelled": stopped}
+            return _end(message, now, "suppressed", "suppressed", "inactive", ledger=None, **detail)
     for attempt in range(MAX_ATTEMPTS):
         pending = [m for m in outbox.values() if m["status"] == "pending"]
         answer = verdict(message, stored.doc, config, now, pending)
@@ -305,7 +312,7 @@ def _deliver(
         try:
             locale = (answer.view.get("traits") or {}).get("locale")
             _tag, content = answer.content.for_locale(locale)
-            rendered = _render(content, channel, _context(answer, message, config, unsub, now))
+            rendered = render_parts(content, channel, _context(answer, message, config, unsub, now))
             outgoing = _compose(message, answer, config, unsub, rendered)
         except (TemplateError, MessageError) as exc:
             return _end(

@@ -13,6 +13,7 @@ which items it owns (key shapes, attributes, TTL):
 - ``indexes``: ``ORDER#<order_id>`` and ``PHONE#<number>`` (who placed an order, who we texted);
 - ``runs``: ``RUN#score#<date>`` (daily score run checkpoint, lease and chunks);
 - ``sources``: ``SOURCES`` / ``<partner>#<topic>`` (what arrived from each partner);
+- ``broadcasts``: ``BROADCAST#<campaign>`` / ``CANCEL`` (a cancelled broadcast);
 - ``bulk``: paginated and parallel scans, partitions, batch deletes (no items of its own);
 - ``_table``: the table name, key helpers and the write failures they all share.
 
@@ -23,6 +24,7 @@ A test that replaces a function used *inside* the package patches it in its own 
 from __future__ import annotations
 
 from nudge.aws.store._table import AlreadyExists, Erased, Gone, VersionConflict, table
+from nudge.aws.store.broadcasts import broadcast_cancelled, cancel_broadcast
 from nudge.aws.store.bulk import (
     all_items,
     delete_keys,
@@ -102,6 +104,8 @@ __all__ = [
     "announce_item",
     "announced",
     "announcement",
+    "broadcast_cancelled",
+    "cancel_broadcast",
     "cancelled",
     "claim_message",
     "claim_run",
