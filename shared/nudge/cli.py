@@ -102,6 +102,7 @@ def _explain(args: argparse.Namespace) -> int:
 def _report_lift(args: argparse.Namespace) -> int:
     from datetime import datetime
 
+    from nudge.core.clock import parse_time
     from nudge.lift.measure import lift_report
     from nudge.lift.page import render_html
     from nudge.lift.render import render_table
@@ -113,7 +114,7 @@ def _report_lift(args: argparse.Namespace) -> int:
             if args.from_file
             else from_table(args.table, args.config)
         )
-        now = datetime.now().astimezone()
+        now = parse_time(data.now) if data.now else datetime.now().astimezone()
         since = period_time("--since", args.since, now)
         until = period_time("--until", args.until, now)
     except LiftSourceError as exc:

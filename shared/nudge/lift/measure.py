@@ -64,6 +64,7 @@ class LiftInput:
     targets: dict[str, dict[str, Any]] = field(default_factory=dict)
     engagement: dict[str, set[str]] = field(default_factory=dict)
     attribution: dict[str, Any] = field(default_factory=dict)
+    now: str | None = None  # a simulation's "now": where its clock stopped
 
 
 @dataclass
@@ -214,6 +215,18 @@ def power(x_t: int, n_t: int, x_c: int, n_c: int, rate_interval: Interval | None
     return out
 
 
+def control_share_needed(customers: int, baseline: float, lift: float) -> float | None:
+    """The smallest control-group share (0..0.5) at which ``customers`` reaching a trigger can
+    detect an absolute ``lift`` in conversion rate over ``baseline`` (95% confidence, 80%
+    power); None when even a 50/50 split cannot. From the minimum detectable effect
+    (z_a + z_b) sqrt(p(1-p)(1/(N(1-h)) + 1/(Nh))) <= lift, i.e. h(1-h) >= 1/K with
+    K = N lift^2 / ((z_a + z_b)^2 p(1-p))."""
+    k = customers * lift**2 / ((Z95 + Z_POWER) ** 2 * baseline * (1 - baseline))
+    if k < 4:
+        return None
+    return (1 - math.sqrt(1 - 4 / k)) / 2
+
+
 def _arm(group: _Group, revenue: dict[str, float], orders: dict[str, int]) -> dict[str, Any]:
     buyers = [c for c in group.customers if orders.get(c)]
     n = len(group.customers)
@@ -307,10 +320,12 @@ def lift_report(
     since: str | None = None,
     until: str | None = None,
     only: str | None = None,
+    with_funnel: bool = True,
 ) -> dict[str, Any]:
     """The ``nudge report lift --json`` document (docs/lift.md#json): one row per trigger and
     campaign (and per split variant where decisions carry ``variant``), then ``program`` (the
-    whole program against the global control group)."""
+    whole program against the global control group); ``with_funnel=False`` leaves ``funnel``
+    empty (the truth test measures thousands of shops)."""
     start = iso(parse_time(since)) if since else None
     end = iso(parse_time(until)) if until else None
     groups: dict[tuple[str, Any], dict[str, _Group]] = defaultdict(
@@ -333,7 +348,7 @@ def lift_report(
         if first_program[cid] == parm:
             pg = program[parm]
             pg.customers.setdefault(cid, day)
-            pg.messages += 1
+            pg.messages += outcome == "sent" or parm == "control"
             pg.message_ids.add(mid)
             program_ids.add(mid)
         if arm is None or (only and tid != only):
@@ -395,7 +410,7 @@ def lift_report(
         },
         "rows": rows,
         "program": prog,
-        "funnel": funnels(data, start, end, only),
+        "funnel": funnels(data, start, end, only) if with_funnel else {},
     }
 
 

@@ -40,6 +40,7 @@ def from_file(path: str, config_dir: str | None = None) -> LiftInput:
         targets=targets or facts.get("targets") or {},
         engagement=engagement,
         attribution=doc.get("attribution") or facts.get("attribution") or {},
+        now=doc.get("simulated_until"),
     )
 
 

@@ -115,7 +115,7 @@ def lift_shop(
     """A seeded shop of ``customers`` per trigger, each reaching its send point once in ``days``
     from ``start``: ``decisions`` (``sent``, or ``held_out`` by the trigger's or the global
     control group) and ``conversions`` credited to them within ``window_hours``, with
-    ``holdout`` and ``funnel`` ids, in the shape of a ``nudge simulate`` output file."""
+    ``holdout``, ``attribution`` and ``funnel`` ids, in the shape of a ``nudge simulate`` output file."""
     rng = random.Random(seed)
     t0 = parse_time(start)
     decisions: list[dict[str, Any]] = []
@@ -183,6 +183,11 @@ def lift_shop(
         "holdout": {
             "global": global_holdout,
             "triggers": {t.trigger: t.holdout for t in truths},
+        },
+        "attribution": {
+            "event": "order_placed",
+            "window": f"{window_hours:g}h",
+            "model": "last_touch",
         },
         "funnel": {
             t.trigger: {"kind": "trigger", "event": "cart_updated", "enabled": True} for t in truths
