@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import shutil
+from argparse import Namespace
 
 from nudge.aws import clients as aws
 from nudge.cli import main
+from nudge.explain import explain_command
 from nudge.core.clock import parse_time
 from nudge.core.delivery import holdout_reason
 from nudge.flows import ingest
@@ -171,3 +173,9 @@ def test_explain_shows_the_message_and_the_order_credited_to_it(sim, tmp_path, c
     text = capsys.readouterr().out
     assert "held_out (global" in text
     assert "credited to the message held out at" in text
+
+    # the deployed table tells the same: the conversion sits in the customer's decision log
+    args = Namespace(customer_id="ana", trigger=None, since=None, from_file=None, table=None)
+    assert explain_command(args) == 0
+    table_lines = capsys.readouterr().out.splitlines()
+    assert [line for line in table_lines if ": converted" in line] == [lines[converted[0]]]

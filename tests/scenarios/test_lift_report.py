@@ -202,9 +202,13 @@ def test_the_html_page_opens_with_no_network_and_has_one_chart_per_trigger(
     ).stdout
     charts = re.findall(r'<svg class="rate-chart" data-trigger="([^"]+)"', dom)
     assert sorted(charts) == ["browse_repeat_view", "cart_jewelry_high_value"]
-    assert len(re.findall(r'class="bar (treated|control)"', dom)) == 4
-    assert dom.count('class="whisker"') == 4
-    assert 'class="revenue-chart"' in dom
+    assert dom.count('<svg class="program-chart"') == 1  # and one for the whole program
+    # each chart: a bar per group with its interval whisker
+    assert len(re.findall(r'class="bar (treated|control)"', dom)) == 3 * 2
+    assert dom.count('class="whisker"') == 3 * 2
+    # incremental revenue over time: a line per trigger and one for the program
+    assert dom.count('<svg class="revenue-chart"') == 1
+    assert len(re.findall(r'<path class="series"', dom)) == 3
     assert "the whole program (global control group)" in dom
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from nudge.core.attribution import Touch, attribute, touches_from_decisions, touches_from_ledger
+from nudge.core.attribution import (
+    Touch,
+    attribute,
+    credit_orders,
+    touches_from_decisions,
+    touches_from_ledger,
+)
 
 DAY = 86400.0
 WINDOW = 5 * DAY
@@ -69,3 +75,13 @@ def test_only_sent_and_held_out_messages_are_touches():
     ]
     [touch] = touches_from_decisions(decisions)
     assert (touch.message_id, touch.trigger, touch.state) == ("s", "cart", "sent")
+
+
+def test_many_orders_of_one_customer_are_credited_each_to_its_own_last_touch():
+    held = _t("h", 0.0, "cart", "held_out")
+    later = _t("s", 3 * DAY, "browse")
+    orders = [(DAY, "o1"), (4 * DAY, "o2"), (7 * DAY, "o3"), (9 * DAY, "o4")]
+    # o1: only the held-out touch; o2 and o3: the later one; o4: 6 days after it, none
+    assert credit_orders([held, later], orders, WINDOW) == {"h": ["o1"], "s": ["o2", "o3"]}
+    # "ordered anyway": the held-out customer's order within the window is credited to it
+    assert credit_orders([held], orders, WINDOW) == {"h": ["o1", "o2"]}

@@ -86,6 +86,25 @@ def attribute(
     return min(inside, key=lambda t: (t.at, t.message_id))
 
 
+def credit_orders(
+    touches: Iterable[Touch],
+    orders: Iterable[tuple[float, str]],
+    window: float,
+    model: str = "last_touch",
+) -> dict[str, list[str]]:
+    """Message id -> the orders credited to it, for many orders of one customer at once:
+    ``orders`` are (epoch seconds, order id). What ``nudge backtest`` asks of held-out
+    messages ("did they order anyway, within the window?") and the lift report of both groups.
+    Messages credited with nothing are left out."""
+    kept = list(touches)
+    out: dict[str, list[str]] = {}
+    for at, order_id in sorted(orders):
+        touch = attribute(kept, at, window, model)
+        if touch is not None:
+            out.setdefault(touch.message_id, []).append(order_id)
+    return out
+
+
 def _desc(text: str) -> tuple[int, ...]:
     """Sorts strings in reverse, so ``max`` breaks ties to the smaller id too."""
     return tuple(-ord(c) for c in text)

@@ -20,8 +20,9 @@ def _fmt(x: float) -> str:
     return f"{x:.1f}"
 
 
-def rate_chart(row: dict[str, Any]) -> str:
-    """The conversion rate of both groups as bars, each with its 95% Wilson interval."""
+def rate_chart(row: dict[str, Any], css: str = "rate-chart") -> str:
+    """The conversion rate of both groups as bars, each with its 95% Wilson interval
+    (``css``: ``rate-chart`` for a trigger or campaign, ``program-chart`` for the program)."""
     arms = []
     for name, colour in (("treated", "#1f77b4"), ("control", "#9a9a9a")):
         arm = row[name]
@@ -31,7 +32,7 @@ def rate_chart(row: dict[str, Any]) -> str:
     inner_h = H - PAD_B - PAD_T
     y = lambda v: PAD_T + inner_h * (1 - v / top)  # noqa: E731
     out = [
-        f'<svg class="rate-chart" data-trigger="{escape(str(row.get("id")))}" '
+        f'<svg class="{css}" data-trigger="{escape(str(row.get("id") or ""))}" '
         f'xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
         f'viewBox="0 0 {W} {H}" role="img">',
         f"<title>Conversion rate, treated vs control: {escape(title(row))}</title>",
@@ -166,9 +167,12 @@ def render_html(report: dict[str, Any]) -> str:
     if report.get("trigger") is None:
         program = {"id": None, **report["program"]}
         lines = row_lines(program)
+        css = "verdict under" if program["power"]["under_powered"] else "verdict"
         body.append(
             f'<section class="program"><h2>{escape(lines[0])}</h2>'
-            f"<pre>{escape(chr(10).join(lines[1:]))}</pre></section>"
+            f"{rate_chart(program, 'program-chart')}"
+            f'<p class="{css}">{escape(lines[-1].strip())}</p>'
+            f"<pre>{escape(chr(10).join(lines[1:-1]))}</pre></section>"
         )
         series.append(("whole program", report["program"]["over_time"]))
     body.append(
