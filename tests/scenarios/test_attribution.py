@@ -10,9 +10,9 @@ from argparse import Namespace
 
 from nudge.aws import clients as aws
 from nudge.cli import main
-from nudge.explain import explain_command
 from nudge.core.clock import parse_time
 from nudge.core.delivery import holdout_reason
+from nudge.explain import explain_command
 from nudge.flows import ingest
 from tests.conftest import CONFIG, customer, event
 from tests.scenarios.test_cart_abandonment import _cart
