@@ -45,7 +45,18 @@ def main() -> int:
 
     results: dict[str, Any] = {}
     targets = dict(TARGETS)
-    from bench import api, concurrency, faults, limits, load, message_path, scoring, shop, simulate
+    from bench import (
+        api,
+        concurrency,
+        faults,
+        lift,
+        limits,
+        load,
+        message_path,
+        scoring,
+        shop,
+        simulate,
+    )
 
     sections = [
         ("event path", core.run),
@@ -58,6 +69,7 @@ def main() -> int:
         ("concurrency", concurrency.run),
         ("fault injection", faults.run),
         ("ingest limits (fuzz, large customer)", limits.run),
+        ("lift truth (200 seeded shops with a known uplift)", lift.run),
     ]
     for name, fn in sections:
         print(f"running {name} benchmarks...", file=sys.stderr, flush=True)

@@ -99,6 +99,49 @@ def _explain(args: argparse.Namespace) -> int:
     return explain_command(args)
 
 
+def _report_lift(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from nudge.core.clock import parse_time
+    from nudge.lift.measure import lift_report
+    from nudge.lift.page import render_html
+    from nudge.lift.render import render_table
+    from nudge.lift.source import LiftSourceError, from_file, from_table, period_time
+
+    try:
+        data = (
+            from_file(args.from_file, args.config)
+            if args.from_file
+            else from_table(args.table, args.config)
+        )
+        now = parse_time(data.now) if data.now else datetime.now().astimezone()
+        since = period_time("--since", args.since, now)
+        until = period_time("--until", args.until, now)
+    except LiftSourceError as exc:
+        print(f"report lift: {exc}", file=sys.stderr)
+        return 1
+    ids = {d.get("trigger") for d in data.decisions} | set(data.targets)
+    if args.trigger and args.trigger not in ids:
+        known = ", ".join(sorted(i for i in ids if i)) or "none"
+        print(
+            f"report lift: no trigger or campaign {args.trigger!r} (known: {known})",
+            file=sys.stderr,
+        )
+        return 1
+    report = lift_report(data, since=since, until=until, only=args.trigger)
+    if args.html:
+        out = Path(args.html)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(render_html(report))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(render_table(report))
+        if args.html:
+            print(f"\nchart page -> {args.html}")
+    return 0
+
+
 def _score_fit(args: argparse.Namespace) -> int:
     from nudge.scoring.fit_cli import fit_command
 
@@ -313,6 +356,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--table", help="DynamoDB table of a deployment (default $NUDGE_TABLE)")
     p.set_defaults(func=_sources)
+    p = sub.add_parser("report", help="reports over what nudge decided")
+    report = p.add_subparsers(dest="report_command", required=True)
+    p = report.add_parser(
+        "lift",
+        help="what each trigger and campaign added: treated vs control with 95%% intervals, "
+        "sample-ratio check, power, funnel (docs/lift.md)",
+    )
+    p.add_argument("--from-file", dest="from_file", help="a `nudge simulate` output file")
+    p.add_argument("--table", help="DynamoDB table of a deployment (default $NUDGE_TABLE)")
+    p.add_argument(
+        "--config",
+        metavar="DIR",
+        help="the config whose control-group shares the sample-ratio check uses (with --table; "
+        "default ./config)",
+    )
+    p.add_argument("--trigger", metavar="ID", help="only this trigger or campaign")
+    p.add_argument(
+        "--since", metavar="TIME|DURATION", help=since_help.replace("decisions", "messages")
+    )
+    p.add_argument(
+        "--until", metavar="TIME|DURATION", help="only messages before this time (or this long ago)"
+    )
+    p.add_argument("--json", action="store_true", help="the report as JSON (docs/lift.md#json)")
+    p.add_argument("--html", metavar="FILE", help="also write a self-contained page with charts")
+    p.set_defaults(func=_report_lift)
     p = sub.add_parser("score", help="predictive scores")
     score = p.add_subparsers(dest="score_command", required=True)
     p = score.add_parser("fit", help="fit BG/NBD and Gamma-Gamma on a summary CSV")

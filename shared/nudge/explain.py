@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from nudge.core.attribution import CONVERTED
 from nudge.core.clock import iso, parse_time
 from nudge.core.decisions import reason_words
 from nudge.core.durations import parse_duration
@@ -67,7 +68,11 @@ def _from_file(
         raise ExplainError(
             f"no customer {customer_id!r} in {path}{_suggest(customer_id, everyone)}"
         )
-    decisions = [d for d in doc["decisions"] if d["customer_id"] == customer_id]
+    decisions = [
+        d
+        for d in [*doc["decisions"], *doc.get("conversions", [])]
+        if d["customer_id"] == customer_id
+    ]
     messages = {
         m["message_id"]: m for m in doc.get("messages", []) if m.get("customer_id") == customer_id
     }
@@ -162,6 +167,9 @@ def _explain(args: Any) -> int:
         print(f"  nothing was decided{scope}: no trigger or campaign matched any of their events")
         return 0
     for d in sorted(decisions, key=lambda d: d["at"]):
+        if d["outcome"] == CONVERTED:
+            print(_conversion_line(d))
+            continue
         reason = d.get("reason")
         detail = dict(d.get("detail") or {})
         because = detail.pop("because", None)
@@ -177,3 +185,18 @@ def _explain(args: Any) -> int:
         if sent and d["outcome"] == "sent":
             print(f"      message to {sent['to']}: {sent.get('subject') or sent.get('text')!r}")
     return 0
+
+
+def _conversion_line(d: dict[str, Any]) -> str:
+    """``<at>  cart_x: converted, order o-1 (120.00 USD) credited to the message sent at <at>
+    (last_touch)``: a conversion in the timeline."""
+    detail = d.get("detail") or {}
+    value = " ".join(str(v) for v in (detail.get("value"), detail.get("currency")) if v)
+    order = f", {d.get('event_type') or 'order'} {detail.get('order_id') or d.get('event_id')}"
+    touch = "held out" if detail.get("touch") == "held_out" else "sent"
+    return (
+        f"  {d['at']}  {d.get('trigger') or '-'}: converted{order}"
+        + (f" ({value})" if value else "")
+        + f", credited to the message {touch} at {detail.get('touched_at')} "
+        f"({detail.get('model', 'last_touch')})"
+    )

@@ -56,6 +56,7 @@ def test_the_layer_has_no_simulator_cli_or_synthetic_data(layer):
     assert not [f for f in files if f.startswith("nudge/sim/")]
     assert "nudge/scoring/synthetic.py" not in files
     assert "nudge/cli.py" not in files
+    assert not [f for f in files if f.startswith("nudge/lift/")]  # numpy/scipy: CLI only
     assert not [f for f in files if "__pycache__" in f]
 
 

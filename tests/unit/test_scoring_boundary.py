@@ -1,4 +1,6 @@
-"""numpy, scipy and pandas stay inside nudge.scoring: the event path never loads them."""
+"""numpy, scipy and pandas stay inside nudge.scoring and nudge.lift (the CLI's lift report, left
+out of the Lambda layer and forbidden to the handlers by import-linter): the event path never
+loads them."""
 
 from __future__ import annotations
 
@@ -23,11 +25,11 @@ def heavy_imports(path: Path) -> list[str]:
     return found
 
 
-def test_only_the_scoring_package_imports_numpy_scipy_or_pandas() -> None:
+def test_only_the_scoring_and_lift_packages_import_numpy_scipy_or_pandas() -> None:
     offenders = [
         hit
         for path in sorted(PACKAGE.rglob("*.py"))
-        if "scoring" not in path.relative_to(PACKAGE).parts
+        if not {"scoring", "lift"} & set(path.relative_to(PACKAGE).parts)
         for hit in heavy_imports(path)
     ]
     assert offenders == []
@@ -38,7 +40,10 @@ def test_importing_the_scoring_package_itself_loads_nothing_heavy() -> None:
     import subprocess
     import sys
 
-    code = "import sys, nudge.scoring; assert not {'numpy', 'scipy'} & set(sys.modules)"
+    code = (
+        "import sys, nudge.scoring, nudge.lift.facts; "
+        "assert not {'numpy', 'scipy'} & set(sys.modules)"
+    )
     env_path = str(PACKAGE.parent)
     subprocess.run(
         [sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": env_path}

@@ -91,6 +91,11 @@ DOCS: dict[str, tuple[str, Any]] = {
     ),
     "Attribution.window": ("How long after a message a conversion counts", "5d"),
     "Attribution.event": ("The event that counts as a conversion", "order_placed"),
+    "Attribution.model": (
+        "Which message an order inside the window is credited to: the latest (last_touch) "
+        "or the earliest (first_touch)",
+        "last_touch",
+    ),
     "ConsentSettings.email": (
         "opt_in: no recorded consent, no email; opt_out: email unless withdrawn",
         "opt_in",

@@ -90,6 +90,7 @@ class Holdout(Strict):
 class Attribution(Strict):
     window: str = "5d"
     event: str = "order_placed"
+    model: Literal["last_touch", "first_touch"] = "last_touch"
 
     _window = field_validator("window")(classmethod(lambda cls, v: _duration(v)))
 

@@ -17,6 +17,8 @@ The write is one DynamoDB call: a PutItem, or one TransactWriteItems when the ev
 something or when one of these goes with it (``pipeline.identity``):
 
 - ``order_placed`` records who placed the order (Shopify refunds name only the order);
+- the attribution event (``settings.attribution.event``) stores its conversion on the decision
+  log, credited to the message that touched the customer within the window (``core.attribution``);
 - an ``identify`` linking an ``anon:`` visitor merges it and leaves a redirecting stub;
 - a customer's first profile is written only if the id was not erased (a condition on the
   tombstone in the same write, so no extra read; privacy.py).
@@ -34,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from nudge.adapters import adapt_with_reason
 from nudge.aws import store
 from nudge.aws.bus import park
+from nudge.core.attribution import order_conversion
 from nudge.core.clock import now as clock_now
 from nudge.core.decide import SUPPRESS, decision
 from nudge.core.decisions import Plan
@@ -166,6 +169,11 @@ def apply_to_customer(event: Event, config: CompiledConfig) -> Outcome:
         extra = list(merge.items)
         if mine.type == "order_placed":
             extra.append(store.order_index_put(str(mine.properties["order_id"]), mine.customer_id))
+        rule = config.settings.attribution
+        if mine.type == rule.event:  # credited to the message that touched them last (or first)
+            credit = order_conversion(profile, applied, seconds(rule.window), rule.model)
+            if credit is not None:
+                extra.append(store.conversion_put(credit))
         return Write(plan, extra, merge.cancelled_waits)
 
     written = write_customer(

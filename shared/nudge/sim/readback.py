@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from nudge.aws import clients as aws
 from nudge.core.clock import SimulatedClock, iso
+from nudge.core.events import ENGAGEMENT_TYPES
 from nudge.sim.infra import ENV
 
 if TYPE_CHECKING:
@@ -36,6 +37,15 @@ class ReadBack:
         from nudge.aws import store
 
         items = store.scan_kind("decision")
+        items.sort(key=lambda i: (i["sk"]["S"][2:22], i["pk"]["S"], i["sk"]["S"]))
+        return [json.loads(i["doc"]["S"]) for i in items]
+
+    def conversions(self) -> list[dict[str, Any]]:
+        """Every conversion stored (an order credited to a message, ``nudge.core.attribution``),
+        in time order."""
+        from nudge.aws import store
+
+        items = store.scan_kind("conversion")
         items.sort(key=lambda i: (i["sk"]["S"][2:22], i["pk"]["S"], i["sk"]["S"]))
         return [json.loads(i["doc"]["S"]) for i in items]
 
@@ -160,13 +170,18 @@ class ReadBack:
 
     def output(self, events: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
         """The ``nudge simulate`` document (docs/reference.md#nudge-simulate): ``messages``,
-        ``decisions``, ``profiles``, ``dead_letters``, the simulated time (``simulated_from``,
+        ``decisions``, ``conversions`` (orders credited to a message), ``profiles``, ``engagement``
+        (engagement events about messages), ``dead_letters``, the control-group shares
+        (``holdout``) and the ``attribution`` rule, the simulated time (``simulated_from``,
         the start, to ``simulated_until``), the shop's ``timezone``, the ``funnel`` per trigger
         and campaign and the ``warnings`` (given the ``events`` played, a warning says whether
         a trigger that matched nothing ever saw its event)."""
+        from nudge.lift.facts import facts_of
         from nudge.sim.report import funnel, warnings
 
         decisions = self.decisions()
+        stored = self.profiles()
+        facts = facts_of(self.config)
         rows = funnel(decisions, self.targets())
         counts = Counter(str(e.get("detail-type")) for e in events)
         profiles = {
@@ -178,16 +193,26 @@ class ReadBack:
                 "consent": p.get("consent", {}),
                 "last_order_at": p.get("last_order_at"),
             }
-            for cid, p in self.profiles().items()
+            for cid, p in stored.items()
         }
+        engagement = [
+            {"customer_id": cid, "message_id": h["properties"]["message_id"], "type": h["type"]}
+            for cid, p in stored.items()
+            for h in p.get("history") or ()
+            if h["type"] in ENGAGEMENT_TYPES and (h.get("properties") or {}).get("message_id")
+        ]
         return {
             "messages": self.messages(),
             "decisions": decisions,
+            "conversions": self.conversions(),
             "profiles": profiles,
+            "engagement": engagement,
             "dead_letters": self.dead_letters(),
             "simulated_from": iso(self.started),
             "simulated_until": iso(self.clock.current),
             "timezone": self.config.settings.timezone,
             "funnel": rows,
             "warnings": warnings(rows, dict(counts)),
+            "holdout": facts["holdout"],
+            "attribution": facts["attribution"],
         }

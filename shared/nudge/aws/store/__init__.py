@@ -36,6 +36,7 @@ from nudge.aws.store.bulk import (
 )
 from nudge.aws.store.decisions import (
     DECISION_TTL_DAYS,
+    conversion_put,
     decision_item,
     decisions_for,
     put_decisions,
@@ -110,6 +111,7 @@ __all__ = [
     "claim_message",
     "claim_run",
     "commit",
+    "conversion_put",
     "customer_for_phone",
     "customer_outbox",
     "decision_item",

@@ -61,3 +61,13 @@ def decisions_for(customer_id: str, since: str | None = None) -> list[dict[str, 
         "query", TableName=table(), KeyConditionExpression=key, ExpressionAttributeValues=values
     )
     return [json.loads(item["doc"]["S"]) for item in items]
+
+
+def conversion_put(conversion: Decision) -> dict[str, Any]:
+    """A transaction entry storing a conversion (``nudge.core.attribution``) on the customer's
+    decision log, for the write that applies the order: ``kind`` = ``conversion``, under the
+    same ``D#<at>#<id>`` key scheme (so the customer's log shows it in time order), the same
+    TTL. Writing the same order twice leaves one item."""
+    item = decision_item(conversion)
+    item["kind"] = _s("conversion")
+    return {"Put": {"TableName": table(), "Item": item}}
