@@ -14,6 +14,7 @@ from typing import Any
 
 from nudge.aws.clients import client
 from nudge.aws.store._table import _pk, _s, table
+from nudge.core.profile import decode_profile
 
 
 def all_items(operation: str, **kwargs: Any) -> list[dict[str, Any]]:
@@ -66,7 +67,7 @@ def scan_profiles(
     page = client("dynamodb").scan(**kwargs)
     items = []
     for item in page.get("Items", []):
-        doc = json.loads(item["doc"]["S"])
+        doc = decode_profile(item["doc"]["S"])
         items.append(
             {"customer_id": doc["customer_id"], "doc": doc, "version": int(item["version"]["N"])}
         )
@@ -95,6 +96,8 @@ def plain_item(item: dict[str, Any]) -> dict[str, Any]:
             out[key] = int(number) if number.lstrip("-").isdigit() else float(number)
         elif "BOOL" in value:
             out[key] = value["BOOL"]
+    if out.get("kind") in ("profile", "alias") and "doc" in item:
+        out["doc"] = decode_profile(item["doc"]["S"])
     return out
 
 
