@@ -149,7 +149,8 @@ def stored_profiles(sim: Simulation) -> dict[str, dict[str, Any]]:
     from nudge.aws import store
 
     return {
-        store.profile_doc(i)["customer_id"]: store.profile_doc(i) for i in store.scan_kind("profile")
+        store.profile_doc(i)["customer_id"]: store.profile_doc(i)
+        for i in store.scan_kind("profile")
     }
 
 
