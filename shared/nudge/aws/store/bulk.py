@@ -101,6 +101,31 @@ def plain_item(item: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def item_size(item: dict[str, Any]) -> int:
+    """An item's size in bytes as DynamoDB counts it (for capacity units and the 400 KB limit):
+    each attribute's name plus its value (strings and binary by length, a number about one
+    byte per two significant digits plus one, booleans and nulls one byte)."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    (kind, raw), *_ = value.items()
+    if kind == "S":
+        return len(str(raw).encode("utf-8", "surrogatepass"))
+    if kind == "B":
+        return len(raw)
+    if kind == "N":
+        digits = str(raw).lstrip("-").replace(".", "").strip("0") or "0"
+        return (len(digits) + 1) // 2 + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("L", "M"):
+        inner = raw if kind == "L" else raw.values()
+        keys = 0 if kind == "L" else sum(len(k.encode()) for k in raw)
+        return 3 + keys + sum(1 + _value_size(v) for v in inner)
+    return sum(len(str(v).encode()) for v in raw)  # sets
+
+
 def delete_keys(keys: list[dict[str, Any]]) -> int:
     """Delete items by key in batches of 25 (retrying unprocessed ones); returns how many."""
     ddb = client("dynamodb")
