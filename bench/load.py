@@ -314,8 +314,7 @@ def _stranded() -> int:
     schedule of theirs is left (a send deferred past the morning by caps keeps its schedule)."""
     from nudge.aws import clients
     from nudge.aws.scheduler import schedule_name
-    from nudge.aws.store import all_items, profile_doc, table
-    from nudge.core.profile import remembers
+    from nudge.aws.store import all_items, table
     from nudge.sim.infra import ENV
 
     sched = clients.client("scheduler")

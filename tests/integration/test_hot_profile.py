@@ -96,8 +96,14 @@ def test_the_same_event_delivered_again_is_applied_once(sim):
     view_again = copy.deepcopy(view)
     view_again["id"] = "env-another-delivery"
     sim.run(
-        [customer("ivy", "2027-02-01T09:00:00Z"), order, copy.deepcopy(order), retried]
-        + [view, view_again],
+        [
+            customer("ivy", "2027-02-01T09:00:00Z"),
+            order,
+            copy.deepcopy(order),
+            retried,
+            view,
+            view_again,
+        ],
         until=timedelta(0),
     )
 
@@ -161,7 +167,6 @@ def test_a_customer_with_200_events_of_history_has_a_profile_of_at_most_4_kb(sim
 
     [item] = [i for i in store.scan_kind("profile") if i["pk"]["S"] == "C#kay"]
     size = store.item_size(item)
-    print(f"profile of a 200-event customer: {size} bytes")
     assert size <= 4096, size  # bytes as DynamoDB counts them: 4 write units a write
     kay = sim.profiles()["kay"]
     assert (kay["orders_count"], kay["lifetime_value"]) == (20, 6100.0)  # nothing summed away

@@ -13,8 +13,8 @@ from typing import Any
 
 from nudge.config import schema
 from nudge.config.campaigns import compile_campaigns
-from nudge.config.history import history_policy
 from nudge.config.fields import Catalogue, PathError, Shape, build_catalogue, resolve
+from nudge.config.history import history_policy
 from nudge.config.load import ConfigError, ConfigInvalid, RawConfig, SourceFile, read_config
 from nudge.config.targets import CancelTest, CompiledCampaign, CompiledTrigger, Content
 from nudge.config.templatecheck import Firing, Read, TemplateChecker, locate, template_reads
@@ -33,7 +33,6 @@ from nudge.core.rules import (
     why_not_who,
 )
 from nudge.core.templates import TemplateError, known_names, unknown_names
-
 
 _EVERYTHING = {"*": (float(HISTORY_DEFAULT_SECONDS), True)}
 

@@ -551,7 +551,9 @@ def _unpack_rows(value: Any) -> Any:
     if not isinstance(value, dict) or "r" not in value:
         return value
     keys = value.get("k") or []
-    return [dict(zip(keys, row, strict=False)) if isinstance(row, list) else row for row in value["r"]]
+    return [
+        dict(zip(keys, row, strict=False)) if isinstance(row, list) else row for row in value["r"]
+    ]
 
 
 def _pack_history(history: list[dict[str, Any]]) -> Any:
@@ -564,7 +566,11 @@ def _pack_history(history: list[dict[str, Any]]) -> Any:
         if entry["type"] not in types:
             types.append(entry["type"])
         ts = entry["ts"]
-        row = [types.index(entry["type"]), int(ts) if float(ts).is_integer() else ts, entry.get("id")]
+        row = [
+            types.index(entry["type"]),
+            int(ts) if float(ts).is_integer() else ts,
+            entry.get("id"),
+        ]
         if entry.get("properties"):
             row.append(entry["properties"])
         rows.append(row)

@@ -84,9 +84,7 @@ class Merge:
     merged: list[str] = field(default_factory=list)
 
 
-def merge_aliases(
-    profile: dict[str, Any], event: Event, history: History, now: datetime
-) -> Merge:
+def merge_aliases(profile: dict[str, Any], event: Event, history: History, now: datetime) -> Merge:
     """Merge the ``anon:`` and ``email:`` profiles ``event`` links into ``profile`` (in place).
 
     Idempotent: an alias already merged (listed in the profile, or a stub already) is skipped,

@@ -144,9 +144,7 @@ def _expand(doc: dict[str, Any]) -> list[dict[str, Any]]:
 def item_decisions(item: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The decisions of a stored decision item, each with the sort key it would have had as an
     item of its own (``D#<at>#<id>``): the order the log is read in."""
-    return [
-        (f"D#{d['at']}#{_uid(d)}", d) for d in _expand(json.loads(item["doc"]["S"]))
-    ]
+    return [(f"D#{d['at']}#{_uid(d)}", d) for d in _expand(json.loads(item["doc"]["S"]))]
 
 
 def put_decisions(decisions: list[Decision]) -> None:
