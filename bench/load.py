@@ -285,17 +285,17 @@ def _read_back(events: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """Profiles and outbox items, from one scan of the table."""
     from boto3.dynamodb.types import TypeDeserializer
 
-    from nudge.aws.store import all_items, table
+    from nudge.aws.store import all_items, profile_doc, table
+    from nudge.core.profile import remembers
 
     plain = TypeDeserializer()
-    seen: dict[str, set[str]] = {}
+    profiles: dict[str, dict[str, Any]] = {}
     statuses: Counter[str] = Counter()
     direct = 0
     for item in all_items("scan", TableName=table()):
         doc = {k: plain.deserialize(v) for k, v in item.items()}
         if doc.get("sk") == "PROFILE":
-            profile = json.loads(doc["doc"]) if isinstance(doc.get("doc"), str) else doc
-            seen[str(doc["pk"])[2:]] = set(profile.get("seen", []))
+            profiles[str(doc["pk"])[2:]] = profile_doc(item)
         elif doc.get("kind") == "outbox":
             statuses[str(doc.get("status"))] += 1
             direct += "scheduled" not in doc
@@ -303,8 +303,8 @@ def _read_back(events: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         1
         for cid, envs in events.items()
         for env in envs
-        if env["detail"]["event_id"] not in seen.get(cid, set())
-        and env["id"] not in seen.get(cid, set())
+        if not remembers(profiles.get(cid) or {}, env["detail"]["event_id"])
+        and not remembers(profiles.get(cid) or {}, env["id"])
     )
     return {"lost_events": lost, "statuses": dict(statuses), "direct": direct}
 

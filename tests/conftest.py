@@ -91,7 +91,11 @@ def sim(request: pytest.FixtureRequest) -> Iterator[Any]:
 
     start = parse_time("2027-01-01T00:00:00Z")
     compare = "scenarios" in request.node.path.parts and "monkeypatch" not in request.fixturenames
-    with Simulation(CONFIG, start=start) as simulation:
+    config = CONFIG
+    keeps = request.node.get_closest_marker("keeps")
+    if keeps is not None:
+        config = keeping(request.getfixturevalue("tmp_path"), keeps.args[0])
+    with Simulation(config, start=start) as simulation:
         recorder = Recorder(simulation) if compare else None
         if recorder is not None:
             recorder.setup_calls = recorder._calls()
@@ -99,9 +103,30 @@ def sim(request: pytest.FixtureRequest) -> Iterator[Any]:
         if recorder is None or not recorder.replayable or not recorder.log:
             return
         mine = normalized(simulation)
-    assert replay_on_moto(recorder, CONFIG, start, simulation.daily) == mine, (
+    assert replay_on_moto(recorder, config, start, simulation.daily) == mine, (
         "the in-memory backend and moto disagree on this day"
     )
+
+
+def reading(reads: dict[str, list[str]]) -> str:
+    """The sample ``segments.yaml`` plus a segment per event type whose ``did`` reads these
+    properties within 30 days, so the profile history keeps them (what it keeps comes from the
+    config: docs/storage.md). For tests that look at what was recorded on the customer; the
+    segments (``_reads_<event>``: did and did not, so nobody is ever in one) change nothing
+    else."""
+    text = (CONFIG / "segments.yaml").read_text()
+    lines = []
+    for kind, props in reads.items():
+        where = ", ".join(f"{{properties.{p}: {{exists: true}}}}" for p in props)
+        test = f"{{event: {kind}, within: 30d" + (f", where: {{any: [{where}]}}" if props else "")
+        both = f"{{all: [{{did: {test}}}}}, {{did_not: {test}}}}}]}}"
+        lines.append(f"  _reads_{kind}: {{where: {both}}}\n")
+    return text.replace("segments:\n", "segments:\n" + "".join(lines), 1)
+
+
+def keeping(tmp_path: Path, reads: dict[str, list[str]]) -> Path:
+    """A copy of the sample config that also reads these event properties (``reading``)."""
+    return make_config(tmp_path, **{"segments.yaml": reading(reads)})
 
 
 def make_config(tmp_path: Path, **files: str) -> Path:

@@ -134,7 +134,7 @@ class Run:
             for cid, p in sim.profiles().items()
         }
         histories = {
-            i["pk"]["S"]: [e.get("id") for e in json.loads(i["doc"]["S"]).get("history") or ()]
+            i["pk"]["S"]: [e.get("id") for e in store.profile_doc(i).get("history") or ()]
             for i in store.scan_kind("profile")
         }
         changes = sorted(

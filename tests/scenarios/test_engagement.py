@@ -26,7 +26,7 @@ from nudge.aws import clients as aws
 from nudge.core.clock import iso, parse_time
 from nudge.flows import feedback
 from nudge.sim import Simulation
-from tests.conftest import customer, event, make_config
+from tests.conftest import customer, event, make_config, reading
 
 ITEMS = [{"product_id": "p-1", "name": "Ring", "category": "jewelry", "price": 300.0}]
 DETAIL_TYPES = {
@@ -111,8 +111,10 @@ def engage(tmp_path) -> Iterator[Any]:
     """A factory: a simulation of the sample config plus the given triggers."""
     shops: list[Shop] = []
 
-    def start(**triggers: str) -> Shop:
+    def start(_reads: dict[str, list[str]] | None = None, **triggers: str) -> Shop:
         files = {f"triggers/{name}.yaml": text for name, text in triggers.items()}
+        if _reads:  # the history keeps only what the config reads (tests/conftest.py reading)
+            files["segments.yaml"] = reading(_reads)
         shop = Shop(make_config(tmp_path, **files), start=parse_time("2027-01-01T00:00:00Z"))
         shops.append(shop.__enter__())
         return shop
@@ -218,7 +220,10 @@ def _reminded(sim: Simulation, *cids: str, before: list[dict[str, Any]] = ()) ->
 
 
 def test_an_email_opened_trigger_sends_its_message_to_the_opener_after_the_open(engage):
-    sim = engage(opened_thanks=OPENED_THANKS)
+    sim = engage(
+        _reads={"email_opened": ["message_id", "trigger", "channel", "kind"]},
+        opened_thanks=OPENED_THANKS,
+    )
     # Given pia reminded of her cart, and rui emailed by another trigger (3 product views)
     views = [event("product_viewed", "rui", f"2027-02-10T12:0{i}:00Z") for i in range(3)]
     [mail] = _reminded(sim, "pia", before=[customer("rui", "2027-02-10T11:00:00Z"), *views])
@@ -307,7 +312,9 @@ def test_send_email_wait_two_days_and_text_only_if_that_email_was_not_opened(eng
 
 
 def test_did_not_click_within_7d_picks_the_audience(engage):
-    sim = engage(gift_guide=GIFT_GUIDE)
+    sim = engage(
+        _reads={"email_clicked": ["link", "message_id", "link_tags"]}, gift_guide=GIFT_GUIDE
+    )
     clicker, _ = _reminded(sim, "vik", "wyn")
     sim.advance(parse_time("2027-02-10T16:00:00Z"))
     result = _report(sim, _clicked(sim, clicker, "https://rose.example/cart?token=secret#top"))
@@ -386,7 +393,7 @@ when: {event: sms_replied, where: {properties.trigger: last_minute_delivery}}
 channel: email
 email: {subject: "Thanks for your reply", text: "We will call you. {{ unsubscribe_url }}"}
 """
-    sim = engage(reply_received=replied)
+    sim = engage(_reads={"sms_replied": ["message_id", "keyword"]}, reply_received=replied)
     view = event("page_viewed", "zed", "2027-02-10T15:00:00Z", path="/pages/delivery")
     sim.run(
         [customer("zed", "2027-02-10T14:00:00Z"), view], until=parse_time("2027-02-10T15:30:00Z")
@@ -419,7 +426,10 @@ def test_a_complaint_about_the_email_cancels_the_follow_up_text_too(engage):
         "cancel_if: [{event: email_opened, same_message: true},"
         " {event: email_complained, same_message: true}]",
     )
-    sim = engage(cart_sms_if_unopened=journey)
+    sim = engage(
+        _reads={"email_delivered": [], "consent_updated": [], "email_complained": []},
+        cart_sms_if_unopened=journey,
+    )
     [mail] = _reminded(sim, "abe")
     delivered = _ses(
         sim,

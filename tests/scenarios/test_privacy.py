@@ -91,6 +91,7 @@ def _schedules_of(sim, customer_id: str) -> list[str]:
     ]
 
 
+@pytest.mark.keeps({"product_viewed": []})  # so the history keeps views for 30 days
 def test_export_returns_profile_history_decisions_messages_and_pending_waits(zoe):
     got = zoe.api("GET", "/profiles/zoe/export")
 

@@ -208,6 +208,7 @@ def _history_of_unsubscribes(sim, cid: str) -> list[dict]:
     ]
 
 
+@pytest.mark.keeps({"consent_updated": ["source"]})
 def test_forged_altered_or_cross_customer_tokens_get_403_and_change_nothing(sim):
     link = _first_email(sim, "eve")
     sim.run([customer("fay", "2027-02-04T09:00:00Z")], until=parse_time("2027-02-04T10:00:00Z"))

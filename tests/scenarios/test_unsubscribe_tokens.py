@@ -47,6 +47,7 @@ def _page(link: str) -> tuple[int, str]:
     return response["statusCode"], response["body"]
 
 
+@pytest.mark.keeps({"consent_updated": ["source"]})
 def test_the_same_link_clicked_after_re_opting_in_unsubscribes_again(sim):
     link = _first_email(sim, "ann")
     assert unsubscribe.handle(_one_click(link))["statusCode"] == 200

@@ -15,6 +15,7 @@ from typing import Any
 from nudge.config import schema
 from nudge.config.campaigns import compile_campaigns
 from nudge.config.fields import Catalogue, PathError, Shape, build_catalogue, resolve
+from nudge.config.history import history_policy
 from nudge.config.load import ConfigError, ConfigInvalid, RawConfig, SourceFile, read_config
 from nudge.config.targets import (
     CancelTest,
@@ -27,6 +28,7 @@ from nudge.config.templatecheck import Firing, Read, TemplateChecker, locate, te
 from nudge.config.typecheck import ConditionChecker
 from nudge.core.durations import seconds
 from nudge.core.events import ENGAGEMENT_TYPES
+from nudge.core.profile import HISTORY_DEFAULT_SECONDS, HistoryPolicy
 from nudge.core.rules import (
     Check,
     Ctx,
@@ -49,6 +51,9 @@ def _fields_shown(source: str) -> set[str]:
     return {n for n in names if not any(other.startswith(n + ".") for other in names)}
 
 
+_EVERYTHING = {"*": (float(HISTORY_DEFAULT_SECONDS), True)}
+
+
 @dataclass
 class CompiledConfig:
     """Everything the handlers need, built once per container."""
@@ -63,7 +68,8 @@ class CompiledConfig:
     content_blocks: dict[str, list[tuple[Check, dict[str, Any]]]]
     campaigns: dict[str, CompiledCampaign] = field(default_factory=dict)
     rfm_rules: list[dict[str, Any]] | None = None  # segments.yaml `rfm:`; None = standard map
-    history_seconds: float = 90 * 86400
+    history_seconds: float = 90 * 86400  # the longest any event type is kept (``history``)
+    history: HistoryPolicy = field(default_factory=lambda: HistoryPolicy(_EVERYTHING))
 
     def target(self, name: str, variant: int | None = None) -> CompiledTrigger | None:
         """The trigger, or the campaign variant, an outbox message belongs to."""
@@ -484,6 +490,8 @@ class _Compiler:
             content_blocks=blocks,
             rfm_rules=[r.model_dump() for r in raw.segments.rfm] if raw.segments.rfm else None,
         )
+        config.history = history_policy(raw)
+        config.history_seconds = config.history.seconds
         config.campaigns = compile_campaigns(self, triggers)
         self.check_template_users()
         return config

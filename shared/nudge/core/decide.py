@@ -29,6 +29,7 @@ from nudge.core.gate import (
     inactive,
     lane_of,
 )
+from nudge.core.profile import history_id
 from nudge.core.rules import Ctx
 
 if TYPE_CHECKING:  # the config package is heavy to import; decide only needs its types
@@ -339,9 +340,10 @@ def _cancelled_meanwhile(
     """The ``cancelled`` decision if an event since the wait started meets its ``cancel_if``."""
     created = _parse_ts(wait["created_at"])
     event_env = wait["event"]
-    own_id = (event_env.get("detail") or {}).get("event_id")
+    own = (event_env.get("detail") or {}).get("event_id")
+    own_ids = {own, history_id(str(own))} if own else set()  # entries keep a short id
     for entry in profile.get("history") or ():
-        if entry["ts"] < created or entry["ts"] > now.timestamp() or entry.get("id") == own_id:
+        if entry["ts"] < created or entry["ts"] > now.timestamp() or entry.get("id") in own_ids:
             continue
         doc = {"type": entry["type"], "properties": entry.get("properties") or {}}
         for test in trigger.cancel_if:

@@ -8,8 +8,12 @@ The document is kept under ``PROFILE_BUDGET`` bytes (``fit_budget``).
 
 from __future__ import annotations
 
+import base64
 import bisect
 import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parseaddr
 from typing import Any
@@ -21,16 +25,19 @@ from nudge.core.events import ENGAGEMENT_TYPES, Event
 from nudge.core.limits import json_size
 
 HISTORY_MAX = 200  # events kept for did/count/cancel_if
-SEEN_MAX = 300  # event ids remembered for duplicate detection
+HISTORY_DEFAULT_SECONDS = 90 * 86400  # how long a `did` without `within` looks back
+SEEN_MAX = 300  # event ids remembered for duplicate detection (within DUPLICATE_WINDOW_DAYS)
+DUPLICATE_WINDOW_DAYS = 7  # an event id is remembered this many days after it was applied
+_SEEN_WIDTH = 8  # characters of one remembered id (48 bits of its SHA-256, base64url)
 ORDERS_MAX = 100
 REFUNDS_MAX = 50  # refund keys remembered per order
 # bytes of the stored profile document; DynamoDB refuses items over 400 KB, and a refused write
 # would stop every event, order and unsubscribe of the customer (docs/sources.md, "Limits")
 PROFILE_BUDGET = 256_000
 # what fit_budget trims, in order, and how far: history first (did/count/cancel_if see less far
-# back), then the oldest remembered event ids, send ledger entries and orders (counts, lifetime
-# value and order dates stay as they are)
-_TRIM_ORDER = (("history", 0), ("seen", 100), ("sends", 20), ("orders", 20))
+# back), then send ledger entries and orders (counts, lifetime value and order dates stay as
+# they are)
+_TRIM_ORDER = (("history", 0), ("sends", 20), ("orders", 20))
 SENDS_MAX = 100
 _TOP_LEVEL_TRAITS = ("email", "phone", "timezone")
 # What the profile view offers conditions, templates (at the top level) and the profile API
@@ -80,7 +87,7 @@ def new_profile(customer_id: str) -> dict[str, Any]:
         "cart": {"value": 0.0, "items": [], "checkout_url": None},
         "segments": [],
         "history": [],
-        "seen": [],
+        "seen": {},
         "sends": [],
         "waits": {},
     }
@@ -90,29 +97,148 @@ def _money(value: Any) -> float:
     return round(float(value or 0), 3)
 
 
+Tree = Mapping[str, Any] | bool  # which properties a history entry keeps: True = all
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPolicy:
+    """What the event history keeps, derived from the deployed config
+    (``nudge.config.history``): per event type, how long (seconds before now) and which
+    properties (a tree of the property paths conditions read; ``True`` = all). A type not
+    listed is not kept at all: nothing reads it. ``"*"`` stands for every type."""
+
+    keep: Mapping[str, tuple[float, Tree]] = field(default_factory=dict)
+
+    def rule(self, kind: str) -> tuple[float, Tree] | None:
+        """How long and what of an event of type ``kind`` is kept (None: not kept)."""
+        return self.keep.get(kind) or self.keep.get("*")
+
+    @property
+    def seconds(self) -> float:
+        """The longest any event type is kept."""
+        return max((rule[0] for rule in self.keep.values()), default=0.0)
+
+
+History = HistoryPolicy | float  # a plain number keeps every type, whole, that many seconds
+
+
+def _policy(history: History) -> HistoryPolicy:
+    if isinstance(history, HistoryPolicy):
+        return history
+    return HistoryPolicy({"*": (float(history), True)})
+
+
+def project(props: Mapping[str, Any], tree: Tree) -> dict[str, Any]:
+    """Only the parts of ``props`` that ``tree`` names (paths through lists apply to each
+    element, as conditions read them; a list indexed by position is kept whole)."""
+    if tree is True or not isinstance(tree, Mapping):
+        return dict(props)
+    out: dict[str, Any] = {}
+    for key, sub in tree.items():
+        if key in props:
+            out[key] = _project_value(props[key], sub)
+    return out
+
+
+def _project_value(value: Any, sub: Tree) -> Any:
+    if sub is True or not isinstance(sub, Mapping):
+        return value
+    if isinstance(value, dict):
+        return project(value, sub)
+    if isinstance(value, list) and not any(k.isdigit() for k in sub):
+        return [project(v, sub) if isinstance(v, dict) else v for v in value]
+    return value
+
+
+def history_id(event_id: str) -> str:
+    """The short id a history entry keeps of its event (to tell the event that started a wait
+    from later ones, and to merge histories without doubles)."""
+    return hashlib.sha256(event_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def _seen_key(event_id: str) -> str:
+    digest = hashlib.sha256(event_id.encode("utf-8", "surrogatepass")).digest()[:6]
+    return base64.urlsafe_b64encode(digest).decode()
+
+
+def _seen_days(profile: dict[str, Any], now: datetime | None = None) -> dict[str, str]:
+    """The remembered ids, by the day (epoch days, as text) they were applied: each day's ids
+    one string of ``_SEEN_WIDTH``-character keys. A profile written before this layout (a list
+    of ids) is converted, its ids counted as applied today."""
+    seen = profile.get("seen")
+    if isinstance(seen, dict):
+        return seen
+    day = str(int((now or clock.now()).timestamp() // 86400))
+    keys = "".join(_seen_key(str(i)) for i in seen or ())
+    profile["seen"] = {day: keys} if keys else {}
+    return profile["seen"]
+
+
+def _chunks(keys: str) -> set[str]:
+    return {keys[i : i + _SEEN_WIDTH] for i in range(0, len(keys), _SEEN_WIDTH)}
+
+
+def remembers(profile: dict[str, Any], event_id: str) -> bool:
+    """Is ``event_id`` among the ids remembered as applied (within the duplicate window,
+    ``DUPLICATE_WINDOW_DAYS``, and the newest ``SEEN_MAX`` ids)?"""
+    key = _seen_key(event_id)
+    return any(key in _chunks(keys) for keys in _seen_days(profile).values())
+
+
 def is_duplicate(profile: dict[str, Any], event: Event) -> bool:
-    """True when this event id was already applied to the profile."""
-    return event.id in profile.get("seen", ())
+    """True when this event id was already applied to the profile (``remembers``)."""
+    return remembers(profile, event.id)
 
 
-def _remember(profile: dict[str, Any], event: Event, history_seconds: float, now: datetime) -> None:
-    seen = profile.setdefault("seen", [])
-    seen.append(event.id)
-    if len(seen) > SEEN_MAX:
-        del seen[: len(seen) - SEEN_MAX]
-    history = profile.setdefault("history", [])
-    entry = {"type": event.type, "ts": event.ts, "id": event.id, "properties": _compact(event)}
-    keys = [h["ts"] for h in history]
-    history.insert(bisect.bisect_right(keys, event.ts), entry)
-    _trim_history(history, history_seconds, now)
+def remember_id(profile: dict[str, Any], event_id: str, now: datetime) -> None:
+    """Remember an applied event id (for ``is_duplicate``), forgetting days past the window and
+    the oldest ids past ``SEEN_MAX``."""
+    days = _seen_days(profile, now)
+    today = int(now.timestamp() // 86400)
+    for day in [d for d in days if int(d) < today - DUPLICATE_WINDOW_DAYS]:
+        del days[day]
+    days[str(today)] = days.get(str(today), "") + _seen_key(event_id)
+    excess = sum(len(v) for v in days.values()) // _SEEN_WIDTH - SEEN_MAX
+    for day in sorted(days, key=int):
+        if excess <= 0:
+            break
+        drop = min(excess, len(days[day]) // _SEEN_WIDTH)
+        days[day] = days[day][drop * _SEEN_WIDTH :]
+        excess -= drop
+        if not days[day]:
+            del days[day]
 
 
-def _trim_history(history: list[dict[str, Any]], history_seconds: float, now: datetime) -> None:
-    """Keep the newest ``HISTORY_MAX`` entries within ``history_seconds`` before ``now`` (not
-    before the newest entry: an event dated in the future must not wipe the history)."""
-    horizon = now.timestamp() - history_seconds
-    while history and (len(history) > HISTORY_MAX or history[0]["ts"] < horizon):
-        history.pop(0)
+def _remember(profile: dict[str, Any], event: Event, history: History, now: datetime) -> None:
+    remember_id(profile, event.id, now)
+    policy = _policy(history)
+    entries = profile.setdefault("history", [])
+    rule = policy.rule(event.type)
+    if rule is not None:
+        ts = int(event.ts)
+        entry = {
+            "type": event.type,
+            "ts": ts,
+            "id": history_id(event.id),
+            "properties": project(_compact(event), rule[1]),
+        }
+        keys = [h["ts"] for h in entries]
+        entries.insert(bisect.bisect_right(keys, ts), entry)
+    _trim_history(entries, policy, now)
+
+
+def _trim_history(history: list[dict[str, Any]], policy: History, now: datetime) -> None:
+    """Keep the newest ``HISTORY_MAX`` entries, each only while its type's rule keeps it
+    (measured back from ``now``, not from the newest entry: an event dated in the future must
+    not wipe the history)."""
+    rules = _policy(policy)
+    at = now.timestamp()
+    kept = []
+    for entry in history:
+        rule = rules.rule(entry["type"])
+        if rule is not None and entry["ts"] >= at - rule[0]:
+            kept.append(entry)
+    history[:] = kept[-HISTORY_MAX:]
 
 
 def _compact(event: Event) -> dict[str, Any]:
@@ -124,11 +250,12 @@ def _compact(event: Event) -> dict[str, Any]:
 
 
 def apply_event(
-    profile: dict[str, Any], event: Event, history_seconds: float, now: datetime | None = None
+    profile: dict[str, Any], event: Event, history: History, now: datetime | None = None
 ) -> None:
-    """Apply one (non-duplicate) event to the profile in place; ``now`` (default: the clock's)
-    is what history is trimmed against."""
-    _remember(profile, event, history_seconds, now or clock.now())
+    """Apply one (non-duplicate) event to the profile in place; ``history`` is what the event
+    history keeps (``HistoryPolicy``, or seconds to keep every event whole); ``now`` (default:
+    the clock's) is what history is trimmed against."""
+    _remember(profile, event, history, now or clock.now())
     when = iso(event.time)
     # what nudge records about its own messages is not the customer being seen in the shop
     seen = event.type not in ENGAGEMENT_TYPES
@@ -313,7 +440,7 @@ def _order_dates(profile: dict[str, Any]) -> None:
 def merge_profile(
     profile: dict[str, Any],
     other: dict[str, Any],
-    history_seconds: float,
+    history_seconds: History,
     now: datetime | None = None,
 ) -> None:
     """Fold another profile of the same person (an ``anon:`` visitor who signed in) into
@@ -325,18 +452,18 @@ def merge_profile(
     orders the customer's profile does not have yet (with their value). Consent, traits and
     contact details are never copied: only the customer's own records decide who is messaged.
     """
-    seen = profile.setdefault("seen", [])
-    known = set(seen)
-    seen.extend(i for i in other.get("seen") or () if i not in known)
-    if len(seen) > SEEN_MAX:
-        del seen[: len(seen) - SEEN_MAX]
-    history = profile.setdefault("history", [])
-    ids = {h.get("id") for h in history}
+    now = now or clock.now()
+    mine, theirs_seen = _seen_days(profile, now), _seen_days(dict(other), now)
+    for day, keys in theirs_seen.items():
+        have = _chunks(mine.get(day, ""))
+        mine[day] = mine.get(day, "") + "".join(k for k in sorted(_chunks(keys)) if k not in have)
+    entries = profile.setdefault("history", [])
+    ids = {h.get("id") for h in entries}
     for entry in other.get("history") or ():
         if entry.get("id") not in ids:
             ids.add(entry.get("id"))
-            history.insert(bisect.bisect_right([h["ts"] for h in history], entry["ts"]), entry)
-    _trim_history(history, history_seconds, now or clock.now())
+            entries.insert(bisect.bisect_right([h["ts"] for h in entries], entry["ts"]), entry)
+    _trim_history(entries, history_seconds, now)
     cart, theirs = profile.get("cart") or {}, other.get("cart") or {}
     if (theirs.get("value") or theirs.get("items")) and (theirs.get("updated_at") or "") > (
         cart.get("updated_at") or ""
@@ -408,6 +535,94 @@ def fit_budget(profile: dict[str, Any], budget: int = PROFILE_BUDGET) -> int:
         while size > budget and isinstance(entries, list) and len(entries) > keep:
             size -= json_size(entries.pop(0)) + 1  # the entry and its comma
     return json_size(profile)
+
+
+# -- the stored form (docs/storage.md) ---------------------------------------------------------
+# Lists of records are stored as rows under one list of keys, the history with its event types
+# named once: the same document in a third of the bytes. ``decode_profile`` reads both this and
+# the plain form written before it.
+_ROWS = ("orders", "sends")
+
+
+def _pack_rows(rows: list[Any]) -> Any:
+    keys: list[str] = []
+    for row in rows:
+        if not isinstance(row, dict):
+            return rows
+        keys += [k for k in row if k not in keys]
+    packed: list[Any] = []
+    for row in rows:
+        if list(row) == keys[: len(row)]:
+            packed.append(list(row.values()))  # the keys, in order: positions say which
+        else:
+            packed.append(row)  # a record with other keys stays as it is
+    return {"k": keys, "r": packed}
+
+
+def _unpack_rows(value: Any) -> Any:
+    if not isinstance(value, dict) or "r" not in value:
+        return value
+    keys = value.get("k") or []
+    return [
+        dict(zip(keys, row, strict=False)) if isinstance(row, list) else row for row in value["r"]
+    ]
+
+
+def _pack_history(history: list[dict[str, Any]]) -> Any:
+    types: list[str] = []
+    rows: list[Any] = []
+    for entry in history:
+        if set(entry) - {"type", "ts", "id", "properties"}:
+            rows.append(entry)
+            continue
+        if entry["type"] not in types:
+            types.append(entry["type"])
+        ts = entry["ts"]
+        row = [
+            types.index(entry["type"]),
+            int(ts) if float(ts).is_integer() else ts,
+            entry.get("id"),
+        ]
+        if entry.get("properties"):
+            row.append(entry["properties"])
+        rows.append(row)
+    return {"t": types, "r": rows}
+
+
+def _unpack_history(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, dict):
+        return list(value or [])
+    types = value.get("t") or []
+    out = []
+    for row in value.get("r") or []:
+        if isinstance(row, dict):
+            out.append(row)
+            continue
+        props = row[3] if len(row) > 3 else {}
+        out.append({"type": types[row[0]], "ts": row[1], "id": row[2], "properties": props})
+    return out
+
+
+def encode_profile(doc: dict[str, Any]) -> str:
+    """The profile document as stored: compact JSON, history and record lists as rows."""
+    out = dict(doc)
+    if isinstance(out.get("history"), list):
+        out["history"] = _pack_history(out["history"])
+    for key in _ROWS:
+        if isinstance(out.get(key), list) and out[key]:
+            out[key] = _pack_rows(out[key])
+    return json.dumps(out, separators=(",", ":"), default=str)
+
+
+def decode_profile(text: str) -> dict[str, Any]:
+    """A stored profile document (``encode_profile``'s, or the plain JSON written before)."""
+    doc: dict[str, Any] = json.loads(text)
+    if "history" in doc:
+        doc["history"] = _unpack_history(doc["history"])
+    for key in _ROWS:
+        if key in doc:
+            doc[key] = _unpack_rows(doc[key])
+    return doc
 
 
 def now_utc(ts: float) -> datetime:

@@ -76,7 +76,7 @@ def react(
     for change in derived_events(profile, before, view, cause or (event.id if event else ""), now):
         if is_duplicate(profile, change):
             continue
-        apply_event(profile, change, config.history_seconds, now)
+        apply_event(profile, change, config.history, now)
         view["history"] = profile.get("history")
         plan.merge(decide(profile, view, change, config, now))
         plan.emit.append(change.to_envelope())

@@ -77,7 +77,7 @@ def record_event(
     def change(profile: dict[str, Any], now: datetime) -> Plan | None:
         if is_duplicate(profile, event):
             return None
-        apply_event(profile, event, config.history_seconds, now)
+        apply_event(profile, event, config.history, now)
         profile.update(flags or {})
         if addresses:
             mark_addresses(profile, addresses)

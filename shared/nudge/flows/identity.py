@@ -27,7 +27,7 @@ from nudge.adapters.shopify import CONSENT_STATES, EMAIL_PREFIX, NEVER_SUBSCRIBE
 from nudge.aws import store
 from nudge.core.clock import iso
 from nudge.core.events import Event
-from nudge.core.profile import merge_profile
+from nudge.core.profile import History, merge_profile
 
 ANON_PREFIX = "anon:"
 MERGEABLE = (ANON_PREFIX, EMAIL_PREFIX)  # ids nudge made up for someone; never a customer id
@@ -84,9 +84,7 @@ class Merge:
     merged: list[str] = field(default_factory=list)
 
 
-def merge_aliases(
-    profile: dict[str, Any], event: Event, history_seconds: float, now: datetime
-) -> Merge:
+def merge_aliases(profile: dict[str, Any], event: Event, history: History, now: datetime) -> Merge:
     """Merge the ``anon:`` and ``email:`` profiles ``event`` links into ``profile`` (in place).
 
     Idempotent: an alias already merged (listed in the profile, or a stub already) is skipped,
@@ -107,7 +105,7 @@ def merge_aliases(
         if merged_into(stored.doc):
             continue
         if stored.doc:
-            merge_profile(profile, stored.doc, history_seconds, now)
+            merge_profile(profile, stored.doc, history, now)
             out.cancelled_waits.extend(sorted(stored.doc.get("waits") or {}))
         stub = {"customer_id": alias, "merged_into": customer_id, "merged_at": iso(now)}
         out.items.append(store.alias_put(alias, stub, stored.version))

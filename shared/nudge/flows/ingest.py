@@ -157,10 +157,10 @@ def apply_to_customer(event: Event, config: CompiledConfig) -> Outcome:
         duplicate = is_duplicate(profile, mine)
         if duplicate:
             return None
-        merge = identity.merge_aliases(profile, mine, config.history_seconds, now)
+        merge = identity.merge_aliases(profile, mine, config.history, now)
         merged = merge.merged
         applied = identity.apply_hints(profile, mine)  # `mine` keeps them for a retry
-        apply_event(profile, applied, config.history_seconds, now)
+        apply_event(profile, applied, config.history, now)
         if applied.traits and json_size(profile.get("traits")) > PROFILE_TRAITS_BYTES:
             raise MalformedEvent(  # nothing is written: the profile stays as it was
                 f"detail.traits: the profile's traits would exceed {PROFILE_TRAITS_BYTES} bytes"

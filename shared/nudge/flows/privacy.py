@@ -33,7 +33,7 @@ def _split(items: list[dict[str, Any]]) -> dict[str, Any]:
         if kind in ("profile", "alias"):
             out["profile"] = plain.get("doc") or {}
         elif kind == "decision":
-            out["decisions"].append(plain.get("doc"))
+            out["decisions"] += store.item_decisions(item)
         elif kind == "outbox":
             body = dict(plain.get("doc") or {})
             for key in ("status", "provider_id", "claimed_at", "calling_at", "send_at"):
@@ -42,6 +42,8 @@ def _split(items: list[dict[str, Any]]) -> dict[str, Any]:
             out["messages"].append(body)
         else:
             out["other"].append({k: v for k, v in plain.items() if k not in ("pk", "sk")})
+    # each decision where it would have been as an item of its own (time, then its id)
+    out["decisions"] = [d for _sk, d in sorted(out["decisions"], key=lambda pair: pair[0])]
     return out
 
 

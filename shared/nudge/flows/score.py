@@ -419,7 +419,8 @@ class _Run:
         config = self.config
 
         def change(profile: dict[str, Any], now: datetime) -> Plan | None:
-            if profile.get("merged_into") or not (profile.get("seen") or profile.get("orders")):
+            live = profile.get("last_seen_at") or profile.get("seen") or profile.get("orders")
+            if profile.get("merged_into") or not live:
                 return None  # merged or erased since the scan: nothing to score
             fresh = summary(profile, as_of)
             mine = scores

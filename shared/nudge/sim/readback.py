@@ -36,9 +36,13 @@ class ReadBack:
         """Every decision stored, in time order."""
         from nudge.aws import store
 
-        items = store.scan_kind("decision")
-        items.sort(key=lambda i: (i["sk"]["S"][2:22], i["pk"]["S"], i["sk"]["S"]))
-        return [json.loads(i["doc"]["S"]) for i in items]
+        found = [
+            (sk[2:22], item["pk"]["S"], sk, d)
+            for item in store.scan_kind("decision")
+            for sk, d in store.item_decisions(item)
+        ]
+        found.sort(key=lambda f: f[:3])
+        return [f[3] for f in found]
 
     def conversions(self) -> list[dict[str, Any]]:
         """Every conversion stored (an order credited to a message, ``nudge.core.attribution``),
@@ -114,7 +118,7 @@ class ReadBack:
 
         out = {}
         for item in store.scan_kind("profile"):
-            doc = json.loads(item["doc"]["S"])
+            doc = store.profile_doc(item)
             view = profile_view(doc, self.clock.current, self.config.value_tiers)
             out[doc["customer_id"]] = view
         return dict(sorted(out.items()))

@@ -7,7 +7,7 @@ which items it owns (key shapes, attributes, TTL):
   ``ERASED#<customer>`` / ``ERASED`` (tombstones of erased customers);
 - ``outbox``: ``C#<customer>`` / ``O#<message_id>`` (messages from pending to sent), and the
   reads and writes dispatch does on a message together with its profile;
-- ``decisions``: ``C#<customer>`` / ``D#<at>#<id>`` (the decision log);
+- ``decisions``: ``C#<customer>`` / ``D#<at>#<id>`` (the decision log: one entry per event);
 - ``transactions``: ``commit``, the one transaction writing a profile with its decisions,
   outbox items and extra entries, and what a cancelled one means;
 - ``indexes``: ``ORDER#<order_id>`` and ``PHONE#<number>`` (who placed an order, who we texted);
@@ -28,6 +28,7 @@ from nudge.aws.store.broadcasts import broadcast_cancelled, cancel_broadcast
 from nudge.aws.store.bulk import (
     all_items,
     delete_keys,
+    item_size,
     partition_items,
     plain_item,
     scan_kind,
@@ -38,7 +39,9 @@ from nudge.aws.store.decisions import (
     DECISION_TTL_DAYS,
     conversion_put,
     decision_item,
+    decision_log_item,
     decisions_for,
+    item_decisions,
     put_decisions,
 )
 from nudge.aws.store.indexes import (
@@ -72,6 +75,7 @@ from nudge.aws.store.profiles import (
     get_profile,
     is_erased,
     not_erased_check,
+    profile_doc,
     put_tombstone,
     tombstone_delete,
 )
@@ -115,6 +119,7 @@ __all__ = [
     "customer_for_phone",
     "customer_outbox",
     "decision_item",
+    "decision_log_item",
     "decisions_for",
     "delete_keys",
     "finish_message",
@@ -123,6 +128,8 @@ __all__ = [
     "get_run",
     "in_flight",
     "is_erased",
+    "item_decisions",
+    "item_size",
     "mark_calling",
     "not_erased_check",
     "order_index_keys",
@@ -133,6 +140,7 @@ __all__ = [
     "pending_messages",
     "phone_index_keys",
     "plain_item",
+    "profile_doc",
     "put_decisions",
     "put_run_chunk",
     "put_tombstone",

@@ -14,6 +14,7 @@ from typing import Any
 
 from nudge.aws.clients import client
 from nudge.aws.store._table import _pk, _s, table
+from nudge.core.profile import decode_profile
 
 
 def all_items(operation: str, **kwargs: Any) -> list[dict[str, Any]]:
@@ -66,7 +67,7 @@ def scan_profiles(
     page = client("dynamodb").scan(**kwargs)
     items = []
     for item in page.get("Items", []):
-        doc = json.loads(item["doc"]["S"])
+        doc = decode_profile(item["doc"]["S"])
         items.append(
             {"customer_id": doc["customer_id"], "doc": doc, "version": int(item["version"]["N"])}
         )
@@ -95,7 +96,34 @@ def plain_item(item: dict[str, Any]) -> dict[str, Any]:
             out[key] = int(number) if number.lstrip("-").isdigit() else float(number)
         elif "BOOL" in value:
             out[key] = value["BOOL"]
+    if out.get("kind") in ("profile", "alias") and "doc" in item:
+        out["doc"] = decode_profile(item["doc"]["S"])
     return out
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """An item's size in bytes as DynamoDB counts it (for capacity units and the 400 KB limit):
+    each attribute's name plus its value (strings and binary by length, a number about one
+    byte per two significant digits plus one, booleans and nulls one byte)."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    (kind, raw), *_ = value.items()
+    if kind == "S":
+        return len(str(raw).encode("utf-8", "surrogatepass"))
+    if kind == "B":
+        return len(raw)
+    if kind == "N":
+        digits = str(raw).lstrip("-").replace(".", "").strip("0") or "0"
+        return (len(digits) + 1) // 2 + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("L", "M"):
+        inner = raw if kind == "L" else raw.values()
+        keys = 0 if kind == "L" else sum(len(k.encode()) for k in raw)
+        return 3 + keys + sum(1 + _value_size(v) for v in inner)
+    return sum(len(str(v).encode()) for v in raw)  # sets
 
 
 def delete_keys(keys: list[dict[str, Any]]) -> int:

@@ -1,17 +1,33 @@
 """Decision log items: what nudge decided about a customer, and why.
 
-- ``C#<customer>`` / ``D#<at>#<id>`` (``kind`` = ``decision``): the decision as JSON (``doc``);
-  ``<at>`` is when it was decided (so a customer's log reads oldest first) and ``<id>`` a stable
-  hash of the decision (writing the same decision twice leaves one item). ``ttl``: 90 days
+- ``C#<customer>`` / ``D#<at>#<id>`` (``kind`` = ``decision``), ``doc`` one of:
+
+  - a *log entry* (``"v": 2``): every decision one event (or one wake) made for the customer,
+    in one item (``decision_log_item``). The fields they share are written once (``c``
+    customer, ``at``, ``e`` the event id and type), the others as rows (``d``); the triggers
+    the event matched whose audience did not (``suppressed``/``audience``) are grouped by
+    their detail (``a``: ``[detail, [trigger, ...]]``), so 200 triggers cost a line each;
+  - a single decision as JSON (dispatch's outcomes, ``decision_item``; and everything
+    written before log entries).
+
+  ``<at>`` is when it was decided (so a customer's log reads oldest first) and ``<id>`` a
+  stable hash of the decision(s) (writing the same twice leaves one item). ``ttl``: 90 days
   (``DECISION_TTL_DAYS``).
 
-Ingest writes them in the profile's transaction (``transactions.commit``); dispatch writes its
-outcomes with ``put_decisions`` or with the outbox item's final status (``outbox.finish_message``).
+Readers see decisions, never items: ``decisions_for`` and ``item_decisions`` expand both forms
+into the same dicts, ordered as one item per decision used to be (time, then the decision's
+own hash), so ``nudge explain`` reads the same either way.
+
+Ingest writes one log entry in the profile's write (``transactions.commit``); dispatch writes
+its outcomes with ``put_decisions`` or with the outbox item's final status
+(``outbox.finish_message``).
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from nudge.aws.clients import client
@@ -22,18 +38,23 @@ from nudge.core.decisions import Decision, stable_id
 DECISION_TTL_DAYS = 90
 
 
+def _uid(d: dict[str, Any]) -> str:
+    """The stable hash of one decision (its item's id when stored alone)."""
+    return stable_id(
+        d.get("trigger") or "-",
+        d["outcome"],
+        d.get("reason") or "",
+        d.get("event_id") or "",
+        d.get("message_id") or "",
+        d["at"],
+        length=10,
+    )
+
+
 def decision_item(decision: Decision) -> dict[str, Any]:
     """A decision as a table item."""
     body = decision.as_dict()
-    uid = stable_id(
-        decision.trigger or "-",
-        decision.outcome,
-        decision.reason or "",
-        decision.event_id or "",
-        decision.message_id or "",
-        decision.at,
-        length=10,
-    )
+    uid = _uid(body)
     return {
         "pk": _s(_pk(decision.customer_id)),
         "sk": _s(f"D#{decision.at}#{uid}"),
@@ -41,6 +62,89 @@ def decision_item(decision: Decision) -> dict[str, Any]:
         "doc": _s(json.dumps(body, separators=(",", ":"), default=str)),
         "ttl": _ttl(DECISION_TTL_DAYS),
     }
+
+
+_SHARED = ("customer_id", "at")
+_ABOUT = ("event_id", "event_type")
+
+
+def _audience_only(d: dict[str, Any], about: list[Any]) -> bool:
+    """A ``suppressed``/``audience`` decision about the entry's event, with nothing else."""
+    return (
+        d["outcome"] == "suppressed"
+        and d.get("reason") == "audience"
+        and [d.get("event_id"), d.get("event_type")] == about
+        and not d.get("channel")
+        and not d.get("message_id")
+        and d.get("trigger") is not None
+    )
+
+
+def decision_log_item(decisions: Sequence[Decision]) -> dict[str, Any]:
+    """The decisions one event (or wake) made for one customer as one log entry item; the
+    first decision gives the customer and the time (they share both)."""
+    rows = [d.as_dict() for d in decisions]
+    first = rows[0]
+    counts = Counter((d.get("event_id"), d.get("event_type")) for d in rows)
+    about = list(counts.most_common(1)[0][0])
+    body: dict[str, Any] = {"v": 2, "c": first["customer_id"], "at": first["at"], "e": about}
+    plain: list[dict[str, Any]] = []
+    groups: dict[str, list[str]] = {}
+    for d in rows:
+        if d["customer_id"] != first["customer_id"] or d["at"] != first["at"]:
+            raise ValueError("one log entry holds one customer's decisions of one moment")
+        if _audience_only(d, about):
+            detail = json.dumps(d.get("detail") or {}, sort_keys=True, default=str)
+            groups.setdefault(detail, []).append(d["trigger"])
+            continue
+        row = {k: v for k, v in d.items() if k not in (*_SHARED, *_ABOUT) and v not in (None, {})}
+        if [d.get("event_id"), d.get("event_type")] != about:
+            row.update({k: d.get(k) for k in _ABOUT})  # about another event (a wait's)
+        plain.append(row)
+    if plain:
+        body["d"] = plain
+    if groups:
+        body["a"] = [[json.loads(detail), triggers] for detail, triggers in groups.items()]
+    uid = stable_id(*sorted(_uid(d) for d in rows), length=10)
+    return {
+        "pk": _s(_pk(first["customer_id"])),
+        "sk": _s(f"D#{first['at']}#{uid}"),
+        "kind": _s("decision"),
+        "doc": _s(json.dumps(body, separators=(",", ":"), default=str)),
+        "ttl": _ttl(DECISION_TTL_DAYS),
+    }
+
+
+def _expand(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The decisions of a stored ``doc`` (a log entry, or one decision), as full dicts."""
+    if doc.get("v") != 2:
+        return [doc]
+    event_id, event_type = doc.get("e") or [None, None]
+    base = {
+        "customer_id": doc["c"],
+        "trigger": None,
+        "at": doc["at"],
+        "outcome": "",
+        "reason": None,
+        "event_id": event_id,
+        "event_type": event_type,
+        "channel": None,
+        "message_id": None,
+        "detail": {},
+    }
+    out = [{**base, **row} for row in doc.get("d") or ()]
+    for detail, triggers in doc.get("a") or ():
+        out += [
+            {**base, "trigger": t, "outcome": "suppressed", "reason": "audience", "detail": detail}
+            for t in triggers
+        ]
+    return out
+
+
+def item_decisions(item: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The decisions of a stored decision item, each with the sort key it would have had as an
+    item of its own (``D#<at>#<id>``): the order the log is read in."""
+    return [(f"D#{d['at']}#{_uid(d)}", d) for d in _expand(json.loads(item["doc"]["S"]))]
 
 
 def put_decisions(decisions: list[Decision]) -> None:
@@ -60,7 +164,8 @@ def decisions_for(customer_id: str, since: str | None = None) -> list[dict[str, 
     items = all_items(
         "query", TableName=table(), KeyConditionExpression=key, ExpressionAttributeValues=values
     )
-    return [json.loads(item["doc"]["S"]) for item in items]
+    found = sorted((pair for item in items for pair in item_decisions(item)), key=lambda p: p[0])
+    return [d for sk, d in found if not since or sk >= f"D#{since}"]
 
 
 def conversion_put(conversion: Decision) -> dict[str, Any]:

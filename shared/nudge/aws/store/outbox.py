@@ -30,7 +30,7 @@ from nudge.aws.scheduler import served_by_schedule
 from nudge.aws.store._table import Gone, VersionConflict, _pk, _s, _ttl, table
 from nudge.aws.store.bulk import all_items
 from nudge.aws.store.decisions import decision_item
-from nudge.aws.store.profiles import Stored, _profile_put, not_erased_check
+from nudge.aws.store.profiles import Stored, _profile_put, not_erased_check, profile_doc
 from nudge.core.clock import now
 from nudge.core.decisions import Decision, Message, stable_id
 
@@ -247,7 +247,7 @@ def customer_outbox(customer_id: str) -> tuple[Stored, dict[str, dict[str, Any]]
     messages: dict[str, dict[str, Any]] = {}
     for item in items:
         if item["sk"]["S"] == "PROFILE":
-            stored = Stored(json.loads(item["doc"]["S"]), int(item["version"]["N"]))
+            stored = Stored(profile_doc(item), int(item["version"]["N"]))
         elif item.get("kind", {}).get("S") == "outbox":
             body = _message_from_item(item)
             body["send_at"] = item["send_at"]["S"]

@@ -13,13 +13,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from nudge.aws.clients import client
 from nudge.aws.store._table import _n, _pk, _s, table
-from nudge.core.profile import PROFILE_BUDGET, fit_budget
+from nudge.core.profile import PROFILE_BUDGET, decode_profile, encode_profile, fit_budget
 
 
 @dataclass(slots=True)
@@ -43,14 +42,19 @@ def get_profile(customer_id: str) -> Stored:
     )
     if not item:
         return Stored(None, 0)
-    return Stored(json.loads(item["doc"]["S"]), int(item["version"]["N"]))
+    return Stored(profile_doc(item), int(item["version"]["N"]))
+
+
+def profile_doc(item: dict[str, Any]) -> dict[str, Any]:
+    """The document of a stored profile (or alias stub) item, as the code reads it."""
+    return decode_profile(item["doc"]["S"])
 
 
 def _profile_put(customer_id: str, doc: dict[str, Any], version: int) -> dict[str, Any]:
-    text = json.dumps(doc, separators=(",", ":"), default=str)
+    text = encode_profile(doc)
     if len(text) > PROFILE_BUDGET:  # trimmed in place: the caller's doc is what is stored
         fit_budget(doc)
-        text = json.dumps(doc, separators=(",", ":"), default=str)
+        text = encode_profile(doc)
     put: dict[str, Any] = {
         "TableName": table(),
         "Item": {

@@ -13,7 +13,7 @@ from typing import Any
 
 from nudge.aws.clients import client
 from nudge.aws.store._table import AlreadyExists, Erased, VersionConflict, table
-from nudge.aws.store.decisions import decision_item
+from nudge.aws.store.decisions import decision_log_item
 from nudge.aws.store.outbox import outbox_item
 from nudge.aws.store.profiles import _profile_put
 from nudge.core.decisions import Decision, Message
@@ -59,7 +59,8 @@ def transaction(
     extra: Sequence[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     """The transaction entries of ``commit``: the profile first, then ``extra``, the outbox
-    items (each only if not there yet) and the decisions."""
+    items (each only if not there yet) and the decisions, one log entry item per customer and
+    moment (``decisions.decision_log_item``: normally one for the whole event)."""
     items: list[dict[str, Any]] = [{"Put": _profile_put(customer_id, doc, version)}, *extra]
     items += [
         {
@@ -71,7 +72,13 @@ def transaction(
         }
         for m in messages
     ]
-    items += [{"Put": {"TableName": table(), "Item": decision_item(d)}} for d in decisions]
+    moments: dict[tuple[str, str], list[Decision]] = {}
+    for d in decisions:
+        moments.setdefault((d.customer_id, d.at), []).append(d)
+    items += [
+        {"Put": {"TableName": table(), "Item": decision_log_item(group)}}
+        for group in moments.values()
+    ]
     return items
 
 

@@ -1,0 +1,240 @@
+"""The hot profile and the compact decision log (docs/storage.md): the history keeps what the
+config's conditions read for as long as they look back, duplicates are caught without keeping
+every id, a customer with 200 events of history fits in 4 KB, and ``nudge explain`` reads one
+log item per event exactly as it read one item per decision."""
+
+from __future__ import annotations
+
+import copy
+import json
+from argparse import Namespace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from nudge.aws import store
+from nudge.aws.clients import client
+from nudge.core.clock import iso, parse_time
+from nudge.core.decisions import Decision
+from nudge.explain import explain_command
+from nudge.sim import Simulation
+from tests.conftest import CONFIG, customer, event, keeping, make_config
+
+START = parse_time("2027-01-01T00:00:00Z")
+
+
+def _history(cid: str) -> list[tuple[str, dict[str, Any]]]:
+    doc = store.get_profile(cid).doc or {}
+    return [(h["type"], h["properties"]) for h in doc.get("history") or ()]
+
+
+def test_the_history_keeps_what_the_conditions_read_for_as_long_as_they_look_back(sim):
+    sim.run(
+        [
+            customer("hal", "2027-02-01T09:00:00Z"),
+            event("product_viewed", "hal", "2027-02-01T10:00:00Z", product_id="p-1"),
+            event("page_viewed", "hal", "2027-02-01T10:05:00Z", path="/pages/delivery"),
+            event("order_placed", "hal", "2027-02-01T10:10:00Z", order_id="o-1", gift=False),
+            event("wishlist_added", "hal", "2027-02-01T10:15:00Z"),
+        ],
+        until=timedelta(0),
+    )
+    # the sample config: browse_repeat_view counts views of the same product_id within 24h;
+    # last_minute reads page_viewed's path within 48h; self_gifter order_placed's gift within
+    # 90d. Nothing reads customer_updated or wishlist_added, nor any other property.
+    assert _history("hal") == [
+        ("product_viewed", {"product_id": "p-1"}),
+        ("page_viewed", {"path": "/pages/delivery"}),
+        ("order_placed", {"gift": False}),
+    ]
+    assert "last_minute" in sim.profiles()["hal"]["segments"]  # what reads it still sees it
+
+    sim.run([event("page_viewed", "hal", "2027-02-02T12:00:00Z", path="/")], until=timedelta(0))
+    shop = [kind for kind, _ in _history("hal") if kind != "message_sent"]  # (sent: the SMS)
+    assert shop == ["page_viewed", "order_placed", "page_viewed"]
+
+    sim.run([event("page_viewed", "hal", "2027-02-04T11:00:00Z", path="/")], until=timedelta(0))
+    shop = [kind for kind, _ in _history("hal") if kind != "message_sent"]
+    assert shop == ["order_placed", "page_viewed", "page_viewed"]
+    assert "last_minute" not in sim.profiles()["hal"]["segments"]
+
+
+def test_a_longer_within_in_the_config_keeps_that_event_longer(tmp_path):
+    config = keeping(tmp_path, {"page_viewed": ["path"]})  # a did on page_viewed within 30d
+    with Simulation(config, start=START) as sim:
+        sim.run(
+            [
+                customer("ike", "2027-02-01T09:00:00Z"),
+                event("page_viewed", "ike", "2027-02-01T10:05:00Z", path="/pages/delivery"),
+                event("page_viewed", "ike", "2027-02-20T10:00:00Z", path="/"),
+                event("page_viewed", "ike", "2027-03-05T10:00:00Z", path="/sale"),
+            ],
+            until=timedelta(0),
+        )
+        # 30 days back from 2027-03-05: the first view (32 days old) is gone, the others kept
+        assert _history("ike") == [
+            ("page_viewed", {"path": "/"}),
+            ("page_viewed", {"path": "/sale"}),
+        ]
+
+
+def _duplicates(sim: Any, cid: str) -> list[str]:
+    return [
+        d["event_type"]
+        for d in sim.decisions()
+        if d["customer_id"] == cid and d["reason"] == "duplicate"
+    ]
+
+
+def test_the_same_event_delivered_again_is_applied_once(sim):
+    order = event("order_placed", "ivy", "2027-02-01T10:00:00Z", order_id="o-1", value=80.0)
+    retried = copy.deepcopy(order)
+    retried["id"] = "env-put-events-retry"  # PutEvents retried: a new envelope, same detail
+    view = event("page_viewed", "ivy", "2027-02-01T11:00:00Z", path="/pages/delivery")
+    del view["detail"]["event_id"]  # no event_id: the content key is the idempotency key
+    view_again = copy.deepcopy(view)
+    view_again["id"] = "env-another-delivery"
+    sim.run(
+        [
+            customer("ivy", "2027-02-01T09:00:00Z"),
+            order,
+            copy.deepcopy(order),
+            retried,
+            view,
+            view_again,
+        ],
+        until=timedelta(0),
+    )
+
+    ivy = sim.profiles()["ivy"]
+    assert (ivy["orders_count"], ivy["lifetime_value"]) == (1, 80.0)
+    assert [kind for kind, _ in _history("ivy")].count("page_viewed") == 1
+    # (the two order copies decided at the same moment are one log entry: same decision)
+    assert sorted(set(_duplicates(sim, "ivy"))) == ["order_placed", "page_viewed"]
+
+    # a redelivery six days later is still known (ids are remembered for 7 days)
+    sim.advance(parse_time("2027-02-07T10:00:00Z"))
+    sim.put(copy.deepcopy(view))
+    assert _duplicates(sim, "ivy")[-1] == "page_viewed"
+    assert [kind for kind, _ in _history("ivy")].count("page_viewed") == 1
+
+    # past the window the order is still counted once: by its order id
+    sim.advance(parse_time("2027-02-12T10:00:00Z"))
+    sim.put(copy.deepcopy(order))
+    ivy = sim.profiles()["ivy"]
+    assert (ivy["orders_count"], ivy["lifetime_value"]) == (1, 80.0)
+
+
+def _visits(cid: str, start: str, visits: int) -> list[dict[str, Any]]:
+    """A shopper's 200 events: ``visits`` visits, three days apart, of ten events each (two
+    pages, four product views, two carts, a checkout, an order), with full properties."""
+    items = [
+        {"product_id": "p-101", "name": "Rose Gold Heart Pendant", "category": "jewelry"}
+        | {"price": 185.0, "quantity": 1},
+        {"product_id": "p-207", "name": "Oud Noir Eau de Parfum", "category": "fragrance"}
+        | {"price": 120.0, "quantity": 1},
+    ]
+    out: list[dict[str, Any]] = []
+    for n in range(visits):
+        at = parse_time(start) + timedelta(days=3 * n)
+
+        def t(minutes: int, _at: Any = at) -> str:
+            return iso(_at + timedelta(minutes=minutes))
+
+        out += [
+            event("page_viewed", cid, t(0), path="/collections/valentines"),
+            event("page_viewed", cid, t(1), path="/pages/delivery"),
+        ]
+        out += [
+            event("product_viewed", cid, t(2 + k), product_id=f"p-{100 + (n + k) % 7}")
+            for k in range(4)
+        ]
+        out += [
+            event("cart_updated", cid, t(7), value=185.0, items=items[:1]),
+            event("cart_updated", cid, t(8), value=305.0, items=items),
+            event("checkout_started", cid, t(9), value=305.0, items=items),
+            event("order_placed", cid, t(10), order_id=f"o-{cid}-{n}", value=305.0, gift=False),
+        ]
+    return out
+
+
+def test_a_customer_with_200_events_of_history_has_a_profile_of_at_most_4_kb(sim):
+    events = _visits("kay", "2027-01-02T10:00:00Z", 20)
+    assert len(events) == 200
+    assert sum(len(json.dumps(e["detail"])) for e in events) > 50_000  # what came in
+    sim.run([customer("kay", "2027-01-02T09:00:00Z"), *events], until=timedelta(hours=2))
+
+    [item] = [i for i in store.scan_kind("profile") if i["pk"]["S"] == "C#kay"]
+    size = store.item_size(item)
+    assert size <= 4096, size  # bytes as DynamoDB counts them: 4 write units a write
+    kay = sim.profiles()["kay"]
+    assert (kay["orders_count"], kay["lifetime_value"]) == (20, 6100.0)  # nothing summed away
+    assert "self_gifter" in kay["segments"] and "vip" in kay["segments"]
+
+
+MANY = 40  # triggers on the same event, none of whose audience the customer is in
+
+
+def _many_triggers(tmp_path: Any) -> Any:
+    files = {
+        f"triggers/vip_{n:02d}.yaml": (
+            f"id: vip_{n:02d}\n"
+            "when: {event: page_viewed, where: {properties.path: {contains: /delivery}}}\n"
+            "who: {segment: vip}\n"
+            "channel: email\n"
+            'email: {subject: "For our best customers", text: "Hi. {{ unsubscribe_url }}"}\n'
+        )
+        for n in range(MANY)
+    }
+    return make_config(tmp_path, **files)
+
+
+def _explain(cid: str, capsys: Any) -> str:
+    args = Namespace(customer_id=cid, trigger=None, since=None, from_file=None, table=None)
+    assert explain_command(args) == 0
+    return str(capsys.readouterr().out)
+
+
+def test_explain_reads_the_compact_log_exactly_as_one_item_per_decision(tmp_path, capsys):
+    with Simulation(_many_triggers(tmp_path), start=START) as sim:
+        sim.run(
+            [
+                customer("lea", "2027-02-10T14:00:00Z", sms_ok=False),
+                event("page_viewed", "lea", "2027-02-10T15:00:00Z", path="/pages/delivery"),
+            ],
+            until=timedelta(0),
+        )
+        logged = [i for i in store.partition_items("lea") if i["kind"]["S"] == "decision"]
+        assert len(logged) == 1  # the page view's 41 decisions in one item
+        out = _explain("lea", capsys)
+
+        misses = [line for line in out.splitlines() if "suppressed (audience:" in line]
+        assert len(misses) == MANY
+        assert out.count("because not in segment vip: lifetime_value 0 < 500") == MANY
+        assert "last_minute_delivery: suppressed (no_consent" in out
+
+        # the same decisions as one item each (the layout before log entries): same answer
+        decisions = store.decisions_for("lea")
+        assert len(decisions) == MANY + 1
+        ddb = client("dynamodb")
+        ddb.delete_item(TableName=store.table(), Key={"pk": logged[0]["pk"], "sk": logged[0]["sk"]})
+        for d in decisions:
+            ddb.put_item(TableName=store.table(), Item=store.decision_item(Decision(**d)))
+        assert len([i for i in store.partition_items("lea") if i["kind"]["S"] == "decision"]) > 1
+        assert _explain("lea", capsys) == out
+
+
+@pytest.mark.parametrize("triggers", [0, MANY])
+def test_a_page_view_writes_one_profile_and_at_most_one_log_item(tmp_path, triggers):
+    config = _many_triggers(tmp_path) if triggers else CONFIG
+    with Simulation(config, start=START) as sim:
+        sim.run([customer("max", "2027-02-10T14:00:00Z", sms_ok=False)], until=timedelta(0))
+        before = {i["sk"]["S"] for i in store.partition_items("max")}
+        sim.run(
+            [event("page_viewed", "max", "2027-02-10T15:00:00Z", path="/pages/delivery")],
+            until=timedelta(0),
+        )
+        written = [i for i in store.partition_items("max") if i["sk"]["S"] not in before]
+        assert [i["kind"]["S"] for i in written] == ["decision"]  # besides the profile
+        assert store.item_size(written[0]) < 1024 * (2 if triggers else 1)
