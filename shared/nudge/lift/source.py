@@ -61,9 +61,16 @@ def from_table(table: str | None, config_dir: str | None = None) -> LiftInput:
 
     reset_env()
     try:
-        decisions = [json.loads(i["doc"]["S"]) for i in store.scan_kind("decision")]
+        found = sorted(
+            (sk[2:22], item["pk"]["S"], sk, d)
+            for item in store.scan_kind("decision")
+            for sk, d in store.item_decisions(item)  # one log item holds an event's decisions
+        ),
+            key=lambda f: f[:3],
+        )
+        decisions = [f[3] for f in found]
         conversions = [json.loads(i["doc"]["S"]) for i in store.scan_kind("conversion")]
-        profiles = [json.loads(i["doc"]["S"]) for i in store.scan_kind("profile")]
+        profiles = [store.profile_doc(i) for i in store.scan_kind("profile")]
     except boto_errors.NoRegionError:
         raise LiftSourceError(
             "no AWS region: set AWS_REGION to the deployment's region, or read a simulation "
