@@ -14,6 +14,7 @@ from typing import Any
 from nudge.config import schema
 from nudge.config.campaigns import compile_campaigns
 from nudge.config.fields import Catalogue, PathError, Shape, build_catalogue, resolve
+from nudge.config.journeys import compile_journey
 from nudge.config.load import ConfigError, ConfigInvalid, RawConfig, SourceFile, read_config
 from nudge.config.targets import CancelTest, CompiledCampaign, CompiledTrigger, Content
 from nudge.config.templatecheck import Firing, Read, TemplateChecker, locate, template_reads
@@ -48,9 +49,16 @@ class CompiledConfig:
     campaigns: dict[str, CompiledCampaign] = field(default_factory=dict)
     rfm_rules: list[dict[str, Any]] | None = None  # segments.yaml `rfm:`; None = standard map
     history_seconds: float = 90 * 86400
+    journey_types: frozenset[str] = frozenset()  # events a journey's exit_if / wait_for reacts to
 
-    def target(self, name: str, variant: int | None = None) -> CompiledTrigger | None:
-        """The trigger, or the campaign variant, an outbox message belongs to."""
+    def target(
+        self, name: str, variant: int | None = None, step: str | None = None
+    ) -> CompiledTrigger | None:
+        """The trigger, the campaign variant or the journey send step (``step``, as the outbox
+        message names it) an outbox message belongs to."""
+        if step is not None:
+            journey = getattr(self.triggers.get(name), "journey", None)
+            return journey.send_target(step) if journey is not None else None
         if variant is None:
             return self.triggers.get(name)
         campaign = self.campaigns.get(name)
@@ -339,7 +347,7 @@ class _Compiler:
                 self.check_same_message(src, ("cancel_if", i), t.when.event, test.event)
             cancel.append(CancelTest(test.event, check, test.same_message))
         self.check_tiers(src, ("who",), t.who)
-        return CompiledTrigger(
+        compiled = CompiledTrigger(
             id=t.id,
             model=t,
             where=where,
@@ -355,6 +363,9 @@ class _Compiler:
             why_not=self.why_not(t.who),
             max_age=seconds(t.when.max_age) if t.when.max_age else None,
         )
+        if t.steps is not None:
+            compiled.journey = compile_journey(self, t, src, compiled, firing)
+        return compiled
 
     def run(self) -> CompiledConfig:
         raw = self.raw
@@ -401,6 +412,9 @@ class _Compiler:
             cancel_types=cancel_types,
             content_blocks=blocks,
             rfm_rules=[r.model_dump() for r in raw.segments.rfm] if raw.segments.rfm else None,
+        )
+        config.journey_types = frozenset(
+            e for ct in triggers.values() if ct.journey is not None for e in ct.journey.listens
         )
         config.campaigns = compile_campaigns(self, triggers)
         self.check_template_users()

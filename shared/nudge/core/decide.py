@@ -26,6 +26,7 @@ from nudge.core.gate import (
     in_cooldown,
     inactive,
 )
+from nudge.core.journey import enter, on_event, on_wake
 from nudge.core.rules import Ctx
 
 if TYPE_CHECKING:  # the config package is heavy to import; decide only needs its types
@@ -213,6 +214,8 @@ def decide(
                         )
                     )
                     break
+    if event.type in config.journey_types and profile.get("journeys"):
+        on_event(profile, view, event, config, now, plan)  # before entering: a new run ignores it
     triggers = config.by_event.get(event.type)
     if not triggers:
         return plan
@@ -243,6 +246,9 @@ def decide(
         stop = blocked(profile, view, trigger.id, trigger, event, now)
         if stop is not None:
             plan.decisions.append(stop)
+            continue
+        if trigger.journey is not None:
+            enter(profile, view, trigger, event, config, now, plan)
             continue
         if trigger.wait:
             channel, reason, detail = choose_channel(trigger, view, config)
@@ -306,6 +312,10 @@ def decide_wake(
         return plan  # already handled (cancelled, superseded, or a repeated wake-up)
     plan.cancelled_waits.append(wait_id)
     trigger = config.triggers.get(wait["trigger"])
+    removed_journey = trigger is None and wait["trigger"] in (profile.get("journeys") or {})
+    if removed_journey or (trigger is not None and trigger.journey is not None):
+        on_wake(profile, view, wait_id, wait, config, now, plan)
+        return plan
     event_env = wait["event"]
     if trigger is not None and inactive(trigger, now) is None:
         cancel = _cancelled_meanwhile(profile, trigger, wait_id, wait, now)

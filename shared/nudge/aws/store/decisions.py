@@ -32,8 +32,11 @@ def decision_item(decision: Decision) -> dict[str, Any]:
         decision.event_id or "",
         decision.message_id or "",
         decision.at,
+        *_journey_step(decision),
         length=10,
     )
+    if "seq" in decision.detail:  # a journey's steps decided in one instant keep their order
+        uid = f"{int(decision.detail['seq']):03d}{uid[3:]}"
     return {
         "pk": _s(_pk(decision.customer_id)),
         "sk": _s(f"D#{decision.at}#{uid}"),
@@ -41,6 +44,12 @@ def decision_item(decision: Decision) -> dict[str, Any]:
         "doc": _s(json.dumps(body, separators=(",", ":"), default=str)),
         "ttl": _ttl(DECISION_TTL_DAYS),
     }
+
+
+def _journey_step(decision: Decision) -> tuple[str, ...]:
+    """A journey decision's step: two steps of one journey may decide alike in one instant."""
+    step = decision.detail.get("step") if decision.detail else None
+    return (str(step),) if step else ()
 
 
 def put_decisions(decisions: list[Decision]) -> None:
