@@ -248,3 +248,30 @@ def test_split_variants_are_stable_across_runs(tmp_path: Path) -> None:
     assert first == variants(2)
     assert set(first) == set(people)  # the control group is split too: lift is measured per variant
     assert set(first.values()) == {"offer_test=ten", "offer_test=free_ship"}  # both in use
+
+
+def test_explain_prints_the_path_through_the_journey(shop: Shop, capsys: Any) -> None:
+    from argparse import Namespace
+
+    from nudge.explain import explain_command
+
+    shop.run(
+        [customer("nosms", "2027-02-08T14:00:00Z", sms_ok=False), cart("nosms")],
+        until=parse_time("2027-02-14T00:00:00Z"),
+    )
+    args = Namespace(customer_id="nosms", trigger=None, since=None, from_file=None, table=None)
+    assert explain_command(args) == 0
+    out = capsys.readouterr().out
+    [line] = [row.strip() for row in out.splitlines() if row.strip().startswith("cart_rescue: ent")]
+    variant = next(d["detail"]["variant"] for d in shop.decisions() if d["outcome"] == "split")
+    assert line == (
+        "cart_rescue: entered -> wait1 (waited until 2027-02-08T15:03:00Z) -> wait2 (waited until "
+        "2027-02-09T15:03:00Z) -> remind (sent via email) -> wait2 [timeout -> follow_up] -> "
+        "follow_up [else -> text] -> text (suppressed no_consent) -> wait3 (waited until "
+        f"2027-02-11T15:03:00Z) -> ab [{variant}] -> morning (waited until 2027-02-12T15:00:00Z) "
+        "-> completed -> offer (sent via email)"
+    )
+    # the timeline names the reason in words, and never prints the ordering key
+    assert "text (suppressed" not in out.split("journeys (")[0]
+    assert "(no_consent: no recorded consent for the channel)" in out
+    assert "seq =" not in out
