@@ -275,3 +275,26 @@ def test_explain_prints_the_path_through_the_journey(shop: Shop, capsys: Any) ->
     assert "text (suppressed" not in out.split("journeys (")[0]
     assert "(no_consent: no recorded consent for the channel)" in out
     assert "seq =" not in out
+
+
+def test_a_journey_past_its_active_window_ends_for_customers_in_it(shop: Shop) -> None:
+    # Friday 2027-02-12: email, Saturday: text, then wait3 ends Monday 2027-02-15 15:03Z, after
+    # the journey's active.until (2027-02-15T00:00:00Z): no offer goes out
+    shop.run(
+        [customer("late", "2027-02-12T14:00:00Z"), cart("late", "2027-02-12T14:03:00Z")],
+        until=parse_time("2027-02-20T00:00:00Z"),
+    )
+    assert [s[:2] for s in sent(shop, "late")] == [("email", "remind"), ("sms", "text")]
+    assert path(shop, "late")[-1] == ("exited", "inactive", "wait3")
+    [exited] = [d for d in shop.decisions() if d["outcome"] == "exited"]
+    assert (exited["at"], exited["detail"]["active_until"]) == (
+        "2027-02-15T15:03:00Z",
+        "2027-02-15T00:00:00Z",
+    )
+    assert shop.profiles()["late"]["journeys"] == {
+        "cart_rescue": {
+            "done": parse_time("2027-02-15T15:03:00Z").timestamp(),
+            "entered": parse_time("2027-02-12T14:03:00Z").timestamp(),
+            "how": "inactive",
+        }
+    }

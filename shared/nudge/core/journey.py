@@ -318,6 +318,12 @@ def on_event(
         assert trigger is not None
         doc = doc or event.as_doc()
         wait = (profile.get("waits") or {}).get(state.get("wait") or "") or {}
+        why = inactive(trigger, now)
+        if why is not None:  # disabled or past its active window: the customer leaves it
+            if state.get("wait"):
+                plan.cancelled_waits.append(state["wait"])
+            _finish_gone(profile, journey_id, state, wait.get("event") or {}, now, plan, why)
+            continue
         walk = _Walk(profile, view, trigger, state, wait.get("event") or {}, config, now, plan)
         node = _current(walk)
         if node is None:
