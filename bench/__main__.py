@@ -45,10 +45,22 @@ def main() -> int:
 
     results: dict[str, Any] = {}
     targets = dict(TARGETS)
-    from bench import api, concurrency, faults, limits, load, message_path, scoring, shop, simulate
+    from bench import (
+        api,
+        concurrency,
+        faults,
+        journeys,
+        limits,
+        load,
+        message_path,
+        scoring,
+        shop,
+        simulate,
+    )
 
     sections = [
         ("event path", core.run),
+        ("journeys (50 journeys of 6 steps)", journeys.run),
         ("message path", message_path.run),
         ("profile API", api.run),
         ("scoring", scoring.run),

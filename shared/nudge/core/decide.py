@@ -26,7 +26,7 @@ from nudge.core.gate import (
     in_cooldown,
     inactive,
 )
-from nudge.core.journey import enter, on_event, on_wake
+from nudge.core.journey import admit, enter, on_event, on_wake
 from nudge.core.rules import Ctx
 
 if TYPE_CHECKING:  # the config package is heavy to import; decide only needs its types
@@ -243,12 +243,14 @@ def decide(
             )
             continue
         envelope = envelope or event.to_envelope()
+        if trigger.journey is not None and not admit(profile, trigger, envelope, now, plan):
+            continue  # already walking it, or inside its reentry window
         stop = blocked(profile, view, trigger.id, trigger, event, now)
         if stop is not None:
             plan.decisions.append(stop)
             continue
         if trigger.journey is not None:
-            enter(profile, view, trigger, event, config, now, plan)
+            enter(profile, view, trigger, event, envelope, config, now, plan)
             continue
         if trigger.wait:
             channel, reason, detail = choose_channel(trigger, view, config)

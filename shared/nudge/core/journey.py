@@ -11,10 +11,11 @@ profile waits, so the Scheduler wakes them like a trigger's ``wait``.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from nudge.core.clock import iso
-from nudge.core.decisions import Message, Plan, Wait, stable_id
+from nudge.core.decisions import Decision, Message, Plan, Wait, stable_id
 from nudge.core.delivery import bucket, customer_zone, holdout_reason
 from nudge.core.durations import seconds
 from nudge.core.events import Event
@@ -30,6 +31,7 @@ STATE_KEY = "journeys"  # the one profile attribute holding journey state
 MAX_STEPS = 1000  # a guard only: journeys go forward, so a walk ends within its step count
 
 EventRef = Event | dict[str, Any]
+_iso = lru_cache(maxsize=256)(iso)  # one event enters many journeys at the same instants
 
 
 def journey_states(profile: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -49,8 +51,10 @@ def active_journeys(profile: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def variant_text(state: dict[str, Any]) -> str | None:
     """The split variants chosen so far, as decisions and messages carry them:
     ``offer_test=ten`` (several: ``a=x,b=y``, by split name)."""
-    splits = state.get("splits") or {}
-    return ",".join(f"{k}={v}" for k, v in sorted(splits.items())) or None
+    splits = state.get("splits")
+    if not splits:
+        return None
+    return ",".join(f"{k}={v}" for k, v in sorted(splits.items()))
 
 
 def pick_variant(customer_id: str, journey_id: str, node: Node) -> str:
@@ -117,15 +121,17 @@ class _Walk:
             "entered": self.state.get("entered"),
             "how": reason or outcome,
         }
+        _compact(states, self.config, self.now, keep=self.journey.id)
 
     def wait(self, node: Node, due: datetime, **detail: Any) -> None:
         wait_id = stable_id(self.cid, self.journey.id, str(self.state["run"]), node.id)
+        due_at = _iso(due)
         self.plan.waits.append(
-            Wait(wait_id, self.journey.id, iso(self.now), iso(due), self.envelope)
+            Wait(wait_id, self.journey.id, _iso(self.now), due_at, self.envelope)
         )
         self.state["at"] = node.id
         self.state["wait"] = wait_id
-        self.note("waiting", None, node.id, until=iso(due), **detail)
+        self.note("waiting", None, node.id, until=due_at, **detail)
 
     def run(self, step: str | None) -> None:
         """Walk from ``step`` until a wait, an exit or the end."""
@@ -244,37 +250,54 @@ def _envelope(event: EventRef) -> dict[str, Any]:
     return event.to_envelope() if isinstance(event, Event) else event
 
 
+def admit(
+    profile: dict[str, Any],
+    trigger: CompiledTrigger,
+    envelope: dict[str, Any],
+    now: datetime,
+    plan: Plan,
+) -> bool:
+    """May the customer enter this journey now? Not while they walk it (``in_journey``), nor
+    inside its ``reentry`` window after they last entered (``reentry``): recorded as suppressed.
+    Asked before the gate (activity, audience, cooldown), as the cheaper and truer answer."""
+    journey: CompiledJourney = trigger.journey
+    old = (profile.get(STATE_KEY) or {}).get(journey.id)
+    if old is None:
+        return True
+    cid = str(profile["customer_id"])
+    if "done" not in old:
+        detail = {"step": old.get("at"), "entered_at": _iso_ts(old.get("entered"))}
+        plan.decisions.append(
+            _decision(cid, journey.id, now, SUPPRESS, "in_journey", envelope, detail)
+        )
+        return False
+    mode, after = journey.reentry
+    last = float(old.get("entered") or old["done"])
+    if mode == "once" or (mode == "after" and now.timestamp() < last + after):
+        detail = {"reentry": _reentry_text(trigger), "last_entered_at": _iso_ts(last)}
+        plan.decisions.append(
+            _decision(cid, journey.id, now, SUPPRESS, "reentry", envelope, detail)
+        )
+        return False
+    return True
+
+
 def enter(
     profile: dict[str, Any],
     view: dict[str, Any],
     trigger: CompiledTrigger,
     event: Event,
+    envelope: dict[str, Any],
     config: CompiledConfig,
     now: datetime,
     plan: Plan,
 ) -> None:
-    """The journey's ``when`` matched and its gate let the customer through: enter (unless
-    already in it, or inside its ``reentry`` window) and walk to the first wait."""
+    """The journey's ``when`` matched, :func:`admit` and the gate let the customer through:
+    enter, decide the control group, and walk to the first wait. ``envelope`` is the event's
+    (the messages and waits carry it)."""
     journey: CompiledJourney = trigger.journey
     cid = str(profile["customer_id"])
     states = journey_states(profile)
-    _compact(states, config, now)
-    old = states.get(journey.id)
-    if old is not None and "done" not in old:
-        detail = {"step": old.get("at"), "entered_at": _iso_ts(old.get("entered"))}
-        plan.decisions.append(
-            decision(cid, journey.id, now, SUPPRESS, "in_journey", event, detail=detail)
-        )
-        return
-    if old is not None:
-        mode, after = journey.reentry
-        last = float(old.get("entered") or old["done"])
-        if mode == "once" or (mode == "after" and now.timestamp() < last + after):
-            detail = {"reentry": _reentry_text(trigger), "last_entered_at": _iso_ts(last)}
-            plan.decisions.append(
-                decision(cid, journey.id, now, SUPPRESS, "reentry", event, detail=detail)
-            )
-            return
     holdout = config.settings.holdout
     held = holdout_reason(
         cid,
@@ -294,7 +317,7 @@ def enter(
     if held:
         state["holdout"] = held
     states[journey.id] = state
-    walk = _Walk(profile, view, trigger, state, event.to_envelope(), config, now, plan)
+    walk = _Walk(profile, view, trigger, state, envelope, config, now, plan)
     walk.note("entered", held, None, version=journey.hash)
     walk.run(journey.first)
 
@@ -416,12 +439,15 @@ def _finish_gone(
     }
 
 
-def _compact(states: dict[str, dict[str, Any]], config: CompiledConfig, now: datetime) -> None:
+def _compact(
+    states: dict[str, dict[str, Any]], config: CompiledConfig, now: datetime, keep: str = ""
+) -> None:
     """Drop finished journeys nothing needs any more: removed from the config, or past their
-    reentry window (``always``: at once; ``once``: kept)."""
+    reentry window (``always``: at once; ``once``: kept); ``keep`` (the one just finished) stays.
+    Run whenever a journey finishes, so the attribute never outgrows the config's journeys."""
     ts = now.timestamp()
     for journey_id, state in list(states.items()):
-        if "done" not in state:
+        if "done" not in state or journey_id == keep:
             continue
         trigger = config.triggers.get(journey_id)
         journey = trigger.journey if trigger is not None else None
@@ -434,8 +460,32 @@ def _compact(states: dict[str, dict[str, Any]], config: CompiledConfig, now: dat
             del states[journey_id]
 
 
+@lru_cache(maxsize=256)
 def _iso_ts(ts: Any) -> str | None:
     return iso(datetime.fromtimestamp(float(ts), UTC)) if ts is not None else None
+
+
+def _decision(
+    customer_id: str,
+    journey_id: str,
+    now: datetime,
+    outcome: str,
+    reason: str | None,
+    envelope: dict[str, Any],
+    detail: dict[str, Any],
+) -> Decision:
+    """A journey decision about the event of ``envelope`` (as ``gate.decision`` builds them;
+    this one is on the hot path of an event entering many journeys)."""
+    return Decision(
+        customer_id=customer_id,
+        trigger=journey_id,
+        at=_iso(now),
+        outcome=outcome,
+        reason=reason,
+        event_id=(envelope.get("detail") or {}).get("event_id") or envelope.get("id"),
+        event_type=envelope.get("detail-type"),
+        detail=detail,
+    )
 
 
 def _reentry_text(trigger: CompiledTrigger) -> str:
