@@ -235,3 +235,38 @@ def test_a_journey_edited_mid_flight_continues_at_the_same_step_or_exits(tmp_pat
         assert exited["at"] == "2027-03-05T12:00:00Z"
         assert sim.profiles()["gone"]["journeys"]["ask"]["how"] == "journey_changed"
     get_config.cache_clear()
+
+
+def test_validate_with_a_table_counts_the_customers_an_edit_affects(
+    tmp_path: Path, capsys: Any
+) -> None:
+    import os
+
+    from nudge.cli import main
+
+    messaged("w1", "w2")
+    config = make_config(tmp_path, **{"triggers/ask.yaml": ASK})
+    people = [customer(c, "2027-03-02T09:00:00Z") for c in ("w1", "w2", "w4")]
+    with Simulation(config, start=parse_time("2027-03-01T00:00:00Z")) as sim:
+        adds = [wishlist(c, "2027-03-02T12:00:00Z") for c in ("w1", "w2")]
+        sim.run([*people, *adds], until=parse_time("2027-03-02T13:00:00Z"))
+        table = os.environ["NUDGE_TABLE"]
+        # unchanged: nothing to say
+        assert main(["validate", str(config), "--table", table]) == 0
+        assert "changed" not in capsys.readouterr().out
+        # the step w1 and w2 wait at is renamed
+        (config / "triggers" / "ask.yaml").write_text(EDITED_GONE)
+        assert main(["validate", str(config), "--table", table]) == 0
+        out = capsys.readouterr().out
+        assert (
+            "triggers/ask.yaml:3:1: warning: steps: journey 'ask' changed while 2 customer(s) "
+            "were in it: 0 continue at the same step id; 2 wait at a step that is gone (wait (2)) "
+            "and will exit with journey_changed when it is due"
+        ) in out
+        # an edit that keeps the step: they continue, and --strict makes the warning fail CI
+        (config / "triggers" / "ask.yaml").write_text(EDITED_SAME)
+        assert main(["validate", str(config), "--table", table, "--strict"]) == 1
+        assert "2 continue at the same step id; 0 wait at a step that is gone and" in (
+            capsys.readouterr().out
+        )
+    get_config.cache_clear()

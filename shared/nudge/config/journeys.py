@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import time
 from typing import TYPE_CHECKING, Any
 
 from nudge.config import schema
+from nudge.config.load import ConfigError
 from nudge.config.targets import CancelTest, CompiledTrigger, Content
 from nudge.core.durations import seconds
 from nudge.core.events import ENGAGEMENT_TYPES
@@ -435,3 +436,48 @@ def compile_journey(
 ) -> CompiledJourney:
     """Compile ``t.steps`` (errors go to ``parent``)."""
     return JourneyCompiler(parent, t, src, base, firing).compile()
+
+
+def journey_changes(
+    config: Any, profiles: Iterable[dict[str, Any]], sources: dict[str, SourceFile]
+) -> list[ConfigError]:
+    """``nudge validate --table``: for each journey whose definition changed while customers
+    were in it (their state's hash differs), a warning with how many will continue at the same
+    step id and how many will exit ``journey_changed`` (their step is gone)."""
+    from nudge.core.journey import active_journeys
+
+    kept: dict[str, int] = {}
+    gone: dict[str, dict[str, int]] = {}
+    for profile in profiles:
+        for journey_id, state in active_journeys(profile).items():
+            trigger = config.triggers.get(journey_id)
+            journey = trigger.journey if trigger is not None else None
+            if journey is None or state.get("hash") == journey.hash:
+                continue
+            at = state.get("at")
+            if at in journey.nodes:
+                kept[journey_id] = kept.get(journey_id, 0) + 1
+            else:
+                steps = gone.setdefault(journey_id, {})
+                steps[str(at)] = steps.get(str(at), 0) + 1
+    out = []
+    for journey_id in sorted(set(kept) | set(gone)):
+        lost = gone.get(journey_id, {})
+        n_lost = sum(lost.values())
+        where = ", ".join(f"{step} ({n})" for step, n in sorted(lost.items()))
+        message = (
+            f"journey {journey_id!r} changed while {kept.get(journey_id, 0) + n_lost} customer(s) "
+            f"were in it: {kept.get(journey_id, 0)} continue at the same step id; {n_lost} wait "
+            "at a step that is gone"
+            + (f" ({where})" if where else "")
+            + " and will exit with journey_changed when it is due"
+        )
+        src = sources.get(journey_id)
+        if src is None:
+            out.append(ConfigError("?", 1, 1, "steps", message, "warning"))
+        else:
+            error = src.error(("steps",), message, key=True)
+            out.append(
+                ConfigError(error.file, error.line, error.column, error.key, message, "warning")
+            )
+    return out
