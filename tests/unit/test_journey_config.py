@@ -177,5 +177,22 @@ def test_journey_state_stays_one_small_entry_per_journey(tmp_path: Path) -> None
             view = refresh_view(profile, config, due)
             apply_plan(profile, decide_wake(profile, view, wait_id, config, due))
         assert list(profile[STATE_KEY]) == ["cart_rescue"]
-        assert set(profile[STATE_KEY]["cart_rescue"]) == {"done", "entered", "how"}
+        assert set(profile[STATE_KEY]["cart_rescue"]) <= {"done", "entered", "how", "splits"}
         assert profile[STATE_KEY]["cart_rescue"]["how"] in ("completed", "inactive")
+
+
+def test_a_winner_rule_is_accepted_with_a_warning_that_it_is_not_applied_yet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = RESCUE.replace(
+        "variants: {ten: 50, free_ship: 50}}",
+        "variants: {ten: 50, free_ship: 50}, winner: {metric: conversion, after: 500}}",
+    )
+    config = make_config(tmp_path, **{"triggers/cart_rescue.yaml": text})
+    code, out = _validate(config, capsys)
+    assert code == 0
+    assert (
+        f"triggers/cart_rescue.yaml:{_at(text, 'winner')}: warning: steps.5.split.winner: winner "
+        "is not applied to new entrants automatically yet"
+    ) in out
+    assert main(["validate", str(config), "--strict"]) == 1

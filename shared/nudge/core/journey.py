@@ -38,7 +38,7 @@ def journey_states(profile: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The customer's journey states by journey id (created empty when missing).
 
     A running journey: ``{run, at, hash, entered, wait, splits, holdout}``; a finished one is
-    compacted to ``{done, entered, how}`` (kept only while its ``reentry`` needs it)."""
+    compacted to ``{done, entered, how, splits}`` (kept only while its ``reentry`` needs it)."""
     states: dict[str, dict[str, Any]] = profile.setdefault(STATE_KEY, {})
     return states
 
@@ -116,11 +116,7 @@ class _Walk:
         if wait:
             self.plan.cancelled_waits.append(wait)
         states = journey_states(self.profile)
-        states[self.journey.id] = {
-            "done": self.now.timestamp(),
-            "entered": self.state.get("entered"),
-            "how": reason or outcome,
-        }
+        states[self.journey.id] = _finished(self.state, self.now, reason or outcome)
         _compact(states, self.config, self.now, keep=self.journey.id)
 
     def wait(self, node: Node, due: datetime, **detail: Any) -> None:
@@ -432,11 +428,16 @@ def _finish_gone(
     plan.decisions.append(
         decision(cid, journey_id, now, "exited", "inactive", envelope, detail=detail)
     )
-    journey_states(profile)[journey_id] = {
-        "done": now.timestamp(),
-        "entered": state.get("entered"),
-        "how": "inactive",
-    }
+    journey_states(profile)[journey_id] = _finished(state, now, "inactive")
+
+
+def _finished(state: dict[str, Any], now: datetime, how: str) -> dict[str, Any]:
+    """A finished walk, compacted: when it ended and how, when it began, its split variants
+    (what ``reentry`` and a split's tally need)."""
+    done: dict[str, Any] = {"done": now.timestamp(), "entered": state.get("entered"), "how": how}
+    if state.get("splits"):
+        done["splits"] = state["splits"]
+    return done
 
 
 def _compact(
