@@ -104,9 +104,7 @@ class _Walk:
         if variant:
             full["variant"] = variant
         self.plan.decisions.append(
-            decision(
-                self.cid, self.journey.id, self.now, outcome, reason, self.envelope, detail=full
-            )
+            _decision(self.cid, self.journey.id, self.now, outcome, reason, self.envelope, full)
         )
 
     def finish(self, outcome: str, reason: str | None, step: str | None, **detail: Any) -> None:
