@@ -196,3 +196,50 @@ def test_a_winner_rule_is_accepted_with_a_warning_that_it_is_not_applied_yet(
         "is not applied to new entrants automatically yet"
     ) in out
     assert main(["validate", str(config), "--strict"]) == 1
+
+
+def _walk_all(profile: dict, config: object, at: str) -> list[tuple[str, str | None]]:
+    """A cart at ``at``, then every wait it starts as the Scheduler fires them: the outcomes."""
+    when = parse_time(at)
+    cart = parse_event(
+        event(
+            "cart_updated",
+            "re",
+            at,
+            value=300.0,
+            items=[{"product_id": "p", "name": "Ring", "category": "jewelry", "price": 300.0}],
+        )
+    )
+    apply_event(profile, cart, config.history_seconds, when)  # type: ignore[attr-defined]
+    plan = decide(profile, refresh_view(profile, config, when), cart, config, when)  # type: ignore[arg-type]
+    apply_plan(profile, plan)
+    out = [(d.outcome, d.reason) for d in plan.decisions if d.trigger == "cart_rescue"]
+    while profile.get("waits"):
+        wait_id, wait = min(profile["waits"].items(), key=lambda w: w[1]["due_at"])
+        due = parse_time(wait["due_at"])
+        view = refresh_view(profile, config, due)  # type: ignore[arg-type]
+        woke = decide_wake(profile, view, wait_id, config, due)  # type: ignore[arg-type]
+        apply_plan(profile, woke)
+        out += [(d.outcome, d.reason) for d in woke.decisions if d.trigger == "cart_rescue"]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("reentry", "again"),
+    [("once", False), ("{after: 30d}", True), ("always", True)],
+)
+def test_reentry_once_after_and_always(tmp_path: Path, reentry: str, again: bool) -> None:
+    text = (
+        RESCUE.replace("\nenabled: false", "\nenabled: true")
+        .replace("reentry: {after: 30d}", f"reentry: {reentry}")
+        .replace('active: {from: "2027-02-01T00:00:00Z", until: "2027-02-15T00:00:00Z"}', "")
+    )
+    config = load_config(make_config(tmp_path, **{"triggers/cart_rescue.yaml": text}))
+    profile = new_profile("re")
+    first = _walk_all(profile, config, "2027-03-01T09:00:00Z")
+    assert first[0] == ("entered", None) and first[-1] == ("completed", None)
+    later = _walk_all(profile, config, "2027-04-05T09:00:00Z")  # 35 days after entering
+    if again:
+        assert later[0] == ("entered", None) and later[-1] == ("completed", None)
+    else:
+        assert later == [("suppressed", "reentry")]
