@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nudge.cli import main
-from nudge.config import load_config
+from nudge.config import CompiledConfig, load_config
 from nudge.config.compiled import compile_config
 from nudge.config.load import read_config
 from nudge.core.clock import parse_time
@@ -198,7 +198,7 @@ def test_a_winner_rule_is_accepted_with_a_warning_that_it_is_not_applied_yet(
     assert main(["validate", str(config), "--strict"]) == 1
 
 
-def _walk_all(profile: dict, config: object, at: str) -> list[tuple[str, str | None]]:
+def _walk_all(profile: dict, config: CompiledConfig, at: str) -> list[tuple[str, str | None]]:
     """A cart at ``at``, then every wait it starts as the Scheduler fires them: the outcomes."""
     when = parse_time(at)
     cart = parse_event(
@@ -210,15 +210,15 @@ def _walk_all(profile: dict, config: object, at: str) -> list[tuple[str, str | N
             items=[{"product_id": "p", "name": "Ring", "category": "jewelry", "price": 300.0}],
         )
     )
-    apply_event(profile, cart, config.history_seconds, when)  # type: ignore[attr-defined]
-    plan = decide(profile, refresh_view(profile, config, when), cart, config, when)  # type: ignore[arg-type]
+    apply_event(profile, cart, config.history_seconds, when)
+    plan = decide(profile, refresh_view(profile, config, when), cart, config, when)
     apply_plan(profile, plan)
     out = [(d.outcome, d.reason) for d in plan.decisions if d.trigger == "cart_rescue"]
     while profile.get("waits"):
         wait_id, wait = min(profile["waits"].items(), key=lambda w: w[1]["due_at"])
         due = parse_time(wait["due_at"])
-        view = refresh_view(profile, config, due)  # type: ignore[arg-type]
-        woke = decide_wake(profile, view, wait_id, config, due)  # type: ignore[arg-type]
+        view = refresh_view(profile, config, due)
+        woke = decide_wake(profile, view, wait_id, config, due)
         apply_plan(profile, woke)
         out += [(d.outcome, d.reason) for d in woke.decisions if d.trigger == "cart_rescue"]
     return out
