@@ -298,3 +298,36 @@ def test_a_journey_past_its_active_window_ends_for_customers_in_it(shop: Shop) -
             "how": "inactive",
         }
     }
+
+
+@pytest.mark.parametrize("backend", ["memory", "moto"])
+def test_the_journey_is_the_same_on_moto_and_in_memory(tmp_path: Path, backend: str) -> None:
+    from nudge.sim import Simulation
+
+    config = journey_config(tmp_path)
+    with Simulation(config, start=parse_time("2027-02-01T00:00:00Z"), backend=backend) as sim:
+        sim.run(
+            [customer("ignores", "2027-02-08T14:00:00Z"), cart("ignores")],
+            until=parse_time("2027-02-14T00:00:00Z"),
+        )
+        got = [
+            (d["at"], d["outcome"], d["reason"], d["detail"].get("step"))
+            for d in sim.decisions()
+            if d["trigger"] == "cart_rescue"
+        ]
+        mails = [(m["channel"], m["at"]) for m in sim.messages()]
+    assert mails == [("email", EMAIL_AT), ("sms", TEXT_AT), ("email", OFFER_AT)]
+    assert [g[1:] for g in got] == [
+        ("entered", None, None),
+        ("waiting", None, "wait1"),
+        ("waiting", None, "wait2"),
+        ("sent", None, "remind"),
+        ("branched", None, "wait2"),
+        ("branched", None, "follow_up"),
+        ("waiting", None, "wait3"),
+        ("sent", None, "text"),
+        ("split", None, "ab"),
+        ("waiting", None, "morning"),
+        ("completed", None, None),
+        ("sent", None, "offer"),
+    ]
