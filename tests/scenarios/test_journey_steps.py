@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from nudge.config import get_config
 from nudge.core.clock import parse_time
 from nudge.core.delivery import holdout_reason
@@ -270,3 +272,73 @@ def test_validate_with_a_table_counts_the_customers_an_edit_affects(
             capsys.readouterr().out
         )
     get_config.cache_clear()
+
+
+OFFER = """\
+id: offer
+when: {event: wishlist_added}
+steps:
+  - id: ab
+    split:
+      name: t
+      variants: {ten: 50, free_ship: 50}
+      winner: {metric: conversion, after: 5, min_lift_ci: 0}
+  - {id: offer, send: {channel: email, template: "offer_{{ split.t }}"}}
+"""
+
+
+def test_a_split_winner_found_by_the_daily_run_gets_every_new_entrant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nudge.config import load_config
+    from nudge.core.journey import pick_variant
+
+    # the daily run caches the table's size for an hour; keep that cache to this test
+    monkeypatch.setattr("nudge.flows.score._auto", {})
+
+    config = make_config(tmp_path, **{"triggers/offer.yaml": OFFER})
+    node = load_config(config).triggers["offer"].journey.nodes["ab"]
+    by_hash: dict[str, list[str]] = {"ten": [], "free_ship": []}
+    for i in range(200):
+        cid = f"s{i}"
+        if holdout_reason(cid, "x", 5, "2027", 0) is None:
+            by_hash[pick_variant(cid, "offer", node)].append(cid)
+    tens, ships = by_hash["ten"][:5], by_hash["free_ship"][:6]
+    late = ships[5]  # the hash says free_ship; it enters after the winner is known
+    first = [*tens, *ships[:5]]
+    setup = [customer(c, "2027-03-01T08:00:00Z") for c in [*first, late]]
+    adds = [wishlist(c, "2027-03-01T09:00:00Z") for c in first]
+    # every customer offered 10% off ordered the next day; nobody offered free shipping did
+    orders = [
+        event("order_placed", c, "2027-03-02T12:00:00Z", order_id=f"o-{c}", value=120.0)
+        for c in tens
+    ]
+    with Simulation(config, start=parse_time("2027-03-01T00:00:00Z"), daily=True) as sim:
+        sim.run([*setup, *adds, *orders], until=parse_time("2027-03-04T00:00:00Z"))
+        assert any(kind == "daily" for _, kind in sim.fired)  # the daily recompute ran
+        sim.run([wishlist(late, "2027-03-04T12:00:00Z")], until=parse_time("2027-03-05T00:00:00Z"))
+
+        splits = {
+            d["customer_id"]: d["detail"]
+            for d in sim.decisions()
+            if d["outcome"] == "split" and d["trigger"] == "offer"
+        }
+        assert {c: splits[c]["variant"] for c in first} == {
+            **{c: "t=ten" for c in tens},
+            **{c: "t=free_ship" for c in ships[:5]},
+        }
+        assert splits[late]["variant"] == "t=ten"  # the winner, not its hash
+        since = splits[late]["winner_since"]
+        assert "2027-03-02T00:00:00Z" < since < "2027-03-04T12:00:00Z"
+        [offer] = [m for m in sim.messages() if m["customer_id"] == late]
+        assert "10% off" in offer["subject"]
+
+        from nudge.aws import store
+
+        recorded = store.split_winners()["offer/t"]
+        assert recorded["variant"] == "ten" and recorded["at"] == since
+        why = recorded["why"]
+        assert why["metric"] == "conversion"
+        assert why["variants"]["ten"] == {"entered": 5, "converted": 5, "rate": 1.0}
+        assert why["variants"]["free_ship"] == {"entered": 5, "converted": 0, "rate": 0.0}
+        assert why["lift_over"]["free_ship"][1] > 0  # the interval's lower end

@@ -181,7 +181,7 @@ def test_journey_state_stays_one_small_entry_per_journey(tmp_path: Path) -> None
         assert profile[STATE_KEY]["cart_rescue"]["how"] in ("completed", "inactive")
 
 
-def test_a_winner_rule_is_accepted_with_a_warning_that_it_is_not_applied_yet(
+def test_a_winner_rule_is_valid_and_compiled_for_the_daily_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text = RESCUE.replace(
@@ -189,13 +189,10 @@ def test_a_winner_rule_is_accepted_with_a_warning_that_it_is_not_applied_yet(
         "variants: {ten: 50, free_ship: 50}, winner: {metric: conversion, after: 500}}",
     )
     config = make_config(tmp_path, **{"triggers/cart_rescue.yaml": text})
-    code, out = _validate(config, capsys)
-    assert code == 0
-    assert (
-        f"triggers/cart_rescue.yaml:{_at(text, 'winner')}: warning: steps.5.split.winner: winner "
-        "is not applied to new entrants automatically yet"
-    ) in out
-    assert main(["validate", str(config), "--strict"]) == 1
+    assert _validate(config, capsys) == (0, f"{config}: ok\n")
+    rule = load_config(config).winner_splits[("cart_rescue", "offer_test")]
+    assert (rule.metric, rule.after, rule.min_lift_ci) == ("conversion", 500, 0)
+    assert load_config(CONFIG).winner_splits == {}  # the sample's split has no rule
 
 
 def _walk_all(profile: dict, config: CompiledConfig, at: str) -> list[tuple[str, str | None]]:

@@ -50,6 +50,11 @@ class CompiledConfig:
     rfm_rules: list[dict[str, Any]] | None = None  # segments.yaml `rfm:`; None = standard map
     history_seconds: float = 90 * 86400
     journey_types: frozenset[str] = frozenset()  # events a journey's exit_if / wait_for reacts to
+    # journey splits with a `winner` rule: (journey, split) -> the rule
+    winner_splits: dict[tuple[str, str], schema.Winner] = field(default_factory=dict)
+    # the winners recorded so far ("<journey>/<split>" -> {variant, at, why}); set by the flows
+    split_winners: dict[str, dict[str, Any]] = field(default_factory=dict)
+    winners_read_at: float | None = None  # when the flows last read them (the simulated clock)
 
     def target(
         self, name: str, variant: int | None = None, step: str | None = None
@@ -416,6 +421,13 @@ class _Compiler:
         config.journey_types = frozenset(
             e for ct in triggers.values() if ct.journey is not None for e in ct.journey.listens
         )
+        config.winner_splits = {
+            (ct.id, name): node.split.winner
+            for ct in triggers.values()
+            if ct.journey is not None
+            for name, node in ct.journey.splits.items()
+            if node.split is not None and node.split.winner is not None
+        }
         config.campaigns = compile_campaigns(self, triggers)
         self.check_template_users()
         return config

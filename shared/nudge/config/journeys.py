@@ -294,15 +294,6 @@ class JourneyCompiler:
 
     def _split(self, node: Node, step: schema.Step) -> None:
         node.split = step.split
-        if step.split is not None and step.split.winner is not None:
-            error = self.src.error((*node.path, "split", "winner"), "", key=True)
-            message = (
-                "winner is not applied to new entrants automatically yet: the split keeps its "
-                "weights; read the rule's verdict in the lift report and edit the weights"
-            )
-            self.parent.errors.append(
-                ConfigError(error.file, error.line, error.column, error.key, message, "warning")
-            )
 
     def _branch(self, node: Node, step: schema.Step) -> None:
         assert step.branch is not None

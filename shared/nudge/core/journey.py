@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from nudge.core.clock import iso
+from nudge.core.clock import iso, parse_time
 from nudge.core.decisions import Decision, Message, Plan, Wait, stable_id
 from nudge.core.delivery import bucket, customer_zone, holdout_reason
 from nudge.core.durations import seconds
@@ -174,8 +174,14 @@ class _Walk:
         splits = self.state.setdefault("splits", {})
         name = node.split.name
         if name not in splits:
-            splits[name] = pick_variant(self.cid, self.journey.id, node)
-            self.note("split", None, node.id, split=name)
+            won = self.config.split_winners.get(f"{self.journey.id}/{name}")
+            entered = float(self.state.get("entered") or 0)
+            if won is not None and entered >= parse_time(won["at"]).timestamp():
+                splits[name] = won["variant"]  # entered after the split's winner was found
+                self.note("split", None, node.id, split=name, winner_since=won["at"])
+            else:
+                splits[name] = pick_variant(self.cid, self.journey.id, node)
+                self.note("split", None, node.id, split=name)
         return str(splits[name])
 
     def branch(self, node: Node) -> str | None:

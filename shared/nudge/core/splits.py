@@ -84,3 +84,22 @@ def pick_winner(
     if all(low > min_lift_ci for _, low, _ in lifts.values()):
         return Verdict(best, why)
     return Verdict(None, why)
+
+
+def add_to_tallies(
+    tallies: dict[str, dict[str, list[int]]],
+    profile: dict[str, Any],
+    splits: Iterable[tuple[str, str]],
+    window: float,
+) -> None:
+    """Count one customer into ``tallies`` (``"<journey>/<split>"`` -> variant -> [entered,
+    converted], plain JSON for a resumable run's state) for each of ``splits``."""
+    for journey_id, split in splits:
+        arms = split_tally((profile,), journey_id, split, window)
+        if not arms:
+            continue
+        into = tallies.setdefault(f"{journey_id}/{split}", {})
+        for variant, arm in arms.items():
+            counts = into.setdefault(variant, [0, 0])
+            counts[0] += arm.entered
+            counts[1] += arm.converted
