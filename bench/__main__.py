@@ -49,6 +49,7 @@ def main() -> int:
         api,
         concurrency,
         faults,
+        journeys,
         lift,
         limits,
         load,
@@ -60,6 +61,7 @@ def main() -> int:
 
     sections = [
         ("event path", core.run),
+        ("journeys (50 journeys of 6 steps)", journeys.run),
         ("message path", message_path.run),
         ("profile API", api.run),
         ("scoring", scoring.run),

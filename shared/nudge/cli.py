@@ -12,7 +12,16 @@ from typing import Any
 def _validate(args: argparse.Namespace) -> int:
     from nudge.config.whole import check_config
 
-    problems = sorted(check_config(args.config_dir), key=lambda p: (p.file, p.line, p.column))
+    problems = check_config(args.config_dir)
+    if getattr(args, "table", None) and not any(p.severity == "error" for p in problems):
+        import botocore.exceptions as boto_errors
+
+        try:
+            problems += _journey_changes(args.config_dir, args.table)
+        except (boto_errors.BotoCoreError, boto_errors.ClientError) as exc:
+            print(f"validate: reading table {args.table}: {exc}", file=sys.stderr)
+            return 1
+    problems = sorted(problems, key=lambda p: (p.file, p.line, p.column))
     for problem in problems:
         print(problem)
     errors = sum(p.severity == "error" for p in problems)
@@ -26,6 +35,33 @@ def _validate(args: argparse.Namespace) -> int:
         return 1
     print(f"{args.config_dir}: ok" + (f" ({warnings} warning(s))" if warnings else ""))
     return 0
+
+
+def _journey_changes(config_dir: str, table: str) -> list[Any]:
+    """Warnings for journeys edited while customers are in them, counted over the table's
+    profiles (one paged scan: an offline check, never the event path)."""
+    import os
+
+    from nudge.aws import store
+    from nudge.config import load_config
+    from nudge.config.journeys import journey_changes
+    from nudge.config.load import read_config
+    from nudge.env import reset_env
+
+    os.environ["NUDGE_TABLE"] = table
+    reset_env()
+    config = load_config(config_dir)
+    sources = {t.id: src for t, src in read_config(config_dir).triggers if t.steps is not None}
+
+    def profiles() -> Any:
+        key = None
+        while True:
+            items, key = store.scan_profiles(0, 1, key)
+            yield from (item["doc"] for item in items)
+            if key is None:
+                return
+
+    return journey_changes(config, profiles(), sources)
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -301,6 +337,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config_dir", nargs="?", default="config")
     p.add_argument(
         "--strict", action="store_true", help="fail on warnings too (CI: make lint uses it)"
+    )
+    p.add_argument(
+        "--table",
+        metavar="TABLE",
+        help="also count the customers of a deployment's table that an edited journey affects",
     )
     p.set_defaults(func=_validate)
     p = sub.add_parser(

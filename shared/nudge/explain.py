@@ -166,13 +166,15 @@ def _explain(args: Any) -> int:
         scope += f" since {since_time(since, now)}" if since else ""
         print(f"  nothing was decided{scope}: no trigger or campaign matched any of their events")
         return 0
-    for d in sorted(decisions, key=lambda d: d["at"]):
+    decisions = sorted(decisions, key=lambda d: (d["at"], (d.get("detail") or {}).get("seq", 0)))
+    for d in decisions:
         if d["outcome"] == CONVERTED:
             print(_conversion_line(d))
             continue
         reason = d.get("reason")
         detail = dict(d.get("detail") or {})
         because = detail.pop("because", None)
+        detail.pop("seq", None)
         why = f" ({reason}: {reason_words(reason)})" if reason else ""
         via = f" via {d['channel']}" if d.get("channel") else ""
         cause = f", on {d['event_type']} {d['event_id']}" if d.get("event_type") else ""
@@ -184,6 +186,11 @@ def _explain(args: Any) -> int:
         sent = messages.get(d.get("message_id") or "")
         if sent and d["outcome"] == "sent":
             print(f"      message to {sent['to']}: {sent.get('subject') or sent.get('text')!r}")
+    paths = journey_paths(decisions)
+    if paths:
+        print("  journeys (the path through each, one line per time they entered):")
+        for journey, line in paths:
+            print(f"    {journey}: {line}")
     return 0
 
 
@@ -200,3 +207,39 @@ def _conversion_line(d: dict[str, Any]) -> str:
         + f", credited to the message {touch} at {detail.get('touched_at')} "
         f"({detail.get('model', 'last_touch')})"
     )
+
+
+def journey_paths(decisions: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Each journey run of these decisions (in order) as one line: the steps the customer went
+    through, what each did, and how it ended (``entered -> wait1 (waited until ...) -> ...``)."""
+    journeys = {d.get("trigger") for d in decisions if d["outcome"] == "entered"}
+    runs: list[tuple[str, list[str]]] = []
+    current: dict[str, list[str]] = {}
+    for d in decisions:
+        journey = d.get("trigger")
+        if journey not in journeys:
+            continue
+        assert journey is not None
+        detail = d.get("detail") or {}
+        outcome, reason, step = d["outcome"], d.get("reason"), detail.get("step")
+        if outcome == "entered":
+            current[journey] = ["entered" + (f" (held out: {reason})" if reason else "")]
+            runs.append((journey, current[journey]))
+            continue
+        line = current.get(journey)
+        if line is None:
+            continue
+        if reason in ("in_journey", "reentry"):
+            line.append(f"(entered again at {d['at']}: not taken, {reason})")
+        elif outcome == "waiting":
+            line.append(f"{step} (waited until {detail.get('until')})")
+        elif outcome == "branched":
+            line.append(f"{step} [{detail.get('branch')} -> {detail.get('to')}]")
+        elif outcome == "split":
+            line.append(f"{step} [{detail.get('variant')}]")
+        elif outcome in ("exited", "completed"):
+            line.append(outcome + (f" ({reason})" if reason else ""))
+        elif step:
+            via = f" via {d['channel']}" if d.get("channel") else ""
+            line.append(f"{step} ({outcome}{f' {reason}' if reason else ''}{via})")
+    return [(journey, " -> ".join(line)) for journey, line in runs]

@@ -16,6 +16,7 @@ from nudge.config import schema
 from nudge.config.campaigns import compile_campaigns
 from nudge.config.fields import Catalogue, PathError, Shape, build_catalogue, resolve
 from nudge.config.history import history_policy
+from nudge.config.journeys import compile_journey
 from nudge.config.load import ConfigError, ConfigInvalid, RawConfig, SourceFile, read_config
 from nudge.config.targets import (
     CancelTest,
@@ -70,9 +71,21 @@ class CompiledConfig:
     rfm_rules: list[dict[str, Any]] | None = None  # segments.yaml `rfm:`; None = standard map
     history_seconds: float = 90 * 86400  # the longest any event type is kept (``history``)
     history: HistoryPolicy = field(default_factory=lambda: HistoryPolicy(_EVERYTHING))
+    journey_types: frozenset[str] = frozenset()  # events a journey's exit_if / wait_for reacts to
+    # journey splits with a `winner` rule: (journey, split) -> the rule
+    winner_splits: dict[tuple[str, str], schema.Winner] = field(default_factory=dict)
+    # the winners recorded so far ("<journey>/<split>" -> {variant, at, why}); set by the flows
+    split_winners: dict[str, dict[str, Any]] = field(default_factory=dict)
+    winners_read_at: float | None = None  # when the flows last read them (the simulated clock)
 
-    def target(self, name: str, variant: int | None = None) -> CompiledTrigger | None:
-        """The trigger, or the campaign variant, an outbox message belongs to."""
+    def target(
+        self, name: str, variant: int | None = None, step: str | None = None
+    ) -> CompiledTrigger | None:
+        """The trigger, the campaign variant or the journey send step (``step``, as the outbox
+        message names it) an outbox message belongs to."""
+        if step is not None:
+            journey = getattr(self.triggers.get(name), "journey", None)
+            return journey.send_target(step) if journey is not None else None
         if variant is None:
             return self.triggers.get(name)
         campaign = self.campaigns.get(name)
@@ -425,7 +438,7 @@ class _Compiler:
                 self.check_same_message(src, ("cancel_if", i), t.when.event, test.event)
             cancel.append(CancelTest(test.event, check, test.same_message))
         self.check_tiers(src, ("who",), t.who)
-        return CompiledTrigger(
+        compiled = CompiledTrigger(
             id=t.id,
             model=t,
             where=where,
@@ -441,6 +454,9 @@ class _Compiler:
             why_not=self.why_not(t.who),
             max_age=seconds(t.when.max_age) if t.when.max_age else None,
         )
+        if t.steps is not None:
+            compiled.journey = compile_journey(self, t, src, compiled, firing)
+        return compiled
 
     def run(self) -> CompiledConfig:
         raw = self.raw
@@ -492,6 +508,16 @@ class _Compiler:
         )
         config.history = history_policy(raw)
         config.history_seconds = config.history.seconds
+        config.journey_types = frozenset(
+            e for ct in triggers.values() if ct.journey is not None for e in ct.journey.listens
+        )
+        config.winner_splits = {
+            (ct.id, name): node.split.winner
+            for ct in triggers.values()
+            if ct.journey is not None
+            for name, node in ct.journey.splits.items()
+            if node.split is not None and node.split.winner is not None
+        }
         config.campaigns = compile_campaigns(self, triggers)
         self.check_template_users()
         return config

@@ -227,6 +227,93 @@ DOCS: dict[str, tuple[str, Any]] = {
         "{text: ...} or {template: NAME}",
         {"text": "Your cart is waiting. Reply STOP to opt out"},
     ),
+    "Trigger.steps": (
+        "A journey: steps walked one after another (wait, wait_until, wait_for, send, branch, "
+        "split, goto, exit); without steps the trigger sends one message",
+        [{"id": "wait1", "wait": "1h"}, {"id": "remind", "send": {"template": "cart_reminder"}}],
+    ),
+    "Trigger.exit_if": (
+        "Journeys: events that end the journey at any step (recorded exited / exit_if)",
+        [{"event": "order_placed"}],
+    ),
+    "Trigger.reentry": (
+        "Journeys: when a customer may enter again: always (after finishing, the default), "
+        "once, or {after: DURATION} since they last entered",
+        {"after": "30d"},
+    ),
+    "Step.id": ("The step's name, unique in the journey; decisions and goto use it", "remind"),
+    "Step.wait": ("Wait this long, then go on", "1h"),
+    "Step.wait_until": (
+        "Wait until a local time of day in the customer's time zone (else the shop's)",
+        {"local_time": "10:00", "days": ["mon", "tue", "wed", "thu", "fri"]},
+    ),
+    "Step.wait_for": (
+        "Wait for an event, or a timeout; each may lead to its own step",
+        {"event": "email_clicked", "same_journey": True, "timeout": "1d"},
+    ),
+    "Step.send": (
+        "Send a message (suppression, caps, quiet hours and consent apply)",
+        {"channel": "email", "template": "cart_reminder"},
+    ),
+    "Step.branch": (
+        "Arms tried in order: the first whose if holds is taken (else: true takes the rest)",
+        [{"if": {"segment": "vip"}, "goto": "offer"}, {"else": True}],
+    ),
+    "Step.split": (
+        "Split customers between variants by weight (stable per customer)",
+        {"name": "offer_test", "variants": {"ten": 50, "free_ship": 50}},
+    ),
+    "Step.goto": ("Continue at a later step (journeys only go forward)", "offer"),
+    "Step.exit": ("End the journey here (recorded exited / exit_step)", True),
+    "WaitUntil.local_time": ("The local time of day, 24-hour", "10:00"),
+    "WaitUntil.days": ("Only on these weekdays (default: any day)", ["mon", "tue", "wed"]),
+    "WaitFor.event": ("The event waited for", "email_clicked"),
+    "WaitFor.where": ("Conditions on that event", {"properties.link": {"contains": "/cart"}}),
+    "WaitFor.same_journey": (
+        "Only an engagement event about a message of this journey counts",
+        True,
+    ),
+    "WaitFor.timeout": ("How long to wait for it", "1d"),
+    "WaitFor.on_event": ("The step to go to when it happens (default: the next step)", "offer"),
+    "WaitFor.on_timeout": ("The step to go to on timeout (default: the next step)", "text"),
+    "SendStep.channel": ("email (default), sms or best", "email"),
+    "SendStep.template": (
+        "A template's name; may read the customer's split variant: offer_{{ split.NAME }}",
+        "cart_reminder",
+    ),
+    "SendStep.subject": ("Inline email subject (Jinja2)", _TEMPLATE),
+    "SendStep.html": ("Inline email HTML body (Jinja2; autoescaped)", "<p>Hi</p>"),
+    "SendStep.text": (
+        "Inline plain-text body or SMS text (Jinja2)",
+        "Your cart is waiting. Reply STOP to opt out",
+    ),
+    "SendStep.holdout": ("Percent of customers held out of this step only", 10),
+    "SplitStep.name": (
+        "The split's name: in decisions (variant) and templates (split.NAME)",
+        "offer_test",
+    ),
+    "SplitStep.variants": ("Variant name -> weight", {"ten": 50, "free_ship": 50}),
+    "SplitStep.winner": (
+        "Send every new entrant to the variant that clearly won (see docs/config.md)",
+        {"metric": "conversion", "after": 500, "min_lift_ci": 0},
+    ),
+    "Winner.metric": ("What wins: conversion (orders within the attribution window)", "conversion"),
+    "Winner.after": ("Decide only once this many customers went through each variant", 500),
+    "Winner.min_lift_ci": (
+        "The lower end of the winner's lift interval over every other variant must exceed this",
+        0,
+    ),
+    "BranchArm.if": (
+        "Customer conditions (segment, where, did, did_not with same_journey)",
+        {"segment": "vip"},
+    ),
+    "BranchArm.else": ("true: the arm taken when no if before it held (last arm)", True),
+    "BranchArm.goto": ("Continue at this later step", "offer"),
+    "BranchArm.steps": (
+        "Steps run for this arm, then the journey continues after the branch",
+        [{"id": "text", "send": {"channel": "sms", "text": "Reply STOP to opt out"}}],
+    ),
+    "Reentry.after": ("Enter again only this long after the last entry", "30d"),
     "Active.from": (
         "Active from this time (ISO 8601 with an offset, quoted)",
         "2027-02-01T00:00:00Z",
@@ -382,16 +469,20 @@ DURATIONS = {
     "IngestSettings.max_future",
     "IngestSettings.max_age",
     "When.max_age",
+    "Step.wait",
+    "WaitFor.timeout",
+    "Reentry.after",
 }
 TIMES = {"Active.from", "Active.until"}
-TIMES_OF_DAY = {"QuietHours.start", "QuietHours.end"}
-IDS = {"Trigger.id", "Campaign.id"}
-EVENTS = {"When.event", "EventTest.event", "Attribution.event"}
+TIMES_OF_DAY = {"QuietHours.start", "QuietHours.end", "WaitUntil.local_time"}
+IDS = {"Trigger.id", "Campaign.id", "Step.id"}
+EVENTS = {"When.event", "EventTest.event", "Attribution.event", "WaitFor.event"}
 CONDITIONS = {  # Model.property -> which paths its conditions start at
     "When.where": "event",
     "EventTest.where": "event",
     "Who.where": "profile",
     "Segment.where": "profile",
+    "WaitFor.where": "event",
 }
 HISTORY = {"Who.did", "Who.did_not"}
 OPERATOR_DOCS = {
@@ -468,6 +559,12 @@ def _condition_defs(cat: Catalogue) -> dict[str, Any]:
                 "minimum": 1,
                 "description": "how many (did only)",
                 "examples": [3],
+            },
+            "same_journey": {
+                "type": "boolean",
+                "description": "journey branches only: an engagement event about a message of "
+                "this journey since the customer entered it (event and where only)",
+                "examples": [True],
             },
         },
         "required": ["event"],

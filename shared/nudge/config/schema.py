@@ -324,6 +324,166 @@ class SmsContent(Strict):
         return self
 
 
+class WaitUntil(Strict):
+    """A journey step waiting for a local time of day (the customer's zone, else the shop's)."""
+
+    local_time: str
+    days: list[str] | None = None
+
+    @field_validator("local_time")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError(f"{value!r} is not a 24-hour time like '10:00'")
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("days needs at least one weekday (mon ... sun)")
+            from nudge.core.localtime import weekdays
+
+            weekdays(value)
+        return value
+
+
+class WaitFor(Strict):
+    """A journey step waiting for an event, or a timeout, each with its own next step."""
+
+    event: str
+    where: dict[str, Any] | None = None
+    same_journey: bool = False
+    timeout: str
+    on_event: str | None = None
+    on_timeout: str | None = None
+
+    _timeout = field_validator("timeout")(classmethod(lambda cls, v: _duration(v)))
+
+
+class SendStep(Strict):
+    """A journey step sending a message: a channel and a template or inline content."""
+
+    channel: Literal["email", "sms", "best"] = "email"
+    template: str | None = None
+    subject: str | None = None
+    html: str | None = None
+    text: str | None = None
+    holdout: float = Field(default=0, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _either(self) -> SendStep:
+        inline = self.subject or self.html or self.text
+        if bool(self.template) == bool(inline):
+            raise ValueError("send needs exactly one of template: NAME or inline subject/html/text")
+        if inline and self.channel == "email" and not (self.subject and (self.html or self.text)):
+            raise ValueError("an inline email needs subject and html or text")
+        if inline and self.channel in ("sms", "best") and not self.text:
+            raise ValueError(f"channel: {self.channel} needs text")
+        return self
+
+
+class Winner(Strict):
+    """When a split stops splitting: every new entrant gets the variant that clearly won."""
+
+    metric: Literal["conversion"] = "conversion"
+    after: int = Field(default=500, ge=1)
+    min_lift_ci: float = 0
+
+
+class SplitStep(Strict):
+    """A journey step splitting customers between named variants by weight."""
+
+    name: str
+    variants: dict[str, float]
+    winner: Winner | None = None
+
+    @field_validator("variants")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        if len(value) < 2:
+            raise ValueError("a split needs at least two variants")
+        for name, weight in value.items():
+            if not _ID.match(name):
+                raise ValueError(f"{name!r}: variant names use lowercase letters, digits, _ and -")
+            if weight <= 0:
+                raise ValueError(f"variant {name!r}: weights are positive numbers")
+        return value
+
+
+class BranchArm(Strict):
+    """One arm of a branch: ``if`` (customer conditions) or ``else: true``, then ``goto`` a
+    later step or run nested ``steps`` (then continue after the branch)."""
+
+    if_: Who | None = Field(default=None, alias="if")
+    else_: bool = Field(default=False, alias="else")
+    goto: str | None = None
+    steps: list[Step] | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> BranchArm:
+        if (self.if_ is None) == (not self.else_):
+            raise ValueError("each branch arm needs exactly one of if: {...} or else: true")
+        if self.goto and self.steps:
+            raise ValueError("a branch arm takes goto: STEP or steps: [...], not both")
+        return self
+
+
+STEP_KINDS = ("wait", "wait_until", "wait_for", "send", "branch", "split", "goto", "exit")
+
+
+class Step(Strict):
+    """One step of a journey (``steps:`` in a trigger): an id and exactly one step kind."""
+
+    id: str
+    wait: str | None = None
+    wait_until: WaitUntil | None = None
+    wait_for: WaitFor | None = None
+    send: SendStep | None = None
+    branch: list[BranchArm] | None = None
+    split: SplitStep | None = None
+    goto: str | None = None
+    exit: bool | None = None
+
+    _wait = field_validator("wait")(classmethod(lambda cls, v: None if v is None else _duration(v)))
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError(f"{value!r}: step ids use lowercase letters, digits, _ and -")
+        return value
+
+    @property
+    def kind(self) -> str:
+        """Which of :data:`STEP_KINDS` this step is."""
+        return next(k for k in STEP_KINDS if getattr(self, k) not in (None, False))
+
+    @model_validator(mode="after")
+    def _one(self) -> Step:
+        kinds = [k for k in STEP_KINDS if getattr(self, k) not in (None, False)]
+        if len(kinds) != 1:
+            raise ValueError(
+                f"step {self.id!r} needs exactly one of {', '.join(STEP_KINDS)}"
+                + (f" (has {', '.join(kinds)})" if kinds else "")
+            )
+        if self.branch is not None and not self.branch:
+            raise ValueError("branch needs at least one arm")
+        return self
+
+
+BranchArm.model_rebuild()
+
+
+class Reentry(Strict):
+    """When a customer who went through a journey may enter it again."""
+
+    after: str
+
+    _after = field_validator("after")(classmethod(lambda cls, v: _duration(v)))
+
+
 class Trigger(Strict):
     """triggers/*.yaml — one trigger per file."""
 
@@ -345,6 +505,9 @@ class Trigger(Strict):
     lane: Literal["marketing", "transactional"] = "marketing"
     topic: str | None = None
     cap_group: str | None = None
+    steps: list[Step] | None = None
+    exit_if: list[EventTest] = Field(default_factory=list)
+    reentry: Literal["once", "always"] | Reentry | None = None
 
     _durations = field_validator("wait", "cooldown", "expires")(
         classmethod(lambda cls, v: None if v is None else _duration(v))
@@ -359,6 +522,19 @@ class Trigger(Strict):
 
     @model_validator(mode="after")
     def _content(self) -> Trigger:
+        if self.steps is not None:
+            if not self.steps:
+                raise ValueError("steps needs at least one step")
+            extra = [k for k in ("wait", "email", "sms") if getattr(self, k) is not None]
+            extra += ["cancel_if"] if self.cancel_if else []
+            if extra:
+                raise ValueError(
+                    f"a journey (steps:) puts {', '.join(extra)} in its steps; use wait/send "
+                    "steps and exit_if instead"
+                )
+            return self
+        if self.exit_if or self.reentry is not None:
+            raise ValueError("exit_if and reentry belong to journeys (a trigger with steps:)")
         if self.channel == "email" and self.email is None:
             raise ValueError("channel: email needs an email: block")
         if self.channel == "sms" and self.sms is None:

@@ -84,6 +84,7 @@ class CompiledTrigger:
     # why a customer is outside `who`, in words (``not in segment vip: lifetime_value 320 < 500``)
     why_not: Callable[[Ctx], str | None] | None = None
     max_age: float | None = None  # seconds: older events do not fire it (None: wait + 24h)
+    journey: Any = None  # a trigger with steps: its CompiledJourney (nudge.config.journeys)
 
     @property
     def stale_after(self) -> float:

@@ -29,6 +29,7 @@ from nudge.core.gate import (
     inactive,
     lane_of,
 )
+from nudge.core.journey import admit, enter, on_event, on_wake
 from nudge.core.profile import history_id
 from nudge.core.rules import Ctx
 
@@ -222,6 +223,8 @@ def decide(
                         )
                     )
                     break
+    if event.type in config.journey_types and profile.get("journeys"):
+        on_event(profile, view, event, config, now, plan)  # before entering: a new run ignores it
     triggers = config.by_event.get(event.type)
     if not triggers:
         return plan
@@ -249,9 +252,14 @@ def decide(
             )
             continue
         envelope = envelope or event.to_envelope()
+        if trigger.journey is not None and not admit(profile, trigger, envelope, now, plan):
+            continue  # already walking it, or inside its reentry window
         stop = blocked(profile, view, trigger.id, trigger, event, now)
         if stop is not None:
             plan.decisions.append(stop)
+            continue
+        if trigger.journey is not None:
+            enter(profile, view, trigger, event, envelope, config, now, plan)
             continue
         if trigger.wait:
             channel, reason, detail = choose_channel(trigger, view, config)
@@ -315,6 +323,10 @@ def decide_wake(
         return plan  # already handled (cancelled, superseded, or a repeated wake-up)
     plan.cancelled_waits.append(wait_id)
     trigger = config.triggers.get(wait["trigger"])
+    removed_journey = trigger is None and wait["trigger"] in (profile.get("journeys") or {})
+    if removed_journey or (trigger is not None and trigger.journey is not None):
+        on_wake(profile, view, wait_id, wait, config, now, plan)
+        return plan
     event_env = wait["event"]
     if trigger is not None and inactive(trigger, now) is None:
         cancel = _cancelled_meanwhile(profile, trigger, wait_id, wait, now)

@@ -6,7 +6,18 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-OUTCOMES = ("sent", "scheduled", "cancelled", "held_out", "deferred", "suppressed", "failed")
+# a journey's own steps (docs/config.md#journeys); its sends use the outcomes of triggers
+JOURNEY_OUTCOMES = ("entered", "waiting", "branched", "split", "exited", "completed")
+OUTCOMES = (
+    "sent",
+    "scheduled",
+    "cancelled",
+    "held_out",
+    "deferred",
+    "suppressed",
+    "failed",
+    *JOURNEY_OUTCOMES,
+)
 
 # Every reason a decision can carry, in the words `nudge explain` and `nudge simulate --report`
 # print; docs/reference.md#decisions lists the same (a test keeps the two in step).
@@ -29,6 +40,12 @@ REASONS = {
     "provider_unavailable": "SES/SNS throttled or could not be reached; tried again minutes later",
     "stale": "the event was older than the trigger's window when it arrived (when.max_age, or "
     "wait + 24h)",
+    "step": "in this journey send step's control group (send.holdout)",
+    "in_journey": "already in this journey; a customer walks one journey once at a time",
+    "reentry": "went through this journey before, inside its reentry window (or reentry: once)",
+    "exit_if": "an event of the journey's exit_if happened; the journey ended there",
+    "exit_step": "the journey reached an exit step",
+    "journey_changed": "the journey was edited and the step the customer was at is gone",
 }
 
 
@@ -74,10 +91,16 @@ class Message:
     expires_at: str | None = None
     kind: str = "trigger"  # or "campaign"
     variant: int | None = None  # campaigns: index of the variant chosen
+    step: str | None = None  # journeys: the send step (``offer`` or ``offer:ten``)
+    split: str | None = None  # journeys: the split variants so far (``offer_test=ten``)
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain dict for storage."""
-        return asdict(self)
+        """Plain dict for storage (a trigger's or campaign's message has no journey keys)."""
+        out = asdict(self)
+        for key in ("step", "split"):
+            if out[key] is None:
+                del out[key]
+        return out
 
 
 @dataclass(slots=True)

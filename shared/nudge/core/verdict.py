@@ -112,7 +112,7 @@ def outranking(
     for other in pending:
         if other["message_id"] == message["message_id"] or parse_time(other["send_at"]) > horizon:
             continue
-        trigger = config.target(other["trigger"], other.get("variant"))
+        trigger = config.target(other["trigger"], other.get("variant"), other.get("step"))
         if (
             rank(other) < mine
             and lane_of(trigger) != TRANSACTIONAL  # never counted by the caps
@@ -139,7 +139,7 @@ def verdict(
         return Suppress("expired", {"expires_at": expires})
     if profile is None:
         return Suppress("audience", {"error": "no profile"})
-    trigger = config.target(message["trigger"], message.get("variant"))
+    trigger = config.target(message["trigger"], message.get("variant"), message.get("step"))
     why = inactive(trigger, now)  # the same check as when it fired, against the deployed config
     if trigger is None or why is not None:
         return Suppress("inactive", {"at_send_time": True, **(why or {})})

@@ -48,11 +48,23 @@ def envelope_field(read: Callable[[], Any]) -> Any:
         return None
 
 
+WINNERS_REFRESH = 300.0  # seconds between reads of the recorded split winners
+
+
 def current_config() -> CompiledConfig:
-    """The compiled config of this container (built on first use, not at import)."""
+    """The compiled config of this container (built on first use, not at import), with the
+    split winners recorded so far when it has a split with a ``winner`` rule (read at most
+    every ``WINNERS_REFRESH`` seconds: one GetItem, not one per event)."""
     from nudge.config import get_config
 
-    return get_config(get_env().config_dir)
+    config = get_config(get_env().config_dir)
+    if config.winner_splits:
+        at = clock_now().timestamp()
+        last = config.winners_read_at
+        if last is None or not 0 <= at - last < WINNERS_REFRESH:
+            config.split_winners = store.split_winners()
+            config.winners_read_at = at
+    return config
 
 
 def record_event(

@@ -100,6 +100,13 @@ def _decision(
     message: dict[str, Any], now: datetime, outcome: str, reason: str | None, **detail: Any
 ) -> Decision:
     event = message.get("event") or {}
+    if message.get("step"):  # a journey's send step, and its split variants (docs/reference.md)
+        step = {"step": str(message["step"]).partition(":")[0]}
+        detail = {
+            **step,
+            **({"variant": message["split"]} if message.get("split") else {}),
+            **detail,
+        }
     return Decision(
         customer_id=message["customer_id"],
         trigger=message["trigger"],

@@ -54,6 +54,7 @@ from nudge.aws.invoke import invoke_async
 from nudge.core.clock import iso, parse_time
 from nudge.core.clock import now as clock_now
 from nudge.core.decisions import Plan
+from nudge.core.durations import seconds
 from nudge.core.react import react
 from nudge.flows.common import current_config, update_customer
 from nudge.scoring.daily import (
@@ -374,12 +375,56 @@ class _Run:
                     self.count(failed=1)
                     continue
                 self.customer(item, row, scores)
+            page = self.split_page(items)  # counted with the cursor: a re-read page is not
             with self.lock:
                 cursor["key"], cursor["done"] = last, last is None
+                _merge_tallies(self.state.setdefault("splits", {}), page)
             if last is None:
                 return
             self.save()
             key = last
+
+    def split_page(self, items: list[dict[str, Any]]) -> dict[str, dict[str, list[int]]]:
+        """The journey splits with a ``winner`` rule, counted over one page of profiles."""
+        page: dict[str, dict[str, list[int]]] = {}
+        if not self.config.winner_splits:
+            return page
+        from nudge.core.splits import add_to_tallies
+
+        window = seconds(self.config.settings.attribution.window)
+        for item in items:
+            add_to_tallies(page, item["doc"], self.config.winner_splits, window)
+        return page
+
+    def record_winners(self) -> None:
+        """At the end of a run: each split whose ``winner`` rule now holds gets its winner
+        recorded (when and why), once; every new entrant is then sent to it."""
+        if not self.config.winner_splits:
+            return
+        from nudge.core.splits import Arm, pick_winner
+
+        recorded = store.split_winners()
+        tallies = self.state.get("splits") or {}
+        changed = False
+        for (journey_id, split), rule in sorted(self.config.winner_splits.items()):
+            key = f"{journey_id}/{split}"
+            if key in recorded:
+                continue
+            trigger = self.config.triggers[journey_id]
+            node = trigger.journey.splits[split]
+            arms = {v: Arm(*counts) for v, counts in (tallies.get(key) or {}).items()}
+            verdict = pick_winner(node.split.variants, arms, rule.after, rule.min_lift_ci)
+            if verdict.winner is None:
+                continue
+            recorded[key] = {
+                "variant": verdict.winner,
+                "at": iso(clock_now()),
+                "why": {"metric": rule.metric, **verdict.why},
+            }
+            changed = True
+            log.info("split winner", extra={"split": key, "variant": verdict.winner})
+        if changed:
+            store.save_split_winners(recorded)
 
     def customer(
         self, item: dict[str, Any], row: tuple[float, ...] | None, scores: dict[str, Any] | None
@@ -448,6 +493,17 @@ class _Run:
         )
 
 
+def _merge_tallies(
+    into: dict[str, dict[str, list[int]]], page: dict[str, dict[str, list[int]]]
+) -> None:
+    for key, arms in page.items():
+        target = into.setdefault(key, {})
+        for variant, (entered, converted) in arms.items():
+            counts = target.setdefault(variant, [0, 0])
+            counts[0] += entered
+            counts[1] += converted
+
+
 def _as_budget(budget: Budget | int | None) -> Budget:
     if isinstance(budget, Budget):
         return budget
@@ -511,6 +567,7 @@ def run_daily(
         if state["phase"] == "score":
             run.each_segment(run.score)
             if run.all_done():
+                run.record_winners()
                 state["phase"] = "done"
                 state["finished_at"] = iso(clock_now())
         run.save(release=True)

@@ -62,10 +62,11 @@ def from_table(table: str | None, config_dir: str | None = None) -> LiftInput:
     reset_env()
     try:
         found = sorted(
-            (sk[2:22], item["pk"]["S"], sk, d)
-            for item in store.scan_kind("decision")
-            for sk, d in store.item_decisions(item)  # one log item holds an event's decisions
-        ),
+            (
+                (sk[2:22], item["pk"]["S"], sk, d)
+                for item in store.scan_kind("decision")
+                for sk, d in store.item_decisions(item)  # one log item: an event's decisions
+            ),
             key=lambda f: f[:3],
         )
         decisions = [f[3] for f in found]

@@ -20,6 +20,11 @@ _OUTCOME_WORDS = {
     "sent": "the provider (SES/SNS) accepted the message",
     "scheduled": "a wait is running",
     "cancelled": "a cancel_if event came during the wait",
+    "entered": "the customer entered a journey",
+    "waiting": "a journey step is waiting (wait, wait_until, wait_for)",
+    "branched": "a journey branch took an arm, or a wait_for ended",
+    "split": "the customer was given a split variant",
+    "completed": "the customer walked the journey to its end",
 }
 # How a match ended, from its last decision: these outcomes end it, the others are still open.
 _FINAL = ("sent", "held_out", "cancelled", "suppressed", "failed")

@@ -90,6 +90,7 @@ from nudge.aws.store.runs import (
 )
 from nudge.aws.store.sources import SOURCE_OUTCOMES, add_source_counts, source_counts
 from nudge.aws.store.transactions import cancelled, commit, transaction
+from nudge.aws.store.winners import save_split_winners, split_winners
 
 __all__ = [
     "DECISION_TTL_DAYS",
@@ -148,9 +149,11 @@ __all__ = [
     "reserve_and_call",
     "run_chunks",
     "save_run",
+    "save_split_winners",
     "scan_kind",
     "scan_profiles",
     "source_counts",
+    "split_winners",
     "table",
     "table_item_count",
     "tombstone_delete",

@@ -39,16 +39,24 @@ DECISION_TTL_DAYS = 90
 
 
 def _uid(d: dict[str, Any]) -> str:
-    """The stable hash of one decision (its item's id when stored alone)."""
-    return stable_id(
+    """The stable hash of one decision (its item's id when stored alone). A journey's step is
+    part of it (two steps of one journey may decide alike in one instant), and its ``seq``
+    leads it so a journey's steps decided in one instant keep their order."""
+    detail = d.get("detail") or {}
+    step = (str(detail["step"]),) if detail.get("step") else ()
+    uid = stable_id(
         d.get("trigger") or "-",
         d["outcome"],
         d.get("reason") or "",
         d.get("event_id") or "",
         d.get("message_id") or "",
         d["at"],
+        *step,
         length=10,
     )
+    if "seq" in detail:
+        uid = f"{int(detail['seq']):03d}{uid[3:]}"
+    return uid
 
 
 def decision_item(decision: Decision) -> dict[str, Any]:
