@@ -273,7 +273,7 @@ def test_explain_prints_the_path_through_the_journey(shop: Shop, capsys: Any) ->
     )
     # the timeline names the reason in words, and never prints the ordering key
     assert "text (suppressed" not in out.split("journeys (")[0]
-    assert "(no_consent: no recorded consent for the channel)" in out
+    assert "(no_consent: no recorded consent for the channel, or the customer left" in out
     assert "seq =" not in out
 
 

@@ -7,7 +7,8 @@ each event type is kept only if one of them reads it, only as long as the longes
 back, and only with the properties they read:
 
 - ``did``/``did_not``: the event, for its ``within`` (``HISTORY_DEFAULT_SECONDS`` without one),
-  with the properties its ``where`` names;
+  with the properties its ``where`` names (and, for a journey's ``same_journey``, the
+  ``trigger`` and ``message_id`` that say which journey's message it was about);
 - a counted ``when``: the event, for ``count.within``, with ``when.where``'s and ``count.same``'s;
 - ``cancel_if``: the event, for the trigger's ``wait`` + 24 h, with its ``where``'s (and
   ``properties.message_id`` for ``same_message``);
@@ -106,7 +107,10 @@ def history_policy(raw: Any) -> HistoryPolicy:
     models += [t for t, _ in raw.triggers] + [c for c, _ in raw.campaigns]
     for model in models:
         for spec in _history_tests(model.model_dump(exclude_none=True)):
-            build.add(str(spec["event"]), _within(spec), condition_paths(spec.get("where")))
+            paths = condition_paths(spec.get("where"))
+            if spec.get("same_journey"):  # a journey's own messages: engagement names them
+                paths += ["properties.trigger", "properties.message_id"]
+            build.add(str(spec["event"]), _within(spec), paths)
     for trigger, _src in raw.triggers:
         count = trigger.when.count
         if count is not None:
