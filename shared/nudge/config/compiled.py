@@ -20,6 +20,7 @@ from nudge.config.templatecheck import Firing, Read, TemplateChecker, locate, te
 from nudge.config.typecheck import ConditionChecker
 from nudge.core.durations import seconds
 from nudge.core.events import ENGAGEMENT_TYPES
+from nudge.core.localtime import parse_hhmm
 from nudge.core.rules import (
     Check,
     Ctx,
@@ -48,6 +49,8 @@ class CompiledConfig:
     campaigns: dict[str, CompiledCampaign] = field(default_factory=dict)
     rfm_rules: list[dict[str, Any]] | None = None  # segments.yaml `rfm:`; None = standard map
     history_seconds: float = 90 * 86400
+    # segments.yaml `milestones:` name -> (profile field, threshold)
+    milestones: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     def target(self, name: str, variant: int | None = None) -> CompiledTrigger | None:
         """The trigger, or the campaign variant, an outbox message belongs to."""
@@ -59,8 +62,11 @@ class CompiledConfig:
         return campaign.variants[variant]
 
 
-def compile_who(who: schema.Who | list[schema.Who] | None, segments: set[str]) -> Check:
-    """Compile an audience (`who`) into one check over a profile context."""
+def compile_who(
+    who: schema.Who | list[schema.Who] | None, segments: set[str], zone: str = "UTC"
+) -> Check:
+    """Compile an audience (`who`) into one check over a profile context (date operators count
+    days in the customer's time zone, else ``zone``)."""
     items = who if isinstance(who, list) else ([who] if who else [])
     checks: list[Check] = []
     for i, item in enumerate(items):
@@ -85,7 +91,7 @@ def compile_who(who: schema.Who | list[schema.Who] | None, segments: set[str]) -
                 continue
             spec = value if name == "where" else {name: value}
             try:
-                checks.append(compile_condition(spec, audience=True))
+                checks.append(compile_condition(spec, audience=True, zone=zone))
             except RuleError as err:
                 path = err.path if name == "where" else err.path[1:]
                 raise RuleError((*prefix, name, *path), err.message) from None
@@ -144,7 +150,7 @@ class _Compiler:
         doc: Shape | None = None,
     ) -> Check:
         try:
-            check = compile_condition(spec, audience=audience)
+            check = compile_condition(spec, audience=audience, zone=self.raw.settings.timezone)
         except RuleError as err:
             self.fail(src, (*path, *err.path), err.message)
             return lambda c: False
@@ -156,7 +162,7 @@ class _Compiler:
 
     def who(self, src: SourceFile | None, path: tuple[Any, ...], who: Any) -> Check:
         try:
-            check = compile_who(who, self.segment_names)
+            check = compile_who(who, self.segment_names, self.raw.settings.timezone)
         except RuleError as err:
             self.fail(src, (*path, *err.path), err.message)
             return lambda c: False
@@ -354,6 +360,7 @@ class _Compiler:
             channel=t.channel,
             why_not=self.why_not(t.who),
             max_age=seconds(t.when.max_age) if t.when.max_age else None,
+            at_local=parse_hhmm(t.at_local_time) if t.at_local_time else None,
         )
 
     def run(self) -> CompiledConfig:
@@ -401,6 +408,7 @@ class _Compiler:
             cancel_types=cancel_types,
             content_blocks=blocks,
             rfm_rules=[r.model_dump() for r in raw.segments.rfm] if raw.segments.rfm else None,
+            milestones={n: (m.field, m.reaches) for n, m in raw.segments.milestones.items()},
         )
         config.campaigns = compile_campaigns(self, triggers)
         self.check_template_users()

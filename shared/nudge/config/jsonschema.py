@@ -158,6 +158,16 @@ DOCS: dict[str, tuple[str, Any]] = {
         "RFM segment names in order, first match wins (default: standard map)",
         [{"name": "Champions", "r": [4, 5], "f": [4, 5], "m": [4, 5]}],
     ),
+    "SegmentsFile.milestones": (
+        "Profile numbers crossing a threshold, announced once as milestone_reached",
+        {"tenth_order": {"field": "orders_count", "reaches": 10}},
+    ),
+    "Milestone.field": (
+        "The profile number: orders_count, lifetime_value, pltv or expected_orders_90d",
+        "orders_count",
+    ),
+    "Milestone.reaches": ("Crossed when the number is at least this", 10),
+    "Milestone.description": ("What the milestone means, for humans", "Tenth order"),
     "RfmRule.name": ("The RFM segment's name (profile rfm.segment)", "Champions"),
     "RfmRule.r": ("Recency score range, 1-5", [4, 5]),
     "RfmRule.f": ("Frequency score range, 1-5", [4, 5]),
@@ -193,6 +203,11 @@ DOCS: dict[str, tuple[str, Any]] = {
     "Trigger.who": (
         "Customer conditions (segment, not_segment, value_tier, where, did, did_not)",
         _WHO,
+    ),
+    "Trigger.at_local_time": (
+        "Send at this time of day in the customer's zone (the shop's if unknown); required "
+        "with when.event: daily",
+        "10:00",
     ),
     "Trigger.wait": ("Delay before sending; everything is checked again when it ends", "1h"),
     "Trigger.cancel_if": (
@@ -346,6 +361,12 @@ OPERATOR_DOCS = {
     "contains": "text contains a substring, or a list contains a member",
     "any_in": "a list shares at least one element with yours",
     "exists": "the field is present (true) or absent (false)",
+    "anniversary_in_days": (
+        "the date's next anniversary is this many local days away (0 = today; 02-29 is "
+        "celebrated on 02-28 in other years)"
+    ),
+    "days_since": "whole local days since the date: a number, or {gte: 30, lt: 60}",
+    "days_until": "whole local days until the date: a number, or {lte: 3}",
 }
 
 
@@ -371,6 +392,10 @@ def _condition_defs(cat: Catalogue) -> dict[str, Any]:
             value = {"type": "array"}
         elif op == "exists":
             value = {"type": "boolean"}
+        elif op == "anniversary_in_days":
+            value = {"type": "integer", "minimum": 0, "maximum": 365}
+        elif op in ("days_since", "days_until"):
+            value = {"type": ["number", "object"]}
         else:
             value = dict(scalar)
         ops[op] = {**value, "description": OPERATOR_DOCS[op], "examples": [_op_example(op)]}
@@ -477,6 +502,9 @@ def _op_example(op: str) -> Any:
         "contains": "/delivery",
         "eq": "USD",
         "ne": "USD",
+        "anniversary_in_days": 0,
+        "days_since": {"gte": 30},
+        "days_until": {"lte": 3},
     }.get(op, 150)
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from nudge.core.addresses import check_email
 from nudge.core.clock import parse_time
 from nudge.core.durations import parse_duration
+from nudge.core.localtime import parse_hhmm
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -211,6 +212,14 @@ class RfmRule(Strict):
         return self
 
 
+class Milestone(Strict):
+    """A profile number crossing a threshold, announced once as ``milestone_reached``."""
+
+    field: Literal["orders_count", "lifetime_value", "pltv", "expected_orders_90d"]
+    reaches: float = Field(gt=0)
+    description: str | None = None
+
+
 class SegmentsFile(Strict):
     """segments.yaml"""
 
@@ -220,6 +229,7 @@ class SegmentsFile(Strict):
         default=None,
         description="RFM segment names in order (first match wins); default: the standard map",
     )
+    milestones: dict[str, Milestone] = Field(default_factory=dict)
 
 
 class Active(Strict):
@@ -326,9 +336,26 @@ class Trigger(Strict):
     priority: int = 50
     holdout: float = Field(default=0, ge=0, le=100)
     expires: str | None = None
+    at_local_time: str | None = None
     channel: Literal["email", "sms", "best"] = "email"
     email: EmailContent | None = None
     sms: SmsContent | None = None
+
+    @field_validator("at_local_time")
+    @classmethod
+    def _local_time(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_hhmm(value)
+        return value
+
+    @model_validator(mode="after")
+    def _daily_needs_a_time(self) -> Trigger:
+        if self.when.event == "daily" and self.at_local_time is None:
+            raise ValueError(
+                'a trigger on the daily event needs at_local_time: "10:00" (the local time '
+                "its messages go out)"
+            )
+        return self
 
     _durations = field_validator("wait", "cooldown", "expires")(
         classmethod(lambda cls, v: None if v is None else _duration(v))

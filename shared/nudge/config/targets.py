@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import time
 from typing import Any
 
 from nudge.config import schema
@@ -57,6 +58,7 @@ class CompiledTrigger:
     # why a customer is outside `who`, in words (``not in segment vip: lifetime_value 320 < 500``)
     why_not: Callable[[Ctx], str | None] | None = None
     max_age: float | None = None  # seconds: older events do not fire it (None: wait + 24h)
+    at_local: time | None = None  # at_local_time: send at this local time (nudge.core.timed)
 
     @property
     def stale_after(self) -> float:

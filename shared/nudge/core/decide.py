@@ -27,6 +27,7 @@ from nudge.core.gate import (
     inactive,
 )
 from nudge.core.rules import Ctx
+from nudge.core.timed import wait_due
 
 if TYPE_CHECKING:  # the config package is heavy to import; decide only needs its types
     from nudge.config import CompiledConfig, CompiledTrigger
@@ -244,7 +245,7 @@ def decide(
         if stop is not None:
             plan.decisions.append(stop)
             continue
-        if trigger.wait:
+        if trigger.wait or trigger.at_local is not None:
             channel, reason, detail = choose_channel(trigger, view, config)
             if channel is None:
                 plan.decisions.append(
@@ -274,7 +275,7 @@ def decide(
                         )
                     )
             wait_id = stable_id(profile["customer_id"], trigger.id, event.id)
-            due = now + timedelta(seconds=trigger.wait)
+            due = wait_due(trigger, view, config, now)  # wait, then at_local_time if set
             plan.waits.append(Wait(wait_id, trigger.id, iso(now), iso(due), envelope))
             plan.decisions.append(
                 decision(
@@ -284,7 +285,11 @@ def decide(
                     "scheduled",
                     None,
                     event,
-                    detail={"wait": getattr(trigger.model, "wait", None), "due_at": iso(due)},
+                    detail={
+                        "wait": getattr(trigger.model, "wait", None),
+                        "due_at": iso(due),
+                        **_at_local(trigger),
+                    },
                 )
             )
             continue
@@ -358,6 +363,11 @@ def _cancel_detail(
     if test.same_message:
         detail["same_message"] = wait_message(wait)
     return detail
+
+
+def _at_local(trigger: CompiledTrigger) -> dict[str, Any]:
+    at = getattr(trigger.model, "at_local_time", None)
+    return {"at_local_time": at} if at else {}
 
 
 def _parse_ts(value: str) -> float:

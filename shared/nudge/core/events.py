@@ -174,6 +174,23 @@ class Detail(_Open):
     aliases: list[Id] = Field(default_factory=list, max_length=MAX_ALIASES)
 
 
+class ProductUpdateProps(_Priced):
+    """``product_updated``: the catalog's news about a product (price, stock, availability).
+    Only what changed need be sent; ``available`` false or ``inventory`` 0 is out of stock."""
+
+    product_id: Id
+    name: str | None = None
+    category: str | None = None
+    price: Amount | None = None
+    currency: Currency = None
+    inventory: int | None = None
+    available: bool | None = None
+    url: str | None = None
+    image_url: str | None = None
+    variant_id: _Id = None
+    sku: _Id = None
+
+
 PROPERTY_MODELS: dict[str, type[BaseModel]] = {
     "product_viewed": ProductProps,
     "page_viewed": PageProps,
@@ -210,6 +227,50 @@ class TierChangeProps(_Open):
     to: str | None = None
 
 
+class DailyProps(_Open):
+    """``daily``: the daily recompute found the customer due for a time-driven trigger; it
+    fires at the trigger's ``at_local_time`` on the customer's local ``date``."""
+
+    date: str
+    at_local_time: str
+
+
+class MilestoneProps(_Open):
+    """``milestone_reached``: a profile number crossed a milestone's threshold (once ever)."""
+
+    milestone: str
+    field: str
+    threshold: float
+    value: float | None = None
+
+
+class ReplenishmentProps(_Open):
+    """``replenishment_due``: the customer's supply of a product (or category) runs out in
+    ``lead_days``, by its typical re-order interval."""
+
+    product_id: str | None = None
+    category: str | None = None
+    name: str | None = None
+    interval_days: float
+    last_order_at: str
+    due_at: str
+    lead_days: float
+    basis: str  # "product", "category" or "configured"
+
+
+class CatalogNewsProps(_Open):
+    """``back_in_stock`` / ``price_dropped``: a product the customer viewed changed for them."""
+
+    product_id: str
+    name: str | None = None
+    price: float | None = None
+    previous_price: float | None = None
+    currency: str | None = None
+    url: str | None = None
+    image_url: str | None = None
+    viewed_at: str | None = None
+
+
 class EngagementProps(_Open):
     """What every engagement event carries about its message (docs/config.md)."""
 
@@ -244,6 +305,11 @@ OWN_PROPERTY_MODELS: dict[str, type[BaseModel]] = {
     "segment_entered": SegmentChangeProps,
     "segment_exited": SegmentChangeProps,
     "value_tier_changed": TierChangeProps,
+    "daily": DailyProps,
+    "milestone_reached": MilestoneProps,
+    "replenishment_due": ReplenishmentProps,
+    "back_in_stock": CatalogNewsProps,
+    "price_dropped": CatalogNewsProps,
     **{name: EngagementProps for name in ENGAGEMENT_TYPES},
     "email_clicked": ClickProps,
     "email_bounced": BounceProps,

@@ -55,6 +55,7 @@ from nudge.core.clock import iso, parse_time
 from nudge.core.clock import now as clock_now
 from nudge.core.decisions import Plan
 from nudge.core.react import react
+from nudge.core.timed import nightly_due, nightly_plan
 from nudge.flows.common import current_config, update_customer
 from nudge.scoring.daily import (
     UNREADABLE,
@@ -410,7 +411,9 @@ class _Run:
         """A dry run on the scanned document, then (only if something changes) the optimistic
         read-react-write of ``update_customer``."""
         self.count(scored=1)
-        if not would_change(item["doc"], scores, self.config, clock_now()):
+        moment = clock_now()
+        due = nightly_due(item["doc"], self.config, moment)  # time-driven triggers, no write
+        if not due and not would_change(item["doc"], scores, self.config, moment):
             self.count(unchanged=1)
             return
         customer_id = item["customer_id"]
@@ -430,6 +433,7 @@ class _Run:
             before = (list(profile.get("segments") or []), profile.get("value_tier"))
             moved = apply_scores(profile, mine, scored_at)
             plan = react(profile, config, now, cause=cause)
+            plan.merge(nightly_plan(profile, config, now))
             after = (list(profile.get("segments") or []), profile.get("value_tier"))
             if not moved and not plan and not plan.emit and after == before:
                 return None
