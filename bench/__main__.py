@@ -45,13 +45,25 @@ def main() -> int:
 
     results: dict[str, Any] = {}
     targets = dict(TARGETS)
-    from bench import api, concurrency, faults, limits, load, message_path, scoring, shop, simulate
+    from bench import (
+        api,
+        concurrency,
+        faults,
+        limits,
+        load,
+        message_path,
+        replenish,
+        scoring,
+        shop,
+        simulate,
+    )
 
     sections = [
         ("event path", core.run),
         ("message path", message_path.run),
         ("profile API", api.run),
         ("scoring", scoring.run),
+        ("replenishment (1M orders)", replenish.run),
         ("simulation", simulate.run),
         ("shop scale", shop.run),
         ("load (10,000-customer day on a moto server)", load.run),

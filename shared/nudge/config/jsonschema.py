@@ -130,6 +130,20 @@ DOCS: dict[str, tuple[str, Any]] = {
         "What ingest accepts by date (docs/sources.md, What ingest refuses)",
         {"max_future": "1h"},
     ),
+    "Settings.replenishment": (
+        "Per-product replenishment reminders (replenishment_due events); off when absent",
+        {"interval": "30d", "lead": "3d", "min_buyers": 5},
+    ),
+    "Replenishment.interval": (
+        "Re-order interval of a product with too few repeat buyers to measure (default 30d)",
+        "30d",
+    ),
+    "Replenishment.lead": ("How long before the supply runs out to remind (default 3d)", "3d"),
+    "Replenishment.min_buyers": (
+        "Customers with 2+ orders of a product needed to trust its median interval (default 5)",
+        5,
+    ),
+    "Replenishment.by": ("Remind per product (default) or per category", "product"),
     "IngestSettings.max_future": (
         "Events dated later than now + this are parked in the dead-letter queue (default 1h)",
         "1h",

@@ -136,6 +136,17 @@ class IngestSettings(Strict):
     )
 
 
+class Replenishment(Strict):
+    """Per-product replenishment reminders (docs/scoring.md, "Replenishment")."""
+
+    interval: str = "30d"
+    lead: str = "3d"
+    min_buyers: int = Field(default=5, ge=2)
+    by: Literal["product", "category"] = "product"
+
+    _durations = field_validator("interval", "lead")(classmethod(lambda cls, v: _duration(v)))
+
+
 class Settings(Strict):
     """settings.yaml"""
 
@@ -151,6 +162,7 @@ class Settings(Strict):
     attribution: Attribution = Field(default_factory=Attribution)
     unsubscribe: Unsubscribe | None = None
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    replenishment: Replenishment | None = None
     traits: list[str] = Field(
         default_factory=list,
         description="extension: custom trait names templates may use besides the standard ones",

@@ -19,6 +19,7 @@ from nudge.core.addresses import ADDRESS_ERRORS, check_address
 from nudge.core.clock import iso, parse_time
 from nudge.core.events import ENGAGEMENT_TYPES, Event
 from nudge.core.limits import json_size
+from nudge.core.replenish import record_purchases
 
 HISTORY_MAX = 200  # events kept for did/count/cancel_if
 SEEN_MAX = 300  # event ids remembered for duplicate detection
@@ -243,6 +244,7 @@ def _order(profile: dict[str, Any], props: dict[str, Any], when: str) -> None:
     orders.sort(key=lambda o: o["at"])
     if len(orders) > ORDERS_MAX:
         del orders[: len(orders) - ORDERS_MAX]
+    record_purchases(profile, props, when)  # per-product re-order intervals (core/replenish)
     profile["orders_count"] = int(profile.get("orders_count", 0)) + 1
     profile["lifetime_value"] = _money(profile.get("lifetime_value")) + _money(props["value"])
     profile["lifetime_value"] = _money(profile["lifetime_value"])

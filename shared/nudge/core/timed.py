@@ -15,22 +15,26 @@ local time, when everything (``who``, cooldown, consent, caps) is checked again,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from nudge.core.clock import iso
 from nudge.core.decisions import Plan, Wait, stable_id
 from nudge.core.delivery import customer_zone
+from nudge.core.durations import seconds
 from nudge.core.events import NUDGE_SOURCE, Event
 from nudge.core.gate import SUPPRESS, audience_ok, choose_channel, decision, inactive
 from nudge.core.localtime import next_local_time
 from nudge.core.profile import apply_event, is_duplicate, profile_view
+from nudge.core.replenish import due_reminders
 from nudge.core.rules import Ctx
 
 if TYPE_CHECKING:
     from nudge.config import CompiledConfig, CompiledTrigger
 
 DAILY = "daily"
+REPLENISHMENT = "replenishment_due"
 
 
 def wait_due(
@@ -111,14 +115,57 @@ def daily_plan(
     return plan
 
 
-def nightly_due(doc: dict[str, Any], config: CompiledConfig, now: datetime) -> bool:
-    """Has the daily recompute anything time-driven to do for this stored profile? A dry run on
-    the scanned document: no read, no write."""
-    if not config.by_event.get(DAILY) or doc.get("merged_into"):
+def replenishment_events(
+    profile: dict[str, Any],
+    config: CompiledConfig,
+    now: datetime,
+    intervals: Mapping[str, float],
+) -> list[Event]:
+    """The ``replenishment_due`` events the profile is due for now (``nudge.core.replenish``),
+    already recorded ones included (the caller skips those)."""
+    settings = config.settings.replenishment
+    if settings is None or not profile.get("purchases"):
+        return []
+    zone = customer_zone(profile, config.settings.timezone)
+    reminders = due_reminders(
+        profile,
+        intervals,
+        default_days=seconds(settings.interval) / 86400,
+        lead_days=seconds(settings.lead) / 86400,
+        by=settings.by,
+        now=now,
+        zone=zone,
+    )
+    return [
+        Event(
+            id=stable_id(profile["customer_id"], REPLENISHMENT, key),
+            type=REPLENISHMENT,
+            source=NUDGE_SOURCE,
+            time=now,
+            customer_id=profile["customer_id"],
+            properties=props,
+        )
+        for key, props in reminders
+    ]
+
+
+def nightly_due(
+    doc: dict[str, Any],
+    config: CompiledConfig,
+    now: datetime,
+    intervals: Mapping[str, float] | None = None,
+) -> bool:
+    """Has the daily recompute anything time-driven to do for this stored profile (a daily
+    trigger, a replenishment reminder)? A dry run on the scanned document: no read, no write."""
+    if doc.get("merged_into"):
+        return False
+    seen = set(doc.get("seen") or ())
+    if any(e.id not in seen for e in replenishment_events(doc, config, now, intervals or {})):
+        return True
+    if not config.by_event.get(DAILY):
         return False
     view = profile_view(doc, now, config.value_tiers)
     zone = customer_zone(view, config.settings.timezone)
-    seen = set(doc.get("seen") or ())
     for trigger, at in due_daily(view, config, now):
         day = at.astimezone(zone).date().isoformat()
         if stable_id(doc["customer_id"], DAILY, trigger.id, day) not in seen:
@@ -126,9 +173,27 @@ def nightly_due(doc: dict[str, Any], config: CompiledConfig, now: datetime) -> b
     return False
 
 
-def nightly_plan(profile: dict[str, Any], config: CompiledConfig, now: datetime) -> Plan:
-    """The time-driven work of the daily recompute for one profile read for its write."""
-    if not config.by_event.get(DAILY):
-        return Plan()
-    view = profile_view(profile, now, config.value_tiers)
-    return daily_plan(profile, view, config, now)
+def nightly_plan(
+    profile: dict[str, Any],
+    config: CompiledConfig,
+    now: datetime,
+    intervals: Mapping[str, float] | None = None,
+) -> Plan:
+    """The time-driven work of the daily recompute for one profile read for its write:
+    replenishment reminders recorded and decided on (and announced on the bus), then the
+    daily triggers scheduled."""
+    from nudge.core.decide import decide  # decide imports wait_due from here
+
+    plan = Plan()
+    view: dict[str, Any] | None = None
+    for event in replenishment_events(profile, config, now, intervals or {}):
+        if is_duplicate(profile, event):
+            continue
+        apply_event(profile, event, config.history_seconds, now)
+        view = profile_view(profile, now, config.value_tiers)
+        plan.merge(decide(profile, view, event, config, now))
+        plan.emit.append(event.to_envelope())
+    if config.by_event.get(DAILY):
+        view = profile_view(profile, now, config.value_tiers)
+        plan.merge(daily_plan(profile, view, config, now))
+    return plan
