@@ -122,3 +122,29 @@ email: {subject: "Hi", text: "Unsubscribe: {{ unsubscribe_url }}"}
         "anniversary_in_days counts days to or from a date, but orders_count is a number; use it "
         "on a date trait (traits.birthday) or a time (last_order_at)"
     ]
+
+
+def test_the_predicted_next_order_and_the_churn_band_are_usable_in_conditions(tmp_path):
+    from nudge.config.compiled import compile_config
+    from nudge.config.load import read_config
+    from tests.conftest import make_config
+
+    trigger = """\
+id: due_soon
+when: {event: daily}
+at_local_time: "09:30"
+who: {where: {next_order_expected_at: {days_until: {lte: 7}}, churn_risk: {in: [low, medium]}}}
+email: {subject: "New in", text: "Unsubscribe: {{ unsubscribe_url }}"}
+"""
+    config = make_config(tmp_path, **{"triggers/due_soon.yaml": trigger})
+    compiled, errors = compile_config(read_config(config))
+    assert errors == []
+    who = compiled.triggers["due_soon"].who
+    ctx = Ctx(
+        {"next_order_expected_at": "2027-03-08T12:00:00Z", "churn_risk": "low"},
+        (),
+        parse_time("2027-03-01T14:30:00Z").timestamp(),
+    )
+    assert who(ctx)
+    ctx.doc["churn_risk"] = "high"
+    assert not who(ctx)

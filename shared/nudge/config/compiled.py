@@ -51,6 +51,7 @@ class CompiledConfig:
     history_seconds: float = 90 * 86400
     # segments.yaml `milestones:` name -> (profile field, threshold)
     milestones: dict[str, tuple[str, float]] = field(default_factory=dict)
+    churn_cuts: tuple[float, float] = (0.3, 0.7)  # segments.yaml `churn_risk:` (high, medium)
 
     def target(self, name: str, variant: int | None = None) -> CompiledTrigger | None:
         """The trigger, or the campaign variant, an outbox message belongs to."""
@@ -409,6 +410,7 @@ class _Compiler:
             content_blocks=blocks,
             rfm_rules=[r.model_dump() for r in raw.segments.rfm] if raw.segments.rfm else None,
             milestones={n: (m.field, m.reaches) for n, m in raw.segments.milestones.items()},
+            churn_cuts=(raw.segments.churn_risk.high, raw.segments.churn_risk.medium),
         )
         config.campaigns = compile_campaigns(self, triggers)
         self.check_template_users()

@@ -176,6 +176,12 @@ DOCS: dict[str, tuple[str, Any]] = {
         "Profile numbers crossing a threshold, announced once as milestone_reached",
         {"tenth_order": {"field": "orders_count", "reaches": 10}},
     ),
+    "SegmentsFile.churn_risk": (
+        "Cut points on p_alive for the churn_risk profile field (default 0.3 and 0.7)",
+        {"high": 0.3, "medium": 0.7},
+    ),
+    "ChurnRisk.high": ("p_alive below this: churn_risk high (default 0.3)", 0.3),
+    "ChurnRisk.medium": ("p_alive below this (and not high): medium; else low (default 0.7)", 0.7),
     "Milestone.field": (
         "The profile number: orders_count, lifetime_value, pltv or expected_orders_90d",
         "orders_count",

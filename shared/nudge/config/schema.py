@@ -232,6 +232,19 @@ class Milestone(Strict):
     description: str | None = None
 
 
+class ChurnRisk(Strict):
+    """Cut points on ``p_alive`` for the ``churn_risk`` profile field."""
+
+    high: float = Field(default=0.3, gt=0, lt=1)
+    medium: float = Field(default=0.7, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _order(self) -> ChurnRisk:
+        if self.high > self.medium:
+            raise ValueError("high must be at most medium (p_alive below high is high risk)")
+        return self
+
+
 class SegmentsFile(Strict):
     """segments.yaml"""
 
@@ -242,6 +255,7 @@ class SegmentsFile(Strict):
         description="RFM segment names in order (first match wins); default: the standard map",
     )
     milestones: dict[str, Milestone] = Field(default_factory=dict)
+    churn_risk: ChurnRisk = Field(default_factory=ChurnRisk)
 
 
 class Active(Strict):

@@ -59,6 +59,8 @@ PROFILE_FIELDS: dict[str, str] = {
     "rfm": "rfm",
     "pltv": "number",
     "p_alive": "number",
+    "churn_risk": "string",
+    "next_order_expected_at": "time",
     "expected_orders_90d": "number",
     "preferred_channel": "string",
     "scored_at": "time",

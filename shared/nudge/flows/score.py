@@ -416,7 +416,7 @@ class _Run:
             if present:
                 from nudge.scoring.recompute import score_rows
 
-                scored = iter(score_rows(model, present, rules))
+                scored = iter(score_rows(model, present, rules, self.config.churn_cuts))
             for item, row in zip(items, rows, strict=True):
                 scores = next(scored) if row else None
                 if not self.budget.take():
@@ -480,7 +480,11 @@ class _Run:
             if fresh != row:  # an order or refund since the scan: score what is there now
                 from nudge.scoring.recompute import score_rows
 
-                mine = score_rows(model, [fresh], _rfm_rules(config))[0] if fresh else None
+                mine = (
+                    score_rows(model, [fresh], _rfm_rules(config), config.churn_cuts)[0]
+                    if fresh
+                    else None
+                )
             before = (list(profile.get("segments") or []), profile.get("value_tier"))
             moved = apply_scores(profile, mine, scored_at)
             plan = react(profile, config, now, cause=cause)
