@@ -130,6 +130,22 @@ DOCS: dict[str, tuple[str, Any]] = {
         "What ingest accepts by date (docs/sources.md, What ingest refuses)",
         {"max_future": "1h"},
     ),
+    "Settings.catalog": (
+        "back_in_stock and price_dropped for customers who viewed a product; off when absent",
+        {"window": "30d", "max_fanout": 10000},
+    ),
+    "CatalogSettings.window": (
+        "Customers who viewed (or wishlisted) the product within this hear of it (default 30d)",
+        "30d",
+    ),
+    "CatalogSettings.max_fanout": (
+        "At most this many customers hear of one change of one product (default 10000)",
+        10000,
+    ),
+    "CatalogSettings.watch": (
+        "Events that make a customer watch a product (properties.product_id, .price)",
+        ["product_viewed", "wishlist_added"],
+    ),
     "Settings.replenishment": (
         "Per-product replenishment reminders (replenishment_due events); off when absent",
         {"interval": "30d", "lead": "3d", "min_buyers": 5},

@@ -136,6 +136,16 @@ class IngestSettings(Strict):
     )
 
 
+class CatalogSettings(Strict):
+    """Back-in-stock and price-drop news for watchers (docs/config.md, "Catalog events")."""
+
+    window: str = "30d"
+    max_fanout: int = Field(default=10_000, ge=1)
+    watch: list[str] = Field(default_factory=lambda: ["product_viewed", "wishlist_added"])
+
+    _durations = field_validator("window")(classmethod(lambda cls, v: _duration(v)))
+
+
 class Replenishment(Strict):
     """Per-product replenishment reminders (docs/scoring.md, "Replenishment")."""
 
@@ -163,6 +173,7 @@ class Settings(Strict):
     unsubscribe: Unsubscribe | None = None
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     replenishment: Replenishment | None = None
+    catalog: CatalogSettings | None = None
     traits: list[str] = Field(
         default_factory=list,
         description="extension: custom trait names templates may use besides the standard ones",

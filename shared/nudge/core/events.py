@@ -176,9 +176,12 @@ class Detail(_Open):
 
 class ProductUpdateProps(_Priced):
     """``product_updated``: the catalog's news about a product (price, stock, availability).
-    Only what changed need be sent; ``available`` false or ``inventory`` 0 is out of stock."""
+    Only what changed need be sent; ``available`` false or ``inventory`` 0 is out of stock.
+    About no customer: ``detail.customer_id`` may be left out. From Shopify's
+    ``inventory_levels/update`` it names the ``inventory_item_id`` (and ``location_id``) instead
+    of the product, which nudge looks up (``inventory_item_ids`` of a ``products/update``)."""
 
-    product_id: Id
+    product_id: Id | None = None
     name: str | None = None
     category: str | None = None
     price: Amount | None = None
@@ -189,10 +192,14 @@ class ProductUpdateProps(_Priced):
     image_url: str | None = None
     variant_id: _Id = None
     sku: _Id = None
+    inventory_item_id: _Id = None
+    location_id: _Id = None
+    inventory_item_ids: list[str] = Field(default_factory=list, max_length=MAX_ITEMS)
 
 
 PROPERTY_MODELS: dict[str, type[BaseModel]] = {
     "product_viewed": ProductProps,
+    "product_updated": ProductUpdateProps,
     "page_viewed": PageProps,
     "cart_updated": CartProps,
     "checkout_started": CartProps,
@@ -201,6 +208,9 @@ PROPERTY_MODELS: dict[str, type[BaseModel]] = {
     "consent_updated": ConsentProps,
 }
 NATIVE_TYPES = (*PROPERTY_MODELS, "customer_updated")
+# events about the catalog, not a customer: ingest hands them to nudge.flows.catalog
+CATALOG_TYPES = ("product_updated",)
+CATALOG_CUSTOMER = "catalog"  # the customer_id a catalog event stands under
 # what nudge records itself about its messages (docs/config.md, "Engagement events"): each has
 # properties.message_id, trigger and channel, and is decided on in the pass that records it
 ENGAGEMENT_TYPES = (
@@ -438,6 +448,8 @@ def parse_event(raw: Any, allowed_sources: list[str] | None = None) -> Event:
             f"time {raw.get('time')!r:.64} is not ISO 8601 with an offset"
         ) from None
     detail = json_object(raw.get("detail"), "detail")
+    if not detail.get("customer_id") and detail_type in CATALOG_TYPES:
+        detail = {**detail, "customer_id": CATALOG_CUSTOMER}
     if not detail.get("customer_id"):
         raise MalformedEvent("detail.customer_id is missing")
     check_values(detail, "detail")
