@@ -146,3 +146,45 @@ def test_shopify_products_update_and_inventory_levels_update_as_published(tmp_pa
         sent = [m for m in sim.messages() if m["trigger"] == "restock"]
     assert got == [("ann", "restock", "2027-03-04")]
     assert sent[0]["subject"] == "Example T-Shirt is back"
+
+
+SUGGEST = """\
+id: suggest
+when: {event: page_viewed}
+channel: email
+email:
+  subject: "Still looking?"
+  text: "{% for p in recommendations.recently_viewed %}{{ p.name }} ({{ p.price }}); {% endfor %}\
+Unsubscribe: {{ unsubscribe_url }}"
+"""
+
+
+def test_templates_list_recently_viewed_products_newest_first_without_those_bought_since(
+    tmp_path,
+):
+    config = make_config(tmp_path, **{"triggers/suggest.yaml": SUGGEST})
+
+    def seen(pid: str, name: str, at: str, price: float) -> dict[str, Any]:
+        return event("product_viewed", "ann", at, product_id=pid, name=name, price=price)
+
+    bought = event(
+        "order_placed",
+        "ann",
+        "2027-03-01T10:30:00Z",
+        order_id="o-1",
+        value=40.0,
+        items=[{"product_id": "p-2", "name": "Candle", "price": 40.0, "quantity": 1}],
+    )
+    events = [
+        customer("ann", "2027-03-01T09:00:00Z"),
+        seen("p-1", "Pendant", "2027-03-01T10:00:00Z", 185.0),
+        seen("p-2", "Candle", "2027-03-01T10:05:00Z", 40.0),
+        seen("p-1", "Pendant", "2027-03-01T10:10:00Z", 185.0),
+        seen("p-3", "Perfume", "2027-03-01T10:15:00Z", 95.0),
+        bought,
+        event("page_viewed", "ann", "2027-03-01T11:00:00Z"),
+    ]
+    with Simulation(config, start=parse_time("2027-03-01T00:00:00Z")) as sim:
+        sim.run(events, until=parse_time("2027-03-01T12:00:00Z"))
+        [text] = [m["text"] for m in sim.messages() if m["trigger"] == "suggest"]
+    assert text.startswith("Perfume (95.0); Pendant (185.0); Unsubscribe:")

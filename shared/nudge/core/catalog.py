@@ -15,7 +15,7 @@ stock or got cheaper, and which watcher hears of it (docs/config.md, "Catalog ev
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from nudge.core.clock import parse_time
@@ -95,4 +95,36 @@ def news_for(
         if saw > now_at:  # they saw it dearer than it is now
             props = {**base, "previous_price": saw}
             out.append(("price_dropped", f"{product_id}@{now_at:g}", props))
+    return out
+
+
+RECENT_MAX = 4
+RECENT_FIELDS = ("product_id", "name", "category", "price", "currency", "url", "image_url")
+
+
+def recently_viewed(view: Mapping[str, Any], limit: int = RECENT_MAX) -> list[dict[str, Any]]:
+    """Templates' ``recommendations.recently_viewed``: the products the customer viewed, newest
+    first, each once, leaving out those bought since the view (``purchases``), at most
+    ``limit``; each with its ``product_viewed`` fields and ``viewed_at``."""
+    bought = {
+        key[2:]: entry[1]
+        for key, entry in (view.get("purchases") or {}).items()
+        if key.startswith("p:") and isinstance(entry, list) and len(entry) > 1
+    }
+    out: list[dict[str, Any]] = []
+    done: set[str] = set()
+    for entry in reversed(view.get("history") or ()):
+        if entry.get("type") != "product_viewed":
+            continue
+        props = entry.get("properties") or {}
+        product = props.get("product_id")
+        if product in (None, "") or str(product) in done:
+            continue
+        done.add(str(product))
+        at = datetime.fromtimestamp(float(entry["ts"]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if str(bought.get(str(product), "")) >= at:
+            continue  # bought since they looked at it
+        out.append({**{k: props[k] for k in RECENT_FIELDS if k in props}, "viewed_at": at})
+        if len(out) >= limit:
+            break
     return out
