@@ -80,7 +80,13 @@ def test_a_repeated_daily_run_schedules_nothing_twice(tmp_path):
         outcomes = sorted(
             (d["outcome"], d["at"]) for d in sim.decisions() if d["trigger"] == "birthday"
         )
+        from tests.scenarios.test_daily_recompute import stored_profiles
+
+        bob = stored_profiles(sim)["bob"]
     assert first["written"] == 1 and again["written"] == 0
+    # the daily event is nudge's, not something Bob did in the shop
+    assert [h["type"] for h in bob["history"]] == ["customer_updated", "daily", "message_sent"]
+    assert bob["last_seen_at"] == "2027-02-24T09:00:00Z"
     assert outcomes == [("scheduled", "2027-03-01T08:00:00Z"), ("sent", "2027-03-01T15:01:00Z")]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from nudge.core import clock
 from nudge.core.addresses import ADDRESS_ERRORS, check_address
 from nudge.core.clock import iso, parse_time
-from nudge.core.events import ENGAGEMENT_TYPES, Event
+from nudge.core.events import ENGAGEMENT_TYPES, NUDGE_SOURCE, Event
 from nudge.core.limits import json_size
 from nudge.core.replenish import record_purchases
 
@@ -132,8 +132,9 @@ def apply_event(
     is what history is trimmed against."""
     _remember(profile, event, history_seconds, now or clock.now())
     when = iso(event.time)
-    # what nudge records about its own messages is not the customer being seen in the shop
-    seen = event.type not in ENGAGEMENT_TYPES
+    # what nudge records about its own messages, or derives itself (segment changes, daily,
+    # replenishment, catalog news), is not the customer being seen in the shop
+    seen = event.type not in ENGAGEMENT_TYPES and event.source != NUDGE_SOURCE
     if seen and (not profile.get("last_seen_at") or when > profile["last_seen_at"]):
         profile["last_seen_at"] = when
     traits_in = _checked_addresses(profile, event.traits or {}, when)
