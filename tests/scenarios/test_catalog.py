@@ -188,3 +188,25 @@ def test_templates_list_recently_viewed_products_newest_first_without_those_boug
         sim.run(events, until=parse_time("2027-03-01T12:00:00Z"))
         [text] = [m["text"] for m in sim.messages() if m["trigger"] == "suggest"]
     assert text.startswith("Perfume (95.0); Pendant (185.0); Unsubscribe:")
+
+
+def test_an_erased_customer_no_longer_watches_and_hears_of_no_restock(tmp_path):
+    from nudge.aws import store
+    from nudge.flows import privacy
+
+    events = [
+        customer("ann", "2027-03-01T09:00:00Z"),
+        customer("eve", "2027-03-01T09:00:00Z"),
+        product("2027-03-01T09:30:00Z", price=185.0, inventory=0),
+        view("ann", "2027-03-01T10:00:00Z", 185.0),
+        view("eve", "2027-03-01T10:05:00Z", 185.0),
+    ]
+    with Simulation(catalog_config(tmp_path), start=parse_time("2027-03-01T00:00:00Z")) as sim:
+        sim.run(events, until=parse_time("2027-03-01T11:00:00Z"))
+        assert {w["customer_id"] for w in store.watchers("p-101", 10)} == {"ann", "eve"}
+        assert privacy.erase_customer("ann") is not None
+        assert [w["customer_id"] for w in store.watchers("p-101", 10)] == ["eve"]
+        sim.run(
+            [product("2027-03-02T12:00:00Z", inventory=5)], until=parse_time("2027-03-03T00:00:00Z")
+        )
+        assert news(sim) == [("eve", "restock", "2027-03-02")]

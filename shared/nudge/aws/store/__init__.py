@@ -39,6 +39,7 @@ from nudge.aws.store.catalog import (
     inventory_item_put,
     product_of_inventory_item,
     put_product,
+    watch_keys,
     watch_put,
     watchers,
 )
@@ -156,6 +157,7 @@ __all__ = [
     "tombstone_delete",
     "transaction",
     "unclaim",
+    "watch_keys",
     "watch_put",
     "watchers",
 ]

@@ -79,6 +79,15 @@ def watch_put(
     return {"Put": {"TableName": table(), "Item": item}}
 
 
+def watch_keys(product_ids: list[str], customer_ids: list[str]) -> list[dict[str, Any]]:
+    """Keys of the watch items these customers may hold on these products (erasure)."""
+    return [
+        {"pk": _s(f"PRODUCT#{product}"), "sk": _s(f"W#{customer}")}
+        for product in dict.fromkeys(product_ids)
+        for customer in dict.fromkeys(customer_ids)
+    ]
+
+
 def watchers(product_id: str, limit: int) -> list[dict[str, Any]]:
     """Up to ``limit`` watchers of the product (``customer_id``, ``viewed_at``, ``price``), by
     a Query on its partition, page by page; expired ones may still be among them (DynamoDB's
