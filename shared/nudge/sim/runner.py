@@ -237,7 +237,8 @@ class Simulation(ReadBack):
         if when is not None:
             entry["Time"] = when  # type: ignore[assignment]
         bodies: list[str] = []
-        if entry["Source"] and entry["DetailType"] and _is_json_object(entry["Detail"]):
+        is_object = isinstance(detail, dict) or _is_json_object(entry["Detail"])
+        if entry["Source"] and entry["DetailType"] and is_object:
             aws.client("events").put_events(Entries=[entry])
             bodies = self._drain(self.queue_url)
         else:
@@ -405,8 +406,7 @@ class Simulation(ReadBack):
 
     def _passes_filter(self, record: dict[str, Any]) -> bool:
         # as JSON, the way Lambda matches it (times and binary attributes are Python objects here)
-        shown = _as_json(record)
-        return any(matches(f, shown) for f in self._stream_filters)
+        return any(matches(f, record, _as_json) for f in self._stream_filters)
 
     def due_schedules(
         self, until: datetime, first: bool = False
@@ -501,7 +501,9 @@ def _next_cron(expression: str, zone: str, since: datetime) -> datetime | None:
 def _as_json(record: dict[str, Any]) -> dict[str, Any]:
     """A stream record as Lambda's filter sees it, in JSON: its time as text, binary attribute
     values base64-encoded (the rest of a record is JSON already)."""
-    body = dict(record.get("dynamodb") or {})
+    if not isinstance(record.get("dynamodb"), dict):
+        return record
+    body = dict(record["dynamodb"])
     when = body.get("ApproximateCreationDateTime")
     if when is not None and not isinstance(when, int | float | str):
         body["ApproximateCreationDateTime"] = str(when)

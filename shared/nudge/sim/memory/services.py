@@ -12,7 +12,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email import message_from_string
+from email.parser import HeaderParser
 from email.utils import formataddr, getaddresses, parseaddr
 from typing import Any
 
@@ -292,6 +292,7 @@ class MemoryScheduler:
         self.account = account
         self.groups: dict[str, dict[str, dict[str, Any]]] = {"default": {}}
         self._at: list[tuple[datetime, str, str]] = []  # (time, group, name) of at(...) ones
+        self._crons: dict[str, dict[str, None]] = {}  # group -> names of its cron(...) ones
         self.exceptions = exceptions("scheduler")
 
     def _group(self, op: str, name: str | None) -> dict[str, dict[str, Any]]:
@@ -330,10 +331,14 @@ class MemoryScheduler:
             **{k: v for k, v in request.items() if k != "GroupName"},
         }
         expression = request["ScheduleExpression"]
+        crons = self._crons.setdefault(group_name, {})
+        crons.pop(request["Name"], None)
         if expression.startswith("at("):
             heapq.heappush(
                 self._at, (parse_time(expression[3:-1] + "Z"), group_name, request["Name"])
             )
+        elif expression.startswith("cron("):
+            crons[request["Name"]] = None
         return schedule
 
     def create_schedule(self, **request: Any) -> dict[str, Any]:
@@ -384,6 +389,7 @@ class MemoryScheduler:
     def delete_schedule(self, **request: Any) -> dict[str, Any]:
         """DeleteSchedule: ResourceNotFoundException if absent."""
         group = self._group("DeleteSchedule", request.get("GroupName"))
+        self._crons.get(request.get("GroupName") or "default", {}).pop(request["Name"], None)
         if group.pop(request["Name"], None) is None:
             raise error(
                 "scheduler",
@@ -445,12 +451,10 @@ class MemoryScheduler:
         return out
 
     def crons(self, group_name: str) -> list[dict[str, Any]]:
-        """The ``cron(...)`` schedules of a group."""
-        return [
-            s
-            for s in self.groups.get(group_name, {}).values()
-            if s["ScheduleExpression"].startswith("cron(")
-        ]
+        """The ``cron(...)`` schedules of a group (kept apart: the group may hold many
+        one-time ones)."""
+        group = self.groups.get(group_name, {})
+        return [group[name] for name in self._crons.get(group_name, {})]
 
 
 def _at_time(expression: str) -> datetime | None:
@@ -518,7 +522,8 @@ class MemorySES:
         source = request.get("FromEmailAddress")
         raw = request["Content"]["Raw"]["Data"]
         data = raw.decode("utf-8") if isinstance(raw, bytes) else base64.b64decode(raw).decode()
-        message = message_from_string(data)
+        # only the header section is read (the body can be large and is kept as sent)
+        message = HeaderParser().parsestr(_HEAD_END.split(data, maxsplit=1)[0])
         if source is None:
             source = parseaddr(message["from"] or "")[1]
         if not source or not self._verified(source):
@@ -543,6 +548,7 @@ class MemorySES:
         return {"MessageId": sent.id}
 
 
+_HEAD_END = re.compile(r"\r?\n\r?\n")
 _E164 = re.compile(r"^\+?[1-9]\d{1,14}$")
 
 
