@@ -12,6 +12,7 @@ import bisect
 import hashlib
 from datetime import UTC, datetime
 from email.utils import parseaddr
+from functools import lru_cache
 from typing import Any
 
 from nudge.core import clock
@@ -200,6 +201,12 @@ def normal_address(value: Any) -> str:
     """An email address as nudge compares it: the bare address, trimmed, lower-cased."""
     if not isinstance(value, str):
         return ""
+    return _normal_address(value)
+
+
+@lru_cache(maxsize=65536)
+def _normal_address(value: str) -> str:
+    # parsed several times per event for the same few addresses: remembered
     return (parseaddr(value)[1] or value).strip().lower()
 
 
