@@ -89,7 +89,8 @@ def build_email(
     text: str | None,
     headers: dict[str, str],
 ) -> bytes:
-    """A MIME message with text and HTML parts and our headers, built by the email library.
+    """A MIME message with text and HTML parts and our headers: the email library's message
+    (``EmailMessage``, policy SMTP), its bytes written by ``nudge.aws.mime`` where that is safe.
 
     ``sender`` may carry a display name (``Rose & Co <hello@rose.example>``), ``to`` is one bare
     address; both must be exactly one address. Every other header value is made one line

@@ -20,8 +20,9 @@ def prune(event: Any, pattern: Any) -> Any:
     """``event`` with only the fields ``pattern`` names (nested objects pruned likewise)."""
     if not isinstance(event, dict) or not isinstance(pattern, dict):
         return event
-    if any(key.startswith("$") for key in pattern):  # $or and friends: keep it all
-        return event
+    for key in pattern:
+        if key[:1] == "$":  # $or and friends: keep it all
+            return event
     return {key: prune(event[key], sub) for key, sub in pattern.items() if key in event}
 
 

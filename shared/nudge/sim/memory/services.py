@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.parser import HeaderParser
 from email.utils import formataddr, getaddresses, parseaddr
+from functools import lru_cache
 from typing import Any
 
 from nudge.core.clock import now, parse_time
@@ -522,7 +523,7 @@ class MemorySES:
         }
 
     def _verified(self, address: str) -> bool:
-        _, address = parseaddr(address)
+        address = _bare(address)
         return (
             address in self.shared["identities"]
             or address.split("@", 1)[-1] in self.shared["identities"]
@@ -560,6 +561,12 @@ class MemorySES:
         sent = SentEmail(_id(), source, targets, data)
         self.sent.append(sent)
         return {"MessageId": sent.id}
+
+
+@lru_cache(maxsize=1024)
+def _bare(address: str) -> str:
+    """The addr-spec of an address (the same sender's, again and again)."""
+    return parseaddr(address)[1]
 
 
 _HEAD_END = re.compile(r"\r?\n\r?\n")
