@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parseaddr
+from functools import lru_cache
 from typing import Any
 
 from nudge.core import clock
@@ -342,6 +343,12 @@ def normal_address(value: Any) -> str:
     """An email address as nudge compares it: the bare address, trimmed, lower-cased."""
     if not isinstance(value, str):
         return ""
+    return _normal_address(value)
+
+
+@lru_cache(maxsize=65536)
+def _normal_address(value: str) -> str:
+    # parsed several times per event for the same few addresses: remembered
     return (parseaddr(value)[1] or value).strip().lower()
 
 
