@@ -215,6 +215,57 @@ def _dlq(args: argparse.Namespace) -> int:
     return 0
 
 
+def _test(args: argparse.Namespace) -> int:
+    from nudge.sim.scenario import (
+        ScenarioError,
+        find_scenarios,
+        junit_xml,
+        load_scenarios,
+        render_failure,
+        run_scenario,
+        write_actual,
+    )
+
+    config = Path(args.config) if args.config else None
+    try:
+        files = find_scenarios(args.paths or ["config/tests"])
+    except ScenarioError as exc:
+        print(f"test: {exc}", file=sys.stderr)
+        return 2
+    if not files:
+        print(f"test: no scenario files in {' '.join(args.paths)}", file=sys.stderr)
+        return 2
+    results = []
+    broken = 0
+    for path in files:
+        try:
+            scenarios = load_scenarios(path, config)
+        except ScenarioError as exc:
+            print(f"ERROR {exc}")
+            broken += 1
+            continue
+        played = []
+        for scenario in scenarios:
+            result = run_scenario(scenario, args.backend)
+            played.append(result)
+            if result.ok:
+                print(f"ok    {path}: {scenario.name}  ({result.seconds:.2f}s)")
+            else:
+                print(render_failure(result))
+        results += played
+        ran = [r for r in played if r.error is None]
+        if args.update and ran:
+            print(f"      actual timelines -> {write_actual(ran)}")
+    if args.junit:
+        Path(args.junit).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.junit).write_text(junit_xml(results), encoding="utf-8")
+    failed = sum(not r.ok for r in results)
+    unreadable = f", {broken} file(s) unreadable" if broken else ""
+    print(f"{len(results)} scenario(s), {failed} failed{unreadable}")
+    failed += broken
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="nudge", description=__doc__)
@@ -324,6 +375,28 @@ def build_parser() -> argparse.ArgumentParser:
                 help="where events go back (default: the stack's IngestQueueUrl)",
             )
         p.set_defaults(func=_dlq)
+    p = sub.add_parser(
+        "test", help="run scenario files (config/tests/*.yaml): who gets what, when, and why not"
+    )
+    p.add_argument(
+        "paths", nargs="*", metavar="PATH", help="scenario files or folders (default config/tests)"
+    )
+    p.add_argument(
+        "--config", metavar="DIR", help="the config to test (default: the folder above tests/)"
+    )
+    p.add_argument(
+        "--update",
+        action="store_true",
+        help="also write what happened to <file>.actual.yaml beside each file, for review",
+    )
+    p.add_argument("--junit", metavar="FILE", help="write JUnit XML for CI")
+    p.add_argument(
+        "--backend",
+        choices=("memory", "moto"),
+        default="memory",
+        help="where the simulated AWS lives (default memory; moto for fidelity)",
+    )
+    p.set_defaults(func=_test)
     return parser
 
 
