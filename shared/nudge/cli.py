@@ -266,6 +266,48 @@ def _test(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _preview(args: argparse.Namespace) -> int:
+    from nudge.preview import (
+        PreviewError,
+        profile_from_file,
+        profile_from_table,
+        render_preview,
+        render_report,
+    )
+
+    try:
+        profile = None
+        if args.profile:
+            profile = profile_from_file(Path(args.profile))
+        elif args.customer:
+            import os
+
+            table = args.table or os.environ.get("NUDGE_TABLE")
+            if not table:
+                print("preview: --customer needs --table (or NUDGE_TABLE)", file=sys.stderr)
+                return 2
+            profile = profile_from_table(table, args.customer)
+        event = json.loads(Path(args.event).read_text(encoding="utf-8")) if args.event else None
+        preview = render_preview(args.config, args.name, profile, event)
+    except (PreviewError, OSError, ValueError) as exc:
+        print(f"preview: {exc}", file=sys.stderr)
+        return 1
+    html_path = None
+    if preview.html is not None:
+        html_path = Path(args.out or f"out/preview-{args.name}.html")
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(preview.html, encoding="utf-8")
+    if args.json:
+        print(json.dumps({**preview.as_dict(), "html_file": str(html_path or "")}, indent=2))
+    else:
+        print(render_report(preview, html_path))
+    if args.open and html_path is not None:
+        import webbrowser
+
+        webbrowser.open(html_path.resolve().as_uri())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="nudge", description=__doc__)
@@ -397,6 +439,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the simulated AWS lives (default memory; moto for fidelity)",
     )
     p.set_defaults(func=_test)
+    p = sub.add_parser(
+        "preview",
+        help="render a template, trigger or campaign for a profile; size, alt text, links, SMS",
+    )
+    p.add_argument("name", metavar="TEMPLATE|TRIGGER", help="a template, trigger or campaign")
+    p.add_argument("--config", metavar="DIR", default="config", help="default: config")
+    p.add_argument("--customer", metavar="ID", help="a real customer's profile (with --table)")
+    p.add_argument("--table", help="DynamoDB table of a deployment (default $NUDGE_TABLE)")
+    p.add_argument(
+        "--profile", metavar="FILE", help="a profile or traits as JSON (default: a sample)"
+    )
+    p.add_argument(
+        "--event",
+        metavar="FILE",
+        help="the event that fired it (default: events/<the trigger's event>.json)",
+    )
+    p.add_argument(
+        "--out", metavar="FILE", help="where the HTML goes (default out/preview-NAME.html)"
+    )
+    p.add_argument("--open", action="store_true", help="open the HTML in a browser")
+    p.add_argument("--json", action="store_true", help="the report as JSON")
+    p.set_defaults(func=_preview)
     return parser
 
 
