@@ -308,6 +308,43 @@ def _preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backtest(args: argparse.Namespace) -> int:
+    from nudge.config import ConfigInvalid
+    from nudge.sim import SimulationError
+    from nudge.sim.backtest import backtest, events_from_table, render_backtest, since_filter
+    from nudge.sim.runner import read_events
+
+    try:
+        if args.events:
+            events = since_filter(read_events(args.events), args.since)
+        else:
+            import os
+
+            from nudge.core.clock import now
+            from nudge.env import reset_env
+
+            os.environ["NUDGE_TABLE"] = args.table
+            reset_env()
+            events = events_from_table(args.since, now())
+        if not events:
+            print("backtest: no events to replay", file=sys.stderr)
+            return 1
+        report = backtest(args.base, args.change, events, args.backend)
+    except ConfigInvalid as exc:
+        for error in exc.errors:
+            print(error, file=sys.stderr)
+        print("backtest: a config has errors; nothing was run", file=sys.stderr)
+        return 1
+    except (SimulationError, ValueError) as exc:
+        print(f"backtest: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(render_backtest(report), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="nudge", description=__doc__)
@@ -461,6 +498,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--open", action="store_true", help="open the HTML in a browser")
     p.add_argument("--json", action="store_true", help="the report as JSON")
     p.set_defaults(func=_preview)
+    p = sub.add_parser(
+        "backtest",
+        help="replay the same events through two configs: messages added/removed, who, caps, "
+        "sends to customers who ordered anyway",
+    )
+    p.add_argument("--base", required=True, metavar="CONFIG_A", help="the config as it is")
+    p.add_argument("--change", required=True, metavar="CONFIG_B", help="the config as changed")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--events", metavar="FILE", help="past events, one envelope a line")
+    source.add_argument(
+        "--table", metavar="T", help="a deployment's table: its customers' recent event history"
+    )
+    p.add_argument(
+        "--since",
+        metavar="DURATION",
+        help="only the last 30d, 12h, ... (before the last event; with --table, before now)",
+    )
+    p.add_argument("--json", action="store_true", help="the comparison as JSON, for CI")
+    p.add_argument(
+        "--backend",
+        choices=("memory", "moto"),
+        default="memory",
+        help="where the simulated AWS lives (default memory)",
+    )
+    p.set_defaults(func=_backtest)
     return parser
 
 
