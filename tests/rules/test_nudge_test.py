@@ -120,3 +120,15 @@ def test_relative_times(text, minutes):
     delta = parse_offset(text)
     assert delta.total_seconds() == minutes * 60
     assert parse_offset(format_offset(delta)) == delta
+
+
+def test_the_documented_scenario_passes_as_written(tmp_path, capsys):
+    import re
+
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "testing-rules.md").read_text()
+    path = tmp_path / "documented.yaml"
+    path.write_text(re.findall(r"```yaml\n(.*?)```", text, flags=re.S)[0])
+
+    assert main(["test", str(path), "--config", str(CONFIG)]) == 0, capsys.readouterr().out
