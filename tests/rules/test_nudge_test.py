@@ -132,3 +132,19 @@ def test_the_documented_scenario_passes_as_written(tmp_path, capsys):
     path.write_text(re.findall(r"```yaml\n(.*?)```", text, flags=re.S)[0])
 
     assert main(["test", str(path), "--config", str(CONFIG)]) == 0, capsys.readouterr().out
+
+
+def test_the_same_event_listed_three_times_is_three_events(tmp_path, capsys):
+    view = (
+        "{at: +0m, customer: c-1, type: product_viewed, properties: {product_id: p-7, "
+        "name: Pearl Bracelet, category: jewelry, price: 120, url: 'https://rose.example/p/p-7'}}"
+    )
+    path = tmp_path / "three.yaml"
+    path.write_text(
+        "name: three views in the same minute\nstart: 2027-02-10T10:00:00-05:00\n"
+        "customers: {c-1: {first_name: Eve, email: eve@mail.example, consent: {email: true}}}\n"
+        f"events:\n  - {view}\n  - {view}\n  - {view}\n"
+        "expect:\n  - {customer: c-1, trigger: browse_repeat_view, outcome: sent, at: +1m}\n"
+    )
+
+    assert main(["test", str(path), "--config", str(CONFIG)]) == 0, capsys.readouterr().out

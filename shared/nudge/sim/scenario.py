@@ -214,7 +214,7 @@ def _scenario(doc: Any, path: Path, index: int, config_dir: Path | None) -> Scen
     for cid, spec in customers.items():
         events.append(_customer_event(str(cid), spec or {}, start, where))
     for number, raw in enumerate(doc.get("events") or [], 1):
-        events.append(_event(raw, start, f"{where}: events[{number}]"))
+        events.append(_event(raw, start, f"{where}: events[{number}]", number))
     expectations = [
         _expectation(raw, start, f"{where}: expect[{number}]")
         for number, raw in enumerate(doc.get("expect") or [], 1)
@@ -238,9 +238,11 @@ def _scenario(doc: Any, path: Path, index: int, config_dir: Path | None) -> Scen
 
 
 def _envelope(
-    kind: str, cid: str, at: datetime, detail: dict[str, Any], source: str
+    kind: str, cid: str, at: datetime, detail: dict[str, Any], source: str, seq: int = 0
 ) -> dict[str, Any]:
-    seed = f"{cid}|{kind}|{iso(at)}|{sorted(detail.items())!r}"
+    # a stable id per listed event (its place in the file too: the same event listed twice is
+    # two events, not a duplicate delivery)
+    seed = f"{seq}|{cid}|{kind}|{iso(at)}|{sorted(detail.items())!r}"
     ident = str(uuid.uuid5(uuid.NAMESPACE_URL, seed))
     detail = {"customer_id": cid, "event_id": detail.pop("event_id", f"s-{ident[:13]}"), **detail}
     return {
@@ -266,7 +268,7 @@ def _customer_event(cid: str, spec: Any, start: datetime, where: str) -> dict[st
     return _envelope("customer_updated", cid, start, detail, DEFAULT_SOURCE)
 
 
-def _event(raw: Any, start: datetime, where: str) -> dict[str, Any]:
+def _event(raw: Any, start: datetime, where: str, seq: int) -> dict[str, Any]:
     if not isinstance(raw, dict) or "type" not in raw or "customer" not in raw:
         raise ScenarioError(f"{where}: an event needs at least type and customer (and at)")
     try:
@@ -281,7 +283,7 @@ def _event(raw: Any, start: datetime, where: str) -> dict[str, Any]:
     if unknown:
         raise ScenarioError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     source = str(raw.get("source") or DEFAULT_SOURCE)
-    return _envelope(str(raw["type"]), str(raw["customer"]), at, detail, source)
+    return _envelope(str(raw["type"]), str(raw["customer"]), at, detail, source, seq)
 
 
 def _expectation(raw: Any, start: datetime, where: str) -> Expectation:
