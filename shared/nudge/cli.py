@@ -227,13 +227,14 @@ def _test(args: argparse.Namespace) -> int:
     )
 
     config = Path(args.config) if args.config else None
+    paths = args.paths or ["config/tests"]
     try:
-        files = find_scenarios(args.paths or ["config/tests"])
+        files = find_scenarios(paths)
     except ScenarioError as exc:
         print(f"test: {exc}", file=sys.stderr)
         return 2
     if not files:
-        print(f"test: no scenario files in {' '.join(args.paths)}", file=sys.stderr)
+        print(f"test: no scenario files in {' '.join(paths)}", file=sys.stderr)
         return 2
     results = []
     broken = 0
