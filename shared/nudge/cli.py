@@ -312,12 +312,20 @@ def _preview(args: argparse.Namespace) -> int:
 def _backtest(args: argparse.Namespace) -> int:
     from nudge.config import ConfigInvalid
     from nudge.sim import SimulationError
-    from nudge.sim.backtest import backtest, events_from_table, render_backtest, since_filter
+    from nudge.sim.backtest import (
+        backtest,
+        events_from_archive,
+        events_from_table,
+        render_backtest,
+        since_filter,
+    )
     from nudge.sim.runner import read_events
 
     try:
         if args.events:
             events = since_filter(read_events(args.events), args.since)
+        elif args.archive:
+            events = events_from_archive(args.archive, args.since)
         else:
             import os
 
@@ -530,10 +538,16 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--table", metavar="T", help="a deployment's table: its customers' recent event history"
     )
+    source.add_argument(
+        "--archive",
+        metavar="NAME",
+        help="an EventBridge archive of the nudge bus, replayed to a temporary queue",
+    )
     p.add_argument(
         "--since",
         metavar="DURATION",
-        help="only the last 30d, 12h, ... (before the last event; with --table, before now)",
+        help="only the last 30d, 12h, ... (before the last event; with --table or --archive, "
+        "before now)",
     )
     p.add_argument("--json", action="store_true", help="the comparison as JSON, for CI")
     p.add_argument(

@@ -139,3 +139,45 @@ def test_since_keeps_the_last_days_before_the_last_event():
     ]
     assert [e["n"] for e in since_filter(events, "30d")] == [2, 3]
     assert [e["n"] for e in since_filter(events, None)] == [1, 2, 3]
+
+
+def test_an_eventbridge_archive_of_the_bus_gives_back_the_events_it_kept():
+    from nudge.aws import clients as aws
+    from nudge.core.clock import parse_time
+    from nudge.sim.backends import make_backend
+    from nudge.sim.backtest import events_from_archive
+
+    played = read_events(DAY)
+    old = json.loads(json.dumps(played[-1]))  # the same kind of event, two months earlier
+    old["time"], old["detail"]["event_id"] = "2026-12-01T10:00:00Z", "e-old"
+    backend = make_backend("moto")
+    backend.start()
+    try:
+        events = aws.client("events")
+        bus = events.create_event_bus(Name="nudge")["EventBusArn"]
+        events.create_archive(ArchiveName="nudge-all", EventSourceArn=bus)
+        for e in [old, *played]:
+            entry = {
+                "Source": e["source"],
+                "DetailType": e["detail-type"],
+                "Detail": json.dumps(e["detail"]),
+                "EventBusName": "nudge",
+                "Time": parse_time(e["time"]),
+            }
+            assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
+
+        got = events_from_archive("nudge-all", "30d", parse_time("2027-02-12T00:00:00Z"))
+
+        rules = events.list_rules(EventBusName="nudge")["Rules"]
+        queues = aws.client("sqs").list_queues().get("QueueUrls", [])
+    finally:
+        backend.stop()
+
+    def key(e):
+        return (e["detail-type"], e["detail"]["event_id"], e["time"], e["source"])
+
+    assert sorted(map(key, got)) == sorted(set(map(key, played)))  # not the one 30d+ before
+    assert [e["time"] for e in got] == sorted(e["time"] for e in got)
+    assert "replay-name" not in got[0]
+    assert not [r for r in rules if r["Name"].startswith("nudge-backtest-")]  # cleaned up
+    assert not [q for q in queues if "nudge-backtest-" in q]

@@ -334,6 +334,115 @@ def events_from_table(
     return since_filter(out, since, now)
 
 
+REPLAY_POLL_SECONDS = 15.0
+REPLAY_TIMEOUT_SECONDS = 3600.0
+
+
+def events_from_archive(
+    archive: str,
+    since: str | None = None,
+    now: datetime | None = None,
+    poll_seconds: float = REPLAY_POLL_SECONDS,
+) -> list[dict[str, Any]]:
+    """The events an EventBridge archive of the nudge bus keeps, from ``since`` before ``now``
+    (default: since the archive was created) until ``now``.
+
+    EventBridge replays an archive only onto the bus it archives, so: a temporary queue and a
+    temporary rule on that bus sending everything to it, a replay of the time range to that rule
+    alone (``FilterArns``: the deployed rules never see the replayed events), then the queue
+    drained and everything temporary deleted. Live events that reach the temporary rule meanwhile
+    are told apart by their time (after the range) and dropped."""
+    import uuid as _uuid
+
+    from nudge.aws import clients as aws
+    from nudge.core import clock
+
+    events, sqs = aws.client("events"), aws.client("sqs")
+    found = events.describe_archive(ArchiveName=archive)
+    bus_arn = found["EventSourceArn"]
+    end = now or clock.now()
+    start = end - parse_duration(since) if since else found["CreationTime"]
+    name = f"nudge-backtest-{_uuid.uuid4().hex[:12]}"
+    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    rule_made = False
+    try:
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        pattern = {"source": [{"prefix": ""}]}  # everything the replay brings
+        rule_arn = events.put_rule(
+            Name=name, EventBusName=bus_arn, EventPattern=json.dumps(pattern), State="ENABLED"
+        )["RuleArn"]
+        rule_made = True
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+                }
+            ],
+        }
+        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+        events.put_targets(
+            Rule=name, EventBusName=bus_arn, Targets=[{"Id": "backtest", "Arn": queue_arn}]
+        )
+        events.start_replay(
+            ReplayName=name,
+            EventSourceArn=found["ArchiveArn"],
+            EventStartTime=start,
+            EventEndTime=end,
+            Destination={"Arn": bus_arn, "FilterArns": [rule_arn]},
+        )
+        bodies: list[str] = []
+        waited = 0.0
+        while True:
+            state = events.describe_replay(ReplayName=name)["State"]
+            bodies += _drain(sqs, queue_url)
+            if state in ("COMPLETED", "FAILED", "CANCELLED"):
+                if state != "COMPLETED":
+                    raise ValueError(f"the replay of {archive} ended {state}")
+                break
+            if waited > REPLAY_TIMEOUT_SECONDS:
+                raise ValueError(f"the replay of {archive} did not finish within an hour")
+            clock.sleep(poll_seconds)
+            waited += poll_seconds
+        bodies += _drain(sqs, queue_url)  # delivery may trail the replay's end a little
+    finally:
+        if rule_made:
+            events.remove_targets(Rule=name, EventBusName=bus_arn, Ids=["backtest"])
+            events.delete_rule(Name=name, EventBusName=bus_arn)
+        sqs.delete_queue(QueueUrl=queue_url)
+    out: dict[str, dict[str, Any]] = {}
+    for body in bodies:
+        event = json.loads(body)
+        when = parse_time(event["time"]) if event.get("time") else None
+        if when is None or not start <= when <= end:
+            continue
+        event.pop("replay-name", None)
+        event.pop("ingestion-time", None)
+        detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
+        # one per storefront event (a replay may deliver one twice)
+        key = str(detail.get("event_id") or event.get("id"))
+        out.setdefault(f"{event.get('detail-type')}|{key}", event)
+    return sorted(out.values(), key=lambda e: str(e["time"]))
+
+
+def _drain(sqs: Any, url: str) -> list[str]:
+    bodies: list[str] = []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        messages = got.get("Messages", [])
+        if not messages:
+            return bodies
+        for message in messages:
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
 def _envelope(
     kind: str, cid: str, at: datetime, detail: dict[str, Any], event_id: str
 ) -> dict[str, Any]:
