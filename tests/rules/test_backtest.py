@@ -181,3 +181,17 @@ def test_an_eventbridge_archive_of_the_bus_gives_back_the_events_it_kept():
     assert "replay-name" not in got[0]
     assert not [r for r in rules if r["Name"].startswith("nudge-backtest-")]  # cleaned up
     assert not [q for q in queues if "nudge-backtest-" in q]
+
+
+def test_the_template_offers_the_archive_backtest_reads():
+    from nudge.sim.infra import load_template
+    from tests.conftest import ROOT
+
+    doc = load_template(ROOT / "template.yaml")
+    archive = doc["Resources"]["EventArchive"]
+
+    assert archive["Type"] == "AWS::Events::Archive"
+    assert archive["Properties"]["SourceArn"] == {"Fn::GetAtt": "NudgeBus.Arn"}
+    assert archive["Condition"] == "HasEventArchive"  # only when EventArchiveDays is not 0
+    assert doc["Parameters"]["EventArchiveDays"]["Default"] == 0
+    assert doc["Outputs"]["EventArchiveName"]["Value"] == {"Ref": "EventArchive"}
