@@ -40,11 +40,21 @@ def _verdict(name: str, value: Any, targets: dict[str, tuple[str, float]]) -> st
     return f"{op} {bound:g}  {'ok' if ok else 'MISSED'}"
 
 
-def main() -> int:
+def main(only: list[str] | None = None) -> int:
+    """Run every section (or those whose name starts with one of ``only``, keeping the other
+    sections' last results in bench/results.json)."""
     from bench import core
 
+    path = Path(__file__).parent / "results.json"
     results: dict[str, Any] = {}
     targets = dict(TARGETS)
+    kept: dict[str, Any] = {}
+    if only and path.exists():
+        kept = json.loads(path.read_text())
+        results.update(kept.get("results") or {})
+        for key, text in (kept.get("targets") or {}).items():
+            op, _, bound = str(text).partition(" ")
+            targets.setdefault(key, (op, float(bound)))
     from bench import (
         api,
         concurrency,
@@ -54,6 +64,7 @@ def main() -> int:
         limits,
         load,
         message_path,
+        replenish,
         scoring,
         shop,
         simulate,
@@ -65,6 +76,7 @@ def main() -> int:
         ("message path", message_path.run),
         ("profile API", api.run),
         ("scoring", scoring.run),
+        ("replenishment (1M orders)", replenish.run),
         ("simulation", simulate.run),
         ("shop scale", shop.run),
         ("load (10,000-customer day on a moto server)", load.run),
@@ -73,6 +85,8 @@ def main() -> int:
         ("ingest limits (fuzz, large customer)", limits.run),
         ("lift truth (200 seeded shops with a known uplift)", lift.run),
     ]
+    if only:
+        sections = [(n, fn) for n, fn in sections if any(n.startswith(o) for o in only)]
     for name, fn in sections:
         print(f"running {name} benchmarks...", file=sys.stderr, flush=True)
         got = fn()
@@ -92,7 +106,8 @@ def main() -> int:
         "results": results,
         "targets": {k: f"{op} {b:g}" for k, (op, b) in targets.items()},
     }
-    path = Path(__file__).parent / "results.json"
+    if "notes" in kept:
+        doc["notes"] = kept["notes"]
     path.write_text(json.dumps(doc, indent=2) + "\n")
     width = max(map(len, results))
     print(f"{'metric'.ljust(width)}  {'value':>12}  target")
@@ -104,4 +119,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:] or None))

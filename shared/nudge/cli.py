@@ -327,6 +327,164 @@ def _dlq(args: argparse.Namespace) -> int:
     return 0
 
 
+def _test(args: argparse.Namespace) -> int:
+    from nudge.sim.scenario import (
+        ScenarioError,
+        find_scenarios,
+        junit_xml,
+        load_scenarios,
+        render_failure,
+        run_scenario,
+        write_actual,
+    )
+
+    config = Path(args.config) if args.config else None
+    paths = args.paths or ["config/tests"]
+    try:
+        files = find_scenarios(paths)
+    except ScenarioError as exc:
+        print(f"test: {exc}", file=sys.stderr)
+        return 2
+    if not files:
+        print(f"test: no scenario files in {' '.join(paths)}", file=sys.stderr)
+        return 2
+    results = []
+    broken = 0
+    for path in files:
+        try:
+            scenarios = load_scenarios(path, config)
+        except ScenarioError as exc:
+            print(f"ERROR {exc}")
+            broken += 1
+            continue
+        played = []
+        for scenario in scenarios:
+            result = run_scenario(scenario, args.backend)
+            played.append(result)
+            if result.ok:
+                print(f"ok    {path}: {scenario.name}  ({result.seconds:.2f}s)")
+            else:
+                print(render_failure(result))
+        results += played
+        ran = [r for r in played if r.error is None]
+        if args.update and ran:
+            print(f"      actual timelines -> {write_actual(ran)}")
+    if args.junit:
+        Path(args.junit).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.junit).write_text(junit_xml(results), encoding="utf-8")
+    failed = sum(not r.ok for r in results)
+    unreadable = f", {broken} file(s) unreadable" if broken else ""
+    print(f"{len(results)} scenario(s), {failed} failed{unreadable}")
+    failed += broken
+    return 1 if failed else 0
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from nudge.preview import (
+        PreviewError,
+        profile_from_file,
+        profile_from_table,
+        render_preview,
+        render_report,
+    )
+
+    try:
+        profile = None
+        if args.profile:
+            profile = profile_from_file(Path(args.profile))
+        elif args.customer:
+            import os
+
+            table = args.table or os.environ.get("NUDGE_TABLE")
+            if not table:
+                print("preview: --customer needs --table (or NUDGE_TABLE)", file=sys.stderr)
+                return 2
+            profile = profile_from_table(table, args.customer)
+        event = json.loads(Path(args.event).read_text(encoding="utf-8")) if args.event else None
+        preview = render_preview(args.config, args.name, profile, event)
+    except (PreviewError, OSError, ValueError) as exc:
+        print(f"preview: {exc}", file=sys.stderr)
+        return 1
+    html_path = None
+    if preview.html is not None:
+        html_path = Path(args.out or f"out/preview-{args.name}.html")
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(preview.html, encoding="utf-8")
+    if args.json:
+        print(json.dumps({**preview.as_dict(), "html_file": str(html_path or "")}, indent=2))
+    else:
+        print(render_report(preview, html_path))
+    if args.open and html_path is not None:
+        import webbrowser
+
+        webbrowser.open(html_path.resolve().as_uri())
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from nudge.config import ConfigInvalid
+    from nudge.sim import SimulationError
+    from nudge.sim.backtest import (
+        backtest,
+        events_from_archive,
+        events_from_table,
+        render_backtest,
+        since_filter,
+    )
+    from nudge.sim.runner import read_events
+
+    try:
+        if args.events:
+            events = since_filter(read_events(args.events), args.since)
+        elif args.archive:
+            events = events_from_archive(args.archive, args.since)
+        else:
+            import os
+
+            from nudge.core.clock import now
+            from nudge.env import reset_env
+
+            os.environ["NUDGE_TABLE"] = args.table
+            reset_env()
+            events = events_from_table(args.since, now())
+        if not events:
+            print("backtest: no events to replay", file=sys.stderr)
+            return 1
+        report = backtest(args.base, args.change, events, args.backend)
+    except ConfigInvalid as exc:
+        for error in exc.errors:
+            print(error, file=sys.stderr)
+        print("backtest: a config has errors; nothing was run", file=sys.stderr)
+        return 1
+    except (SimulationError, ValueError) as exc:
+        print(f"backtest: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(render_backtest(report), end="")
+    return 0
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    from nudge.sim.invoke import InvokeError, invoke, render_invocation
+    from nudge.sim.runner import parse_start
+
+    try:
+        at = parse_start(args.at) if args.at else None
+        given = [Path(g) for g in args.given or ()]
+        events = [Path(e) for e in args.event]
+        done = invoke(args.function, events, Path(args.config), at=at, given=given)
+    except (InvokeError, ValueError) as exc:
+        print(f"invoke: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([d.as_dict() for d in done], indent=2, default=str))
+    else:
+        print("\n".join(render_invocation(d) for d in done))
+    return 1 if any(d.error for d in done) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="nudge", description=__doc__)
@@ -482,6 +640,108 @@ def build_parser() -> argparse.ArgumentParser:
                 help="where events go back (default: the stack's IngestQueueUrl)",
             )
         p.set_defaults(func=_dlq)
+    p = sub.add_parser(
+        "test", help="run scenario files (config/tests/*.yaml): who gets what, when, and why not"
+    )
+    p.add_argument(
+        "paths", nargs="*", metavar="PATH", help="scenario files or folders (default config/tests)"
+    )
+    p.add_argument(
+        "--config", metavar="DIR", help="the config to test (default: the folder above tests/)"
+    )
+    p.add_argument(
+        "--update",
+        action="store_true",
+        help="also write what happened to <file>.actual.yaml beside each file, for review",
+    )
+    p.add_argument("--junit", metavar="FILE", help="write JUnit XML for CI")
+    p.add_argument(
+        "--backend",
+        choices=("memory", "moto"),
+        default="memory",
+        help="where the simulated AWS lives (default memory; moto for fidelity)",
+    )
+    p.set_defaults(func=_test)
+    p = sub.add_parser(
+        "preview",
+        help="render a template, trigger or campaign for a profile; size, alt text, links, SMS",
+    )
+    p.add_argument("name", metavar="TEMPLATE|TRIGGER", help="a template, trigger or campaign")
+    p.add_argument("--config", metavar="DIR", default="config", help="default: config")
+    p.add_argument("--customer", metavar="ID", help="a real customer's profile (with --table)")
+    p.add_argument("--table", help="DynamoDB table of a deployment (default $NUDGE_TABLE)")
+    p.add_argument(
+        "--profile", metavar="FILE", help="a profile or traits as JSON (default: a sample)"
+    )
+    p.add_argument(
+        "--event",
+        metavar="FILE",
+        help="the event that fired it (default: events/<the trigger's event>.json)",
+    )
+    p.add_argument(
+        "--out", metavar="FILE", help="where the HTML goes (default out/preview-NAME.html)"
+    )
+    p.add_argument("--open", action="store_true", help="open the HTML in a browser")
+    p.add_argument("--json", action="store_true", help="the report as JSON")
+    p.set_defaults(func=_preview)
+    p = sub.add_parser(
+        "backtest",
+        help="replay the same events through two configs: messages added/removed, who, caps, "
+        "sends to customers who ordered anyway",
+    )
+    p.add_argument("--base", required=True, metavar="CONFIG_A", help="the config as it is")
+    p.add_argument("--change", required=True, metavar="CONFIG_B", help="the config as changed")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--events", metavar="FILE", help="past events, one envelope a line")
+    source.add_argument(
+        "--table", metavar="T", help="a deployment's table: its customers' recent event history"
+    )
+    source.add_argument(
+        "--archive",
+        metavar="NAME",
+        help="an EventBridge archive of the nudge bus, replayed to a temporary queue",
+    )
+    p.add_argument(
+        "--since",
+        metavar="DURATION",
+        help="only the last 30d, 12h, ... (before the last event; with --table or --archive, "
+        "before now)",
+    )
+    p.add_argument("--json", action="store_true", help="the comparison as JSON, for CI")
+    p.add_argument(
+        "--backend",
+        choices=("memory", "moto"),
+        default="memory",
+        help="where the simulated AWS lives (default memory)",
+    )
+    p.set_defaults(func=_backtest)
+    p = sub.add_parser(
+        "invoke",
+        help="run a function's handler in-process on moto with the template's environment "
+        "(sam local invoke without Docker); prints its answer and what changed in the table",
+    )
+    p.add_argument("function", help="its folder under functions/ (ingest) or logical id")
+    p.add_argument(
+        "-e",
+        "--event",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="the event (repeat: invoked in turn on the same deployment)",
+    )
+    p.add_argument("--config", metavar="DIR", default="config", help="default: config")
+    p.add_argument(
+        "--at", metavar="TIME", help="the clock (default: the event's own time, else now)"
+    )
+    p.add_argument(
+        "--given",
+        action="append",
+        metavar="FILE",
+        help="a storefront event played first through bus, ingest and dispatch (repeatable): "
+        "the customer the invoke is about",
+    )
+    p.add_argument("--json", action="store_true", help="as JSON")
+    p.set_defaults(func=_invoke)
     return parser
 
 

@@ -154,7 +154,12 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorder]:
             "triggers/iam_email_now.yaml": EMAIL_NOW,
         },
     )
+    from nudge.flows import score
+
     with pytest.MonkeyPatch.context() as patch, recording(patch) as recorder:
+        # a cold container: the table size score caches per container is read again (an earlier
+        # test in this process may have left it cached, hiding DescribeTable from the recording)
+        patch.setattr(score, "_auto", {})
         with Simulation(
             config, start=parse_time("2027-02-06T00:00:00Z"), daily=True, backend="moto"
         ) as sim:

@@ -431,10 +431,10 @@ def test_a_topic_nudge_does_not_map_is_counted_logged_once_and_listed(sim, capsy
 
     def unmapped(n: int) -> dict:
         return shopify(
-            "inventory_levels/update",
-            {"inventory_item_id": n},
+            "products/create",
+            {"id": n},
             f"2027-02-10T1{n}:00:00Z",
-            key=f"inv-{n}",
+            key=f"prod-{n}",
             sample_name="shopify_orders_create",
         )
 
@@ -444,12 +444,12 @@ def test_a_topic_nudge_does_not_map_is_counted_logged_once_and_listed(sim, capsy
         ingest.handle(checkout(KIM, "tok-k", "10.00", [NANO], "2027-02-10T14:00:00Z"))
 
     # Then it is logged once, by name, and `nudge sources` lists it with its count
-    logged = [r.getMessage() for r in caplog.records if "inventory_levels/update" in r.getMessage()]
+    logged = [r.getMessage() for r in caplog.records if "products/create" in r.getMessage()]
     assert len(logged) == 1 and "not mapped by nudge" in logged[0]
     assert cli.main(["sources", "--table", "nudge-sim"]) == 0
     out = capsys.readouterr().out
     lines = {tuple(line.split()[:5]) for line in out.splitlines()}
-    assert ("shopify", "inventory_levels/update", "0", "0", "3") in lines
+    assert ("shopify", "products/create", "0", "0", "3") in lines
     assert ("shopify", "checkouts/create", "1", "0", "0") in lines
     assert "3 event(s) of topics nudge does not map" in out
 

@@ -34,6 +34,8 @@ PUBLISHED = {
     "customers/update": "2026-04/customers/update",
     "customers_email_marketing_consent/update": "2026-04/customers_email_marketing_consent/update",
     "customers_marketing_consent/update": "2023-07/customers_marketing_consent/update",
+    "products/update": "2026-04/products/update",
+    "inventory_levels/update": "2024-04/inventory_levels/update",
 }
 
 
@@ -240,10 +242,10 @@ def test_sms_consent_topic_is_accepted_under_each_of_its_spellings(spelling: str
 
 def test_a_topic_nudge_does_not_map_is_unmapped_by_name() -> None:
     partner = sample("orders_create")
-    partner["detail"]["metadata"]["X-Shopify-Topic"] = "products/update"
+    partner["detail"]["metadata"]["X-Shopify-Topic"] = "products/create"
     result = adapt_with_reason(partner)
-    assert result.events == [] and result.unmapped and result.topic == "products/update"
-    assert result.skipped == "shopify topic 'products/update' is not mapped"
+    assert result.events == [] and result.unmapped and result.topic == "products/create"
+    assert result.skipped == "shopify topic 'products/create' is not mapped"
 
 
 def test_a_skipped_mapped_topic_is_not_unmapped() -> None:

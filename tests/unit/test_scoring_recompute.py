@@ -74,7 +74,14 @@ def test_a_base_fits_and_scores_with_the_models_numbers() -> None:
     scored = score_rows(model, rows[:100])
     assert len(scored) == 100
     for s in scored:
-        assert set(s) == {"rfm", "p_alive", "expected_orders_90d", "pltv"}
+        assert set(s) == {
+            "rfm",
+            "p_alive",
+            "churn_risk",
+            "expected_orders_90d",
+            "next_order_expected_at",
+            "pltv",
+        }
         assert 0 <= s["p_alive"] <= 1 and s["expected_orders_90d"] >= 0 and s["pltv"] >= 0
     # a page scores exactly as the whole base would: the cut points carry the quintiles
     whole = score_rows(model, rows)
@@ -130,11 +137,23 @@ def test_no_live_order_no_summary_and_a_first_order_today_is_a_day_old() -> None
 
 def test_scores_are_rewritten_only_when_one_moved_enough_and_then_all_together() -> None:
     rfm = {"r": 3, "f": 2, "m": 4, "segment": "Need Attention"}
-    stored = {"rfm": rfm, "p_alive": 0.5, "expected_orders_90d": 0.4, "pltv": 200.0}
+    soon, later = "2027-04-01T08:00:00Z", "2027-04-05T08:00:00Z"
+    stored = {
+        "rfm": rfm,
+        "p_alive": 0.5,
+        "churn_risk": "medium",
+        "expected_orders_90d": 0.4,
+        "next_order_expected_at": soon,
+        "pltv": 200.0,
+    }
     profile = dict(stored)
-    small = {"rfm": rfm, "p_alive": 0.51, "expected_orders_90d": 0.41, "pltv": 205.0}
+    small = {**stored, "p_alive": 0.51, "expected_orders_90d": 0.41, "pltv": 205.0}
+    small["next_order_expected_at"] = later  # 4 days later: under a week, not worth a write
     assert apply_scores(profile, small, "2027-03-02T08:00:00Z") is False
     assert profile == stored
+    a_week_later = {**small, "next_order_expected_at": "2027-04-08T08:00:00Z"}
+    assert apply_scores(dict(stored), a_week_later, "2027-03-02T08:00:00Z") is True
+    assert apply_scores(dict(stored), {**small, "churn_risk": "high"}, "x") is True
 
     moved = {**small, "pltv": 211.0}  # more than 5 %
     assert apply_scores(profile, moved, "2027-03-02T08:00:00Z") is True

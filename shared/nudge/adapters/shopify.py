@@ -54,7 +54,7 @@ from nudge.adapters.shopify_customers import (
     email_alias,
     shopify_customer_id,
 )
-from nudge.core.events import MalformedEvent, json_object
+from nudge.core.events import CATALOG_CUSTOMER, MalformedEvent, json_object
 
 __all__ = [  # the customer and consent names live in nudge.adapters.shopify_customers
     "CONSENT_STATES",
@@ -259,6 +259,69 @@ def _cart_updated(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list[Env
     ]
 
 
+def _product_updated(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list[Envelope]:
+    """``products/update``: the product's lowest variant price, its total inventory (the
+    variants' ``inventory_quantity``), whether it is on sale at all (``status``; a variant that
+    keeps selling when out of stock, ``inventory_policy: continue``, makes it always in stock),
+    and its variants' inventory items (so ``inventory_levels/update`` finds the product)."""
+    product_id = ident(payload.get("id"))
+    if product_id is None:
+        raise MalformedEvent("products/update without id")
+    variants = payload.get("variants") or []
+    if not isinstance(variants, list) or not all(isinstance(v, dict) for v in variants):
+        raise MalformedEvent("payload.variants is not a list of objects")
+    prices = [
+        money(v["price"], f"payload.variants[{n}].price")
+        for n, v in enumerate(variants)
+        if v.get("price") not in (None, "")
+    ]
+    counts = [
+        quantity(v["inventory_quantity"], f"payload.variants[{n}].inventory_quantity")
+        for n, v in enumerate(variants)
+        if v.get("inventory_quantity") is not None
+    ]
+    keeps_selling = any(v.get("inventory_policy") == "continue" for v in variants)
+    status = payload.get("status")
+    available = None
+    if status is not None and status != "active":
+        available = False
+    elif keeps_selling:
+        available = True
+    items = [ident(v.get("inventory_item_id")) for v in variants]
+    properties = drop_none(
+        {
+            "product_id": product_id,
+            "name": payload.get("title") or None,
+            "category": payload.get("product_type") or None,
+            "price": min(prices) if prices else None,
+            "inventory": None if keeps_selling or not counts else sum(counts),
+            "available": available,
+            "inventory_item_ids": [i for i in items if i] or None,
+        }
+    )
+    when = first_time(payload.get("updated_at"), ctx.triggered_at)
+    return [ctx.native(env, "product_updated", CATALOG_CUSTOMER, when, properties=properties)]
+
+
+def _inventory_level(env: Envelope, payload: dict[str, Any], ctx: _Ctx) -> list[Envelope]:
+    """``inventory_levels/update``: one inventory item's available count at one location; the
+    catalog flow finds its product from an earlier ``products/update``."""
+    item = ident(payload.get("inventory_item_id"))
+    if item is None:
+        raise MalformedEvent("inventory_levels/update without inventory_item_id")
+    if payload.get("available") is None:
+        raise Skipped("inventory not tracked for this item (available is null)")
+    properties = drop_none(
+        {
+            "inventory_item_id": item,
+            "location_id": ident(payload.get("location_id")),
+            "inventory": quantity(payload["available"], "payload.available"),
+        }
+    )
+    when = first_time(payload.get("updated_at"), ctx.triggered_at)
+    return [ctx.native(env, "product_updated", CATALOG_CUSTOMER, when, properties=properties)]
+
+
 class _Ctx:
     """What a topic mapper needs besides the payload."""
 
@@ -291,6 +354,8 @@ TOPICS: dict[str, _Mapper] = {
     "checkouts/update": _cart_updated,
     "customers/create": customer_updated,
     "customers/update": customer_updated,
+    "products/update": _product_updated,
+    "inventory_levels/update": _inventory_level,
     "customers_email_marketing_consent/update": consent_topic(
         "email", "email_marketing_consent", ("customer_id", "id"), "email_address"
     ),

@@ -54,6 +54,7 @@ PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         **CUSTOMER_WRITE,
         "dynamodb:UpdateItem": TABLE,  # partner source counters
         "dynamodb:DeleteItem": TABLE,  # the tombstone of an erased customer who opts in again
+        "dynamodb:Query": TABLE,  # a product's watchers (catalog events)
         "sqs:SendMessage": ("IngestDLQ",),  # malformed events parked with their reason
     },
     "dispatch": SEND,
@@ -101,6 +102,10 @@ _RACE = "the customer erased between reading and writing the profile (a race not
 
 # Granted, reachable in the code, and not reached by the test's scenarios: why.
 NOT_EXERCISED: dict[str, dict[str, str]] = {
+    "ingest": {
+        "dynamodb:Query": "a restock or price drop of a watched product, with settings.catalog "
+        "(the sample config has none; tests/scenarios/test_catalog.py stages it)"
+    },
     "dispatch": {"scheduler:DeleteSchedule": _CANCEL},
     "feedback": {"scheduler:DeleteSchedule": _CANCEL},
     "campaign": {"scheduler:DeleteSchedule": _CANCEL, "dynamodb:ConditionCheckItem": _RACE},

@@ -13,6 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from nudge.aws.clients import client
+from nudge.aws.mime import fast_email
 from nudge.core.addresses import check_email
 from nudge.core.clock import now
 from nudge.env import get_env
@@ -88,24 +89,35 @@ def build_email(
     text: str | None,
     headers: dict[str, str],
 ) -> bytes:
-    """A MIME message with text and HTML parts and our headers, built by the email library.
+    """A MIME message with text and HTML parts and our headers: the email library's message
+    (``EmailMessage``, policy SMTP), its bytes written by ``nudge.aws.mime`` where that is safe.
 
     ``sender`` may carry a display name (``Rose & Co <hello@rose.example>``), ``to`` is one bare
     address; both must be exactly one address. Every other header value is made one line
     (``header_text``). Raises ``MessageError`` when the message cannot be built."""
     sender_address = _address(sender, display_name=True)
     recipient = _address(to, display_name=False)
+    for name in headers:
+        if not _HEADER_NAME.match(name):
+            raise MessageError(f"not a header name: {name!r}")
     try:
+        fields = [
+            ("From", str(sender_address)),
+            ("To", str(recipient)),
+            ("Subject", header_text(subject)),
+            ("Date", format_datetime(now())),
+            ("Message-ID", make_msgid(domain=sender_address.domain)),
+            *((name, header_text(value)) for name, value in headers.items()),
+        ]
+        # the library's bytes, written directly where that is safe (nudge.aws.mime)
+        fast = fast_email(fields, text or "", html, list(headers))
+        if fast is not None:
+            return fast
         msg = EmailMessage(policy=SMTP)
         msg["From"] = sender_address
         msg["To"] = recipient
-        msg["Subject"] = header_text(subject)
-        msg["Date"] = format_datetime(now())
-        msg["Message-ID"] = make_msgid(domain=sender_address.domain)
-        for name, value in headers.items():
-            if not _HEADER_NAME.match(name):
-                raise MessageError(f"not a header name: {name!r}")
-            msg[name] = header_text(value)
+        for name, value in fields[2:]:
+            msg[name] = value
         msg.set_content(text or "")
         if html:
             msg.add_alternative(html, subtype="html")

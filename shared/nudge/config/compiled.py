@@ -29,6 +29,7 @@ from nudge.config.templatecheck import Firing, Read, TemplateChecker, locate, te
 from nudge.config.typecheck import ConditionChecker
 from nudge.core.durations import seconds
 from nudge.core.events import ENGAGEMENT_TYPES
+from nudge.core.localtime import parse_hhmm
 from nudge.core.profile import HISTORY_DEFAULT_SECONDS, HistoryPolicy
 from nudge.core.rules import (
     Check,
@@ -77,6 +78,9 @@ class CompiledConfig:
     # the winners recorded so far ("<journey>/<split>" -> {variant, at, why}); set by the flows
     split_winners: dict[str, dict[str, Any]] = field(default_factory=dict)
     winners_read_at: float | None = None  # when the flows last read them (the simulated clock)
+    # segments.yaml `milestones:` name -> (profile field, threshold)
+    milestones: dict[str, tuple[str, float]] = field(default_factory=dict)
+    churn_cuts: tuple[float, float] = (0.3, 0.7)  # segments.yaml `churn_risk:` (high, medium)
 
     def target(
         self, name: str, variant: int | None = None, step: str | None = None
@@ -94,8 +98,11 @@ class CompiledConfig:
         return campaign.variants[variant]
 
 
-def compile_who(who: schema.Who | list[schema.Who] | None, segments: set[str]) -> Check:
-    """Compile an audience (`who`) into one check over a profile context."""
+def compile_who(
+    who: schema.Who | list[schema.Who] | None, segments: set[str], zone: str = "UTC"
+) -> Check:
+    """Compile an audience (`who`) into one check over a profile context (date operators count
+    days in the customer's time zone, else ``zone``)."""
     items = who if isinstance(who, list) else ([who] if who else [])
     checks: list[Check] = []
     for i, item in enumerate(items):
@@ -120,7 +127,7 @@ def compile_who(who: schema.Who | list[schema.Who] | None, segments: set[str]) -
                 continue
             spec = value if name == "where" else {name: value}
             try:
-                checks.append(compile_condition(spec, audience=True))
+                checks.append(compile_condition(spec, audience=True, zone=zone))
             except RuleError as err:
                 path = err.path if name == "where" else err.path[1:]
                 raise RuleError((*prefix, name, *path), err.message) from None
@@ -179,7 +186,7 @@ class _Compiler:
         doc: Shape | None = None,
     ) -> Check:
         try:
-            check = compile_condition(spec, audience=audience)
+            check = compile_condition(spec, audience=audience, zone=self.raw.settings.timezone)
         except RuleError as err:
             self.fail(src, (*path, *err.path), err.message)
             return lambda c: False
@@ -191,7 +198,7 @@ class _Compiler:
 
     def who(self, src: SourceFile | None, path: tuple[Any, ...], who: Any) -> Check:
         try:
-            check = compile_who(who, self.segment_names)
+            check = compile_who(who, self.segment_names, self.raw.settings.timezone)
         except RuleError as err:
             self.fail(src, (*path, *err.path), err.message)
             return lambda c: False
@@ -453,6 +460,7 @@ class _Compiler:
             channel=t.channel,
             why_not=self.why_not(t.who),
             max_age=seconds(t.when.max_age) if t.when.max_age else None,
+            at_local=parse_hhmm(t.at_local_time) if t.at_local_time else None,
         )
         if t.steps is not None:
             compiled.journey = compile_journey(self, t, src, compiled, firing)
@@ -505,6 +513,8 @@ class _Compiler:
             cancel_types=cancel_types,
             content_blocks=blocks,
             rfm_rules=[r.model_dump() for r in raw.segments.rfm] if raw.segments.rfm else None,
+            milestones={n: (m.field, m.reaches) for n, m in raw.segments.milestones.items()},
+            churn_cuts=(raw.segments.churn_risk.high, raw.segments.churn_risk.medium),
         )
         config.history = history_policy(raw)
         config.history_seconds = config.history.seconds

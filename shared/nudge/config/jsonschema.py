@@ -145,6 +145,36 @@ DOCS: dict[str, tuple[str, Any]] = {
         "What ingest accepts by date (docs/sources.md, What ingest refuses)",
         {"max_future": "1h"},
     ),
+    "Settings.catalog": (
+        "back_in_stock and price_dropped for customers who viewed a product; off when absent",
+        {"window": "30d", "max_fanout": 10000},
+    ),
+    "CatalogSettings.window": (
+        "Customers who viewed (or wishlisted) the product within this hear of it (default 30d)",
+        "30d",
+    ),
+    "CatalogSettings.max_fanout": (
+        "At most this many customers hear of one change of one product (default 10000)",
+        10000,
+    ),
+    "CatalogSettings.watch": (
+        "Events that make a customer watch a product (properties.product_id, .price)",
+        ["product_viewed", "wishlist_added"],
+    ),
+    "Settings.replenishment": (
+        "Per-product replenishment reminders (replenishment_due events); off when absent",
+        {"interval": "30d", "lead": "3d", "min_buyers": 5},
+    ),
+    "Replenishment.interval": (
+        "Re-order interval of a product with too few repeat buyers to measure (default 30d)",
+        "30d",
+    ),
+    "Replenishment.lead": ("How long before the supply runs out to remind (default 3d)", "3d"),
+    "Replenishment.min_buyers": (
+        "Customers with 2+ orders of a product needed to trust its median interval (default 5)",
+        5,
+    ),
+    "Replenishment.by": ("Remind per product (default) or per category", "product"),
     "IngestSettings.max_future": (
         "Events dated later than now + this are parked in the dead-letter queue (default 1h)",
         "1h",
@@ -173,6 +203,22 @@ DOCS: dict[str, tuple[str, Any]] = {
         "RFM segment names in order, first match wins (default: standard map)",
         [{"name": "Champions", "r": [4, 5], "f": [4, 5], "m": [4, 5]}],
     ),
+    "SegmentsFile.milestones": (
+        "Profile numbers crossing a threshold, announced once as milestone_reached",
+        {"tenth_order": {"field": "orders_count", "reaches": 10}},
+    ),
+    "SegmentsFile.churn_risk": (
+        "Cut points on p_alive for the churn_risk profile field (default 0.3 and 0.7)",
+        {"high": 0.3, "medium": 0.7},
+    ),
+    "ChurnRisk.high": ("p_alive below this: churn_risk high (default 0.3)", 0.3),
+    "ChurnRisk.medium": ("p_alive below this (and not high): medium; else low (default 0.7)", 0.7),
+    "Milestone.field": (
+        "The profile number: orders_count, lifetime_value, pltv or expected_orders_90d",
+        "orders_count",
+    ),
+    "Milestone.reaches": ("Crossed when the number is at least this", 10),
+    "Milestone.description": ("What the milestone means, for humans", "Tenth order"),
     "RfmRule.name": ("The RFM segment's name (profile rfm.segment)", "Champions"),
     "RfmRule.r": ("Recency score range, 1-5", [4, 5]),
     "RfmRule.f": ("Frequency score range, 1-5", [4, 5]),
@@ -208,6 +254,11 @@ DOCS: dict[str, tuple[str, Any]] = {
     "Trigger.who": (
         "Customer conditions (segment, not_segment, value_tier, where, did, did_not)",
         _WHO,
+    ),
+    "Trigger.at_local_time": (
+        "Send at this time of day in the customer's zone (the shop's if unknown); required "
+        "with when.event: daily",
+        "10:00",
     ),
     "Trigger.wait": ("Delay before sending; everything is checked again when it ends", "1h"),
     "Trigger.cancel_if": (
@@ -497,6 +548,12 @@ OPERATOR_DOCS = {
     "contains": "text contains a substring, or a list contains a member",
     "any_in": "a list shares at least one element with yours",
     "exists": "the field is present (true) or absent (false)",
+    "anniversary_in_days": (
+        "the date's next anniversary is this many local days away (0 = today; 02-29 is "
+        "celebrated on 02-28 in other years)"
+    ),
+    "days_since": "whole local days since the date: a number, or {gte: 30, lt: 60}",
+    "days_until": "whole local days until the date: a number, or {lte: 3}",
 }
 
 
@@ -522,6 +579,10 @@ def _condition_defs(cat: Catalogue) -> dict[str, Any]:
             value = {"type": "array"}
         elif op == "exists":
             value = {"type": "boolean"}
+        elif op == "anniversary_in_days":
+            value = {"type": "integer", "minimum": 0, "maximum": 365}
+        elif op in ("days_since", "days_until"):
+            value = {"type": ["number", "object"]}
         else:
             value = dict(scalar)
         ops[op] = {**value, "description": OPERATOR_DOCS[op], "examples": [_op_example(op)]}
@@ -634,6 +695,9 @@ def _op_example(op: str) -> Any:
         "contains": "/delivery",
         "eq": "USD",
         "ne": "USD",
+        "anniversary_in_days": 0,
+        "days_since": {"gte": 30},
+        "days_until": {"lte": 3},
     }.get(op, 150)
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from nudge.core.addresses import check_email
 from nudge.core.clock import parse_time
 from nudge.core.durations import parse_duration
+from nudge.core.localtime import parse_hhmm
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -147,6 +148,27 @@ class Topic(Strict):
     default: Literal["opt_in", "opt_out"] = "opt_out"
 
 
+class CatalogSettings(Strict):
+    """Back-in-stock and price-drop news for watchers (docs/config.md, "Catalog events")."""
+
+    window: str = "30d"
+    max_fanout: int = Field(default=10_000, ge=1)
+    watch: list[str] = Field(default_factory=lambda: ["product_viewed", "wishlist_added"])
+
+    _durations = field_validator("window")(classmethod(lambda cls, v: _duration(v)))
+
+
+class Replenishment(Strict):
+    """Per-product replenishment reminders (docs/scoring.md, "Replenishment")."""
+
+    interval: str = "30d"
+    lead: str = "3d"
+    min_buyers: int = Field(default=5, ge=2)
+    by: Literal["product", "category"] = "product"
+
+    _durations = field_validator("interval", "lead")(classmethod(lambda cls, v: _duration(v)))
+
+
 class Settings(Strict):
     """settings.yaml"""
 
@@ -162,6 +184,8 @@ class Settings(Strict):
     attribution: Attribution = Field(default_factory=Attribution)
     unsubscribe: Unsubscribe | None = None
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    replenishment: Replenishment | None = None
+    catalog: CatalogSettings | None = None
     traits: list[str] = Field(
         default_factory=list,
         description="extension: custom trait names templates may use besides the standard ones",
@@ -224,6 +248,27 @@ class RfmRule(Strict):
         return self
 
 
+class Milestone(Strict):
+    """A profile number crossing a threshold, announced once as ``milestone_reached``."""
+
+    field: Literal["orders_count", "lifetime_value", "pltv", "expected_orders_90d"]
+    reaches: float = Field(gt=0)
+    description: str | None = None
+
+
+class ChurnRisk(Strict):
+    """Cut points on ``p_alive`` for the ``churn_risk`` profile field."""
+
+    high: float = Field(default=0.3, gt=0, lt=1)
+    medium: float = Field(default=0.7, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _order(self) -> ChurnRisk:
+        if self.high > self.medium:
+            raise ValueError("high must be at most medium (p_alive below high is high risk)")
+        return self
+
+
 class SegmentsFile(Strict):
     """segments.yaml"""
 
@@ -233,6 +278,8 @@ class SegmentsFile(Strict):
         default=None,
         description="RFM segment names in order (first match wins); default: the standard map",
     )
+    milestones: dict[str, Milestone] = Field(default_factory=dict)
+    churn_risk: ChurnRisk = Field(default_factory=ChurnRisk)
 
 
 class Active(Strict):
@@ -499,6 +546,7 @@ class Trigger(Strict):
     priority: int = 50
     holdout: float = Field(default=0, ge=0, le=100)
     expires: str | None = None
+    at_local_time: str | None = None
     channel: Literal["email", "sms", "best"] = "email"
     email: EmailContent | None = None
     sms: SmsContent | None = None
@@ -508,6 +556,22 @@ class Trigger(Strict):
     steps: list[Step] | None = None
     exit_if: list[EventTest] = Field(default_factory=list)
     reentry: Literal["once", "always"] | Reentry | None = None
+
+    @field_validator("at_local_time")
+    @classmethod
+    def _local_time(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_hhmm(value)
+        return value
+
+    @model_validator(mode="after")
+    def _daily_needs_a_time(self) -> Trigger:
+        if self.when.event == "daily" and self.at_local_time is None:
+            raise ValueError(
+                'a trigger on the daily event needs at_local_time: "10:00" (the local time '
+                "its messages go out)"
+            )
+        return self
 
     _durations = field_validator("wait", "cooldown", "expires")(
         classmethod(lambda cls, v: None if v is None else _duration(v))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import time
 from typing import Any
 
 from nudge.config import schema
@@ -85,6 +86,7 @@ class CompiledTrigger:
     why_not: Callable[[Ctx], str | None] | None = None
     max_age: float | None = None  # seconds: older events do not fire it (None: wait + 24h)
     journey: Any = None  # a trigger with steps: its CompiledJourney (nudge.config.journeys)
+    at_local: time | None = None  # at_local_time: send at this local time (nudge.core.timed)
 
     @property
     def stale_after(self) -> float:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nudge.config.fields import ANY, Catalogue, Shape, obj, scalar
+from nudge.config.fields import ANY, Catalogue, Shape, model_shape, obj, scalar
 from nudge.config.load import ConfigError, SourceFile
+from nudge.core.events import ProductProps
 from nudge.core.profile import EMPTIED_BY, PROFILE_FIELDS
 
 Part = str | int
@@ -174,6 +175,10 @@ class TemplateChecker:
             return self.content
         if name == "unsubscribe_url":
             return scalar("string")
+        if name == "recommendations":
+            product = model_shape(ProductProps)
+            product.fields["viewed_at"] = scalar("time")
+            return obj({"recently_viewed": Shape("list", item=product)}, hint="docs/config.md §7")
         if name in PROFILE_FIELDS:
             return self.cat.profile.fields.get(name, ANY)
         if name in self.flat_traits:

@@ -13,6 +13,7 @@ from typing import Any
 
 from nudge.config.fields import Catalogue, PathError, Shape, resolve
 from nudge.core.clock import parse_time
+from nudge.core.dates import DATE_OPERATORS
 from nudge.core.rules import COMBINATORS, HISTORY_TESTS
 
 Path = tuple[Any, ...]
@@ -201,6 +202,13 @@ class ConditionChecker:
                 )
                 return
             self.values(name, op, [operand], target, path)
+        elif op in DATE_OPERATORS:
+            if target.kind not in ("time", "string"):
+                self.fail(
+                    path,
+                    f"{op} counts days to or from a date, but {name} is {target.describe()}; "
+                    "use it on a date trait (traits.birthday) or a time (last_order_at)",
+                )
         elif op == "contains":
             if listy:
                 self.values(name, op, [operand], element if shape.kind == "list" else target, path)

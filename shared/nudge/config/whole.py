@@ -18,8 +18,10 @@ from nudge.config.load import ConfigError, RawConfig, SourceFile, read_config
 from nudge.core.clock import iso, now
 
 SINGLE_FILES = ("settings", "segments", "content")
-FOLDERS = ("triggers", "campaigns", "templates")
-LAYOUT = "settings.yaml, segments.yaml, content.yaml, triggers/, campaigns/, templates/"
+FOLDERS = ("triggers", "campaigns", "templates", "tests")  # tests/: `nudge test` scenarios
+LAYOUT = (
+    "settings.yaml, segments.yaml, content.yaml, triggers/, campaigns/, templates/ (and tests/)"
+)
 
 
 def _at(rel: str, message: str, *, key: str = "", severity: str = "error") -> ConfigError:

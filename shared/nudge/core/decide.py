@@ -32,6 +32,7 @@ from nudge.core.gate import (
 from nudge.core.journey import admit, enter, on_event, on_wake
 from nudge.core.profile import history_id
 from nudge.core.rules import Ctx
+from nudge.core.timed import wait_due
 
 if TYPE_CHECKING:  # the config package is heavy to import; decide only needs its types
     from nudge.config import CompiledConfig, CompiledTrigger
@@ -261,7 +262,7 @@ def decide(
         if trigger.journey is not None:
             enter(profile, view, trigger, event, envelope, config, now, plan)
             continue
-        if trigger.wait:
+        if trigger.wait or trigger.at_local is not None:
             channel, reason, detail = choose_channel(trigger, view, config)
             if channel is None:
                 plan.decisions.append(
@@ -291,7 +292,7 @@ def decide(
                         )
                     )
             wait_id = stable_id(profile["customer_id"], trigger.id, event.id)
-            due = now + timedelta(seconds=trigger.wait)
+            due = wait_due(trigger, view, config, now)  # wait, then at_local_time if set
             plan.waits.append(Wait(wait_id, trigger.id, iso(now), iso(due), envelope))
             plan.decisions.append(
                 decision(
@@ -301,7 +302,11 @@ def decide(
                     "scheduled",
                     None,
                     event,
-                    detail={"wait": getattr(trigger.model, "wait", None), "due_at": iso(due)},
+                    detail={
+                        "wait": getattr(trigger.model, "wait", None),
+                        "due_at": iso(due),
+                        **_at_local(trigger),
+                    },
                 )
             )
             continue
@@ -380,6 +385,11 @@ def _cancel_detail(
     if test.same_message:
         detail["same_message"] = wait_message(wait)
     return detail
+
+
+def _at_local(trigger: CompiledTrigger) -> dict[str, Any]:
+    at = getattr(trigger.model, "at_local_time", None)
+    return {"at_local_time": at} if at else {}
 
 
 def _parse_ts(value: str) -> float:

@@ -184,8 +184,32 @@ class Detail(_Open):
     aliases: list[Id] = Field(default_factory=list, max_length=MAX_ALIASES)
 
 
+class ProductUpdateProps(_Priced):
+    """``product_updated``: the catalog's news about a product (price, stock, availability).
+    Only what changed need be sent; ``available`` false or ``inventory`` 0 is out of stock.
+    About no customer: ``detail.customer_id`` may be left out. From Shopify's
+    ``inventory_levels/update`` it names the ``inventory_item_id`` (and ``location_id``) instead
+    of the product, which nudge looks up (``inventory_item_ids`` of a ``products/update``)."""
+
+    product_id: Id | None = None
+    name: str | None = None
+    category: str | None = None
+    price: Amount | None = None
+    currency: Currency = None
+    inventory: int | None = None
+    available: bool | None = None
+    url: str | None = None
+    image_url: str | None = None
+    variant_id: _Id = None
+    sku: _Id = None
+    inventory_item_id: _Id = None
+    location_id: _Id = None
+    inventory_item_ids: list[str] = Field(default_factory=list, max_length=MAX_ITEMS)
+
+
 PROPERTY_MODELS: dict[str, type[BaseModel]] = {
     "product_viewed": ProductProps,
+    "product_updated": ProductUpdateProps,
     "page_viewed": PageProps,
     "cart_updated": CartProps,
     "checkout_started": CartProps,
@@ -195,6 +219,9 @@ PROPERTY_MODELS: dict[str, type[BaseModel]] = {
     "preferences_updated": PreferenceProps,
 }
 NATIVE_TYPES = (*PROPERTY_MODELS, "customer_updated")
+# events about the catalog, not a customer: ingest hands them to nudge.flows.catalog
+CATALOG_TYPES = ("product_updated",)
+CATALOG_CUSTOMER = "catalog"  # the customer_id a catalog event stands under
 # what nudge records itself about its messages (docs/config.md, "Engagement events"): each has
 # properties.message_id, trigger and channel, and is decided on in the pass that records it
 ENGAGEMENT_TYPES = (
@@ -219,6 +246,50 @@ class TierChangeProps(_Open):
 
     from_: str | None = Field(default=None, alias="from")
     to: str | None = None
+
+
+class DailyProps(_Open):
+    """``daily``: the daily recompute found the customer due for a time-driven trigger; it
+    fires at the trigger's ``at_local_time`` on the customer's local ``date``."""
+
+    date: str
+    at_local_time: str
+
+
+class MilestoneProps(_Open):
+    """``milestone_reached``: a profile number crossed a milestone's threshold (once ever)."""
+
+    milestone: str
+    field: str
+    threshold: float
+    value: float | None = None
+
+
+class ReplenishmentProps(_Open):
+    """``replenishment_due``: the customer's supply of a product (or category) runs out in
+    ``lead_days``, by its typical re-order interval."""
+
+    product_id: str | None = None
+    category: str | None = None
+    name: str | None = None
+    interval_days: float
+    last_order_at: str
+    due_at: str
+    lead_days: float
+    basis: str  # "product", "category" or "configured"
+
+
+class CatalogNewsProps(_Open):
+    """``back_in_stock`` / ``price_dropped``: a product the customer viewed changed for them."""
+
+    product_id: str
+    name: str | None = None
+    price: float | None = None
+    previous_price: float | None = None
+    currency: str | None = None
+    url: str | None = None
+    image_url: str | None = None
+    viewed_at: str | None = None
 
 
 class EngagementProps(_Open):
@@ -255,6 +326,11 @@ OWN_PROPERTY_MODELS: dict[str, type[BaseModel]] = {
     "segment_entered": SegmentChangeProps,
     "segment_exited": SegmentChangeProps,
     "value_tier_changed": TierChangeProps,
+    "daily": DailyProps,
+    "milestone_reached": MilestoneProps,
+    "replenishment_due": ReplenishmentProps,
+    "back_in_stock": CatalogNewsProps,
+    "price_dropped": CatalogNewsProps,
     **{name: EngagementProps for name in ENGAGEMENT_TYPES},
     "email_clicked": ClickProps,
     "email_bounced": BounceProps,
@@ -383,6 +459,8 @@ def parse_event(raw: Any, allowed_sources: list[str] | None = None) -> Event:
             f"time {raw.get('time')!r:.64} is not ISO 8601 with an offset"
         ) from None
     detail = json_object(raw.get("detail"), "detail")
+    if not detail.get("customer_id") and detail_type in CATALOG_TYPES:
+        detail = {**detail, "customer_id": CATALOG_CUSTOMER}
     if not detail.get("customer_id"):
         raise MalformedEvent("detail.customer_id is missing")
     check_values(detail, "detail")

@@ -16,13 +16,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parseaddr
+from functools import lru_cache
 from typing import Any
 
 from nudge.core import clock
 from nudge.core.addresses import ADDRESS_ERRORS, check_address
 from nudge.core.clock import iso, parse_time
-from nudge.core.events import ENGAGEMENT_TYPES, Event
+from nudge.core.events import ENGAGEMENT_TYPES, NUDGE_SOURCE, Event
 from nudge.core.limits import json_size
+from nudge.core.replenish import record_purchases
 
 HISTORY_MAX = 200  # events kept for did/count/cancel_if
 HISTORY_DEFAULT_SECONDS = 90 * 86400  # how long a `did` without `within` looks back
@@ -66,6 +68,8 @@ PROFILE_FIELDS: dict[str, str] = {
     "rfm": "rfm",
     "pltv": "number",
     "p_alive": "number",
+    "churn_risk": "string",
+    "next_order_expected_at": "time",
     "expected_orders_90d": "number",
     "preferred_channel": "string",
     "scored_at": "time",
@@ -257,8 +261,9 @@ def apply_event(
     the clock's) is what history is trimmed against."""
     _remember(profile, event, history, now or clock.now())
     when = iso(event.time)
-    # what nudge records about its own messages is not the customer being seen in the shop
-    seen = event.type not in ENGAGEMENT_TYPES
+    # what nudge records about its own messages, or derives itself (segment changes, daily,
+    # replenishment, catalog news), is not the customer being seen in the shop
+    seen = event.type not in ENGAGEMENT_TYPES and event.source != NUDGE_SOURCE
     if seen and (not profile.get("last_seen_at") or when > profile["last_seen_at"]):
         profile["last_seen_at"] = when
     traits_in = _checked_addresses(profile, event.traits or {}, when)
@@ -338,6 +343,12 @@ def normal_address(value: Any) -> str:
     """An email address as nudge compares it: the bare address, trimmed, lower-cased."""
     if not isinstance(value, str):
         return ""
+    return _normal_address(value)
+
+
+@lru_cache(maxsize=65536)
+def _normal_address(value: str) -> str:
+    # parsed several times per event for the same few addresses: remembered
     return (parseaddr(value)[1] or value).strip().lower()
 
 
@@ -381,6 +392,7 @@ def _order(profile: dict[str, Any], props: dict[str, Any], when: str) -> None:
     orders.sort(key=lambda o: o["at"])
     if len(orders) > ORDERS_MAX:
         del orders[: len(orders) - ORDERS_MAX]
+    record_purchases(profile, props, when)  # per-product re-order intervals (core/replenish)
     profile["orders_count"] = int(profile.get("orders_count", 0)) + 1
     profile["lifetime_value"] = _money(profile.get("lifetime_value")) + _money(props["value"])
     profile["lifetime_value"] = _money(profile["lifetime_value"])

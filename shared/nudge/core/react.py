@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from nudge.core.decide import compute_segments, decide
 from nudge.core.decisions import Plan, stable_id
 from nudge.core.events import NUDGE_SOURCE, Event
+from nudge.core.milestones import crossings
 from nudge.core.profile import apply_event, is_duplicate, profile_view
 
 if TYPE_CHECKING:
@@ -58,6 +59,23 @@ def derived_events(
     ]
 
 
+def milestone_events(
+    profile: dict[str, Any], view: dict[str, Any], config: CompiledConfig, cause: str, now: datetime
+) -> list[Event]:
+    """``milestone_reached`` for each milestone the profile crossed (``nudge.core.milestones``)."""
+    return [
+        Event(
+            id=stable_id(cause, profile["customer_id"], "milestone_reached", props["milestone"]),
+            type="milestone_reached",
+            source=NUDGE_SOURCE,
+            time=now,
+            customer_id=profile["customer_id"],
+            properties=props,
+        )
+        for props in crossings(profile, view, config.milestones)
+    ]
+
+
 def react(
     profile: dict[str, Any],
     config: CompiledConfig,
@@ -73,7 +91,9 @@ def react(
     before = (set(profile.get("segments") or []), profile.get("value_tier"))
     view = refresh_view(profile, config, now)
     plan = decide(profile, view, event, config, now) if event is not None else Plan()
-    for change in derived_events(profile, before, view, cause or (event.id if event else ""), now):
+    changes = derived_events(profile, before, view, cause or (event.id if event else ""), now)
+    changes += milestone_events(profile, view, config, cause or (event.id if event else ""), now)
+    for change in changes:
         if is_duplicate(profile, change):
             continue
         apply_event(profile, change, config.history, now)

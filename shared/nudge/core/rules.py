@@ -14,9 +14,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nudge.core.clock import iso
+from nudge.core.dates import DATE_OPERATORS, check_operand, date_test, zone_of
 from nudge.core.durations import seconds
 
-OPERATORS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "any_in", "exists")
+OPERATORS = (
+    "eq",
+    "ne",
+    "in",
+    "not_in",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "contains",
+    "any_in",
+    "exists",
+    *DATE_OPERATORS,
+)
 COMBINATORS = ("all", "any", "not")
 HISTORY_TESTS = ("did", "did_not")
 _MISSING = object()
@@ -138,7 +152,7 @@ def _hashable(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _field_check(path: str, spec: Any) -> Check:
+def _field_check(path: str, spec: Any, zone: str = "UTC") -> Check:
     get = compile_path(path)
     if isinstance(spec, dict) and spec and all(isinstance(k, str) for k in spec):
         unknown = [k for k in spec if k not in OPERATORS]
@@ -147,7 +161,7 @@ def _field_check(path: str, spec: Any) -> Check:
                 (path, unknown[0]),
                 f"unknown operator {unknown[0]!r}; use one of {', '.join(OPERATORS)}",
             )
-        checks = [_operator(path, op, operand, get) for op, operand in spec.items()]
+        checks = [_operator(path, op, operand, get, zone) for op, operand in spec.items()]
         if len(checks) == 1:
             return checks[0]
         return lambda ctx: all(c(ctx) for c in checks)
@@ -156,7 +170,15 @@ def _field_check(path: str, spec: Any) -> Check:
     return _operator(path, "eq", spec, get)
 
 
-def _operator(path: str, op: str, operand: Any, get: Callable[[Any], tuple[Any, bool]]) -> Check:
+def _operator(
+    path: str,
+    op: str,
+    operand: Any,
+    get: Callable[[Any], tuple[Any, bool]],
+    zone: str = "UTC",
+) -> Check:
+    if op in DATE_OPERATORS:
+        return _date_operator(path, op, operand, get, zone)
     if op == "exists":
         if not isinstance(operand, bool):
             raise RuleError((path, op), "exists needs true or false")
@@ -208,8 +230,32 @@ def _operator(path: str, op: str, operand: Any, get: Callable[[Any], tuple[Any, 
     return check
 
 
-def compile_condition(spec: Any, *, audience: bool = False) -> Check:
-    """Compile a condition map; raises ``RuleError`` with the offending path."""
+def _date_operator(
+    path: str, op: str, operand: Any, get: Callable[[Any], tuple[Any, bool]], zone: str
+) -> Check:
+    """``anniversary_in_days`` / ``days_since`` / ``days_until`` (``nudge.core.dates``), in the
+    customer's ``timezone`` if the document has one, else ``zone`` (the shop's)."""
+    problem = check_operand(op, operand)
+    if problem:
+        raise RuleError((path, op), problem)
+    test = date_test(op, operand)
+    default = zone_of(zone)
+
+    def dated(ctx: Ctx) -> bool:
+        value, collected = get(ctx.doc)
+        if value is _MISSING or value is None:
+            return False
+        tz = zone_of(ctx.doc.get("timezone"), zone) if ctx.doc.get("timezone") else default
+        if collected:
+            return any(test(v, ctx.now, tz) for v in value)
+        return test(value, ctx.now, tz)
+
+    return dated
+
+
+def compile_condition(spec: Any, *, audience: bool = False, zone: str = "UTC") -> Check:
+    """Compile a condition map; raises ``RuleError`` with the offending path. Date operators
+    count local days in the document's ``timezone``, else in ``zone`` (the shop's)."""
     if spec is None:
         return lambda ctx: True
     if not isinstance(spec, dict):
@@ -225,12 +271,12 @@ def compile_condition(spec: Any, *, audience: bool = False) -> Check:
                 parts = []
                 for i, item in enumerate(value):
                     try:
-                        parts.append(compile_condition(item, audience=audience))
+                        parts.append(compile_condition(item, audience=audience, zone=zone))
                     except RuleError as err:
                         raise RuleError((i, *err.path), err.message) from None
                 checks.append(all_of(parts) if key == "all" else any_of(parts))
             elif key == "not":
-                inner = compile_condition(value, audience=audience)
+                inner = compile_condition(value, audience=audience, zone=zone)
                 checks.append(negate(inner))
             elif key in HISTORY_TESTS:
                 if not audience:
@@ -238,7 +284,7 @@ def compile_condition(spec: Any, *, audience: bool = False) -> Check:
                 test = compile_history_test(value)
                 checks.append(test if key == "did" else negate(test))
             else:
-                checks.append(_field_check(key, value))
+                checks.append(_field_check(key, value, zone))
         except RuleError as err:
             raise RuleError((key, *err.path), err.message) from None
     return all_of(checks)
@@ -339,6 +385,8 @@ def _failed_operator(path: str, op: str, operand: Any, value: Any) -> str:
     if value is _MISSING or value is None:
         return f"{path} is missing (needs {op} {shown(operand)})"
     actual = shown(value)
+    if op in DATE_OPERATORS:
+        return f"{path} {actual}: not {op} {shown(operand)}"
     if op in _FAILED_AS:
         return f"{path} {actual} {_FAILED_AS[op]} {shown(operand)}"
     if op == "eq":

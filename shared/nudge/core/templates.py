@@ -25,13 +25,14 @@ from contextvars import ContextVar
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from nudge.core.catalog import recently_viewed
 from nudge.core.profile import PROFILE_FIELDS  # what templates see at the top level
 
 if TYPE_CHECKING:  # jinja2 is imported lazily: only dispatch and validate need it
     from jinja2 import Template as JinjaTemplate
 
 STANDARD_TRAITS = ("first_name", "last_name", "birthday", "locale")
-EXTRA_NAMES = ("event", "content", "unsubscribe_url")
+EXTRA_NAMES = ("event", "content", "unsubscribe_url", "recommendations")
 MAX_RENDER_SECONDS = 1.0  # wall time for one rendered part (subject, html or text)
 MAX_OUTPUT_CHARS = 200_000  # characters in one rendered part
 _deadline: ContextVar[float] = ContextVar("nudge_template_deadline", default=float("inf"))
@@ -215,4 +216,5 @@ def template_context(
     context["event"] = event or {}
     context["content"] = content
     context["unsubscribe_url"] = unsubscribe_url
+    context["recommendations"] = {"recently_viewed": recently_viewed(view)}
     return context

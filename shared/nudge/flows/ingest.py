@@ -41,11 +41,11 @@ from nudge.core.clock import now as clock_now
 from nudge.core.decide import SUPPRESS, decision
 from nudge.core.decisions import Plan
 from nudge.core.durations import seconds
-from nudge.core.events import Event, MalformedEvent, parse_event
+from nudge.core.events import CATALOG_TYPES, Event, MalformedEvent, parse_event
 from nudge.core.limits import MAX_TRAITS_BYTES, check_time, json_size
 from nudge.core.profile import apply_event, is_duplicate
 from nudge.core.react import react
-from nudge.flows import identity, source_counts
+from nudge.flows import catalog, identity, source_counts
 from nudge.flows.common import Write, current_config, write_customer
 
 if TYPE_CHECKING:
@@ -100,7 +100,12 @@ def ingest_event(envelope: Any) -> dict[str, Any]:
     # all of them are validated before any is applied: a bad one leaves nothing half-done
     events = [parse_event(native, config.settings.sources) for native in adaptation.events]
     _check_times(events, config)
-    summaries = [_summary(apply_to_customer(event, config), event) for event in events]
+    summaries = [
+        catalog.apply_product_update(event, config)  # about a product, not a customer
+        if event.type in CATALOG_TYPES
+        else _summary(apply_to_customer(event, config), event)
+        for event in events
+    ]
     if adaptation.partner:
         source_counts.tally(adaptation.partner, adaptation.topic, "mapped")
     return summaries[0] if len(summaries) == 1 else {"events": summaries}
@@ -174,6 +179,9 @@ def apply_to_customer(event: Event, config: CompiledConfig) -> Outcome:
             credit = order_conversion(profile, applied, seconds(rule.window), rule.model)
             if credit is not None:
                 extra.append(store.conversion_put(credit))
+        watch = catalog.watch_entry(mine, mine.customer_id, config)  # settings.catalog.watch
+        if watch is not None:
+            extra.append(watch)
         return Write(plan, extra, merge.cancelled_waits)
 
     written = write_customer(

@@ -69,6 +69,12 @@ def _phones(profile: dict[str, Any] | None) -> list[str]:
     return list(dict.fromkeys(str(p) for p in found if p))
 
 
+def _products(profile: dict[str, Any]) -> list[str]:
+    """Every product the profile's history names: the customer may watch any of them."""
+    found = [(e.get("properties") or {}).get("product_id") for e in profile.get("history") or ()]
+    return [str(p) for p in dict.fromkeys(found) if p not in (None, "")]
+
+
 def export_customer(customer_id: str) -> dict[str, Any] | None:
     """Everything held about the customer, or None if nothing is (unknown or erased)."""
     if store.is_erased(customer_id):
@@ -155,6 +161,9 @@ def erase_customer(customer_id: str) -> dict[str, Any] | None:
     deleted += store.delete_keys(store.order_index_keys(owned))
     phones = [p for p in _phones(profile) if store.customer_for_phone(p) in owners]
     deleted += store.delete_keys(store.phone_index_keys(phones))
+    # the products they watch (catalog events): any product their history names may have a
+    # watch item of theirs (not counted in items_deleted: most of these keys name nothing)
+    store.delete_keys(store.watch_keys(_products(profile), sorted(owners)))
     more, more_cancelled = _erase_partition(customer_id)
     return {
         "customer_id": customer_id,

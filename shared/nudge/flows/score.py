@@ -33,6 +33,7 @@ machine in one place is what makes resume-after-timeout reviewable.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -40,6 +41,7 @@ import re
 import threading
 import time
 import uuid
+import zlib
 from array import array
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +58,7 @@ from nudge.core.clock import now as clock_now
 from nudge.core.decisions import Plan
 from nudge.core.durations import seconds
 from nudge.core.react import react
+from nudge.core.timed import nightly_due, nightly_plan
 from nudge.flows.common import current_config, update_customer
 from nudge.scoring.daily import (
     UNREADABLE,
@@ -65,6 +68,9 @@ from nudge.scoring.daily import (
     unpack,
     would_change,
 )
+from nudge.scoring.replenish import Histograms, add_profile, fit_intervals
+from nudge.scoring.replenish import merge as merge_hist
+from nudge.scoring.replenish import parts as hist_parts
 
 if TYPE_CHECKING:
     from nudge.config import CompiledConfig
@@ -215,6 +221,7 @@ class _Run:
     threads: int
     lock: threading.Lock = field(default_factory=threading.Lock)
     kept: dict[int, list[tuple[float, ...]]] = field(default_factory=dict)  # gathered, unsaved
+    kept_hist: dict[int, Histograms] = field(default_factory=dict)  # re-order intervals, unsaved
     failing: int = 0  # customers failed one after the other
 
     @property
@@ -260,9 +267,12 @@ class _Run:
         so a run that gathers in one invocation writes nothing but its fitted model."""
         cursor = self.state["cursors"][str(segment)]
         key, rows, as_of = cursor["key"], [], self.as_of
+        replenishing = self.config.settings.replenishment is not None
+        hist: Histograms = {}
         while self.budget.ok():
             items, last = store.scan_profiles(segment, self.state["segments"], key, self.page_size)
             page, complete = [], True
+            page_hist: Histograms = {}
             for item in items:
                 if not self.budget.take():
                     complete = False  # the page is read again on resume
@@ -270,21 +280,33 @@ class _Run:
                 row = _summary(item, as_of)
                 if row:  # neither None (no order) nor UNREADABLE
                     page.append(row)
+                if replenishing:
+                    add_profile(page_hist, item["doc"])
             if not complete:
                 break
             rows += page
+            hist = merge_hist([hist, page_hist]) if page_hist else hist
             key = last
             if last is None:
                 with self.lock:
                     self.kept[segment] = rows
+                    self.kept_hist[segment] = hist
                 return
             if len(rows) + self.page_size > FLUSH_ROWS:
-                self._flush(segment, rows, key, done=False)
-                rows = []
-        self._flush(segment, rows, key, done=False)
+                self._flush(segment, rows, key, done=False, hist=hist)
+                rows, hist = [], {}
+        self._flush(segment, rows, key, done=False, hist=hist)
 
-    def _flush(self, segment: int, rows: list[tuple[float, ...]], key: Any, done: bool) -> None:
-        """Write rows as chunk items, then save the cursor that follows them."""
+    def _flush(
+        self,
+        segment: int,
+        rows: list[tuple[float, ...]],
+        key: Any,
+        done: bool,
+        hist: Histograms | None = None,
+    ) -> None:
+        """Write rows (and re-order interval histograms) as chunk items, then save the cursor
+        that follows them."""
         cursor = self.state["cursors"][str(segment)]
         first = cursor["chunks"]
         names: list[str] = []
@@ -292,7 +314,14 @@ class _Run:
             part = rows[start : start + FLUSH_ROWS]
             names.append(f"{self.state['attempt']}#{segment:04d}#{first + len(names):06d}")
             store.put_run_chunk(self.run_id, names[-1], pack(part), len(part))
+        hchunks = cursor.get("hchunks", 0)
+        for piece in hist_parts(hist or {}):
+            name = f"{self.state['attempt']}#h{segment:04d}#{hchunks:06d}"
+            data = zlib.compress(json.dumps(piece, separators=(",", ":")).encode())
+            store.put_run_chunk(self.run_id, name, data, len(piece))
+            hchunks += 1
         with self.lock:
+            cursor["hchunks"] = hchunks
             cursor["chunks"] = first + len(names)
             cursor["key"], cursor["done"] = key, done
             self.state["counts"]["gathered"] += len(rows)
@@ -305,9 +334,29 @@ class _Run:
         if all(c["done"] or int(s) in self.kept for s, c in cursors.items()):
             return True
         for segment, rows in sorted(self.kept.items()):
-            self._flush(segment, rows, None, done=True)
+            self._flush(segment, rows, None, done=True, hist=self.kept_hist.get(segment))
         self.kept.clear()
+        self.kept_hist.clear()
         return False
+
+    def _intervals(self) -> dict[str, float]:
+        """Typical re-order interval per product and category: the saved histogram chunks the
+        cursors account for, and those in memory."""
+        settings = self.config.settings.replenishment
+        if settings is None:
+            return {}
+        parts: list[Any] = list(self.kept_hist.values())
+        if any(c.get("hchunks") for c in self.state["cursors"].values()):
+            wanted = {
+                f"{self.state['attempt']}#h{int(s):04d}#{n:06d}"
+                for s, c in self.state["cursors"].items()
+                for n in range(c.get("hchunks", 0))
+            }
+            for name, data in store.run_chunks(self.run_id, f"{self.state['attempt']}#h"):
+                if name in wanted:
+                    parts.append(json.loads(zlib.decompress(data)))
+        self.kept_hist.clear()
+        return fit_intervals(merge_hist(parts), settings.min_buyers)
 
     def _rows(self) -> array[float]:
         """Every gathered row: the chunks the saved cursors account for, then those in memory."""
@@ -328,6 +377,7 @@ class _Run:
     def fit(self) -> None:
         """Fit the models on the whole base and save them with the run (phase ``score``)."""
         flat = self._rows()
+        intervals = self._intervals()
         self.state["counts"]["gathered"] += sum(len(rows) for rows in self.kept.values())
         self.kept.clear()
         if len(flat):
@@ -344,6 +394,7 @@ class _Run:
                 "notes": [],
             }
         model["as_of"] = self.state["as_of"]
+        model["replenish"] = intervals
         self.state["model"] = model
         self.state["phase"] = "score"
         self.state["cursors"] = _cursors(self.state["segments"])
@@ -366,7 +417,7 @@ class _Run:
             if present:
                 from nudge.scoring.recompute import score_rows
 
-                scored = iter(score_rows(model, present, rules))
+                scored = iter(score_rows(model, present, rules, self.config.churn_cuts))
             for item, row in zip(items, rows, strict=True):
                 scores = next(scored) if row else None
                 if not self.budget.take():
@@ -455,7 +506,10 @@ class _Run:
         """A dry run on the scanned document, then (only if something changes) the optimistic
         read-react-write of ``update_customer``."""
         self.count(scored=1)
-        if not would_change(item["doc"], scores, self.config, clock_now()):
+        moment = clock_now()
+        intervals = self.state["model"].get("replenish") or {}
+        due = nightly_due(item["doc"], self.config, moment, intervals)  # no write
+        if not due and not would_change(item["doc"], scores, self.config, moment):
             self.count(unchanged=1)
             return
         customer_id = item["customer_id"]
@@ -472,10 +526,15 @@ class _Run:
             if fresh != row:  # an order or refund since the scan: score what is there now
                 from nudge.scoring.recompute import score_rows
 
-                mine = score_rows(model, [fresh], _rfm_rules(config))[0] if fresh else None
+                mine = (
+                    score_rows(model, [fresh], _rfm_rules(config), config.churn_cuts)[0]
+                    if fresh
+                    else None
+                )
             before = (list(profile.get("segments") or []), profile.get("value_tier"))
             moved = apply_scores(profile, mine, scored_at)
             plan = react(profile, config, now, cause=cause)
+            plan.merge(nightly_plan(profile, config, now, intervals))
             after = (list(profile.get("segments") or []), profile.get("value_tier"))
             if not moved and not plan and not plan.emit and after == before:
                 return None

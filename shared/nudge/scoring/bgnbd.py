@@ -312,3 +312,44 @@ def _expected_if_alive_same_dropout(
     p = params.a / (params.a + params.b)
     ratio = (alpha + T) / (alpha + T + p * t)
     return np.asarray(-np.expm1((r + x) * np.log(ratio)) / p, dtype=np.float64)
+
+
+def probability_of_purchase_by(
+    params: BgNbdParams, t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
+) -> FloatArray:
+    """P(at least one order in the next ``t`` | x, t_x, T).
+
+    A customer drops out only right after an order, so one alive now places no order in the next
+    ``t`` with probability ``E[exp(-lambda t)]`` under the posterior ``lambda ~ Gamma(r + x,
+    alpha + T)`` of an alive customer, that is ``((alpha+T) / (alpha+T+t))^(r+x)``; hence
+    ``P = P(alive) * (1 - ((alpha+T) / (alpha+T+t))^(r+x))``, which tends to ``P(alive)``.
+    """
+    xs, txs, Ts = check_summary(x, t_x, T)
+    ts = np.broadcast_to(np.asarray(t, dtype=np.float64), xs.shape)
+    alive = expit(-_log_dropout_odds(params, xs, txs, Ts))
+    shape, scale = params.r + xs, params.alpha + Ts
+    none_if_alive = np.exp(shape * (np.log(scale) - np.log(scale + ts)))
+    return np.asarray(alive * -np.expm1(np.log(none_if_alive)), dtype=np.float64)
+
+
+def time_to_purchase_probability(
+    params: BgNbdParams,
+    probability: float,
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,
+) -> FloatArray:
+    """The ``t`` at which :func:`probability_of_purchase_by` reaches ``probability`` (0.5: the
+    median time to the next order), in closed form: ``t = (alpha+T) * ((1 - q/P(alive))^(-1/(r+x))
+    - 1)``; ``inf`` where ``P(alive) <= probability`` (the chance of another order never gets
+    there)."""
+    if not 0.0 < probability < 1.0:
+        raise ValueError("probability must be between 0 and 1")
+    xs, txs, Ts = check_summary(x, t_x, T)
+    alive = expit(-_log_dropout_odds(params, xs, txs, Ts))
+    out = np.full(xs.shape, np.inf)
+    reach = alive > probability
+    shape, scale = params.r + xs[reach], params.alpha + Ts[reach]
+    left = 1.0 - probability / alive[reach]  # P(no order in t | alive) at the answer
+    out[reach] = scale * np.expm1(-np.log(left) / shape)
+    return np.asarray(out, dtype=np.float64)

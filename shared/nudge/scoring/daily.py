@@ -21,12 +21,20 @@ from nudge.core.profile import profile_view
 if TYPE_CHECKING:
     from nudge.config import CompiledConfig
 
-SCORE_KEYS = ("rfm", "p_alive", "expected_orders_90d", "pltv")
+SCORE_KEYS = (
+    "rfm",
+    "p_alive",
+    "churn_risk",
+    "expected_orders_90d",
+    "next_order_expected_at",
+    "pltv",
+)
 # a score is rewritten when it moved by at least (absolute, relative to the stored value): time
 # alone moves P(alive) and pLTV a little every day, and a write per customer per day would cost
 # more than the precision is worth (docs/scoring.md, "What a run writes")
 SCORE_TOLERANCE = {"p_alive": (0.02, 0.0), "expected_orders_90d": (0.02, 0.05), "pltv": (1.0, 0.05)}
 _DAY = 86400.0
+NEXT_ORDER_TOLERANCE_DAYS = 7
 
 
 def _net(order: dict[str, Any]) -> float:
@@ -84,13 +92,19 @@ def unpack(chunks: list[bytes]) -> array[float]:
 # -- which scores are worth a write -----------------------------------------------------------------------------
 
 
-def _moved(key: str, old: Any, new: Any) -> bool:
-    """Is the new score worth a write? RFM on any change; the others when they moved by more
-    than ``SCORE_TOLERANCE`` (absolute, or relative to the old value, whichever is larger)."""
+def _moved(key: str, old: Any, new: Any, scored_at: Any = None) -> bool:
+    """Is the new score worth a write? RFM and the churn band on any change; the predicted next
+    order when it moved by ``NEXT_ORDER_TOLERANCE_DAYS`` or a tenth of the wait it predicted
+    (each silent day pushes it back by a day or more); the others when they moved by more than
+    ``SCORE_TOLERANCE`` (absolute, or relative to the old value, whichever is larger)."""
     if old is None or new is None:
         return old is not new
-    if key == "rfm":
+    if key in ("rfm", "churn_risk"):
         return bool(old != new)
+    if key == "next_order_expected_at":
+        moved = abs((parse_time(new) - parse_time(old)).total_seconds())
+        wait = (parse_time(old) - parse_time(scored_at)).total_seconds() if scored_at else 0.0
+        return moved >= max(NEXT_ORDER_TOLERANCE_DAYS * _DAY, 0.1 * wait)
     absolute, relative = SCORE_TOLERANCE[key]
     return abs(float(new) - float(old)) >= max(absolute, relative * abs(float(old)))
 
@@ -99,7 +113,8 @@ def apply_scores(profile: dict[str, Any], scores: dict[str, Any] | None, scored_
     """Put the run's scores on the profile if any of them moved enough (then all of them, as
     computed, with ``scored_at``); True if they did."""
     new = {key: scores.get(key) if scores else None for key in SCORE_KEYS}
-    if not any(_moved(key, profile.get(key), new[key]) for key in SCORE_KEYS):
+    before = profile.get("scored_at")
+    if not any(_moved(key, profile.get(key), new[key], before) for key in SCORE_KEYS):
         return False
     profile.update(new)
     profile["scored_at"] = scored_at

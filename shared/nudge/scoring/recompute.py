@@ -27,6 +27,9 @@ from nudge.scoring.rfm import DEFAULT_RULES, RfmRule, rfm_segments, score_cuts, 
 # x: repeat orders, t_x: days first -> last order, T: days first order -> as_of, m: mean repeat
 # order value; recency: days since the last order, frequency: orders, monetary: orders - refunds
 COLUMNS = ("x", "t_x", "T", "m", "recency", "frequency", "monetary")
+CHURN_CUTS = (0.3, 0.7)  # p_alive below 0.3: high churn risk, below 0.7: medium, else low
+NEXT_ORDER_PROBABILITY = 0.5  # next_order_expected_at: when P(an order by then) reaches this
+NEXT_ORDER_HORIZON_DAYS = 3650  # further than this: no date
 MIN_REPEAT_BUYERS = 20
 HORIZON_DAYS = 90
 PLTV_MONTHS = 12
@@ -114,13 +117,40 @@ def _finite(value: float, digits: int) -> float | None:
     return round(float(value), digits) if math.isfinite(value) else None
 
 
+def churn_band(p: float | None, cuts: Sequence[float] = CHURN_CUTS) -> str | None:
+    """``high`` / ``medium`` / ``low`` churn risk of a ``p_alive`` under the two cut points."""
+    if p is None:
+        return None
+    return "high" if p < cuts[0] else "medium" if p < cuts[1] else "low"
+
+
+def _next_order_at(as_of: str | None, days: float) -> str | None:
+    if as_of is None or not math.isfinite(days) or days > NEXT_ORDER_HORIZON_DAYS:
+        return None
+    from datetime import timedelta
+
+    from nudge.core.clock import iso, parse_time
+
+    return iso((parse_time(as_of) + timedelta(days=days)).replace(second=0))
+
+
 def score_rows(
-    model: dict[str, Any], rows: Any, rules: Sequence[RfmRule] | None = None
+    model: dict[str, Any],
+    rows: Any,
+    rules: Sequence[RfmRule] | None = None,
+    churn_cuts: Sequence[float] = CHURN_CUTS,
 ) -> list[dict[str, Any]]:
     """Scores of each row under a model from :func:`fit_base`: ``rfm`` ({r, f, m, segment}),
-    ``p_alive`` (3 decimals), ``expected_orders_90d`` (3 decimals), ``pltv`` (money, 12
-    months; None where a model was not fitted)."""
-    from nudge.scoring.bgnbd import BgNbdParams, conditional_expected_purchases, p_alive
+    ``p_alive`` (3 decimals), ``churn_risk`` (its band under ``churn_cuts``),
+    ``expected_orders_90d`` (3 decimals), ``next_order_expected_at`` (when the chance of another
+    order reaches 50%, counted from the model's ``as_of``; None if it never does) and ``pltv``
+    (money, 12 months); None where a model was not fitted."""
+    from nudge.scoring.bgnbd import (
+        BgNbdParams,
+        conditional_expected_purchases,
+        p_alive,
+        time_to_purchase_probability,
+    )
     from nudge.scoring.gammagamma import GammaGammaParams
     from nudge.scoring.pltv import pltv
 
@@ -137,9 +167,12 @@ def score_rows(
     alive: list[float | None] = [None] * n
     orders: list[float | None] = [None] * n
     value: list[float | None] = [None] * n
+    upcoming: list[str | None] = [None] * n
     if model.get("bgnbd"):
         bg = BgNbdParams(**{k: model["bgnbd"][k] for k in ("r", "alpha", "a", "b")})
         alive = [_finite(v, 3) for v in p_alive(bg, x, t_x, T).tolist()]
+        wait = time_to_purchase_probability(bg, NEXT_ORDER_PROBABILITY, x, t_x, T)
+        upcoming = [_next_order_at(model.get("as_of"), v) for v in wait.tolist()]
         expected = conditional_expected_purchases(bg, float(HORIZON_DAYS), x, t_x, T)
         orders = [_finite(v, 3) for v in expected.tolist()]
         if model.get("gamma_gamma"):
@@ -150,7 +183,9 @@ def score_rows(
         {
             "rfm": {"r": int(r[i]), "f": int(f[i]), "m": int(mon[i]), "segment": str(names[i])},
             "p_alive": alive[i],
+            "churn_risk": churn_band(alive[i], churn_cuts),
             "expected_orders_90d": orders[i],
+            "next_order_expected_at": upcoming[i],
             "pltv": value[i],
         }
         for i in range(n)

@@ -6,10 +6,13 @@ and for what the providers captured (emails, SMS).
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from nudge.aws import clients as aws
+from nudge.core.clock import parse_time
 from nudge.sim.infra import ACCOUNT, REGION
 
 BACKENDS = ("memory", "moto")
@@ -54,6 +57,8 @@ class MotoBackend:
         from moto import mock_aws
 
         _cheap_moto_transactions()
+        _cheap_moto_queries()
+        _cheap_moto_rules()
         self._mock = mock_aws()
         self._mock.start()
         aws.use_backend(None)
@@ -64,12 +69,28 @@ class MotoBackend:
         aws.reset_clients()
 
     def schedules(self, group: str, until: datetime, first: bool = False) -> list[dict[str, Any]]:
-        """Every schedule of the group (ListSchedules, then GetSchedule each)."""
-        sched = aws.client("scheduler")
-        return [
-            sched.get_schedule(Name=s["Name"], GroupName=group)
-            for s in sched.list_schedules(GroupName=group).get("Schedules", [])
-        ]
+        """The due ``at(...)`` schedules of the group (with ``first`` only the earliest) and its
+        crons, read from moto's scheduler backend as GetSchedule would answer (ListSchedules
+        and a GetSchedule for each, at every step of the clock, cost the square of a day)."""
+        from moto.scheduler.models import scheduler_backends
+
+        found = scheduler_backends[ACCOUNT][REGION].schedule_groups.get(group)
+        if found is None:
+            return []
+        due: list[tuple[datetime, str, Any]] = []
+        crons: list[Any] = []
+        for name, schedule in found.schedules.items():
+            expression = schedule.schedule_expression
+            if expression.startswith("cron("):
+                crons.append(schedule)
+                continue
+            at = _at_time(expression)
+            if at is not None and at <= until:
+                due.append((at, name, schedule))
+        due.sort(key=lambda d: (d[0], d[1]))
+        if first:
+            due = due[:1]
+        return [_answer(s) for s in [*(d[2] for d in due), *crons]]
 
     def emails(self) -> list[Any]:
         """moto's SES sent messages."""
@@ -82,6 +103,20 @@ class MotoBackend:
         from moto.sns.models import sns_backends
 
         return dict(sns_backends[ACCOUNT][REGION].sms_messages)
+
+
+@lru_cache(maxsize=65536)
+def _at_time(expression: str) -> datetime | None:
+    """When an ``at(...)`` expression fires (None for another kind)."""
+    if not expression.startswith("at("):
+        return None
+    return parse_time(expression[3:-1] + "Z")
+
+
+def _answer(schedule: Any) -> dict[str, Any]:
+    """A moto schedule as GetSchedule answers it (what the simulator reads of it)."""
+    got = schedule.to_dict()
+    return {k: copy.deepcopy(v) for k, v in got.items() if v is not None}
 
 
 _PATCHED = False
@@ -99,7 +134,6 @@ def _cheap_moto_transactions() -> None:
     global _PATCHED
     if _PATCHED:
         return
-    import copy
 
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import DynamoType
@@ -141,6 +175,58 @@ def _cheap_moto_transactions() -> None:
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     _PATCHED = True
+
+
+_QUERIES_PATCHED = False
+
+
+def _cheap_moto_queries() -> None:
+    """Make moto's Query on a table cost its partition, not the table.
+
+    moto answers a Query by sorting every item of the table (``Table.all_items``) and keeping
+    those of the partition asked for: each read of a customer's items costs the whole table, a
+    day the square of its size. Patched (once per process): during a Query on the table's own key
+    ``all_items`` is the partition's items, in the same order; what moto answers is unchanged (a
+    query on an index still walks the table, as moto needs)."""
+    global _QUERIES_PATCHED
+    if _QUERIES_PATCHED:
+        return
+    import inspect
+
+    from moto.dynamodb.models.table import Table
+
+    original = Table.query
+    signature = inspect.signature(original)
+
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        asked = signature.bind(self, *args, **kwargs).arguments
+        hash_key = asked.get("hash_key")
+        if asked.get("index_name") or hash_key is None:
+            return original(self, *args, **kwargs)
+        part = self.items.get(hash_key)
+        found = [] if part is None else list(part.values()) if self.range_key_attr else [part]
+        order = sorted(
+            found, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key
+        )
+        self.all_items = lambda: order  # the instance's, for this call only
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    Table.query = query  # type: ignore[method-assign]
+    _QUERIES_PATCHED = True
+
+
+def _cheap_moto_rules() -> None:
+    """moto delivers each matched event to its target through an input template of JSONPath
+    expressions, parsing each expression again for every event (jsonpath-ng builds a parser
+    each time): about a third of a PutEvents. The parsed expressions are remembered instead;
+    the same expressions give the same answers."""
+    import jsonpath_ng.ext
+
+    if not hasattr(jsonpath_ng.ext.parse, "cache_info"):
+        jsonpath_ng.ext.parse = lru_cache(maxsize=256)(jsonpath_ng.ext.parse)
 
 
 class MemoryBackend:

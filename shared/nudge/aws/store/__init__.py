@@ -14,6 +14,8 @@ which items it owns (key shapes, attributes, TTL):
 - ``runs``: ``RUN#score#<date>`` (daily score run checkpoint, lease and chunks);
 - ``sources``: ``SOURCES`` / ``<partner>#<topic>`` (what arrived from each partner);
 - ``broadcasts``: ``BROADCAST#<campaign>`` / ``CANCEL`` (a cancelled broadcast);
+- ``catalog``: ``PRODUCT#<id>`` / ``STATE`` and ``W#<customer>`` (a product and its watchers),
+  ``INVITEM#<id>`` (a Shopify inventory item's product);
 - ``bulk``: paginated and parallel scans, partitions, batch deletes (no items of its own);
 - ``_table``: the table name, key helpers and the write failures they all share.
 
@@ -34,6 +36,15 @@ from nudge.aws.store.bulk import (
     scan_kind,
     scan_profiles,
     table_item_count,
+)
+from nudge.aws.store.catalog import (
+    get_product,
+    inventory_item_put,
+    product_of_inventory_item,
+    put_product,
+    watch_keys,
+    watch_put,
+    watchers,
 )
 from nudge.aws.store.decisions import (
     DECISION_TTL_DAYS,
@@ -125,9 +136,11 @@ __all__ = [
     "delete_keys",
     "finish_message",
     "get_message",
+    "get_product",
     "get_profile",
     "get_run",
     "in_flight",
+    "inventory_item_put",
     "is_erased",
     "item_decisions",
     "item_size",
@@ -141,8 +154,10 @@ __all__ = [
     "pending_messages",
     "phone_index_keys",
     "plain_item",
+    "product_of_inventory_item",
     "profile_doc",
     "put_decisions",
+    "put_product",
     "put_run_chunk",
     "put_tombstone",
     "remember_phone",
@@ -159,4 +174,7 @@ __all__ = [
     "tombstone_delete",
     "transaction",
     "unclaim",
+    "watch_keys",
+    "watch_put",
+    "watchers",
 ]

@@ -12,6 +12,7 @@ import re
 import zlib
 from bisect import bisect_right
 from collections.abc import Iterator
+from functools import lru_cache
 from itertools import count
 from typing import Any
 
@@ -21,6 +22,12 @@ from nudge.sim.memory.errors import error, exceptions
 
 Item = dict[str, dict[str, Any]]
 _PLACEHOLDER = re.compile(r"[#:][A-Za-z0-9_]+")
+
+
+@lru_cache(maxsize=1024)
+def _placeholders(text: str) -> frozenset[str]:
+    """The ``#name`` and ``:value`` placeholders of an expression (the same few texts repeat)."""
+    return frozenset(_PLACEHOLDER.findall(text))
 
 
 def _copy(item: Item) -> Item:
@@ -163,12 +170,14 @@ class MemoryDynamoDB:
         """The request's placeholders; refuses unused ones, as DynamoDB does."""
         names = request.get("ExpressionAttributeNames")
         values = request.get("ExpressionAttributeValues")
-        used = {p for text in texts if text for p in _PLACEHOLDER.findall(text)}
+        used = frozenset().union(*(_placeholders(text) for text in texts if text))
         for label, given in (
             ("ExpressionAttributeNames", names),
             ("ExpressionAttributeValues", values),
         ):
-            unused = sorted(set(given or {}) - used)
+            if not given or used.issuperset(given):
+                continue
+            unused = sorted(set(given) - used)
             if unused:
                 raise error(
                     "dynamodb",

@@ -8,21 +8,29 @@ import base64
 import hashlib
 import heapq
 import json
+import random
 import re
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email import message_from_string
+from email.parser import HeaderParser
 from email.utils import formataddr, getaddresses, parseaddr
+from functools import lru_cache
 from typing import Any
 
 from nudge.core.clock import now, parse_time
 from nudge.sim.memory.errors import error, exceptions
 from nudge.sim.patterns import matches
 
+_random = random.Random()
+
 
 def _id() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID, as AWS's ids are, without a system call for each."""
+    n = _random.getrandbits(122)
+    return (
+        f"{n >> 90:08x}-{(n >> 74) & 0xFFFF:04x}-4{(n >> 62) & 0xFFF:03x}-"
+        f"{0x8000 | ((n >> 48) & 0x3FFF):04x}-{n & 0xFFFFFFFFFFFF:012x}"
+    )
 
 
 # -- SQS -----------------------------------------------------------------------------------------
@@ -260,17 +268,24 @@ class MemoryEvents:
                 "resources": entry.get("Resources", []),
                 "detail": detail,
             }
+            body = ""
             bus = self.buses.get(entry.get("EventBusName") or "default", {})
             for rule in bus.values():
                 if matches(rule["pattern"], envelope):
                     for arn in rule["targets"]:
                         queue = next((q for q in self.sqs.queues.values() if q.arn == arn), None)
                         if queue is not None:
-                            self.sqs.send_message(
-                                QueueUrl=queue.url, MessageBody=json.dumps(envelope)
-                            )
+                            # the envelope as JSON, the detail as it was put (it is JSON)
+                            body = body or _with_detail(envelope, entry["Detail"])
+                            self.sqs.send_message(QueueUrl=queue.url, MessageBody=body)
         failed = sum(1 for e in out if "ErrorCode" in e)
         return {"FailedEntryCount": failed, "Entries": out}
+
+
+def _with_detail(envelope: dict[str, Any], detail: str) -> str:
+    """``envelope`` as JSON with ``detail`` (JSON text of an object) as its last member."""
+    head = json.dumps({k: v for k, v in envelope.items() if k != "detail"})
+    return f'{head[:-1]}, "detail": {detail.strip()}}}'
 
 
 # -- EventBridge Scheduler ------------------------------------------------------------------------
@@ -292,6 +307,7 @@ class MemoryScheduler:
         self.account = account
         self.groups: dict[str, dict[str, dict[str, Any]]] = {"default": {}}
         self._at: list[tuple[datetime, str, str]] = []  # (time, group, name) of at(...) ones
+        self._crons: dict[str, dict[str, None]] = {}  # group -> names of its cron(...) ones
         self.exceptions = exceptions("scheduler")
 
     def _group(self, op: str, name: str | None) -> dict[str, dict[str, Any]]:
@@ -330,10 +346,14 @@ class MemoryScheduler:
             **{k: v for k, v in request.items() if k != "GroupName"},
         }
         expression = request["ScheduleExpression"]
+        crons = self._crons.setdefault(group_name, {})
+        crons.pop(request["Name"], None)
         if expression.startswith("at("):
             heapq.heappush(
                 self._at, (parse_time(expression[3:-1] + "Z"), group_name, request["Name"])
             )
+        elif expression.startswith("cron("):
+            crons[request["Name"]] = None
         return schedule
 
     def create_schedule(self, **request: Any) -> dict[str, Any]:
@@ -384,6 +404,7 @@ class MemoryScheduler:
     def delete_schedule(self, **request: Any) -> dict[str, Any]:
         """DeleteSchedule: ResourceNotFoundException if absent."""
         group = self._group("DeleteSchedule", request.get("GroupName"))
+        self._crons.get(request.get("GroupName") or "default", {}).pop(request["Name"], None)
         if group.pop(request["Name"], None) is None:
             raise error(
                 "scheduler",
@@ -445,12 +466,10 @@ class MemoryScheduler:
         return out
 
     def crons(self, group_name: str) -> list[dict[str, Any]]:
-        """The ``cron(...)`` schedules of a group."""
-        return [
-            s
-            for s in self.groups.get(group_name, {}).values()
-            if s["ScheduleExpression"].startswith("cron(")
-        ]
+        """The ``cron(...)`` schedules of a group (kept apart: the group may hold many
+        one-time ones)."""
+        group = self.groups.get(group_name, {})
+        return [group[name] for name in self._crons.get(group_name, {})]
 
 
 def _at_time(expression: str) -> datetime | None:
@@ -504,7 +523,7 @@ class MemorySES:
         }
 
     def _verified(self, address: str) -> bool:
-        _, address = parseaddr(address)
+        address = _bare(address)
         return (
             address in self.shared["identities"]
             or address.split("@", 1)[-1] in self.shared["identities"]
@@ -518,7 +537,8 @@ class MemorySES:
         source = request.get("FromEmailAddress")
         raw = request["Content"]["Raw"]["Data"]
         data = raw.decode("utf-8") if isinstance(raw, bytes) else base64.b64decode(raw).decode()
-        message = message_from_string(data)
+        # only the header section is read (the body can be large and is kept as sent)
+        message = HeaderParser().parsestr(_HEAD_END.split(data, maxsplit=1)[0])
         if source is None:
             source = parseaddr(message["from"] or "")[1]
         if not source or not self._verified(source):
@@ -543,6 +563,13 @@ class MemorySES:
         return {"MessageId": sent.id}
 
 
+@lru_cache(maxsize=1024)
+def _bare(address: str) -> str:
+    """The addr-spec of an address (the same sender's, again and again)."""
+    return parseaddr(address)[1]
+
+
+_HEAD_END = re.compile(r"\r?\n\r?\n")
 _E164 = re.compile(r"^\+?[1-9]\d{1,14}$")
 
 
