@@ -11,7 +11,7 @@ from email.policy import SMTP
 
 import pytest
 
-from nudge.aws.mime import fast_email
+from nudge.aws.mime import fast_email, unfold_tokens
 from nudge.aws.providers import MessageError, build_email
 
 DATE = "Wed, 10 Feb 2027 09:30:00 +0000"
@@ -22,14 +22,15 @@ UNSUBSCRIBE = (
 
 
 def _library(fields: list[tuple[str, str]], text: str, html: str | None) -> bytes:
-    """What build_email wrote before nudge.aws.mime: the email library's message."""
+    """What build_email wrote before nudge.aws.mime: the email library's message (with a link
+    too long for a line kept as it is, which the library would encode: ``unfold_tokens``)."""
     msg = EmailMessage(policy=SMTP)
     for name, value in fields:
         msg[name] = value
     msg.set_content(text)
     if html:
         msg.add_alternative(html, subtype="html")
-    return msg.as_bytes()
+    return unfold_tokens(msg.as_bytes(), fields)
 
 
 def _fields(sender: str, to: str, subject: str, extra: dict[str, str]) -> list[tuple[str, str]]:
@@ -166,3 +167,27 @@ def test_a_body_line_like_the_boundary_is_written_as_the_library_writes_it(monke
     fast = fast_email(fields, text, "<p>x</p>", [])
     assert fast is not None
     assert fast == _library(fields, text, "<p>x</p>")
+
+
+@pytest.mark.parametrize("text", ["Hi\n", "中文テキスト" * 40])  # written directly; by the library
+def test_the_unsubscribe_link_header_is_the_link_itself_not_an_encoded_word(text):
+    """RFC 2369 / RFC 8058: mail providers read ``List-Unsubscribe: <https://...>``. A link longer
+    than a line has no space to fold at, and the email library would write it as RFC 2047
+    encoded words (``=?utf-8?q?=3Chttps...``), which no provider takes for a link: Gmail and
+    Yahoo would show no unsubscribe button. It is written as it is, on one line (RFC 5322
+    allows 998 characters)."""
+    link = f"<{UNSUBSCRIBE}&campaign=spring_preview_2027>"
+    assert len("List-Unsubscribe: " + link) > 78
+    raw = build_email(
+        "Rose & Co <hello@rose.example>",
+        "a@b.example",
+        "Spring",
+        None,
+        text,
+        {"List-Unsubscribe": link, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+    )
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    assert f"\r\nList-Unsubscribe: {link}\r\n" in head
+    assert "=?utf-8?" not in head.split("List-Unsubscribe: ", 1)[1].split("\r\n", 1)[0]
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert str(parsed["List-Unsubscribe"]) == link

@@ -22,6 +22,7 @@ from email.policy import SMTP
 
 _LINESEP = b"\r\n"
 _MAX_LINE = 78  # SMTP's max_line_length
+_HARD_LINE = 998  # RFC 5322 2.1.1: the longest a line may be
 # a header value printed as it is: printable ASCII words, single spaces between, no encoded word
 _PLAIN = re.compile(r"^[\x21-\x7e]+(?: [\x21-\x7e]+)*$")
 # header names the library parses itself (From, Subject, Content-Type, ...): written by it
@@ -29,12 +30,52 @@ _REGISTERED = frozenset(SMTP.header_factory.registry)  # type: ignore[attr-defin
 _BOUNDARY_DIGITS = len(repr(sys.maxsize - 1))
 
 
+def one_token(name: str, value: str) -> bool:
+    """A value of one printable ASCII token too long for a 78-character line (a link): the
+    library, with no space to fold at, would write it as RFC 2047 encoded words, which mail
+    providers do not read as a link (``List-Unsubscribe: =?utf-8?q?=3Chttps...``). Such a
+    value is written as it is, on one line, up to RFC 5322's 998 characters."""
+    return (
+        _MAX_LINE < len(name) + 2 + len(value) <= _HARD_LINE
+        and "=?" not in value
+        and _PLAIN.match(value) is not None
+        and " " not in value
+    )
+
+
 def fold_header(name: str, value: str) -> bytes:
-    """One header line (or folded lines) as ``SMTP`` writes it."""
+    """One header line (or folded lines) as ``SMTP`` writes it; a one-token value too long for
+    a line (``one_token``) as it is."""
     if len(name) + 2 + len(value) <= _MAX_LINE and "=?" not in value and _PLAIN.match(value):
+        return f"{name}: {value}\r\n".encode("ascii")
+    if one_token(name, value):
         return f"{name}: {value}\r\n".encode("ascii")
     header = SMTP.header_factory(name, value)
     return SMTP.fold_binary(name, header)
+
+
+def unfold_tokens(data: bytes, headers: list[tuple[str, str]]) -> bytes:
+    """The email library's message with each ``one_token`` header written as it is (the
+    library encoded it): the header section's blocks for those names replaced by one line."""
+    wanted = {name.lower(): value for name, value in headers if one_token(name, value)}
+    if not wanted:
+        return data
+    head, sep, body = data.partition(b"\r\n\r\n")
+    blocks: list[list[bytes]] = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and blocks:
+            blocks[-1].append(line)
+        else:
+            blocks.append([line])
+    out = []
+    for block in blocks:
+        name = block[0].split(b":", 1)[0].decode("ascii", "replace").strip().lower()
+        if name in wanted:
+            original = block[0].split(b":", 1)[0].decode("ascii")
+            out.append(f"{original}: {wanted.pop(name)}".encode("ascii"))
+        else:
+            out.append(b"\r\n".join(block))
+    return b"\r\n".join(out) + sep + body
 
 
 def _body(text: str) -> tuple[str, bytes] | None:

@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from nudge.aws.clients import client
-from nudge.aws.mime import fast_email
+from nudge.aws.mime import fast_email, unfold_tokens
 from nudge.core.addresses import check_email
 from nudge.core.clock import now
 from nudge.env import get_env
@@ -121,7 +121,7 @@ def build_email(
         msg.set_content(text or "")
         if html:
             msg.add_alternative(html, subtype="html")
-        return msg.as_bytes()
+        return unfold_tokens(msg.as_bytes(), fields)  # links stay links (nudge.aws.mime)
     except MessageError:
         raise
     except Exception as exc:  # whatever the email library refuses, the message is not sent
