@@ -170,6 +170,50 @@ def _moto_transactions() -> Iterator[None]:
 
 
 @contextmanager
+def _moto_partition_queries() -> Iterator[None]:
+    """moto's Query on the base table, looking at the queried partition only.
+
+    moto (5.x) answers a Query by sorting every item of the table and keeping those of the
+    partition, so each call costs time in proportion to the table (a day of 10,000 customers
+    never finished). Here a base-table Query with a partition key sees that partition's items
+    alone; the rest of moto's Query (sorting, paging, conditions, filters, projections) runs
+    unchanged, so the answers are the same. Index queries are left as they are. nudge's code is
+    untouched; only the emulator's bookkeeping changes."""
+    from moto.dynamodb.models.table import Table
+
+    original = Table.query
+
+    class _Partition:
+        """The table, as seen by one Query: only the items of one partition."""
+
+        def __init__(self, table: Table, hash_key: Any) -> None:
+            self._table, self._hash_key = table, hash_key
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._table, name)
+
+        def all_items(self) -> list[Any]:
+            found = self._table.items.get(self._hash_key)
+            if found is None:
+                return []
+            if not self._table.range_key_attr:
+                return [found]
+            return sorted(found.values(), key=lambda item: item.range_key)
+
+    def query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name or hash_key is None:
+            return original(self, hash_key, *args, **kwargs)
+        return original(_Partition(self, hash_key), hash_key, *args, **kwargs)  # type: ignore[arg-type]
+
+    Table.query = query  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        Table.query = original  # type: ignore[method-assign]
+
+
+@contextmanager
 def moto_deployment(config_dir: Path) -> Iterator[Any]:
     """A moto server on loopback with nudge's resources, the handlers pointed at it, the
     simulated clock installed; yields the clock."""
@@ -181,7 +225,7 @@ def moto_deployment(config_dir: Path) -> Iterator[Any]:
         simulated = clock.SimulatedClock(DAY)
         previous = clock.install(simulated)
         try:
-            with _moto_transactions():
+            with _moto_transactions(), _moto_partition_queries():
                 sender = get_config(str(config_dir)).settings.sender.email
                 create_resources(config_dir, daily=False, sender=sender)
                 yield simulated
