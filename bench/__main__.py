@@ -45,11 +45,23 @@ def main() -> int:
 
     results: dict[str, Any] = {}
     targets = dict(TARGETS)
-    from bench import api, concurrency, faults, limits, load, message_path, scoring, shop, simulate
+    from bench import (
+        api,
+        concurrency,
+        cost,
+        faults,
+        limits,
+        load,
+        message_path,
+        scoring,
+        shop,
+        simulate,
+    )
 
     sections = [
         ("event path", core.run),
         ("message path", message_path.run),
+        ("cost model (docs/cost.md)", cost.run),
         ("profile API", api.run),
         ("scoring", scoring.run),
         ("simulation", simulate.run),
