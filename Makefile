@@ -59,7 +59,8 @@ typecheck: $(VENV)/.stamp-dev
 bench: $(VENV)/.stamp-dev
 	$(BIN)/python -m bench
 
-build:
+build: $(VENV)/.stamp-run
+	$(BIN)/nudge validate --compile config
 	bash .ci/sam.sh build
 
 sam-validate:

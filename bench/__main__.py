@@ -47,6 +47,7 @@ def main() -> int:
     targets = dict(TARGETS)
     from bench import (
         api,
+        cold,
         concurrency,
         cost,
         faults,
@@ -62,6 +63,7 @@ def main() -> int:
         ("event path", core.run),
         ("message path", message_path.run),
         ("cost model (docs/cost.md)", cost.run),
+        ("cold start", cold.run),
         ("profile API", api.run),
         ("scoring", scoring.run),
         ("simulation", simulate.run),
