@@ -85,3 +85,20 @@ def test_validate_compile_writes_it_only_for_a_valid_config(tmp_path, capsys):
     bad = make_config(tmp_path / "bad", **{"templates/cart_reminder.yaml": BROKEN})
     assert main(["validate", "--compile", str(bad)]) == 1
     assert not (bad / NAME).exists()
+
+
+def test_yaml_timestamps_come_back_as_timestamps(tmp_path):
+    from tests.conftest import CONFIG
+
+    cart = (CONFIG / "triggers" / "cart_jewelry_high_value.yaml").read_text()
+    unquoted = cart.replace('"2027-02-01T00:00:00Z"', "2027-02-01T00:00:00Z")
+    assert unquoted != cart
+    built = make_config(tmp_path, **{"triggers/cart_jewelry_high_value.yaml": unquoted})
+    write_artefact(built)
+    parsed = read_artefact(built)
+    assert parsed is not None
+    active = parsed["triggers/cart_jewelry_high_value.yaml"]["active"]
+    from nudge.config.yamlpos import load_located
+
+    assert active == load_located(built / "triggers/cart_jewelry_high_value.yaml").data["active"]
+    assert type(active["from"]).__name__ == "datetime"
