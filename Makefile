@@ -16,6 +16,7 @@ help:
 	@echo "make test      run the test suite (moto, no network, no Docker)"
 	@echo "make lint      ruff + mypy + import-linter layering + nudge validate --strict + cfn-lint/checkov"
 	@echo "make bench     measure decide(), ingest, DynamoDB calls, import time -> bench/results.json"
+	@echo "               (SECTIONS='load cost cold': only those, the others' results kept)"
 	@echo "make build     cfn-lint, sam validate --lint and sam build (tools venv)"
 	@echo "make sam-local sam local invoke every function with its sample events"
 
@@ -57,7 +58,7 @@ typecheck: $(VENV)/.stamp-dev
 	$(BIN)/mypy
 
 bench: $(VENV)/.stamp-dev
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(SECTIONS)
 
 build: $(VENV)/.stamp-run
 	$(BIN)/nudge validate --compile config

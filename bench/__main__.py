@@ -1,4 +1,7 @@
-"""`python -m bench`: run every benchmark, write bench/results.json, print a table."""
+"""`python -m bench`: run every benchmark, write bench/results.json, print a table.
+
+`python -m bench load cost cold`: run only those sections (by module name) and update their
+results in bench/results.json, keeping the others."""
 
 from __future__ import annotations
 
@@ -60,20 +63,35 @@ def main() -> int:
     )
 
     sections = [
-        ("event path", core.run),
-        ("message path", message_path.run),
-        ("cost model (docs/cost.md)", cost.run),
-        ("cold start", cold.run),
-        ("profile API", api.run),
-        ("scoring", scoring.run),
-        ("simulation", simulate.run),
-        ("shop scale", shop.run),
-        ("load (10,000-customer day on a moto server)", load.run),
-        ("concurrency", concurrency.run),
-        ("fault injection", faults.run),
-        ("ingest limits (fuzz, large customer)", limits.run),
+        ("event path", core),
+        ("message path", message_path),
+        ("cost model (docs/cost.md)", cost),
+        ("cold start", cold),
+        ("profile API", api),
+        ("scoring", scoring),
+        ("simulation", simulate),
+        ("shop scale", shop),
+        ("load (10,000-customer day on a moto server)", load),
+        ("concurrency", concurrency),
+        ("fault injection", faults),
+        ("ingest limits (fuzz, large customer)", limits),
     ]
-    for name, fn in sections:
+    path = Path(__file__).parent / "results.json"
+    chosen = set(sys.argv[1:])
+    if chosen:
+        known = {module.__name__.rsplit(".", 1)[-1] for _, module in sections}
+        if chosen - known:
+            print(f"unknown sections {sorted(chosen - known)}; known: {sorted(known)}")
+            return 2
+        sections = [(n, m) for n, m in sections if m.__name__.rsplit(".", 1)[-1] in chosen]
+        if path.exists():  # keep the other sections' last results
+            before = json.loads(path.read_text())
+            results.update(before.get("results", {}))
+            for key, text in before.get("targets", {}).items():
+                op, bound = text.split()
+                targets.setdefault(key, (op, float(bound)))
+    for name, module in sections:
+        fn = module.run
         print(f"running {name} benchmarks...", file=sys.stderr, flush=True)
         got = fn()
         for key, value in list(got.items()):
@@ -92,7 +110,6 @@ def main() -> int:
         "results": results,
         "targets": {k: f"{op} {b:g}" for k, (op, b) in targets.items()},
     }
-    path = Path(__file__).parent / "results.json"
     path.write_text(json.dumps(doc, indent=2) + "\n")
     width = max(map(len, results))
     print(f"{'metric'.ljust(width)}  {'value':>12}  target")
