@@ -115,7 +115,11 @@ class Plan:
 
     def __bool__(self) -> bool:
         return bool(
-            self.decisions or self.messages or self.waits or self.cancelled_waits or self.ended_waits
+            self.decisions
+            or self.messages
+            or self.waits
+            or self.cancelled_waits
+            or self.ended_waits
         )
 
 
