@@ -90,6 +90,7 @@ def main() -> int:
             for key, text in before.get("targets", {}).items():
                 op, bound = text.split()
                 targets.setdefault(key, (op, float(bound)))
+    fresh: dict[str, Any] = {}
     for name, module in sections:
         fn = module.run
         print(f"running {name} benchmarks...", file=sys.stderr, flush=True)
@@ -100,6 +101,7 @@ def main() -> int:
                     targets[key] = (value.get("op", "<="), value["target"])
                 got[key] = value["value"]
         results.update(got)
+        fresh.update(got)
     doc = {
         "machine": {
             "python": platform.python_version(),
@@ -110,6 +112,10 @@ def main() -> int:
         "results": results,
         "targets": {k: f"{op} {b:g}" for k, (op, b) in targets.items()},
     }
+    if chosen and path.exists():  # another run may have written its sections meanwhile
+        latest = json.loads(path.read_text())
+        doc["results"] = {**latest.get("results", {}), **fresh}
+        doc["targets"] = {**latest.get("targets", {}), **doc["targets"]}
     path.write_text(json.dumps(doc, indent=2) + "\n")
     width = max(map(len, results))
     print(f"{'metric'.ljust(width)}  {'value':>12}  target")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import time
 from collections import Counter, defaultdict
@@ -349,15 +350,30 @@ def _history(cid: str, events: int, end: datetime) -> list[dict[str, Any]]:
     return out
 
 
+_CONFIGS: dict[int, tuple[Path, int]] = {}
+
+
+def _config(triggers: int) -> tuple[Path, int]:
+    """The sample config with generated triggers up to ``triggers`` (made once per run, with
+    its compiled-config artefact, so each simulation loads it as a function would)."""
+    if triggers not in _CONFIGS:
+        from bench.core import generated_config
+        from nudge.config import load_config
+        from nudge.config.artefact import write_artefact
+
+        sample = len(load_config(CONFIG).triggers)
+        config = generated_config(max(0, triggers - sample))
+        write_artefact(config)
+        _CONFIGS[triggers] = (config, len(load_config(config).triggers))
+    return _CONFIGS[triggers]
+
+
 def measure_case(history: int, triggers: int, customers: int = 3) -> dict[str, Any]:
     """One case: the cost of each measured event type and of each message, per unit."""
-    from bench.core import generated_config
-    from nudge.config import load_config
     from nudge.core.clock import parse_time
     from nudge.sim import Simulation
 
-    sample = len(load_config(CONFIG).triggers)
-    config = generated_config(max(0, triggers - sample)) if triggers > sample else CONFIG
+    config, count = _config(triggers)
     meter = Meter()
     per_type: dict[str, Tally] = defaultdict(Tally)
     after = Tally()  # waits and sends that follow, once the events are in
@@ -391,7 +407,7 @@ def measure_case(history: int, triggers: int, customers: int = 3) -> dict[str, A
     messages += total.calls["ses:SendEmail"] + total.calls["sns:Publish"]
     return {
         "history": history,
-        "triggers": len(load_config(config).triggers),
+        "triggers": count,
         "customers": customers,
         "events": events,
         "emails": emails,
@@ -466,9 +482,11 @@ def decide_p99_ms(triggers: int = 200) -> float:
 def run_cost(
     histories: tuple[int, ...] = HISTORY,
     triggers: tuple[int, ...] = TRIGGERS,
-    customers: int = 3,
+    customers: int | None = None,
 ) -> dict[str, Any]:
-    """Every case; the raw measurements."""
+    """Every case; the raw measurements (``NUDGE_COST_CUSTOMERS`` customers per case, 2 by
+    default)."""
+    customers = customers or int(os.environ.get("NUDGE_COST_CUSTOMERS", "2"))
     cases = [measure_case(h, t, customers) for t in triggers for h in histories]
     return {"cases": cases, "decide_200_p99_ms": decide_p99_ms(200)}
 

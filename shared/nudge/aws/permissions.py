@@ -102,6 +102,9 @@ _RACE = "the customer erased between reading and writing the profile (a race not
 # Granted, reachable in the code, and not reached by the test's scenarios: why.
 NOT_EXERCISED: dict[str, dict[str, str]] = {
     "dispatch": {"scheduler:DeleteSchedule": _CANCEL},
+    # a wait that ends is not unscheduled (its schedule deleted itself); only a wake whose
+    # re-check cancels or restarts another wait of the customer deletes a schedule
+    "wake": {"scheduler:DeleteSchedule": _CANCEL},
     "feedback": {"scheduler:DeleteSchedule": _CANCEL},
     "campaign": {"scheduler:DeleteSchedule": _CANCEL, "dynamodb:ConditionCheckItem": _RACE},
     "score": {
