@@ -15,7 +15,8 @@ help:
 	@echo "make demo      simulate the sample storefront day and show who got what and why"
 	@echo "make test      run the test suite (moto, no network, no Docker)"
 	@echo "make lint      ruff + mypy + import-linter layering + nudge validate --strict + cfn-lint/checkov"
-	@echo "make bench     measure decide(), ingest, a shop-sized day, ... -> bench/results.json (SECTIONS=shop: only those)"
+	@echo "make bench     measure decide(), ingest, DynamoDB calls, import time -> bench/results.json"
+	@echo "               (SECTIONS='load cost cold': only those, the others' results kept)"
 	@echo "make build     cfn-lint, sam validate --lint and sam build (tools venv)"
 	@echo "make sam-local sam local invoke every function with its sample events"
 
@@ -59,7 +60,8 @@ typecheck: $(VENV)/.stamp-dev
 bench: $(VENV)/.stamp-dev
 	$(BIN)/python -m bench $(SECTIONS)
 
-build:
+build: $(VENV)/.stamp-run
+	$(BIN)/nudge validate --compile config
 	bash .ci/sam.sh build
 
 sam-validate:

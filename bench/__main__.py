@@ -1,4 +1,7 @@
-"""`python -m bench`: run every benchmark, write bench/results.json, print a table."""
+"""`python -m bench`: run every benchmark, write bench/results.json, print a table.
+
+`python -m bench load cost cold`: run only those sections (by module name) and update their
+results in bench/results.json, keeping the others."""
 
 from __future__ import annotations
 
@@ -41,23 +44,17 @@ def _verdict(name: str, value: Any, targets: dict[str, tuple[str, float]]) -> st
 
 
 def main(only: list[str] | None = None) -> int:
-    """Run every section (or those whose name starts with one of ``only``, keeping the other
-    sections' last results in bench/results.json)."""
+    """Run every section, or only those named (``shop``, ``cost``, ...), keeping the other
+    sections' last results in bench/results.json."""
     from bench import core
 
-    path = Path(__file__).parent / "results.json"
     results: dict[str, Any] = {}
     targets = dict(TARGETS)
-    kept: dict[str, Any] = {}
-    if only and path.exists():
-        kept = json.loads(path.read_text())
-        results.update(kept.get("results") or {})
-        for key, text in (kept.get("targets") or {}).items():
-            op, _, bound = str(text).partition(" ")
-            targets.setdefault(key, (op, float(bound)))
     from bench import (
         api,
+        cold,
         concurrency,
+        cost,
         faults,
         journeys,
         lift,
@@ -71,23 +68,40 @@ def main(only: list[str] | None = None) -> int:
     )
 
     sections = [
-        ("event path", core.run),
-        ("journeys (50 journeys of 6 steps)", journeys.run),
-        ("message path", message_path.run),
-        ("profile API", api.run),
-        ("scoring", scoring.run),
-        ("replenishment (1M orders)", replenish.run),
-        ("simulation", simulate.run),
-        ("shop scale", shop.run),
-        ("load (10,000-customer day on a moto server)", load.run),
-        ("concurrency", concurrency.run),
-        ("fault injection", faults.run),
-        ("ingest limits (fuzz, large customer)", limits.run),
-        ("lift truth (200 seeded shops with a known uplift)", lift.run),
+        ("event path", core),
+        ("journeys (50 journeys of 6 steps)", journeys),
+        ("message path", message_path),
+        ("cost model (docs/cost.md)", cost),
+        ("cold start", cold),
+        ("profile API", api),
+        ("scoring", scoring),
+        ("replenishment (1M orders)", replenish),
+        ("simulation", simulate),
+        ("shop scale", shop),
+        ("load (10,000-customer day on a moto server)", load),
+        ("concurrency", concurrency),
+        ("fault injection", faults),
+        ("ingest limits (fuzz, large customer)", limits),
+        ("lift truth (200 seeded shops with a known uplift)", lift),
     ]
-    if only:
-        sections = [(n, fn) for n, fn in sections if any(n.startswith(o) for o in only)]
-    for name, fn in sections:
+    path = Path(__file__).parent / "results.json"
+    chosen = set(only or ())
+    kept: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    if chosen:
+        known = {module.__name__.rsplit(".", 1)[-1] for _, module in sections}
+        if chosen - known:
+            print(f"unknown sections {sorted(chosen - known)}; known: {sorted(known)}")
+            return 2
+        sections = [(n, m) for n, m in sections if m.__name__.rsplit(".", 1)[-1] in chosen]
+        if path.exists():  # keep the other sections' last results
+            before = json.loads(path.read_text())
+            results.update(before.get("results", {}))
+            for key, text in before.get("targets", {}).items():
+                op, bound = text.split()
+                targets.setdefault(key, (op, float(bound)))
+    fresh: dict[str, Any] = {}
+    for name, module in sections:
+        fn = module.run
         print(f"running {name} benchmarks...", file=sys.stderr, flush=True)
         got = fn()
         for key, value in list(got.items()):
@@ -96,6 +110,7 @@ def main(only: list[str] | None = None) -> int:
                     targets[key] = (value.get("op", "<="), value["target"])
                 got[key] = value["value"]
         results.update(got)
+        fresh.update(got)
     doc = {
         "machine": {
             "python": platform.python_version(),
@@ -108,6 +123,10 @@ def main(only: list[str] | None = None) -> int:
     }
     if "notes" in kept:
         doc["notes"] = kept["notes"]
+    if chosen and path.exists():  # another run may have written its sections meanwhile
+        latest = json.loads(path.read_text())
+        doc["results"] = {**latest.get("results", {}), **fresh}
+        doc["targets"] = {**latest.get("targets", {}), **doc["targets"]}
     path.write_text(json.dumps(doc, indent=2) + "\n")
     width = max(map(len, results))
     print(f"{'metric'.ljust(width)}  {'value':>12}  target")

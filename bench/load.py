@@ -170,6 +170,50 @@ def _moto_transactions() -> Iterator[None]:
 
 
 @contextmanager
+def _moto_partition_queries() -> Iterator[None]:
+    """moto's Query on the base table, looking at the queried partition only.
+
+    moto (5.x) answers a Query by sorting every item of the table and keeping those of the
+    partition, so each call costs time in proportion to the table (a day of 10,000 customers
+    never finished). Here a base-table Query with a partition key sees that partition's items
+    alone; the rest of moto's Query (sorting, paging, conditions, filters, projections) runs
+    unchanged, so the answers are the same. Index queries are left as they are. nudge's code is
+    untouched; only the emulator's bookkeeping changes."""
+    from moto.dynamodb.models.table import Table
+
+    original = Table.query
+
+    class _Partition:
+        """The table, as seen by one Query: only the items of one partition."""
+
+        def __init__(self, table: Table, hash_key: Any) -> None:
+            self._table, self._hash_key = table, hash_key
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._table, name)
+
+        def all_items(self) -> list[Any]:
+            found = self._table.items.get(self._hash_key)
+            if found is None:
+                return []
+            if not self._table.range_key_attr:
+                return [found]
+            return sorted(found.values(), key=lambda item: item.range_key)
+
+    def query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name or hash_key is None:
+            return original(self, hash_key, *args, **kwargs)
+        return original(_Partition(self, hash_key), hash_key, *args, **kwargs)  # type: ignore[arg-type]
+
+    Table.query = query  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        Table.query = original  # type: ignore[method-assign]
+
+
+@contextmanager
 def moto_deployment(config_dir: Path) -> Iterator[Any]:
     """A moto server on loopback with nudge's resources, the handlers pointed at it, the
     simulated clock installed; yields the clock."""
@@ -181,7 +225,7 @@ def moto_deployment(config_dir: Path) -> Iterator[Any]:
         simulated = clock.SimulatedClock(DAY)
         previous = clock.install(simulated)
         try:
-            with _moto_transactions():
+            with _moto_transactions(), _moto_partition_queries():
                 sender = get_config(str(config_dir)).settings.sender.email
                 create_resources(config_dir, daily=False, sender=sender)
                 yield simulated
@@ -219,27 +263,29 @@ def _ingest(events: dict[str, list[dict[str, Any]]], threads: int) -> dict[str, 
     return {"wall": wall, "latencies": latencies, "failed": failed}
 
 
-def _due(until: datetime) -> list[tuple[str, dict[str, Any]]]:
-    from nudge.aws import clients
-    from nudge.core.clock import parse_time
-    from nudge.sim.infra import ENV
+def _scheduled() -> dict[str, Any]:
+    """The schedules of nudge's group, as the moto server holds them (name -> schedule).
 
-    sched = clients.client("scheduler")
-    group = ENV["NUDGE_SCHEDULER_GROUP"]
-    names: list[str] = []
-    token: str | None = None
-    while True:
-        page = sched.list_schedules(GroupName=group, **({"NextToken": token} if token else {}))
-        names += [s["Name"] for s in page.get("Schedules", [])]
-        token = page.get("NextToken")
-        if not token:
-            break
+    What EventBridge Scheduler does by itself (finding what is due) is read from the server's
+    state in this process rather than by a ListSchedules and a GetSchedule per schedule: those
+    are no call of nudge's, and thousands of them per round were the slowest part of the day."""
+    from moto.scheduler.models import scheduler_backends
+
+    from nudge.sim.infra import ACCOUNT, ENV, REGION
+
+    groups = scheduler_backends[ACCOUNT][REGION].schedule_groups
+    group = groups.get(ENV["NUDGE_SCHEDULER_GROUP"])
+    return dict(group.schedules) if group is not None else {}
+
+
+def _due(until: datetime) -> list[tuple[str, dict[str, Any]]]:
+    from nudge.core.clock import parse_time
+
     due = []
-    for name in names:
-        got = sched.get_schedule(Name=name, GroupName=group)
-        expression = got["ScheduleExpression"]
+    for name, schedule in _scheduled().items():
+        expression = schedule.schedule_expression
         if expression.startswith("at(") and parse_time(expression[3:-1] + "Z") <= until:
-            due.append((name, json.loads(got["Target"]["Input"])))
+            due.append((name, json.loads(schedule.target["Input"])))
     return due
 
 
@@ -258,17 +304,18 @@ def _wakes(threads: int, until: datetime) -> dict[str, Any]:
         due = _due(until)
         if not due:
             break
-        by_customer: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        by_customer: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
         for name, payload in due:
-            sched.delete_schedule(Name=name, GroupName=ENV["NUDGE_SCHEDULER_GROUP"])
-            by_customer[str(payload.get("customer_id"))].append(payload)
-        shards: list[list[dict[str, Any]]] = [[] for _ in range(threads)]
+            by_customer[str(payload.get("customer_id"))].append((name, payload))
+        shards: list[list[tuple[str, dict[str, Any]]]] = [[] for _ in range(threads)]
         for i, cid in enumerate(sorted(by_customer)):
             shards[i % threads].extend(by_customer[cid])
 
-        def work(shard: list[dict[str, Any]]) -> list[float]:
+        def work(shard: list[tuple[str, dict[str, Any]]]) -> list[float]:
             took = []
-            for payload in shard:
+            for name, payload in shard:
+                # a one-time schedule deletes itself as it fires (ActionAfterCompletion: DELETE)
+                sched.delete_schedule(Name=name, GroupName=ENV["NUDGE_SCHEDULER_GROUP"])
                 t0 = time.perf_counter()
                 wake.handle(payload)
                 took.append(time.perf_counter() - t0)
@@ -312,23 +359,17 @@ def _read_back(events: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
 def _stranded() -> int:
     """Outbox items not final (pending, sending) that nothing will hand to dispatch again: no
     schedule of theirs is left (a send deferred past the morning by caps keeps its schedule)."""
-    from nudge.aws import clients
     from nudge.aws.scheduler import schedule_name
     from nudge.aws.store import all_items, table
-    from nudge.sim.infra import ENV
 
-    sched = clients.client("scheduler")
+    scheduled = _scheduled()
     stranded = 0
     for item in all_items("scan", TableName=table()):
         if item.get("kind", {}).get("S") != "outbox":
             continue
         if item["status"]["S"] in ("sent", "failed", "suppressed", "held_out"):
             continue
-        name = schedule_name("send", item["message_id"]["S"])
-        try:
-            sched.get_schedule(Name=name, GroupName=ENV["NUDGE_SCHEDULER_GROUP"])
-        except sched.exceptions.ResourceNotFoundException:
-            stranded += 1
+        stranded += schedule_name("send", item["message_id"]["S"]) not in scheduled
     return stranded
 
 
@@ -372,6 +413,8 @@ def run_load(customers: int = 10_000, threads: int = 8) -> dict[str, Any]:
     with moto_deployment(CONFIG) as simulated:
         simulated.set(DAY + timedelta(hours=23, minutes=59))
         ingested = _ingest(events, threads)
+        phases = {"ingest_s": ingested["wall"]}
+        t0 = time.perf_counter()
         direct = _pump_direct()
         woken = {"wall": 0.0, "fired": 0, "latencies": []}
         # the waits fall due by the morning; the sends they decide, an arbitration window later
@@ -379,8 +422,11 @@ def run_load(customers: int = 10_000, threads: int = 8) -> dict[str, Any]:
             simulated.set(until)
             got = _wakes(threads, until)
             woken = {k: woken[k] + got[k] for k in woken}
+        phases["stream_and_wakes_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
         back = _read_back(events)
         back["stranded"] = _stranded()
+        phases["read_back_s"] = time.perf_counter() - t0
     lat = sorted(ingested["latencies"])
     quantiles = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [lat[0]] * 99
     left = back["stranded"]
@@ -398,6 +444,7 @@ def run_load(customers: int = 10_000, threads: int = 8) -> dict[str, Any]:
         "direct_sends": direct,
         "outbox": back["statuses"],
         "lost_messages": left,
+        **{k: round(v, 1) for k, v in phases.items()},
     }
 
 
@@ -418,4 +465,7 @@ def run(customers: int | None = None) -> dict[str, dict[str, Any]]:
         "load_messages_sent": _metric(got["outbox"].get("sent", 0), "messages"),
         "load_lost_events": _metric(got["lost_events"], "events", "<=", 0),
         "load_lost_messages": _metric(got["lost_messages"], "messages", "<=", 0),
+        "load_ingest_s": _metric(got["ingest_s"], "s"),
+        "load_stream_and_wakes_s": _metric(got["stream_and_wakes_s"], "s"),
+        "load_read_back_s": _metric(got["read_back_s"], "s"),
     }

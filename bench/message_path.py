@@ -106,7 +106,10 @@ def _measure(events: list[dict[str, Any]]) -> Counter:
     from nudge.sim import Simulation
 
     counter = Counter()
-    with Simulation(CONFIG, start=parse_time(events[0]["time"])) as sim, _counting(counter):
+    with (
+        Simulation(CONFIG, start=parse_time(events[0]["time"]), backend="moto") as sim,
+        _counting(counter),
+    ):
         for envelope in events[:-1]:
             sim.advance(parse_time(envelope["time"]))
             sim.put(envelope)

@@ -94,3 +94,64 @@ def test_a_cart_reminder_after_its_wait_still_goes_a_minute_after_the_wait_ends(
     wakes = [at.isoformat() for at, kind in sim.fired if kind == "wake"]
     assert wakes == ["2027-02-10T15:03:00+00:00", "2027-02-10T15:04:00+00:00"]
     assert dispatched == []
+
+
+@pytest.fixture
+def deleted_schedules(sim, monkeypatch) -> list[str]:
+    """The names of the DeleteSchedule calls the handlers make (through ``nudge.aws.scheduler``;
+    the simulation's own deletion of a fired schedule, which AWS does by itself, is not one)."""
+    from nudge.aws import clients as aws
+    from nudge.aws import scheduler
+
+    names: list[str] = []
+
+    class Recording:
+        def __init__(self, real: Any) -> None:
+            self.real = real
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.real, name)
+
+        def delete_schedule(self, **kwargs: Any) -> Any:
+            names.append(kwargs["Name"])
+            return self.real.delete_schedule(**kwargs)
+
+    real_client = aws.client
+    monkeypatch.setattr(
+        scheduler,
+        "client",
+        lambda service: (
+            Recording(real_client(service)) if service == "scheduler" else real_client(service)
+        ),
+    )
+    return names
+
+
+def test_a_wait_that_ends_is_not_unscheduled_its_schedule_deleted_itself(sim, deleted_schedules):
+    items = [{"product_id": "p-1", "name": "Ring", "category": "jewelry", "price": 300.0}]
+    sim.run(
+        [
+            customer("cyd", "2027-02-10T14:00:00Z"),
+            event("cart_updated", "cyd", "2027-02-10T14:03:00Z", value=300.0, items=items),
+        ],
+        until=timedelta(hours=3),
+    )
+    [sent] = sim.messages()  # the same reminder, at the same time as before
+    assert (sent["trigger"], sent["at"]) == ("cart_jewelry_high_value", "2027-02-10T15:04:00Z")
+    # both one-time schedules (the wait's, the send's) went with ActionAfterCompletion: DELETE
+    assert deleted_schedules == []
+
+
+def test_a_wait_cancelled_by_an_order_still_has_its_schedule_deleted(sim, deleted_schedules):
+    items = [{"product_id": "p-1", "name": "Ring", "category": "jewelry", "price": 300.0}]
+    sim.run(
+        [
+            customer("cyd", "2027-02-10T14:00:00Z"),
+            event("cart_updated", "cyd", "2027-02-10T14:03:00Z", value=300.0, items=items),
+            event("order_placed", "cyd", "2027-02-10T14:20:00Z", order_id="o-1", value=300.0),
+        ],
+        until=timedelta(hours=3),
+    )
+    assert sim.messages() == []
+    assert [name.split("-")[1] for name in deleted_schedules] == ["wait"]
+    assert not [kind for _, kind in sim.fired if kind == "wake"]  # the wait never fired

@@ -107,6 +107,9 @@ NOT_EXERCISED: dict[str, dict[str, str]] = {
         "(the sample config has none; tests/scenarios/test_catalog.py stages it)"
     },
     "dispatch": {"scheduler:DeleteSchedule": _CANCEL},
+    # a wait that ends is not unscheduled (its schedule deleted itself); only a wake whose
+    # re-check cancels or restarts another wait of the customer deletes a schedule
+    "wake": {"scheduler:DeleteSchedule": _CANCEL},
     "feedback": {"scheduler:DeleteSchedule": _CANCEL},
     "campaign": {"scheduler:DeleteSchedule": _CANCEL, "dynamodb:ConditionCheckItem": _RACE},
     "score": {

@@ -143,8 +143,10 @@ def _in_tiers(tiers: frozenset[str]) -> Check:
 
 
 class _Compiler:
-    def __init__(self, raw: RawConfig) -> None:
+    def __init__(self, raw: RawConfig, *, check_templates: bool = True) -> None:
         self.raw = raw
+        # False when the compiled-config artefact says these files passed every check already
+        self.check_templates = check_templates
         self.errors: list[ConfigError] = list(raw.errors)
         self.allowed_names = known_names(tuple(raw.settings.traits))
         self.segment_names = set(raw.segments.segments)
@@ -248,7 +250,7 @@ class _Compiler:
     ) -> None:
         """Check one template string: it compiles, names known variables, and (for ``firing``)
         reads only fields the trigger or campaign gives it."""
-        if text is None:
+        if text is None or not self.check_templates:
             return
         try:
             from nudge.core.templates import compile_template
@@ -339,17 +341,24 @@ class _Compiler:
 
     def check_template_users(self) -> None:
         """Each named template against every trigger and campaign that uses it."""
+        if not self.check_templates:
+            return
         for name, firings in self.template_users.items():
             tpl, src = self.raw.templates[name]
             for key in ("subject", "html", "text"):
                 text = getattr(tpl, key)
-                if text:
-                    self.template_reads_for(src, (key,), template_reads(text), firings)
-                for tag, part in tpl.locales.items():
-                    text = getattr(part, key)
-                    if text:
-                        reads = template_reads(text)
-                        self.template_reads_for(src, ("locales", tag, key), reads, firings)
+                parts: list[tuple[tuple[str, ...], Any]] = [((key,), text)]
+                parts += [
+                    (("locales", tag, key), getattr(p, key)) for tag, p in tpl.locales.items()
+                ]
+                for path, source in parts:
+                    if not source:
+                        continue
+                    try:
+                        reads = template_reads(source)
+                    except TemplateError:
+                        continue  # a syntax error: template_source has reported it where it is
+                    self.template_reads_for(src, path, reads, firings)
 
     def check_locales(self, src: SourceFile, data: dict[str, Any]) -> None:
         """Each translation of a template: a valid tag, the same parts as the template, each
@@ -533,18 +542,26 @@ class _Compiler:
         return config
 
 
-def compile_config(raw: RawConfig) -> tuple[CompiledConfig, list[ConfigError]]:
+def compile_config(
+    raw: RawConfig, *, check_templates: bool = True
+) -> tuple[CompiledConfig, list[ConfigError]]:
     """Compile validated models; returns the config and every error found. (``nudge validate``
     adds the whole-config checks of ``nudge.config.whole``.)"""
-    compiler = _Compiler(raw)
+    compiler = _Compiler(raw, check_templates=check_templates)
     config = compiler.run()
     return config, compiler.errors
 
 
-def load_config(directory: str | Path) -> CompiledConfig:
+def load_config(directory: str | Path, *, use_artefact: bool = True) -> CompiledConfig:
     """Read, validate and compile a config directory; raises ``ConfigInvalid`` on any error
-    (warnings do not stop it)."""
-    config, problems = compile_config(read_config(directory))
+    (warnings do not stop it). A compiled-config artefact that matches the files
+    (``nudge.config.artefact``) stands in for their YAML, and their templates are not compiled
+    again: they passed when it was written."""
+    from nudge.config.artefact import read_artefact
+
+    parsed = read_artefact(Path(directory)) if use_artefact else None
+    raw = read_config(directory, parsed)
+    config, problems = compile_config(raw, check_templates=parsed is None)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise ConfigInvalid(errors)

@@ -146,10 +146,17 @@ def pydantic_errors(src: SourceFile, exc: ValidationError) -> list[ConfigError]:
     return out
 
 
-def _parse(root: Path, path: Path, raw: RawConfig) -> SourceFile | None:
+def _parse(
+    root: Path, path: Path, raw: RawConfig, parsed: dict[str, Any] | None = None
+) -> SourceFile | None:
     rel = str(path.relative_to(root))
     try:
-        located = load_located(path)
+        # from the compiled-config artefact: the data without positions (no errors to place)
+        located = (
+            Located(parsed[rel], {}, {})
+            if parsed is not None and rel in parsed
+            else load_located(path)
+        )
     except YamlError as exc:
         raw.errors.append(ConfigError(rel, exc.mark.line, exc.mark.column, "", exc.message))
         return None
@@ -174,8 +181,9 @@ def _model(src: SourceFile, model: type[Any], raw: RawConfig) -> Any:
         return None
 
 
-def read_config(directory: str | Path) -> RawConfig:
-    """Parse and validate the shape of every file; errors are collected, not raised."""
+def read_config(directory: str | Path, parsed: dict[str, Any] | None = None) -> RawConfig:
+    """Parse and validate the shape of every file; errors are collected, not raised.
+    ``parsed``: the files' data from a compiled-config artefact that matches them."""
     root = Path(directory)
     raw = RawConfig(root=root)
     if not root.is_dir():
@@ -190,7 +198,7 @@ def read_config(directory: str | Path) -> RawConfig:
         for suffix in (".yaml", ".yml"):
             path = root / f"{stem}{suffix}"
             if path.exists():
-                src = _parse(root, path, raw)
+                src = _parse(root, path, raw, parsed)
                 value = _model(src, model, raw) if src else None
                 if value is not None:
                     setattr(raw, stem, value)
@@ -200,13 +208,13 @@ def read_config(directory: str | Path) -> RawConfig:
         ("campaigns", schema.Campaign, raw.campaigns),
     ):
         for path in sorted((root / sub).glob("*.y*ml")) if (root / sub).is_dir() else []:
-            src = _parse(root, path, raw)
+            src = _parse(root, path, raw, parsed)
             value = _model(src, model, raw) if src else None
             if value is not None and src is not None:
                 sink.append((value, src))
     tdir = root / "templates"
     for path in sorted(tdir.glob("*.y*ml")) if tdir.is_dir() else []:
-        src = _parse(root, path, raw)
+        src = _parse(root, path, raw, parsed)
         tpl = _model(src, schema.Template, raw) if src else None
         if tpl is not None and src is not None:
             if tpl.name in raw.templates:

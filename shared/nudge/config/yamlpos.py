@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+if TYPE_CHECKING:  # PyYAML is imported when a file is parsed: a function starting from the
+    import yaml  # compiled-config artefact (nudge.config.artefact) never needs it
 
 Path_ = tuple[str | int, ...]
 
@@ -55,6 +56,8 @@ def _mark(node: yaml.Node) -> Mark:
 
 def load_located(path: Path) -> Located:
     """Parse one YAML file; raises ``YamlError`` with the position of a syntax error."""
+    import yaml
+
     text = path.read_text(encoding="utf-8")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)

@@ -326,7 +326,9 @@ def decide_wake(
     wait = (profile.get("waits") or {}).get(wait_id)
     if wait is None:
         return plan  # already handled (cancelled, superseded, or a repeated wake-up)
-    plan.cancelled_waits.append(wait_id)
+    # its one-time schedule fired and deleted itself (ActionAfterCompletion: DELETE): the wait
+    # leaves the profile, and no DeleteSchedule follows
+    plan.ended_waits.append(wait_id)
     trigger = config.triggers.get(wait["trigger"])
     removed_journey = trigger is None and wait["trigger"] in (profile.get("journeys") or {})
     if removed_journey or (trigger is not None and trigger.journey is not None):

@@ -121,7 +121,8 @@ class Plan:
     decisions: list[Decision] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
     waits: list[Wait] = field(default_factory=list)
-    cancelled_waits: list[str] = field(default_factory=list)
+    cancelled_waits: list[str] = field(default_factory=list)  # their schedules are deleted
+    ended_waits: list[str] = field(default_factory=list)  # fired: the schedule deleted itself
     sends: list[dict[str, Any]] = field(default_factory=list)  # ledger entries (cooldown, caps)
     emit: list[dict[str, Any]] = field(default_factory=list)  # nudge events for the bus
 
@@ -131,11 +132,18 @@ class Plan:
         self.messages += other.messages
         self.waits += other.waits
         self.cancelled_waits += [w for w in other.cancelled_waits if w not in self.cancelled_waits]
+        self.ended_waits += [w for w in other.ended_waits if w not in self.ended_waits]
         self.sends += other.sends
         self.emit += other.emit
 
     def __bool__(self) -> bool:
-        return bool(self.decisions or self.messages or self.waits or self.cancelled_waits)
+        return bool(
+            self.decisions
+            or self.messages
+            or self.waits
+            or self.cancelled_waits
+            or self.ended_waits
+        )
 
 
 def stable_id(*parts: str, length: int = 20) -> str:

@@ -131,7 +131,7 @@ def record_message_sent(message: dict[str, Any]) -> Plan | None:
 def apply_plan(profile: dict[str, Any], plan: Plan) -> None:
     """Fold a plan's waits and ledger entries into the profile document."""
     waits = profile.setdefault("waits", {})
-    for wait_id in plan.cancelled_waits:
+    for wait_id in [*plan.cancelled_waits, *plan.ended_waits]:
         waits.pop(wait_id, None)
     for wait in plan.waits:
         waits[wait.wait_id] = {

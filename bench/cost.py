@@ -1,0 +1,605 @@
+"""The cost model: AWS calls, DynamoDB capacity and Lambda time of the real handlers on moto,
+priced at us-east-1 list prices, per event and per message (docs/cost.md).
+
+For each case (a new customer, or one with 25, 50 or 200 events of history; a config of 10 or
+200 triggers) a few customers are built up first (not counted), then each plays one event of
+every common type and time runs on until every wait and send is done (counted). Counted is what
+the handlers do inside their invocations (ingest, dispatch, wake): every AWS call (a
+``_make_api_call`` hook) and the DynamoDB capacity it consumes, computed with DynamoDB's
+documented size rules from the items moto holds before and after each write and from the items
+each read returns. The simulator's own plumbing (reading the stream, firing schedules) is what
+AWS does by itself and is not counted as calls; what AWS charges for it is (Scheduler
+invocations, the bus and queue an event comes through).
+
+Nothing here is a fixed per-event number: rerun it after a change to see what the change did.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "config"
+EVENTS = ROOT / "events"
+DOC = ROOT / "docs" / "cost.md"
+DAY = datetime(2027, 2, 10, 12, tzinfo=UTC)  # inside the sample rules' active windows
+
+# us-east-1 list prices, USD
+PRICE = {
+    "dynamodb_write_unit": 0.625 / 1e6,  # on-demand write request unit
+    "dynamodb_read_unit": 0.125 / 1e6,  # on-demand read request unit
+    "eventbridge_event": 1.00 / 1e6,  # custom event published (64 KB chunk)
+    "sqs_request": 0.40 / 1e6,  # standard queue, per request
+    "scheduler_invocation": 1.00 / 1e6,  # EventBridge Scheduler, per scheduled invocation
+    "lambda_request": 0.20 / 1e6,
+    "lambda_gb_s": 0.0000133334,  # arm64
+    "secretsmanager_call": 0.05 / 1e4,
+    "ses_email": 0.10 / 1e3,  # per message, shown apart
+}
+# assumed round trip of one AWS call made by a handler inside AWS (moto answers in-process);
+# it is billed Lambda time
+CALL_LATENCY_S = 0.008
+HISTORY = (0, 25, 50, 200)
+TRIGGERS = (10, 200)
+MEASURED = ["product_viewed", "cart_updated", "page_viewed", "order_placed"]
+TARGET_USD_PER_M = 3.0
+TARGET_DYNAMODB_USD_PER_M = 1.0
+TARGET_WRITE_UNITS_200 = 8.0
+TARGET_DECIDE_P99_MS = 1.0
+WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
+READS = {"GetItem", "Query", "Scan"}
+
+
+def _metric(
+    value: float | int, unit: str, op: str | None = None, target: float | None = None
+) -> dict[str, Any]:
+    return {"value": value, "unit": unit, "op": op, "target": target}
+
+
+def _template_number(pattern: str, default: int) -> int:
+    found = re.search(pattern, (ROOT / "template.yaml").read_text())
+    return int(found.group(1)) if found else default
+
+
+LAMBDA_MB = _template_number(r"Globals:.*?MemorySize: (\d+)", 256)  # ingest, dispatch, wake
+INGEST_BATCH = _template_number(r"BatchSize: (\d+)", 10)  # SQS -> ingest
+
+
+# --- DynamoDB's item size rules ------------------------------------------------------------
+
+
+def _number_size(raw: str) -> int:
+    """About 1 byte per 2 significant digits, plus 1 (DynamoDB's rule for numbers)."""
+    digits = Decimal(raw).normalize().as_tuple().digits
+    return max(1, math.ceil(len(digits) / 2)) + 1
+
+
+def value_size(value: Any) -> int:
+    """Bytes of one attribute value (wire format ``{"S": ...}``, or moto's ``DynamoType``)."""
+    if hasattr(value, "type"):
+        kind, raw = value.type, value.value
+    else:
+        ((kind, raw),) = value.items()
+    if kind == "S":
+        return len(str(raw).encode())
+    if kind == "N":
+        return _number_size(str(raw))
+    if kind == "B":
+        return len(raw) if isinstance(raw, bytes) else len(str(raw)) * 3 // 4
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(len(str(v).encode()) for v in raw)
+    if kind == "NS":
+        return sum(_number_size(str(v)) for v in raw)
+    if kind == "BS":
+        return sum(len(v) for v in raw)
+    if kind == "L":
+        return 3 + sum(1 + value_size(v) for v in raw)
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + 1 + value_size(v) for k, v in raw.items())
+    return 0
+
+
+def item_size(item: dict[str, Any] | None) -> int:
+    """Bytes of an item as DynamoDB counts them: names plus values."""
+    if not item:
+        return 0
+    return sum(len(name.encode()) + value_size(v) for name, v in item.items())
+
+
+def _write_units(size: int) -> int:
+    return max(1, math.ceil(size / 1024))
+
+
+def _read_units(size: int, consistent: bool) -> float:
+    units = max(1, math.ceil(size / 4096))
+    return float(units) if consistent else units / 2
+
+
+# --- counting --------------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """What one stretch of handler work cost."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    write_units: float = 0.0
+    read_units: float = 0.0
+    written_bytes: list[int] = field(default_factory=list)  # per item written
+    invocations: Counter[str] = field(default_factory=Counter)
+    billed_s: float = 0.0  # Lambda time (handler compute + assumed call latency)
+    put_events: int = 0  # bus entries (64 KB chunks)
+
+    def add(self, other: Tally) -> None:
+        """Fold ``other`` into this tally."""
+        self.calls.update(other.calls)
+        self.write_units += other.write_units
+        self.read_units += other.read_units
+        self.written_bytes += other.written_bytes
+        self.invocations.update(other.invocations)
+        self.billed_s += other.billed_s
+        self.put_events += other.put_events
+
+
+class Meter:
+    """Counts the calls and capacity of the handlers' work, attributed to the open tally."""
+
+    def __init__(self) -> None:
+        self.tally: Tally | None = None
+        self.stack: list[str] = []
+        self.outside_s = 0.0  # time spent in AWS calls by the innermost handler
+
+    def _table(self, name: str) -> Any:
+        from moto.dynamodb.models import dynamodb_backends
+
+        from nudge.sim.infra import ACCOUNT, REGION
+
+        return dynamodb_backends[ACCOUNT][REGION].get_table(name)
+
+    def _stored(self, table_name: str, key: dict[str, Any]) -> int:
+        """Size of the item at ``key`` in moto right now (0 if there is none)."""
+        from moto.dynamodb.models import DynamoType
+
+        table = self._table(table_name)
+        hash_key = DynamoType(key[table.hash_key_attr])
+        range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        try:
+            found = table.get_item(hash_key, range_key)
+        except Exception:  # moto: no such item (or key)
+            return 0
+        return 0 if found is None else item_size(dict(found.attrs))
+
+    def _key_of(self, table_name: str, op: dict[str, Any]) -> dict[str, Any]:
+        if "Key" in op:
+            return dict(op["Key"])
+        table = self._table(table_name)
+        keys = [table.hash_key_attr, *([table.range_key_attr] if table.range_key_attr else [])]
+        return {k: op["Item"][k] for k in keys}
+
+    def _writes(self, operation: str, params: dict[str, Any]) -> list[tuple[str, dict, int]]:
+        """(table, key, factor) of every item a write addresses."""
+        if operation in WRITES:
+            return [(params["TableName"], self._key_of(params["TableName"], params), 1)]
+        if operation == "TransactWriteItems":
+            out = []
+            for entry in params["TransactItems"]:
+                ((_kind, op),) = entry.items()
+                out.append((op["TableName"], self._key_of(op["TableName"], op), 2))
+            return out
+        if operation == "BatchWriteItem":
+            return [
+                (name, self._key_of(name, next(iter(req.values()))), 1)
+                for name, reqs in params["RequestItems"].items()
+                for req in reqs
+            ]
+        return []
+
+    def call(self, real: Callable[..., Any], client: Any, operation: str, params: Any) -> Any:
+        """Make the call; count it (and its capacity) if a handler made it."""
+        if self.tally is None or not self.stack:
+            return real(client, operation, params)
+        service = client.meta.service_model.service_name
+        self.tally.calls[f"{service}:{operation}"] += 1
+        dynamodb = service == "dynamodb"
+        writes = self._writes(operation, params) if dynamodb else []
+        before = [self._stored(t, k) for t, k, _ in writes]
+        started = time.perf_counter()
+        try:
+            answer = real(client, operation, params)
+        finally:
+            self.outside_s += time.perf_counter() - started
+            for (t, k, factor), old in zip(writes, before, strict=True):
+                new = self._stored(t, k)
+                self.tally.write_units += factor * _write_units(max(old, new))
+                self.tally.written_bytes.append(new)
+        if dynamodb:
+            self._reads(operation, params, answer)
+        if service == "events" and operation == "PutEvents":
+            self.tally.put_events += sum(
+                max(1, math.ceil(len(json.dumps(e, default=str)) / 65536))
+                for e in params["Entries"]
+            )
+        return answer
+
+    def _reads(self, operation: str, params: dict[str, Any], answer: dict[str, Any]) -> None:
+        assert self.tally is not None
+        consistent = bool(params.get("ConsistentRead"))
+        if operation == "GetItem":
+            self.tally.read_units += _read_units(item_size(answer.get("Item")), consistent)
+        elif operation in ("Query", "Scan"):
+            size = sum(item_size(i) for i in answer.get("Items", []))
+            self.tally.read_units += _read_units(size, consistent)
+        elif operation == "TransactGetItems":
+            for got in answer.get("Responses", []):
+                self.tally.read_units += 2 * _read_units(item_size(got.get("Item")), True)
+        elif operation == "BatchGetItem":
+            for items in answer.get("Responses", {}).values():
+                for got in items:
+                    self.tally.read_units += _read_units(item_size(got), consistent)
+
+    def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` (a handler's ``handle``) counted as one invocation of ``name``."""
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            if self.tally is None or self.stack:
+                return fn(*args, **kwargs)
+            self.stack.append(name)
+            self.outside_s = 0.0
+            calls_before = sum(self.tally.calls.values())
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                took = time.perf_counter() - started
+                calls = sum(self.tally.calls.values()) - calls_before
+                billed = max(0.0, took - self.outside_s) + calls * CALL_LATENCY_S
+                self.tally.billed_s += math.ceil(billed * 1000) / 1000  # billed per 1 ms
+                self.tally.invocations[name] += 1
+                self.stack.pop()
+
+        return counted
+
+
+@contextmanager
+def metering(meter: Meter) -> Iterator[None]:
+    """Count the handlers' invocations and AWS calls while the block runs."""
+    import botocore.client
+
+    from nudge.flows import dispatch, ingest, wake
+
+    saved = (ingest.handle, dispatch.handle, wake.handle)
+    ingest.handle = meter.wrap("ingest", ingest.handle)  # type: ignore[method-assign]
+    dispatch.handle = meter.wrap("dispatch", dispatch.handle)  # type: ignore[method-assign]
+    wake.handle = meter.wrap("wake", wake.handle)  # type: ignore[method-assign]
+    real = botocore.client.BaseClient._make_api_call
+
+    def call(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        return meter.call(real, self, operation, params)
+
+    botocore.client.BaseClient._make_api_call = call  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        botocore.client.BaseClient._make_api_call = real  # type: ignore[method-assign]
+        ingest.handle, dispatch.handle, wake.handle = saved  # type: ignore[method-assign]
+
+
+# --- the cases -------------------------------------------------------------------------------
+
+
+def _envelope(kind: str, cid: str, at: datetime, n: int, **properties: Any) -> dict[str, Any]:
+    env: dict[str, Any] = json.loads((EVENTS / f"{kind}.json").read_text())
+    env["time"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    env["id"] = f"cost-{cid}-{n}"
+    env["detail"].update(customer_id=cid, event_id=f"cost-{cid}-{n}")
+    if kind == "customer_updated":
+        env["detail"]["traits"] = {
+            "email": f"{cid}@shop.example",
+            "phone": "+15555550100",
+            "first_name": "Cost",
+            "timezone": "America/New_York",
+        }
+        env["detail"]["consent"] = {"email": True, "sms": True}
+    env["detail"].setdefault("properties", {}).update(properties)
+    return env
+
+
+ITEMS = [{"product_id": "p-1", "name": "Ring", "category": "jewelry", "price": 300.0}]
+
+
+def _measured(kind: str, cid: str, at: datetime, n: int) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "product_viewed": {"product_id": "p-1", "category": "jewelry"},
+        "cart_updated": {"value": 300.0, "items": ITEMS},
+        "page_viewed": {"path": "/pages/delivery"},
+        "order_placed": {"order_id": f"o-{cid}-{n}", "value": 120.0},
+    }[kind]
+    return _envelope(kind, cid, at, n, **props)
+
+
+def _history(cid: str, events: int, end: datetime) -> list[dict[str, Any]]:
+    """A sign-up, then ``events`` storefront events over the day before ``end``: product
+    views of many products, some carts and page views, a few orders."""
+    out = [_envelope("customer_updated", cid, end - timedelta(days=1, minutes=1), 0)]
+    step = timedelta(days=1) / max(1, events + 1)
+    for n in range(1, events + 1):
+        at = end - timedelta(days=1) + n * step
+        if n % 10 == 0:
+            env = _envelope("order_placed", cid, at, n, order_id=f"h-{cid}-{n}", value=40.0 + n)
+        elif n % 5 == 0:
+            env = _envelope("cart_updated", cid, at, n, value=20.0 + n, items=ITEMS)
+        elif n % 7 == 0:
+            env = _envelope("page_viewed", cid, at, n, path=f"/pages/p{n}")
+        else:
+            env = _envelope("product_viewed", cid, at, n, product_id=f"p-{n}", category="fragrance")
+        out.append(env)
+    return out
+
+
+_CONFIGS: dict[int, tuple[Path, int]] = {}
+
+
+def _config(triggers: int) -> tuple[Path, int]:
+    """The sample config with generated triggers up to ``triggers`` (made once per run, with
+    its compiled-config artefact, so each simulation loads it as a function would)."""
+    if triggers not in _CONFIGS:
+        from bench.core import generated_config
+        from nudge.config import load_config
+        from nudge.config.artefact import write_artefact
+
+        sample = len(load_config(CONFIG).triggers)
+        config = generated_config(max(0, triggers - sample))
+        write_artefact(config)
+        _CONFIGS[triggers] = (config, len(load_config(config).triggers))
+    return _CONFIGS[triggers]
+
+
+def measure_case(history: int, triggers: int, customers: int = 3) -> dict[str, Any]:
+    """One case: the cost of each measured event type and of each message, per unit."""
+    from nudge.core.clock import parse_time
+    from nudge.sim import Simulation
+
+    config, count = _config(triggers)
+    meter = Meter()
+    per_type: dict[str, Tally] = defaultdict(Tally)
+    after = Tally()  # waits and sends that follow, once the events are in
+    cids = [f"cost-{history}-{triggers}-{i}" for i in range(customers)]
+    with Simulation(config, start=DAY - timedelta(days=2), backend="moto") as sim, metering(meter):
+        for cid in cids:
+            for env in _history(cid, history, DAY):
+                sim.advance(parse_time(env["time"]))
+                sim.put(env)
+        sim.advance(DAY + timedelta(hours=6))  # the history's own waits and sends are done
+        ses_before = len(sim.backend.emails())
+        at = DAY + timedelta(hours=6)
+        for n, kind in enumerate(MEASURED, start=1000):
+            at += timedelta(minutes=7)
+            for cid in cids:
+                meter.tally = after  # the waits and sends of earlier events falling due
+                sim.advance(at)
+                meter.tally = per_type[kind]
+                sim.put(_measured(kind, cid, at, n))
+                meter.tally = None
+        meter.tally = after
+        sim.advance(at + timedelta(days=1))
+        meter.tally = None
+        emails = len(sim.backend.emails()) - ses_before
+    events = len(MEASURED) * customers
+    total = Tally()
+    for tally in per_type.values():
+        total.add(tally)
+    total.add(after)
+    messages = total.calls["sesv2:SendEmail"] + total.calls["ses:SendRawEmail"]
+    messages += total.calls["ses:SendEmail"] + total.calls["sns:Publish"]
+    return {
+        "history": history,
+        "triggers": count,
+        "customers": customers,
+        "events": events,
+        "emails": emails,
+        "messages": messages,
+        "per_type": {k: _per(v, customers) for k, v in per_type.items()},
+        "after_events": _per(after, events),
+        "per_event": _per(total, events),
+        "usd_per_million_events": _usd(total, events, messages),
+        "usd_per_message": _usd_message(after, max(1, messages)),
+    }
+
+
+def _per(tally: Tally, n: int) -> dict[str, Any]:
+    return {
+        "aws_calls": round(sum(tally.calls.values()) / n, 2),
+        "calls": {k: round(v / n, 2) for k, v in sorted(tally.calls.items())},
+        "write_units": round(tally.write_units / n, 2),
+        "read_units": round(tally.read_units / n, 2),
+        "item_kb_max": round(max(tally.written_bytes, default=0) / 1024, 1),
+        "invocations": round(sum(tally.invocations.values()) / n, 2),
+        "lambda_ms": round(tally.billed_s * 1000 / n, 1),
+    }
+
+
+def _prices(tally: Tally, events: int) -> dict[str, float]:
+    """What ``tally`` plus the delivery of ``events`` storefront events costs, by service."""
+    sqs = tally.calls["sqs:SendMessage"] + tally.calls["sqs:SendMessageBatch"]
+    # each storefront event: published on the bus (the shop pays the PutEvents), sent to the
+    # ingest queue by the rule, received and deleted in batches by the event source mapping
+    sqs_requests = sqs + events * (1 + 2 / INGEST_BATCH)
+    wakes = tally.invocations["wake"]  # each fired one-time schedule is one invocation
+    requests = sum(tally.invocations.values())
+    return {
+        "dynamodb": tally.write_units * PRICE["dynamodb_write_unit"]
+        + tally.read_units * PRICE["dynamodb_read_unit"],
+        "eventbridge": (events + tally.put_events) * PRICE["eventbridge_event"],
+        "sqs": sqs_requests * PRICE["sqs_request"],
+        "scheduler": wakes * PRICE["scheduler_invocation"],
+        "lambda": requests * PRICE["lambda_request"]
+        + tally.billed_s * LAMBDA_MB / 1024 * PRICE["lambda_gb_s"],
+        "secretsmanager": tally.calls["secretsmanager:GetSecretValue"]
+        * PRICE["secretsmanager_call"],
+    }
+
+
+def _usd(tally: Tally, events: int, messages: int) -> dict[str, float]:
+    """$ per million events, by service (email sending apart: see ``usd_per_message``)."""
+    prices = _prices(tally, events)
+    out = {k: round(v / events * 1e6, 3) for k, v in prices.items()}
+    out["total"] = round(sum(prices.values()) / events * 1e6, 3)
+    return out
+
+
+def _usd_message(after: Tally, messages: int) -> dict[str, float]:
+    prices = _prices(after, 0)
+    return {
+        "aws_after_decision": round(sum(prices.values()) / messages, 8),
+        "ses": PRICE["ses_email"],
+    }
+
+
+def decide_p99_ms(triggers: int = 200) -> float:
+    """decide()'s p99 over the sample day with ``triggers`` triggers (bench/core.py)."""
+    from bench.core import bench_decide, generated_config
+    from nudge.config import load_config
+
+    sample = len(load_config(CONFIG).triggers)
+    got = bench_decide(generated_config(triggers - sample), "n")
+    return float(got["decide_n_p99_ms"])
+
+
+def run_cost(
+    histories: tuple[int, ...] = HISTORY,
+    triggers: tuple[int, ...] = TRIGGERS,
+    customers: int | None = None,
+) -> dict[str, Any]:
+    """Every case; the raw measurements (``NUDGE_COST_CUSTOMERS`` customers per case, 2 by
+    default)."""
+    customers = customers or int(os.environ.get("NUDGE_COST_CUSTOMERS", "2"))
+    cases = [measure_case(h, t, customers) for t in triggers for h in histories]
+    return {"cases": cases, "decide_200_p99_ms": decide_p99_ms(200)}
+
+
+def _label(history: int) -> str:
+    return "new" if history == 0 else f"h{history}"
+
+
+def _row(case: dict[str, Any]) -> str:
+    usd, ev = case["usd_per_million_events"], case["per_event"]
+    who = "new customer" if case["history"] == 0 else f"{case['history']} events of history"
+    ok = usd["total"] < TARGET_USD_PER_M and usd["dynamodb"] < TARGET_DYNAMODB_USD_PER_M
+    return (
+        f"| {who} | {case['triggers']} | {ev['aws_calls']} | {ev['write_units']} | "
+        f"{ev['read_units']} | {ev['item_kb_max']} | {usd['dynamodb']:.2f} | {usd['total']:.2f} | "
+        f"{'met' if ok else 'missed'} |"
+    )
+
+
+def table(got: dict[str, Any], at: str) -> str:
+    """The dated markdown tables of docs/cost.md."""
+    lines = [
+        f"Measured {at} by `make bench` (`bench/cost.py`); $ per million storefront events, "
+        "us-east-1 list prices, email sending apart.",
+        "",
+        "| customer | triggers | AWS calls / event | write units / event | read units / event "
+        "| largest item written (KB) | DynamoDB $ / M events | total $ / M events "
+        "| < $3, DynamoDB < $1 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        *(_row(c) for c in got["cases"]),
+        "",
+        "Per event type (calls, write units and item sizes of ingest):",
+        "",
+        "| customer | triggers | event | AWS calls | write units | read units | largest item (KB) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for case in got["cases"]:
+        for kind, per in case["per_type"].items():
+            lines.append(
+                f"| {_label(case['history'])} | {case['triggers']} | {kind} | {per['aws_calls']} "
+                f"| {per['write_units']} | {per['read_units']} | {per['item_kb_max']} |"
+            )
+    many = [c for c in got["cases"] if c["triggers"] >= 200]
+    worst_wu = max((c["per_event"]["write_units"] for c in many), default=0.0)
+    p99 = got["decide_200_p99_ms"]
+    first = got["cases"][0]
+    lines += [
+        "",
+        "Per message (what follows the decision: schedules, wake, dispatch, the send):",
+        "",
+        f"- AWS calls, Lambda and Scheduler: ${first['usd_per_message']['aws_after_decision']:.6f}"
+        f" per message ({first['after_events']['aws_calls']} calls per event of the new-customer "
+        "case); SES: $0.0001 per email.",
+        "",
+        "| target | measured | |",
+        "| --- | --- | --- |",
+        f"| < $3 per million events at every history length | "
+        f"max ${max(c['usd_per_million_events']['total'] for c in got['cases']):.2f} | "
+        f"{_met(all(c['usd_per_million_events']['total'] < 3 for c in got['cases']))} |",
+        f"| < $1 of it DynamoDB | max "
+        f"${max(c['usd_per_million_events']['dynamodb'] for c in got['cases']):.2f} | "
+        f"{_met(all(c['usd_per_million_events']['dynamodb'] < 1 for c in got['cases']))} |",
+        f"| <= 8 write units per event with 200 triggers | max {worst_wu} | "
+        f"{_met(worst_wu <= TARGET_WRITE_UNITS_200)} |",
+        f"| decide p99 < 1 ms with 200 triggers | {p99} ms | {_met(p99 < TARGET_DECIDE_P99_MS)} |",
+    ]
+    return "\n".join(lines)
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "missed"
+
+
+BEGIN, END = "<!-- cost-table: begin (bench/cost.py writes this) -->", "<!-- cost-table: end -->"
+
+
+def write_doc(got: dict[str, Any], at: str, doc: Path = DOC) -> None:
+    """Replace the table between the markers of docs/cost.md with today's."""
+    text = doc.read_text()
+    head, rest = text.split(BEGIN, 1)
+    _old, tail = rest.split(END, 1)
+    doc.write_text(f"{head}{BEGIN}\n{table(got, at)}\n{END}{tail}")
+
+
+def run() -> dict[str, Any]:
+    """``make bench``: every case; docs/cost.md's table rewritten with the date."""
+    got = run_cost()
+    write_doc(got, datetime.now(UTC).strftime("%Y-%m-%d"))
+    out: dict[str, Any] = {}
+    for case in got["cases"]:
+        name = f"cost_{_label(case['history'])}_t{case['triggers']}"
+        usd, ev = case["usd_per_million_events"], case["per_event"]
+        out[f"{name}_usd_per_m_events"] = _metric(usd["total"], "$", "<", TARGET_USD_PER_M)
+        out[f"{name}_dynamodb_usd_per_m_events"] = _metric(
+            usd["dynamodb"], "$", "<", TARGET_DYNAMODB_USD_PER_M
+        )
+        wu_target = TARGET_WRITE_UNITS_200 if case["triggers"] >= 200 else None
+        out[f"{name}_write_units_per_event"] = _metric(
+            ev["write_units"], "WRU", "<=" if wu_target else None, wu_target
+        )
+        out[f"{name}_aws_calls_per_event"] = _metric(ev["aws_calls"], "calls")
+        out[f"{name}_item_kb_max"] = _metric(ev["item_kb_max"], "KB")
+        out[f"{name}_usd_by_service"] = usd
+        out[f"{name}_per_type"] = case["per_type"]
+    out["cost_usd_per_message_aws"] = _metric(
+        got["cases"][0]["usd_per_message"]["aws_after_decision"], "$"
+    )
+    out["cost_usd_per_message_ses"] = _metric(PRICE["ses_email"], "$")
+    out["cost_decide_200_p99_ms"] = _metric(
+        got["decide_200_p99_ms"], "ms", "<", TARGET_DECIDE_P99_MS
+    )
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=1))
