@@ -453,6 +453,13 @@ def _backtest(args: argparse.Namespace) -> int:
             os.environ["NUDGE_TABLE"] = args.table
             reset_env()
             events = events_from_table(args.since, now())
+            kinds = sorted({str(e["detail-type"]) for e in events} - {"customer_updated"})
+            print(
+                "backtest: the table keeps only the history the deployed config reads "
+                f"(docs/storage.md); replaying {', '.join(kinds) or 'nothing'}. For every "
+                "event, replay an archive (--archive).",
+                file=sys.stderr,
+            )
         if not events:
             print("backtest: no events to replay", file=sys.stderr)
             return 1

@@ -51,7 +51,11 @@ def test_every_sample_trigger_and_campaign_has_a_scenario():
         for e in s.expectations
         if e.outcome == "sent" and e.count != 0
     }
-    assert set(config.triggers) | set(config.campaigns) <= named
+    # a trigger shipped switched off (cart_rescue, the journey: tests/scenarios/test_journeys.py)
+    # sends nothing as the sample stands, so no scenario of the sample can expect it to
+    enabled = {t for t, ct in config.triggers.items() if ct.model.enabled}
+    assert enabled | set(config.campaigns) <= named
+    assert "cart_rescue" not in enabled
 
 
 def test_a_wrong_expectation_fails_with_the_timeline_per_customer(tmp_path, capsys):

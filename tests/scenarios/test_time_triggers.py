@@ -66,8 +66,14 @@ def test_a_birthday_message_arrives_at_10_local_on_the_birthday_and_on_28_februa
 
 def test_a_repeated_daily_run_schedules_nothing_twice(tmp_path):
     from nudge.flows import score
+    from tests.conftest import reading
 
-    config = make_config(tmp_path, **{"triggers/birthday.yaml": BIRTHDAY})
+    # the history keeps what the config reads (docs/storage.md): these two are looked at below
+    files = {
+        "triggers/birthday.yaml": BIRTHDAY,
+        "segments.yaml": reading({"customer_updated": [], "daily": []}),
+    }
+    config = make_config(tmp_path, **files)
     with Simulation(config, start=parse_time("2027-02-24T00:00:00Z"), daily=False) as sim:
         sim.run(
             [customer("bob", "2027-02-24T09:00:00Z", birthday="1980-03-01")],

@@ -12,7 +12,9 @@ back, and only with the properties they read:
 - a counted ``when``: the event, for ``count.within``, with ``when.where``'s and ``count.same``'s;
 - ``cancel_if``: the event, for the trigger's ``wait`` + 24 h, with its ``where``'s (and
   ``properties.message_id`` for ``same_message``);
-- engagement events: ``message_id`` and ``provider_id``, for ``ENGAGEMENT_SECONDS``.
+- engagement events: ``message_id`` and ``provider_id``, for ``ENGAGEMENT_SECONDS``;
+- ``product_viewed`` with the product's fields, for ``RECENT_SECONDS``, when a template shows
+  ``recommendations`` (recently viewed products).
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from nudge.core.durations import seconds
+from nudge.core.catalog import RECENT_FIELDS
 from nudge.core.events import ENGAGEMENT_TYPES
 from nudge.core.profile import HISTORY_DEFAULT_SECONDS, HistoryPolicy
 
+RECENT_SECONDS = 30 * 86400  # how far back recommendations.recently_viewed looks
 ENGAGEMENT_SECONDS = 2 * 86400  # dispatch resolves an interrupted send within minutes
 _CANCEL_SLACK = 86400  # a wake that comes late still sees what cancelled its wait
 _COMBINATORS = ("all", "any", "not")
@@ -124,7 +128,24 @@ def history_policy(raw: Any) -> HistoryPolicy:
             build.add(test.event, wait, paths)
     for kind in ENGAGEMENT_TYPES:
         build.add(kind, ENGAGEMENT_SECONDS, ["properties.message_id", "properties.provider_id"])
+    texts = [t for t, _ in raw.templates.values()] + models[2:]
+    if any("recommendations" in s for m in texts for s in _strings(m.model_dump())):
+        # templates show recently viewed products (nudge.core.catalog.recently_viewed)
+        fields = [f"properties.{f}" for f in RECENT_FIELDS]
+        build.add("product_viewed", RECENT_SECONDS, fields)
     return HistoryPolicy(build.keep)
+
+
+def _strings(data: Any) -> Iterator[str]:
+    """Every string in a dumped config model (template texts, inline content)."""
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for value in data.values():
+            yield from _strings(value)
+    elif isinstance(data, list | tuple):
+        for value in data:
+            yield from _strings(value)
 
 
 def _seconds_or(text: str | None, default: float) -> float:
