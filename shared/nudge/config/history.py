@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from nudge.core.durations import seconds
 from nudge.core.catalog import RECENT_FIELDS
+from nudge.core.durations import seconds
 from nudge.core.events import ENGAGEMENT_TYPES
 from nudge.core.profile import HISTORY_DEFAULT_SECONDS, HistoryPolicy
 
