@@ -33,8 +33,10 @@ def test_a_day_from_the_artefact_sends_the_same_messages_at_the_same_times(tmp_p
     from nudge.config.yamlpos import load_located
 
     parsed = read_artefact(built)
-    assert parsed is not None and parsed.keys() == {
-        str(p.relative_to(built)) for p in built.rglob("*.yaml")
+    assert parsed is not None and parsed.keys() == {  # every config file; no nudge test scenario
+        str(p.relative_to(built))
+        for p in built.rglob("*.yaml")
+        if p.relative_to(built).parts[0] != "tests"
     }
     assert all(parsed[rel] == load_located(built / rel).data for rel in parsed)  # types too
 

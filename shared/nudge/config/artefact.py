@@ -41,8 +41,13 @@ def _decode(value: dict[str, Any]) -> Any:
 
 
 def config_files(root: Path) -> list[Path]:
-    """Every YAML file of the config directory, in a stable order."""
-    return sorted(p for p in root.rglob("*.y*ml") if p.is_file() and p.suffix in (".yaml", ".yml"))
+    """Every YAML file of the config directory the functions read, in a stable order (not the
+    scenario files of ``nudge test`` in ``tests/``: they are never loaded as config)."""
+    return sorted(
+        p
+        for p in root.rglob("*.y*ml")
+        if p.is_file() and p.suffix in (".yaml", ".yml") and p.relative_to(root).parts[0] != "tests"
+    )
 
 
 def fingerprint(root: Path, files: list[Path] | None = None) -> str:
