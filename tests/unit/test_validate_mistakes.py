@@ -518,3 +518,22 @@ def test_a_broadcast_needs_one_time_and_a_past_one_is_a_warning(tmp_path, capsys
     code, output = _validate(config, capsys)
     assert code == 0, output
     assert "warning: at: at: 2027-01-16T10:00:00 has passed" in output
+
+
+def test_a_real_key_in_the_wrong_place_is_not_told_to_be_itself(tmp_path, capsys):
+    """A key nudge knows, indented under the wrong parent, is not answered "did you mean
+    'properties'?" for 'properties': the message says it belongs elsewhere."""
+    config = _copy(tmp_path)
+    settings = config / "settings.yaml"
+    settings.write_text(
+        settings.read_text()
+        .replace(
+            "  reminders: {description:",
+            "  reminders:\n    properties: {a: string}\n    description:",
+        )
+        .replace('"Reminders about your cart and delivery dates"}', '"Reminders about your cart"')
+    )
+    code, output = _validate(config, capsys)
+    assert code == 1
+    assert "unknown key 'properties' here: it belongs elsewhere (check the indentation)" in output
+    assert "did you mean 'properties'" not in output

@@ -111,6 +111,8 @@ def _message(err: Any) -> str:
         key = str(loc[-1])
         if key == "same_message":
             return f"unknown key 'same_message': {SAME_MESSAGE_ONLY}"
+        if key in _all_fields():  # a real key, in the wrong place (indentation, say)
+            return f"unknown key {key!r} here: it belongs elsewhere (check the indentation)"
         close = difflib.get_close_matches(key, _all_fields(), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         return f"unknown key {key!r}{hint}"
