@@ -495,7 +495,16 @@ class Checks:
     def after(self, function: Function, event: Any, result: Any, state: dict[str, Any]) -> str:
         """A note on what the invoke left in moto; raises AssertionError when it is wrong."""
         notes = []
-        if function.name == "ingest" and isinstance(result, dict):
+        catalog = (
+            isinstance(result, dict) and "product_id" in result and "customer_id" not in result
+        )
+        if function.name == "ingest" and catalog:  # a catalog event: the product, no customer
+            product = str(result["product_id"])
+            key = {"pk": {"S": f"PRODUCT#{product}"}, "sk": {"S": "STATE"}}
+            item = self.ddb.get_item(TableName=PREFIX, Key=key, ConsistentRead=True).get("Item")
+            assert item, f"no product PRODUCT#{product}/STATE on the moto server"
+            notes.append(f"product PRODUCT#{product}")
+        elif function.name == "ingest" and isinstance(result, dict):
             customer = result.get("customer_id")
             assert customer, "ingest returned no customer_id"
             version = profile_version(self.ddb, str(customer))

@@ -235,3 +235,37 @@ def test_sample_events_are_moved_to_just_before_now_for_ingest_keeping_their_spa
     assert moved["time"] == "2026-11-30T04:10:00Z"  # the latest: 10 minutes before now
     assert moved["detail"]["sent"] == "2026-11-30T04:06:31.123Z"  # 3 min 29 s earlier, as before
     assert moved["detail"]["local"] == "2026-11-29T23:10:00-05:00"  # same instant, its own zone
+
+
+def test_a_catalog_event_is_checked_by_its_product_not_a_customer():
+    """Ingest answers a catalog event (product_updated, Shopify products/update) with the
+    product it updated and no customer: the check looks for that product's item instead."""
+    import boto3
+    from moto import mock_aws
+
+    event = json.loads((EVENTS / "product_updated.json").read_text())
+    answer = {"product_id": "p-101", "changes": [], "notified": 0}
+    ingest = check.Function("IngestFunction", "ingest")
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName=check.PREFIX,
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        checks = check.Checks.__new__(check.Checks)
+        checks.ddb = ddb
+        with pytest.raises(AssertionError, match="no product PRODUCT#p-101/STATE"):
+            checks.after(ingest, event, answer, {})
+        item = {"pk": {"S": "PRODUCT#p-101"}, "sk": {"S": "STATE"}, "kind": {"S": "product_state"}}
+        ddb.put_item(TableName=check.PREFIX, Item=item)
+        assert checks.after(ingest, event, answer, {}) == "product PRODUCT#p-101"
+        with pytest.raises(AssertionError, match="ingest returned no customer_id"):
+            checks.after(ingest, event, {"decisions": []}, {})
