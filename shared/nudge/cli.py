@@ -190,18 +190,36 @@ def _score_fit(args: argparse.Namespace) -> int:
     return fit_command(args.summary, args.out)
 
 
-def _privacy(args: argparse.Namespace) -> int:
+def _use_deployment(args: argparse.Namespace) -> None:
+    """Point the handlers' code at a deployment: ``--config``, ``--table`` and
+    ``--scheduler-group`` (where the command has them) become its environment."""
     import os
 
     from nudge.env import reset_env
 
-    for value, name in (
-        (args.table, "NUDGE_TABLE"),
-        (args.scheduler_group, "NUDGE_SCHEDULER_GROUP"),
+    for attr, name in (
+        ("config", "NUDGE_CONFIG_DIR"),
+        ("table", "NUDGE_TABLE"),
+        ("scheduler_group", "NUDGE_SCHEDULER_GROUP"),
     ):
+        value = getattr(args, attr, None)
         if value:
             os.environ[name] = value
     reset_env()
+
+
+def _deployment_options(p: argparse.ArgumentParser) -> None:
+    """``--table`` and ``--scheduler-group``: the deployment a command acts on."""
+    p.add_argument("--table", help="DynamoDB table of a deployment (default $NUDGE_TABLE)")
+    p.add_argument(
+        "--scheduler-group",
+        dest="scheduler_group",
+        help="its schedule group (default $NUDGE_SCHEDULER_GROUP)",
+    )
+
+
+def _privacy(args: argparse.Namespace) -> int:
+    _use_deployment(args)
     from nudge.flows.privacy import erase_customer, export_customer
 
     if args.privacy_command == "export":
@@ -216,18 +234,7 @@ def _privacy(args: argparse.Namespace) -> int:
 
 
 def _broadcast(args: argparse.Namespace) -> int:
-    import os
-
-    from nudge.env import reset_env
-
-    for value, name in (
-        (args.config, "NUDGE_CONFIG_DIR"),
-        (args.table, "NUDGE_TABLE"),
-        (args.scheduler_group, "NUDGE_SCHEDULER_GROUP"),
-    ):
-        if value:
-            os.environ[name] = value
-    reset_env()
+    _use_deployment(args)
     from nudge.flows.broadcast import NotABroadcast, cancel, send_proof
 
     try:
@@ -612,12 +619,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = privacy.add_parser(name, help=text)
         p.add_argument("customer_id")
-        p.add_argument("--table", help="DynamoDB table of a deployment (default $NUDGE_TABLE)")
-        p.add_argument(
-            "--scheduler-group",
-            dest="scheduler_group",
-            help="its schedule group (default $NUDGE_SCHEDULER_GROUP)",
-        )
+        _deployment_options(p)
         p.set_defaults(func=_privacy)
     p = sub.add_parser("broadcast", help="send a broadcast's proof to its test_to; cancel one")
     broadcast = p.add_subparsers(dest="broadcast_command", required=True)
@@ -628,12 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = broadcast.add_parser(name, help=text)
         p.add_argument("campaign_id")
         p.add_argument("--config", help="config directory (default $NUDGE_CONFIG_DIR)")
-        p.add_argument("--table", help="DynamoDB table of a deployment (default $NUDGE_TABLE)")
-        p.add_argument(
-            "--scheduler-group",
-            dest="scheduler_group",
-            help="its schedule group (default $NUDGE_SCHEDULER_GROUP)",
-        )
+        _deployment_options(p)
         p.set_defaults(func=_broadcast)
     p = sub.add_parser("dlq", help="what is parked in the dead-letter queues, and why; redrive")
     dlq = p.add_subparsers(dest="dlq_command", required=True)
