@@ -106,3 +106,42 @@ def test_merge_moves_history_cart_and_orders_but_never_consent_or_contact():
     assert kim["cart"]["value"] == 50.0 and kim["last_seen_at"] == "2027-02-10T11:00:00Z"
     assert kim["orders_count"] == 1 and kim["lifetime_value"] == 30.0
     assert kim["email"] == "kim@x" and kim["consent"] == {"email": False} and kim["traits"] == {}
+
+
+def test_merge_folds_what_was_bought_and_milestones_reached_once():
+    """A guest who bought coffee, then signs in as a customer who bought it before: the
+    re-order interval sees both orders, and a milestone the guest reached is not reached again."""
+    kim = new_profile("kim")
+    kim.update(
+        {
+            "orders": [{"order_id": "o-1", "value": 20.0, "at": "2027-01-10T10:00:00Z"}],
+            "orders_count": 1,
+            "lifetime_value": 20.0,
+            "purchases": {
+                "p:coffee": ["2027-01-10T10:00:00Z", "2027-01-10T10:00:00Z", 1, "Coffee", "c"],
+                "c:c": ["2027-01-10T10:00:00Z", "2027-01-10T10:00:00Z", 1, None, "c"],
+            },
+            "milestones": {"first_order": 1, "big_spender": 0},
+        }
+    )
+    anon = _anon()
+    anon["purchases"] = {
+        "p:coffee": ["2027-02-10T10:30:00Z", "2027-02-10T10:30:00Z", 1, "Coffee beans", "c"],
+        "p:filter": ["2027-02-10T10:30:00Z", "2027-02-10T10:30:00Z", 1, "Filters", None],
+    }
+    anon["milestones"] = {"first_order": 1, "big_spender": 1, "loyal": 0}
+
+    now = now_utc(1000.0)
+    merge_profile(kim, anon, history_seconds=10**6, now=now)
+    merge_profile(kim, anon, history_seconds=10**6, now=now)  # twice changes nothing more
+
+    assert kim["orders_count"] == 2
+    assert kim["purchases"]["p:coffee"] == [
+        "2027-01-10T10:00:00Z",
+        "2027-02-10T10:30:00Z",
+        2,
+        "Coffee",
+        "c",
+    ]
+    assert kim["purchases"]["p:filter"][2] == 1 and kim["purchases"]["c:c"][2] == 1
+    assert kim["milestones"] == {"first_order": 1, "big_spender": 1, "loyal": 0}

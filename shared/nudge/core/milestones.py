@@ -44,3 +44,13 @@ def crossings(
         elif before is None:
             state[name] = BELOW
     return out
+
+
+def merge_milestones(profile: dict[str, Any], other: Mapping[str, int]) -> None:
+    """Fold another profile's milestone states into ``profile``'s: reached by either is
+    reached, so a merged guest's milestone is never announced a second time."""
+    if not other:
+        return
+    state = profile.setdefault("milestones", {})
+    for name, value in other.items():
+        state[name] = max(int(state.get(name, value)), int(value))

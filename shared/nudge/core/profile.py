@@ -24,7 +24,8 @@ from nudge.core.addresses import ADDRESS_ERRORS, check_address
 from nudge.core.clock import iso, parse_time
 from nudge.core.events import ENGAGEMENT_TYPES, NUDGE_SOURCE, Event
 from nudge.core.limits import json_size
-from nudge.core.replenish import record_purchases
+from nudge.core.milestones import merge_milestones
+from nudge.core.replenish import merge_purchases, record_purchases
 
 HISTORY_MAX = 200  # events kept for did/count/cancel_if
 HISTORY_DEFAULT_SECONDS = 90 * 86400  # how long a `did` without `within` looks back
@@ -461,8 +462,9 @@ def merge_profile(
     Behaviour moves, identity does not: history is merged by event id in time order (so ``did``
     and ``count`` see browsing done before sign-in), the remembered event ids too (a redelivered
     anonymous event stays a duplicate), the cart if it is newer, ``last_seen_at`` if later, and
-    orders the customer's profile does not have yet (with their value). Consent, traits and
-    contact details are never copied: only the customer's own records decide who is messaged.
+    orders the customer's profile does not have yet (with their value, and the products they
+    hold for re-order intervals), and milestones reached (never announced twice). Consent,
+    traits, contact details and journey state are never copied: only the customer's own records decide who is messaged.
     """
     now = now or clock.now()
     mine, theirs_seen = _seen_days(profile, now), _seen_days(dict(other), now)
@@ -483,15 +485,20 @@ def merge_profile(
         profile["cart"] = dict(theirs)
     if (other.get("last_seen_at") or "") > (profile.get("last_seen_at") or ""):
         profile["last_seen_at"] = other["last_seen_at"]
-    _merge_orders(profile, other.get("orders") or [])
+    theirs_orders = other.get("orders") or []
+    added = _merge_orders(profile, theirs_orders)
+    if added and len(added) == len(theirs_orders):  # none of theirs was counted here yet
+        merge_purchases(profile, other.get("purchases") or {})
+    merge_milestones(profile, other.get("milestones") or {})
 
 
-def _merge_orders(profile: dict[str, Any], orders: list[dict[str, Any]]) -> None:
+def _merge_orders(profile: dict[str, Any], orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add the orders ``profile`` does not have; returns those added."""
     mine = profile.setdefault("orders", [])
     have = {o["order_id"] for o in mine}
     added = [dict(o) for o in orders if o["order_id"] not in have]
     if not added:
-        return
+        return added
     mine.extend(added)
     mine.sort(key=lambda o: o["at"])
     if len(mine) > ORDERS_MAX:
@@ -501,6 +508,7 @@ def _merge_orders(profile: dict[str, Any], orders: list[dict[str, Any]]) -> None
     value = sum(_money(o["value"]) - _money(o.get("refunded")) for o in added)
     profile["lifetime_value"] = _money(_money(profile.get("lifetime_value")) + value)
     _order_dates(profile)
+    return added
 
 
 def _days(since: str | None, now: datetime) -> float | None:

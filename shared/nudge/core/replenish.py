@@ -71,6 +71,26 @@ def record_purchases(profile: dict[str, Any], props: Mapping[str, Any], when: st
             del purchases[key]
 
 
+def merge_purchases(profile: dict[str, Any], other: Mapping[str, list[Any]]) -> None:
+    """Fold another profile's ``purchases`` (orders the profile did not count yet) into
+    ``profile``'s: first and last dates widen, order counts add up; bounded as above."""
+    if not other:
+        return
+    purchases: dict[str, list[Any]] = profile.setdefault("purchases", {})
+    for key, theirs in other.items():
+        entry = purchases.get(key)
+        if entry is None:
+            purchases[key] = list(theirs)
+            continue
+        entry[0], entry[1] = min(entry[0], theirs[0]), max(entry[1], theirs[1])
+        entry[2] = int(entry[2]) + int(theirs[2])
+        entry[3] = entry[3] or theirs[3]
+        entry[4] = entry[4] or theirs[4]
+    if len(purchases) > PURCHASES_MAX:
+        for key in sorted(purchases, key=lambda k: purchases[k][1])[:-PURCHASES_MAX]:
+            del purchases[key]
+
+
 def own_interval(entry: list[Any]) -> float | None:
     """A customer's mean days between orders of a key (None with fewer than 2 orders)."""
     count = int(entry[2])
