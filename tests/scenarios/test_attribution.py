@@ -179,3 +179,14 @@ def test_explain_shows_the_message_and_the_order_credited_to_it(sim, tmp_path, c
     assert explain_command(args) == 0
     table_lines = capsys.readouterr().out.splitlines()
     assert [line for line in table_lines if ": converted" in line] == [lines[converted[0]]]
+
+
+def test_a_privacy_export_lists_the_orders_credited_to_messages(sim):
+    sim.run(_day(_global_control_customer()))
+
+    body = sim.api("GET", "/profiles/ana/export")["body"]
+
+    assert [(c["trigger"], c["detail"]["order_id"]) for c in body["conversions"]] == [
+        ("cart_jewelry_high_value", "o-ana")
+    ]
+    assert body["other_items"] == []

@@ -1,7 +1,7 @@
 """Privacy requests: export everything held about a customer, or erase it all.
 
 Held about a customer: every item of their partition (``C#<id>``: the profile with its history,
-waits and send ledger, the decision log, outbox messages), the ``anon:`` visitor profiles merged
+waits and send ledger, the decision log and the orders credited to messages, outbox messages), the ``anon:`` visitor profiles merged
 into them (stubs, decisions), the order index (``ORDER#<order_id>``) of their orders and the
 phone index (``PHONE#<number>``, for SMS STOP replies) of the numbers we texted.
 
@@ -26,7 +26,13 @@ _LEDGER_KEYS = ("history", "waits", "seen", "sends")
 
 def _split(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Items of one partition, by kind, as plain values."""
-    out: dict[str, Any] = {"profile": None, "decisions": [], "messages": [], "other": []}
+    out: dict[str, Any] = {
+        "profile": None,
+        "decisions": [],
+        "conversions": [],
+        "messages": [],
+        "other": [],
+    }
     for item in items:
         plain = store.plain_item(item)
         kind = plain.get("kind")
@@ -34,6 +40,8 @@ def _split(items: list[dict[str, Any]]) -> dict[str, Any]:
             out["profile"] = plain.get("doc") or {}
         elif kind == "decision":
             out["decisions"] += store.item_decisions(item)
+        elif kind == "conversion":  # an order credited to a message (core/attribution)
+            out["conversions"] += store.item_decisions(item)
         elif kind == "outbox":
             body = dict(plain.get("doc") or {})
             for key in ("status", "provider_id", "claimed_at", "calling_at", "send_at"):
@@ -43,7 +51,8 @@ def _split(items: list[dict[str, Any]]) -> dict[str, Any]:
         else:
             out["other"].append({k: v for k, v in plain.items() if k not in ("pk", "sk")})
     # each decision where it would have been as an item of its own (time, then its id)
-    out["decisions"] = [d for _sk, d in sorted(out["decisions"], key=lambda pair: pair[0])]
+    for key in ("decisions", "conversions"):
+        out[key] = [d for _sk, d in sorted(out[key], key=lambda pair: pair[0])]
     return out
 
 
@@ -100,6 +109,7 @@ def export_customer(customer_id: str) -> dict[str, Any] | None:
         "sends": doc.get("sends") or [],
         "seen_event_ids": doc.get("seen") or [],
         "decisions": sorted(parts["decisions"], key=lambda d: d.get("at") or ""),
+        "conversions": parts["conversions"],
         "messages": parts["messages"],
         "order_index": [{"order_id": k, "customer_id": v} for k, v in orders.items() if v],
         "phone_index": phones,
