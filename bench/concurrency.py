@@ -73,8 +73,11 @@ def at_once(n: int = 50) -> dict[str, Any]:
         for thread in threads:
             thread.join()
         first_pass = len(failed)
-        for i in failed:  # SQS delivers them again, one by one
-            ingest.handle({"Records": [{"messageId": f"m{i}", "body": bodies[i]}]})
+        for i in failed:  # SQS delivers them again, one by one, up to maxReceiveCount in all
+            for _receive in range(ingest.MAX_RECEIVES - 1):
+                out = ingest.handle({"Records": [{"messageId": f"m{i}", "body": bodies[i]}]})
+                if not out.get("batchItemFailures"):
+                    break
         doc = store.get_profile("zoe").doc or {}
         ids = [e.get("id") for e in doc.get("history") or () if e.get("type") == "page_viewed"]
     return {
