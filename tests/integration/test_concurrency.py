@@ -1,7 +1,8 @@
 """50 events for one customer at the same moment, on a threaded moto server: every one applied
 exactly once, those whose first delivery gave up after the backoff included (SQS delivers them
-again, as often as the queue's maxReceiveCount allows). The share of first deliveries that gave up depends on the machine's load (the backoff
-waits on the wall clock), so its target (< 10%) is measured by ``make bench``, not asserted here."""
+again, as often as the queue's maxReceiveCount allows). The share of first deliveries that gave
+up depends on the machine's load (the backoff waits on the wall clock), so its target (< 10%) is
+measured by ``make bench``, not asserted here."""
 
 from __future__ import annotations
 
