@@ -7,6 +7,8 @@ PYTHON ?= $(shell for p in python3.12 python3.11 python3.13 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 DAY ?= events/sample_day.jsonl
+# The sample config is a Valentine's 2027 season: demo and lint judge its windows as of its day.
+AT ?= 2027-02-10T05:00:00Z
 OUT ?= out
 
 .PHONY: demo test lint format typecheck bench build sam-validate sam-local clean help
@@ -36,7 +38,7 @@ $(VENV)/.stamp-dev: pyproject.toml $(VENV)/.stamp-run
 
 demo: $(VENV)/.stamp-run
 	@mkdir -p $(OUT)
-	$(BIN)/nudge validate config
+	$(BIN)/nudge validate --at $(AT) config
 	$(BIN)/nudge simulate --config config --events $(DAY) --out $(OUT)/demo.json --report
 
 test: $(VENV)/.stamp-dev
@@ -47,7 +49,7 @@ lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/nudge validate --strict config
+	$(BIN)/nudge validate --strict --at $(AT) config
 	bash .ci/sam.sh checkov
 
 format: $(VENV)/.stamp-dev

@@ -9,7 +9,24 @@ from pathlib import Path
 from typing import Any
 
 
+def _moment(text: str) -> str:
+    """An ``--at`` value: an ISO 8601 time (a date alone is its midnight UTC)."""
+    from nudge.core.clock import parse_time
+
+    full = text if "T" in text or " " in text else f"{text}T00:00:00Z"
+    try:
+        parse_time(full)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r} ({exc})") from None
+    return full
+
+
 def _validate(args: argparse.Namespace) -> int:
+    if getattr(args, "at", None):  # windows and broadcasts judged as of then, not now
+        from nudge.core.clock import frozen, parse_time
+
+        with frozen(parse_time(args.at)):
+            return _validate(argparse.Namespace(**{**vars(args), "at": None}))
     from nudge.config.whole import check_config
 
     problems = check_config(args.config_dir)
@@ -525,6 +542,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--compile",
         action="store_true",
         help="if valid, write the compiled-config artefact the functions start from faster",
+    )
+    p.add_argument(
+        "--at",
+        metavar="TIME",
+        type=_moment,
+        help="judge active windows and broadcast times as of TIME (ISO 8601) instead of now: "
+        "a config for a coming season, or the sample config's 2027 day",
     )
     p.set_defaults(func=_validate)
     p = sub.add_parser(

@@ -537,3 +537,30 @@ def test_a_real_key_in_the_wrong_place_is_not_told_to_be_itself(tmp_path, capsys
     assert code == 1
     assert "unknown key 'properties' here: it belongs elsewhere (check the indentation)" in output
     assert "did you mean 'properties'" not in output
+
+
+@pytest.mark.parametrize(
+    ("at", "warned"),
+    [("2027-02-10T05:00:00Z", False), ("2027-03-01T00:00:00Z", True), ("2031-02-29", None)],
+)
+def test_validate_at_judges_windows_as_of_that_time_whatever_today_is(at, warned, capsys):
+    """`make lint` validates the sample (a Valentine's 2027 season) as of its day, so CI does not
+    turn red once the season is over; any other time judges the windows as of then."""
+    if warned is None:  # 2031 has no Feb 29th: a usage error naming the option, no traceback
+        with pytest.raises(SystemExit) as exit_:
+            main(["validate", "--strict", "--at", at, str(CONFIG)])
+        assert exit_.value.code == 2
+        assert "--at: not an ISO 8601 time: '2031-02-29'" in capsys.readouterr().err
+        return
+    code = main(["validate", "--strict", "--at", at, str(CONFIG)])
+    out = capsys.readouterr()
+    assert code == (1 if warned else 0), out.out + out.err
+    assert ("active.until 2027-02-15T00:00:00Z is in the past" in out.out) is warned
+
+
+def test_make_lint_and_demo_validate_the_sample_as_of_its_first_event():
+    makefile = (ROOT / "Makefile").read_text()
+    at = re.search(r"^AT \?= (\S+)", makefile, re.M)
+    first = json.loads((ROOT / "events" / "sample_day.jsonl").read_text().splitlines()[0])
+    assert at and at.group(1) == first["time"]
+    assert "nudge validate --strict --at $(AT) config" in makefile
