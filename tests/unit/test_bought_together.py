@@ -182,3 +182,48 @@ def test_a_message_is_about_its_event_else_the_cart_else_the_last_order_else_vie
     view, event, expected
 ):
     assert anchors(view, event) == expected
+
+
+SHOWS = """\
+id: cart_pair
+when: {event: cart_updated}
+channel: email
+email:
+  subject: "Your cart"
+  text: "{% for p in recommendations.bought_together %}{{ p.NAME }} {{ p.price }}; {% endfor %}\
+{{ unsubscribe_url }}"
+"""
+ON = "\nrecommendations: {bought_together: {top: 5, min_customers: 3}}\n"
+
+
+def _validate(tmp_path, template_field: str, settings: str, capsys) -> tuple[int, str]:
+    from nudge.cli import main
+    from tests.conftest import CONFIG, make_config
+
+    config = make_config(
+        tmp_path,
+        **{
+            "settings.yaml": (CONFIG / "settings.yaml").read_text() + settings,
+            "triggers/cart_pair.yaml": SHOWS.replace("NAME", template_field),
+        },
+    )
+    code = main(["validate", str(config)])
+    return code, capsys.readouterr().out
+
+
+def test_validate_knows_bought_together_and_its_fields(tmp_path, capsys):
+    code, out = _validate(tmp_path, "name", ON, capsys)
+    assert code == 0, out
+
+
+def test_validate_catches_a_typo_in_a_bought_together_field_with_a_hint(tmp_path, capsys):
+    code, out = _validate(tmp_path, "nme", ON, capsys)
+    assert code == 1
+    assert "recommendations.bought_together[].nme" in out
+    assert "did you mean 'recommendations.bought_together[].name'?" in out
+
+
+def test_validate_says_bought_together_needs_its_setting(tmp_path, capsys):
+    code, out = _validate(tmp_path, "name", "", capsys)
+    assert code == 1
+    assert "settings.recommendations.bought_together is not set" in out
