@@ -79,3 +79,55 @@ def test_a_cart_of_coffee_the_day_after_lists_the_filters_others_bought_with_it(
     )
     # Fay has filters already: nothing else was bought with coffee by enough customers
     assert sent["fay"]["text"].startswith("Goes well with it: nothing new; Unsubscribe:")
+
+
+def _lists_after_run(config, base, **run: Any) -> tuple[dict[str, Any], dict[str, Any], int]:
+    """The stored bought-together lists after one daily run, the run's summary, and how many
+    invocations it took."""
+    from nudge.aws import store
+    from nudge.flows import score
+    from tests.scenarios.test_daily_recompute import seed
+
+    with Simulation(config, start=parse_time("2027-03-01T00:00:00Z"), daily=False) as sim:
+        seed(sim, base)
+        sim.clock.set(parse_time("2027-03-02T08:00:00Z"))
+        steps = 0
+        while True:
+            steps += 1
+            result = score.run_daily(**run)
+            if result["done"]:
+                break
+            assert result.get("resume") and steps < 80
+        state = store.get_run(f"score#{result['date']}")
+        assert state is not None
+        lists = store.bought_together(["coffee-1kg", "filters-100", "mug", "tea"])
+        return lists, state["model"]["bought_together"], steps
+
+
+def test_a_recompute_stopped_half_way_finds_the_same_lists_as_one_run(tmp_path):
+    settings = (CONFIG / "settings.yaml").read_text() + SETTINGS
+    config = make_config(tmp_path, **{"settings.yaml": settings})
+    tea = line("tea", "Green tea", 9.0)
+    base = []
+    for i in range(24):
+        cid = f"b{i:02d}"
+        base.append(customer(cid, "2027-02-01T09:00:00Z"))
+        basket = [(COFFEE, FILTERS), (COFFEE, MUG), (tea, MUG)][i % 3] if i < 21 else (COFFEE,)
+        base.append(order(cid, f"2027-02-{1 + i % 20:02d}T12:00:00Z", *basket))
+    base.sort(key=lambda e: e["time"])
+
+    whole, summary, one = _lists_after_run(config, base, segments=3, page_size=4)
+    parts, _, many = _lists_after_run(config, base, budget=7, segments=3, page_size=4)
+
+    assert one == 1 and many > 4  # the second run did stop and resume, many times
+    assert parts == whole
+    assert summary == {"customers": 24, "pairs": 3, "products": 4}
+    # 7 customers each bought coffee+filters, coffee+mug, tea+mug: ties broken by lift (filters
+    # are bought only with coffee; the mug also with tea), then id
+    assert [(c["product_id"], c["customers"]) for c in whole["coffee-1kg"]] == [
+        ("filters-100", 7),
+        ("mug", 7),
+    ]
+    # for the mug, tea (7 buyers, all with the mug) is more specific than coffee (17 buyers)
+    assert [c["product_id"] for c in whole["mug"]] == ["tea", "coffee-1kg"]
+    assert whole["filters-100"][0]["name"] == "House coffee 1kg"
