@@ -156,7 +156,7 @@ def _basket_orders() -> tuple[list[tuple[int, str, dict[str, Any]]], dict[str, s
     for c in range(N_CUSTOMERS):
         own = f"sku{rng.randrange(N_PRODUCTS)}"
         at = START + timedelta(days=rng.uniform(0, 60))
-        for n in range(per_customer):
+        for _n in range(per_customer):
             basket = {own}
             if rng.random() < 0.4:
                 basket.add(rng.choice(sorted(companions[own])))

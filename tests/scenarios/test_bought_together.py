@@ -36,7 +36,9 @@ MUG = line("mug", "Stoneware mug", 12.0)
 
 def order(cid: str, at: str, *items: dict[str, Any]) -> dict[str, Any]:
     value = sum(i["price"] for i in items)
-    return event("order_placed", cid, at, order_id=f"{cid}-{at[:10]}", value=value, items=list(items))
+    return event(
+        "order_placed", cid, at, order_id=f"{cid}-{at[:10]}", value=value, items=list(items)
+    )
 
 
 def cart(cid: str, at: str, *items: dict[str, Any]) -> dict[str, Any]:
@@ -45,9 +47,7 @@ def cart(cid: str, at: str, *items: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("backend", ["memory", "moto"])
-def test_a_cart_of_coffee_the_day_after_lists_the_filters_others_bought_with_it(
-    tmp_path, backend
-):
+def test_a_cart_of_coffee_the_day_after_lists_the_filters_others_bought_with_it(tmp_path, backend):
     settings = (CONFIG / "settings.yaml").read_text() + SETTINGS
     config = make_config(tmp_path, **{"settings.yaml": settings, "triggers/cart_pair.yaml": CART})
     events = []

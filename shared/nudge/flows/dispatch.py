@@ -395,7 +395,9 @@ def _context(
     event = envelope_doc(message.get("event"))
     together = None
     settings = config.settings.recommendations.bought_together
-    texts = "".join(t or "" for t in (content.subject, content.html, content.text)) if content else ""
+    texts = (
+        "".join(t or "" for t in (content.subject, content.html, content.text)) if content else ""
+    )
     if settings is not None and "bought_together" in texts:  # read only for templates that show it
         from nudge.core.together import anchors, bought_together
 

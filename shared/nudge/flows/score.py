@@ -7,9 +7,12 @@ run (add ``"force": true`` to run a finished one again). One run per local date:
 1. **gather**: a parallel scan (``NUDGE_SCORE_SEGMENTS`` segments, run by
    ``NUDGE_SCORE_THREADS`` threads) summarises every profile's live orders (refunded-in-full
    orders are void and do not count) into seven numbers, kept in memory (and written as packed
-   chunk items when an invocation has to stop part-way);
+   chunk items when an invocation has to stop part-way); the same pass counts re-order
+   intervals (``nudge.scoring.replenish``) and products bought together
+   (``nudge.scoring.together``), each when the config asks for it;
 2. **fit**: BG/NBD + Gamma-Gamma and the RFM quintile cut points on the whole base
-   (``nudge.scoring.recompute``, the only step that loads numpy/scipy);
+   (``nudge.scoring.recompute``, the only step that loads numpy/scipy); the typical re-order
+   intervals; each product's bought-together list, written as one catalog item per product;
 3. **score**: the same parallel scan again; per page the scores are computed in one vectorised
    call, and each customer whose scores moved or whose segments or value tier changed with time
    goes through ``update_customer`` -> ``react()``: one conditional write, with the triggers that
@@ -333,10 +336,10 @@ class _Run:
             store.put_run_chunk(self.run_id, name, data, len(piece))
             hchunks += 1
         tchunks = cursor.get("tchunks", 0)
-        for part in together_parts(together or empty()):
+        for counted in together_parts(together or empty()):
             name = f"{self.state['attempt']}#t{segment:04d}#{tchunks:06d}"
-            data = zlib.compress(json.dumps(part, separators=(",", ":")).encode())
-            store.put_run_chunk(self.run_id, name, data, len(part["i"]))
+            data = zlib.compress(json.dumps(counted, separators=(",", ":")).encode())
+            store.put_run_chunk(self.run_id, name, data, len(counted["i"]))
             tchunks += 1
         with self.lock:
             cursor["hchunks"] = hchunks

@@ -191,9 +191,7 @@ def products(product_ids: list[str]) -> dict[str, dict[str, Any]]:
 def bought_together(product_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     """The stored companions of each of these products (one BatchGetItem for up to 100);
     lists past their ``ttl`` are left out (DynamoDB deletes expired items lazily)."""
-    keys = [
-        {"pk": _s(f"PRODUCT#{p}"), "sk": _s("TOGETHER")} for p in dict.fromkeys(product_ids)
-    ]
+    keys = [{"pk": _s(f"PRODUCT#{p}"), "sk": _s("TOGETHER")} for p in dict.fromkeys(product_ids)]
     if not keys:
         return {}
     moment = now().timestamp()

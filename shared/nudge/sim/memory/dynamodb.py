@@ -421,8 +421,10 @@ class MemoryDynamoDB:
         requests = request["RequestItems"]
         if sum(len(v.get("Keys") or ()) for v in requests.values()) > 100:
             raise error(
-                "dynamodb", op, "ValidationException", "Too many items requested for the "
-                "BatchGetItem call"
+                "dynamodb",
+                op,
+                "ValidationException",
+                "Too many items requested for the BatchGetItem call",
             )
         responses: dict[str, list[Item]] = {}
         for name, spec in requests.items():
