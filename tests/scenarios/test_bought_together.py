@@ -131,3 +131,56 @@ def test_a_recompute_stopped_half_way_finds_the_same_lists_as_one_run(tmp_path):
     # for the mug, tea (7 buyers, all with the mug) is more specific than coffee (17 buyers)
     assert [c["product_id"] for c in whole["mug"]] == ["tea", "coffee-1kg"]
     assert whole["filters-100"][0]["name"] == "House coffee 1kg"
+
+
+LINKED = """\
+id: cart_pair
+when: {event: cart_updated}
+wait: 1h
+channel: email
+email:
+  subject: "Your cart"
+  text: "{% for p in recommendations.bought_together %}{{ p.name }} {{ p.price }} \
+{{ p.url | default('-', true) }}; {% endfor %}Unsubscribe: {{ unsubscribe_url }}"
+"""
+
+
+def product(at: str, pid: str, **properties: Any) -> dict[str, Any]:
+    env = event("product_updated", "x", at)
+    del env["detail"]["customer_id"]  # about the catalog, not a customer
+    env["detail"]["properties"] = {"product_id": pid, **properties}
+    return env
+
+
+def test_the_list_shows_what_the_catalog_knows_and_leaves_out_what_is_sold_out(tmp_path):
+    settings = (CONFIG / "settings.yaml").read_text() + SETTINGS
+    config = make_config(tmp_path, **{"settings.yaml": settings, "triggers/cart_pair.yaml": LINKED})
+    grinder = line("grinder", "Hand grinder", 45.0)
+    events = [
+        product(
+            "2027-03-01T08:00:00Z",
+            "filters-100",
+            name="Filters (100)",
+            price=3.5,
+            url="https://shop.example/filters",
+            inventory=40,
+        ),
+        product("2027-03-01T08:00:00Z", "grinder", price=45.0, inventory=0),  # sold out
+    ]
+    for n, cid in enumerate(("ada", "bob", "cy", "dee")):
+        basket = (COFFEE, FILTERS, MUG) if n < 3 else (COFFEE, FILTERS, grinder)
+        extra = (grinder,) if n < 2 else ()
+        events += [
+            customer(cid, "2027-03-01T09:00:00Z"),
+            order(cid, f"2027-03-01T1{n}:00:00Z", *basket, *extra),
+        ]
+    events += [customer("zoe", "2027-03-02T09:00:00Z"), cart("zoe", "2027-03-02T14:00:00Z", COFFEE)]
+    events.sort(key=lambda e: e["time"])
+    with Simulation(config, start=parse_time("2027-02-28T00:00:00Z"), daily=True) as sim:
+        sim.run(events, until=parse_time("2027-03-02T16:00:00Z"))
+        [text] = [m["text"] for m in sim.messages() if m["trigger"] == "cart_pair"]
+    # filters (4 co-buyers): the catalog's name, price and link; the mug (3): what the orders
+    # said, no link; the grinder (3 co-buyers) is sold out: left out
+    assert text.startswith(
+        "Filters (100) 3.5 https://shop.example/filters; Stoneware mug None -; Unsubscribe:"
+    )

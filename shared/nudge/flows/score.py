@@ -56,6 +56,7 @@ from zoneinfo import ZoneInfo
 from nudge.aws import store, warm
 from nudge.aws.errors import is_denied
 from nudge.aws.invoke import invoke_async
+from nudge.core.catalog import in_stock
 from nudge.core.clock import iso, parse_time
 from nudge.core.clock import now as clock_now
 from nudge.core.decisions import Plan
@@ -410,14 +411,22 @@ class _Run:
         self.kept_together.clear()
         from nudge.scoring.together import fit as fit_together
 
-        lists = fit_together(counts, settings.top, settings.min_customers)
-        known = store.products(sorted({c["product_id"] for cs in lists.values() for c in cs}))
-        for companions in lists.values():
+        # twice the room, so a list stays full when the catalog says some are sold out
+        found = fit_together(counts, 2 * settings.top, settings.min_customers)
+        known = store.products(sorted({c["product_id"] for cs in found.values() for c in cs}))
+        lists: dict[str, list[dict[str, Any]]] = {}
+        for product, companions in found.items():
+            kept = []
             for companion in companions:
                 state = known.get(companion["product_id"]) or {}
+                if in_stock(state) is False:
+                    continue  # nobody can buy it now: not recommended until a run sees it back
                 for k in ("name", "category", "price", "currency", "url", "image_url"):
                     if state.get(k) is not None:
                         companion[k] = state[k]
+                kept.append(companion)
+            if kept:
+                lists[product] = kept[: settings.top]
         written = store.put_bought_together(lists, self.state["date"])
         return {"customers": counts["n"], "pairs": counts["np"], "products": written}
 
