@@ -184,3 +184,35 @@ def test_the_list_shows_what_the_catalog_knows_and_leaves_out_what_is_sold_out(t
     assert text.startswith(
         "Filters (100) 3.5 https://shop.example/filters; Stoneware mug None -; Unsubscribe:"
     )
+
+
+def test_a_list_rewritten_by_a_later_run_is_what_the_next_message_shows(tmp_path, monkeypatch):
+    from nudge.aws import store
+
+    settings = (CONFIG / "settings.yaml").read_text() + SETTINGS
+    config = make_config(tmp_path, **{"settings.yaml": settings, "triggers/cart_pair.yaml": CART})
+    reads: list[list[str]] = []
+    real = store.bought_together
+
+    def counted(products: list[str]) -> dict[str, Any]:
+        reads.append(list(products))
+        return real(products)
+
+    monkeypatch.setattr(store, "bought_together", counted)
+    filters = {"product_id": "filters-100", "name": "Paper filters x100", "customers": 5}
+    mug = {"product_id": "mug", "name": "Stoneware mug", "customers": 8}
+    with Simulation(config, start=parse_time("2027-03-02T00:00:00Z")) as sim:
+        store.put_bought_together({"coffee-1kg": [filters]}, "2027-03-02")
+        sim.run(
+            [customer("ann", "2027-03-02T09:00:00Z"), cart("ann", "2027-03-02T10:00:00Z", COFFEE)],
+            until=parse_time("2027-03-02T12:00:00Z"),
+        )
+        store.put_bought_together({"coffee-1kg": [mug]}, "2027-03-03")  # a later night's run
+        sim.run(
+            [customer("bo", "2027-03-02T12:00:00Z"), cart("bo", "2027-03-02T13:00:00Z", COFFEE)],
+            until=parse_time("2027-03-02T15:00:00Z"),
+        )
+        sent = {m["customer_id"]: m["text"] for m in sim.messages() if m["trigger"] == "cart_pair"}
+    assert sent["ann"].startswith("Goes well with it: Paper filters x100 (5 customers);")
+    assert sent["bo"].startswith("Goes well with it: Stoneware mug (8 customers);")
+    assert reads == [["coffee-1kg"], ["coffee-1kg"]]  # one read per message's invocation
