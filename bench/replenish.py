@@ -10,7 +10,13 @@ Measured, each the best of a few runs on a shared machine:
   merge and median fit of the histograms: seconds for the whole base;
 - ``due``: the score pass's dry run (``due_reminders``) on every profile, microseconds each;
 - the histogram chunk's compressed size (it must fit a 400 KB DynamoDB item), and how far the
-  fitted intervals are from the rhythms the data was drawn from.
+  fitted intervals are from the rhythms the data was drawn from;
+- ``together``: frequently bought together at the same scale, on its own 1M orders of 1 to 4
+  products (each product has 3 planted companions, bought with it in 40% of orders, plus random
+  noise): the gather step (``nudge.scoring.together.add_profile`` on every profile, 4 segments
+  merged) and the fit, in seconds, the peak memory they allocate (tracemalloc, in a run of its
+  own), how often the pair bound pruned, the counts' chunk sizes, and how many products' first
+  companion is a planted pair (either way round).
 
 Run alone with ``python -m bench.replenish``.
 """
@@ -134,6 +140,108 @@ def run() -> dict[str, Any]:
         "replenish_products_fitted": len([k for k in intervals if k.startswith("p:")]),
         "replenish_interval_median_rel_error": round(statistics.median(errors), 4),
         "replenish_reminders_due_today": found,
+        **run_together(),
+    }
+
+
+def _basket_orders() -> tuple[list[tuple[int, str, dict[str, Any]]], dict[str, set[str]]]:
+    """1M orders of 1 to 4 products: each customer's own product, often with one of its 3
+    planted companions, sometimes with a random product; and the planted companions."""
+    rng = random.Random(SEED + 1)
+    companions = {
+        f"sku{p}": {f"sku{rng.randrange(N_PRODUCTS)}" for _ in range(3)} - {f"sku{p}"}
+        for p in range(N_PRODUCTS)
+    }
+    out: list[tuple[int, str, dict[str, Any]]] = []
+    per_customer = N_ORDERS // N_CUSTOMERS
+    for c in range(N_CUSTOMERS):
+        own = f"sku{rng.randrange(N_PRODUCTS)}"
+        at = START + timedelta(days=rng.uniform(0, 60))
+        for _n in range(per_customer):
+            basket = {own}
+            if rng.random() < 0.4:
+                basket.add(rng.choice(sorted(companions[own])))
+            while rng.random() < 0.3 and len(basket) < 4:
+                basket.add(f"sku{rng.randrange(N_PRODUCTS)}")
+            items = [{"product_id": p, "name": p.upper()} for p in sorted(basket)]
+            out.append((c, at.strftime("%Y-%m-%dT%H:%M:%SZ"), {"items": items}))
+            at += timedelta(days=rng.uniform(10, 40))
+    out.sort(key=lambda o: o[1])
+    return out, companions
+
+
+def run_together() -> dict[str, Any]:
+    """Frequently bought together at 1M orders (see the module's docstring)."""
+    import tracemalloc
+
+    from nudge.core.replenish import record_purchases
+    from nudge.scoring import together
+
+    orders, planted = _basket_orders()
+    profiles: list[dict[str, Any]] = [{} for _ in range(N_CUSTOMERS)]
+    for customer, at, props in orders:
+        record_purchases(profiles[customer], props, at)
+    counts: dict[str, Any] = {}
+
+    def gather() -> None:
+        nonlocal counts
+        segments = [together.empty() for _ in range(4)]
+        for i, profile in enumerate(profiles):
+            together.add_profile(segments[i % 4], profile)
+        counts = together.merge(segments)
+
+    prunes = 0
+    prune = together.prune_pairs
+
+    def counted_prune(pairs: dict[str, dict[str, int]], keep: int) -> int:
+        nonlocal prunes
+        prunes += 1
+        return prune(pairs, keep)
+
+    together.prune_pairs = counted_prune  # type: ignore[assignment]
+    try:
+        gather_s = _best(2, gather)
+    finally:
+        together.prune_pairs = prune  # type: ignore[assignment]
+    lists: dict[str, Any] = {}
+
+    def fit() -> None:
+        nonlocal lists
+        lists = together.fit(counts, top=5, min_customers=3)
+
+    fit_s = _best(2, fit)
+    counts = {}
+    tracemalloc.start()
+    gather()
+    fit()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    chunks = [
+        zlib.compress(json.dumps(p, separators=(",", ":")).encode()) for p in together.parts(counts)
+    ]
+    stored = [json.dumps(v, separators=(",", ":")) for v in lists.values()]
+    # a product's first companion is planted either way: p's companion, or p one of its own
+    hits = sum(
+        1
+        for p, cs in lists.items()
+        if cs and (cs[0]["product_id"] in planted[p] or p in planted[cs[0]["product_id"]])
+    )
+    return {
+        "together_orders": len(orders),
+        "together_gather_s_1m_orders": {"value": round(gather_s, 2), "target": 60.0, "op": "<"},
+        "together_fit_s": round(fit_s, 2),
+        "together_peak_mib": round(peak / 2**20, 1),
+        "together_pairs_counted": counts["np"],
+        "together_prunes_per_gather": prunes // 2,
+        "together_chunks": len(chunks),
+        "together_largest_chunk_kb": {
+            "value": round(max(len(c) for c in chunks) / 1024, 1),
+            "target": 400.0,
+            "op": "<",
+        },
+        "together_products_with_list": len(lists),
+        "together_largest_list_bytes": max(len(s) for s in stored),
+        "together_first_is_planted": round(hits / max(1, len(lists)), 3),
     }
 
 

@@ -285,6 +285,20 @@ def test_a_score_run_lease_is_held_by_one_owner_at_a_time(shop):
     assert store.run_chunks("score#d", "p1-") == [("p1-0", b"\x00\x01"), ("p1-1", b"\x02")]
 
 
+def test_bought_together_lists_and_product_states_are_read_in_batches(shop):
+    lists = {f"p{n:03d}": [{"product_id": f"q{n}", "customers": n}] for n in range(130)}
+    assert store.put_bought_together(lists, "2027-02-10") == 130  # six BatchWriteItems
+    store.put_product("p007", {"name": "Pendant", "price": 185.0}, 0)
+    wanted = [f"p{n:03d}" for n in range(0, 130, 9)] + ["nope"]
+    assert store.bought_together(wanted) == {p: lists[p] for p in wanted if p != "nope"}
+    assert store.bought_together([]) == {}
+    everyone = store.bought_together(list(lists))  # two BatchGetItems of at most 100 keys
+    assert everyone == lists
+    assert store.products(["p007", "p008"]) == {"p007": {"name": "Pendant", "price": 185.0}}
+    shop.clock.set(START + timedelta(days=store.TOGETHER_TTL_DAYS, seconds=1))
+    assert store.bought_together(["p001"]) == {}  # expired, even before DynamoDB deletes it
+
+
 def test_source_counters_add_up(shop):
     store.add_source_counts("shopify", "orders/create", {"mapped": 2}, iso(START))
     store.add_source_counts(

@@ -41,6 +41,7 @@ SEND: dict[str, tuple[str, ...]] = {
     **CUSTOMER_WRITE,
     "dynamodb:UpdateItem": TABLE,
     "dynamodb:Query": TABLE,
+    "dynamodb:BatchGetItem": TABLE,  # the products' recommendations.bought_together lists
     "secretsmanager:GetSecretValue": ("UnsubscribeSecret",),
     # SES v2 SendEmail of a raw MIME message is authorised as SendRawEmail too
     "ses:SendEmail": SES,
@@ -72,6 +73,8 @@ PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "dynamodb:UpdateItem": TABLE,  # the run's checkpoint and lease
         "dynamodb:Query": TABLE,  # the run's chunks
         "dynamodb:DescribeTable": TABLE,  # the item count that sizes the scan
+        "dynamodb:BatchGetItem": TABLE,  # bought together: what the catalog knows of products
+        "dynamodb:BatchWriteItem": TABLE,  # bought together: one list per product
         "lambda:InvokeFunction": ("function/score",),  # a run carried on by a new invocation
     },
     "api": {
@@ -99,6 +102,11 @@ _CANCEL = (
     "message, an engagement or a segment change): the test's rules cancel on storefront events"
 )
 _RACE = "the customer erased between reading and writing the profile (a race not staged)"
+_TOGETHER = (
+    "a template showing recommendations.bought_together, with "
+    "settings.recommendations.bought_together (the sample config has none; "
+    "tests/scenarios/test_bought_together.py stages it)"
+)
 
 # Granted, reachable in the code, and not reached by the test's scenarios: why.
 NOT_EXERCISED: dict[str, dict[str, str]] = {
@@ -106,10 +114,10 @@ NOT_EXERCISED: dict[str, dict[str, str]] = {
         "dynamodb:Query": "a restock or price drop of a watched product, with settings.catalog "
         "(the sample config has none; tests/scenarios/test_catalog.py stages it)"
     },
-    "dispatch": {"scheduler:DeleteSchedule": _CANCEL},
+    "dispatch": {"scheduler:DeleteSchedule": _CANCEL, "dynamodb:BatchGetItem": _TOGETHER},
     # a wait that ends is not unscheduled (its schedule deleted itself); only a wake whose
     # re-check cancels or restarts another wait of the customer deletes a schedule
-    "wake": {"scheduler:DeleteSchedule": _CANCEL},
+    "wake": {"scheduler:DeleteSchedule": _CANCEL, "dynamodb:BatchGetItem": _TOGETHER},
     "feedback": {"scheduler:DeleteSchedule": _CANCEL},
     "campaign": {"scheduler:DeleteSchedule": _CANCEL, "dynamodb:ConditionCheckItem": _RACE},
     "score": {
@@ -119,6 +127,8 @@ NOT_EXERCISED: dict[str, dict[str, str]] = {
         "iam:PassRole": "(with scheduler:CreateSchedule)",
         "dynamodb:Query": "a run that outlives one invocation reads back its saved chunks",
         "lambda:InvokeFunction": "a run that outlives one invocation hands over to the next",
+        "dynamodb:BatchGetItem": _TOGETHER,
+        "dynamodb:BatchWriteItem": _TOGETHER,
     },
     "unsubscribe": {"scheduler:DeleteSchedule": _CANCEL},
     "sweeper": {

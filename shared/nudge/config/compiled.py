@@ -159,7 +159,10 @@ class _Compiler:
             targets,
         )
         self.template_checker = TemplateChecker(
-            self.catalogue, raw.content, tuple(raw.settings.traits)
+            self.catalogue,
+            raw.content,
+            tuple(raw.settings.traits),
+            bought_together=raw.settings.recommendations.bought_together is not None,
         )
         self.template_users: dict[str, list[Firing]] = {}
 

@@ -175,6 +175,23 @@ DOCS: dict[str, tuple[str, Any]] = {
         5,
     ),
     "Replenishment.by": ("Remind per product (default) or per category", "product"),
+    "Settings.recommendations": (
+        "What templates' recommendations offer besides recently_viewed",
+        {"bought_together": {"top": 5, "min_customers": 3}},
+    ),
+    "Recommendations.bought_together": (
+        "Frequently bought together, computed each night from orders; off when absent",
+        {"top": 5, "min_customers": 3, "show": 4},
+    ),
+    "BoughtTogether.top": ("Companions kept per product by the nightly run (default 5)", 5),
+    "BoughtTogether.min_customers": (
+        "Customers who bought both in one order needed to recommend a pair (default 3)",
+        3,
+    ),
+    "BoughtTogether.show": (
+        "At most this many products in recommendations.bought_together (default 4)",
+        4,
+    ),
     "IngestSettings.max_future": (
         "Events dated later than now + this are parked in the dead-letter queue (default 1h)",
         "1h",

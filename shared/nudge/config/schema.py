@@ -169,6 +169,21 @@ class Replenishment(Strict):
     _durations = field_validator("interval", "lead")(classmethod(lambda cls, v: _duration(v)))
 
 
+class BoughtTogether(Strict):
+    """Frequently bought together, computed by the daily recompute (docs/scoring.md,
+    "Frequently bought together")."""
+
+    top: int = Field(default=5, ge=1, le=20)
+    min_customers: int = Field(default=3, ge=2)
+    show: int = Field(default=4, ge=1, le=20)
+
+
+class Recommendations(Strict):
+    """What templates' ``recommendations`` offer besides ``recently_viewed``."""
+
+    bought_together: BoughtTogether | None = None
+
+
 class Settings(Strict):
     """settings.yaml"""
 
@@ -186,6 +201,7 @@ class Settings(Strict):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     replenishment: Replenishment | None = None
     catalog: CatalogSettings | None = None
+    recommendations: Recommendations = Field(default_factory=Recommendations)
     traits: list[str] = Field(
         default_factory=list,
         description="extension: custom trait names templates may use besides the standard ones",

@@ -17,6 +17,7 @@ from nudge.config.fields import ANY, Catalogue, Shape, model_shape, obj, scalar
 from nudge.config.load import ConfigError, SourceFile
 from nudge.core.events import ProductProps
 from nudge.core.profile import EMPTIED_BY, PROFILE_FIELDS
+from nudge.core.together import FIELDS as COMPANION_FIELDS
 
 Part = str | int
 EACH = "[]"  # an element of a list, as a for loop binds it
@@ -150,8 +151,16 @@ class Firing:
 class TemplateChecker:
     """Checks what templates read against the context each trigger or campaign gives them."""
 
-    def __init__(self, catalogue: Catalogue, content: Any, traits: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        content: Any,
+        traits: tuple[str, ...],
+        *,
+        bought_together: bool = False,
+    ) -> None:
         self.cat = catalogue
+        self.bought_together = bought_together  # settings.recommendations.bought_together set
         slots: dict[str, Shape] = {}
         self.partial_slots: set[str] = set()
         for slot, variants in content.blocks.items():
@@ -176,9 +185,16 @@ class TemplateChecker:
         if name == "unsubscribe_url":
             return scalar("string")
         if name == "recommendations":
-            product = model_shape(ProductProps)
-            product.fields["viewed_at"] = scalar("time")
-            return obj({"recently_viewed": Shape("list", item=product)}, hint="docs/config.md §7")
+            viewed = model_shape(ProductProps)
+            viewed.fields["viewed_at"] = scalar("time")
+            companion = obj({k: scalar(t) for k, t in COMPANION_FIELDS.items()})
+            return obj(
+                {
+                    "recently_viewed": Shape("list", item=viewed),
+                    "bought_together": Shape("list", item=companion),
+                },
+                hint="docs/config.md §7",
+            )
         if name in PROFILE_FIELDS:
             return self.cat.profile.fields.get(name, ANY)
         if name in self.flat_traits:
@@ -203,6 +219,12 @@ class TemplateChecker:
             return (
                 f"event: a campaign message has no event (used by {firing.label}); "
                 "use profile fields, or add | default(...)"
+            )
+        if read.chain[:2] == ("recommendations", "bought_together") and not self.bought_together:
+            return (
+                f"{read.dotted}: settings.recommendations.bought_together is not set, so the "
+                f"list is always empty (used by {firing.label}); add "
+                "recommendations: {bought_together: {}} to settings.yaml"
             )
         shape = self.root(head, firing)
         if shape is None:

@@ -205,8 +205,11 @@ def template_context(
     event: dict[str, Any] | None,
     content: dict[str, Any],
     unsubscribe_url: str,
+    bought_together: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """What templates see: profile fields at top level, ``traits.*`` flattened, and extras."""
+    """What templates see: profile fields at top level, ``traits.*`` flattened, and extras
+    (``bought_together``: ``recommendations.bought_together``, read by the caller from the
+    daily recompute's lists, ``nudge.core.together``; empty when not given)."""
     context: dict[str, Any] = {}
     traits = view.get("traits") or {}
     context.update(traits)
@@ -216,5 +219,8 @@ def template_context(
     context["event"] = event or {}
     context["content"] = content
     context["unsubscribe_url"] = unsubscribe_url
-    context["recommendations"] = {"recently_viewed": recently_viewed(view)}
+    context["recommendations"] = {
+        "recently_viewed": recently_viewed(view),
+        "bought_together": list(bought_together or ()),
+    }
     return context

@@ -319,7 +319,8 @@ def _deliver(
         try:
             locale = (answer.view.get("traits") or {}).get("locale")
             _tag, content = answer.content.for_locale(locale)
-            rendered = render_parts(content, channel, _context(answer, message, config, unsub, now))
+            context = _context(answer, message, config, unsub, now, content)
+            rendered = render_parts(content, channel, context)
             outgoing = _compose(message, answer, config, unsub, rendered)
         except (TemplateError, MessageError) as exc:
             return _end(
@@ -358,18 +359,52 @@ def _unsubscribe(
     return unsubscribe_url(base, token)
 
 
+# Each product's stored companions (``recommendations.bought_together``), read once per
+# invocation: a batch of messages about the same products reads them once, and the next
+# invocation sees what the latest daily recompute wrote.
+_companions: dict[str, list[dict[str, Any]]] = {}
+
+
+def forget_companions() -> None:
+    """Start a new invocation's cache of bought-together lists."""
+    _companions.clear()
+
+
+def companions_of(products: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The stored bought-together list of each product (one read for those not yet cached)."""
+    missing = [p for p in products if p not in _companions]
+    if missing:
+        found = store.bought_together(missing)
+        for product in missing:
+            _companions[product] = found.get(product) or []
+    return {p: _companions[p] for p in products}
+
+
 def _context(
     answer: Send | HoldOut,
     message: dict[str, Any],
     config: CompiledConfig,
     unsub: str,
     now: datetime,
+    content: Content | None = None,
 ) -> dict[str, Any]:
     from nudge.config.compiled import evaluate_content
 
     view = answer.view
     blocks = evaluate_content(config, Ctx(view, view.get("history") or (), now.timestamp()))
-    return template_context(view, envelope_doc(message.get("event")), blocks, unsub)
+    event = envelope_doc(message.get("event"))
+    together = None
+    settings = config.settings.recommendations.bought_together
+    texts = (
+        "".join(t or "" for t in (content.subject, content.html, content.text)) if content else ""
+    )
+    if settings is not None and "bought_together" in texts:  # read only for templates that show it
+        from nudge.core.together import anchors, bought_together
+
+        about = anchors(view, event)
+        if about:
+            together = bought_together(view, about, companions_of(about), settings.show)
+    return template_context(view, event, blocks, unsub, together)
 
 
 def _compose(
@@ -489,6 +524,7 @@ def _provider_later(message: dict[str, Any], now: datetime, error: str) -> str:
 def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry: DynamoDB stream records of new outbox items (Powertools ``BatchProcessor``:
     a record that raises is a batch item failure, retried by the stream from that record)."""
+    forget_companions()
     if not event.get("Records"):
         return {"batchItemFailures": []}
     from aws_lambda_powertools.utilities.batch import (

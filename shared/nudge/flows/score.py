@@ -7,9 +7,12 @@ run (add ``"force": true`` to run a finished one again). One run per local date:
 1. **gather**: a parallel scan (``NUDGE_SCORE_SEGMENTS`` segments, run by
    ``NUDGE_SCORE_THREADS`` threads) summarises every profile's live orders (refunded-in-full
    orders are void and do not count) into seven numbers, kept in memory (and written as packed
-   chunk items when an invocation has to stop part-way);
+   chunk items when an invocation has to stop part-way); the same pass counts re-order
+   intervals (``nudge.scoring.replenish``) and products bought together
+   (``nudge.scoring.together``), each when the config asks for it;
 2. **fit**: BG/NBD + Gamma-Gamma and the RFM quintile cut points on the whole base
-   (``nudge.scoring.recompute``, the only step that loads numpy/scipy);
+   (``nudge.scoring.recompute``, the only step that loads numpy/scipy); the typical re-order
+   intervals; each product's bought-together list, written as one catalog item per product;
 3. **score**: the same parallel scan again; per page the scores are computed in one vectorised
    call, and each customer whose scores moved or whose segments or value tier changed with time
    goes through ``update_customer`` -> ``react()``: one conditional write, with the triggers that
@@ -53,6 +56,7 @@ from zoneinfo import ZoneInfo
 from nudge.aws import store, warm
 from nudge.aws.errors import is_denied
 from nudge.aws.invoke import invoke_async
+from nudge.core.catalog import in_stock
 from nudge.core.clock import iso, parse_time
 from nudge.core.clock import now as clock_now
 from nudge.core.decisions import Plan
@@ -71,6 +75,9 @@ from nudge.scoring.daily import (
 from nudge.scoring.replenish import Histograms, add_profile, fit_intervals
 from nudge.scoring.replenish import merge as merge_hist
 from nudge.scoring.replenish import parts as hist_parts
+from nudge.scoring.together import Counts, empty, merge_into
+from nudge.scoring.together import add_profile as add_together
+from nudge.scoring.together import parts as together_parts
 
 if TYPE_CHECKING:
     from nudge.config import CompiledConfig
@@ -222,6 +229,7 @@ class _Run:
     lock: threading.Lock = field(default_factory=threading.Lock)
     kept: dict[int, list[tuple[float, ...]]] = field(default_factory=dict)  # gathered, unsaved
     kept_hist: dict[int, Histograms] = field(default_factory=dict)  # re-order intervals, unsaved
+    kept_together: dict[int, Counts] = field(default_factory=dict)  # co-occurrence, unsaved
     failing: int = 0  # customers failed one after the other
 
     @property
@@ -268,11 +276,14 @@ class _Run:
         cursor = self.state["cursors"][str(segment)]
         key, rows, as_of = cursor["key"], [], self.as_of
         replenishing = self.config.settings.replenishment is not None
+        pairing = self.config.settings.recommendations.bought_together is not None
         hist: Histograms = {}
+        together = empty()
         while self.budget.ok():
             items, last = store.scan_profiles(segment, self.state["segments"], key, self.page_size)
             page, complete = [], True
             page_hist: Histograms = {}
+            page_together = empty()
             for item in items:
                 if not self.budget.take():
                     complete = False  # the page is read again on resume
@@ -282,20 +293,24 @@ class _Run:
                     page.append(row)
                 if replenishing:
                     add_profile(page_hist, item["doc"])
+                if pairing:
+                    add_together(page_together, item["doc"])
             if not complete:
                 break
             rows += page
             hist = merge_hist([hist, page_hist]) if page_hist else hist
+            merge_into(together, page_together)
             key = last
             if last is None:
                 with self.lock:
                     self.kept[segment] = rows
                     self.kept_hist[segment] = hist
+                    self.kept_together[segment] = together
                 return
             if len(rows) + self.page_size > FLUSH_ROWS:
-                self._flush(segment, rows, key, done=False, hist=hist)
-                rows, hist = [], {}
-        self._flush(segment, rows, key, done=False, hist=hist)
+                self._flush(segment, rows, key, done=False, hist=hist, together=together)
+                rows, hist, together = [], {}, empty()
+        self._flush(segment, rows, key, done=False, hist=hist, together=together)
 
     def _flush(
         self,
@@ -304,9 +319,10 @@ class _Run:
         key: Any,
         done: bool,
         hist: Histograms | None = None,
+        together: Counts | None = None,
     ) -> None:
-        """Write rows (and re-order interval histograms) as chunk items, then save the cursor
-        that follows them."""
+        """Write rows (and re-order interval histograms, and co-occurrence counts) as chunk
+        items, then save the cursor that follows them."""
         cursor = self.state["cursors"][str(segment)]
         first = cursor["chunks"]
         names: list[str] = []
@@ -320,8 +336,15 @@ class _Run:
             data = zlib.compress(json.dumps(piece, separators=(",", ":")).encode())
             store.put_run_chunk(self.run_id, name, data, len(piece))
             hchunks += 1
+        tchunks = cursor.get("tchunks", 0)
+        for counted in together_parts(together or empty()):
+            name = f"{self.state['attempt']}#t{segment:04d}#{tchunks:06d}"
+            data = zlib.compress(json.dumps(counted, separators=(",", ":")).encode())
+            store.put_run_chunk(self.run_id, name, data, len(counted["i"]))
+            tchunks += 1
         with self.lock:
             cursor["hchunks"] = hchunks
+            cursor["tchunks"] = tchunks
             cursor["chunks"] = first + len(names)
             cursor["key"], cursor["done"] = key, done
             self.state["counts"]["gathered"] += len(rows)
@@ -334,9 +357,17 @@ class _Run:
         if all(c["done"] or int(s) in self.kept for s, c in cursors.items()):
             return True
         for segment, rows in sorted(self.kept.items()):
-            self._flush(segment, rows, None, done=True, hist=self.kept_hist.get(segment))
+            self._flush(
+                segment,
+                rows,
+                None,
+                done=True,
+                hist=self.kept_hist.get(segment),
+                together=self.kept_together.get(segment),
+            )
         self.kept.clear()
         self.kept_hist.clear()
+        self.kept_together.clear()
         return False
 
     def _intervals(self) -> dict[str, float]:
@@ -358,6 +389,47 @@ class _Run:
         self.kept_hist.clear()
         return fit_intervals(merge_hist(parts), settings.min_buyers)
 
+    def _together(self) -> dict[str, Any] | None:
+        """Frequently bought together: the co-occurrence counts the saved chunks and memory
+        hold, fitted, enriched with what the catalog knows of each product and written as one
+        ``PRODUCT#<id>`` / ``TOGETHER`` item per product; a summary for the run's model."""
+        settings = self.config.settings.recommendations.bought_together
+        if settings is None:
+            return None
+        counts = empty()
+        for segment in sorted(self.kept_together):
+            merge_into(counts, self.kept_together[segment])
+        if any(c.get("tchunks") for c in self.state["cursors"].values()):
+            wanted = {
+                f"{self.state['attempt']}#t{int(s):04d}#{n:06d}"
+                for s, c in self.state["cursors"].items()
+                for n in range(c.get("tchunks", 0))
+            }
+            for name, data in store.run_chunks(self.run_id, f"{self.state['attempt']}#t"):
+                if name in wanted:
+                    merge_into(counts, json.loads(zlib.decompress(data)))
+        self.kept_together.clear()
+        from nudge.scoring.together import fit as fit_together
+
+        # twice the room, so a list stays full when the catalog says some are sold out
+        found = fit_together(counts, 2 * settings.top, settings.min_customers)
+        known = store.products(sorted({c["product_id"] for cs in found.values() for c in cs}))
+        lists: dict[str, list[dict[str, Any]]] = {}
+        for product, companions in found.items():
+            kept = []
+            for companion in companions:
+                state = known.get(companion["product_id"]) or {}
+                if in_stock(state) is False:
+                    continue  # nobody can buy it now: not recommended until a run sees it back
+                for k in ("name", "category", "price", "currency", "url", "image_url"):
+                    if state.get(k) is not None:
+                        companion[k] = state[k]
+                kept.append(companion)
+            if kept:
+                lists[product] = kept[: settings.top]
+        written = store.put_bought_together(lists, self.state["date"])
+        return {"customers": counts["n"], "pairs": counts["np"], "products": written}
+
     def _rows(self) -> array[float]:
         """Every gathered row: the chunks the saved cursors account for, then those in memory."""
         flat = array("d")
@@ -378,6 +450,7 @@ class _Run:
         """Fit the models on the whole base and save them with the run (phase ``score``)."""
         flat = self._rows()
         intervals = self._intervals()
+        together = self._together()
         self.state["counts"]["gathered"] += sum(len(rows) for rows in self.kept.values())
         self.kept.clear()
         if len(flat):
@@ -395,6 +468,8 @@ class _Run:
             }
         model["as_of"] = self.state["as_of"]
         model["replenish"] = intervals
+        if together is not None:
+            model["bought_together"] = together
         self.state["model"] = model
         self.state["phase"] = "score"
         self.state["cursors"] = _cursors(self.state["segments"])

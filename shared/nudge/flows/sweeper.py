@@ -58,4 +58,7 @@ def sweep() -> dict[str, Any]:
 
 def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry: the schedule's event (its content does not matter)."""
+    from nudge.flows.dispatch import forget_companions
+
+    forget_companions()  # a new invocation reads the latest bought-together lists
     return sweep()

@@ -36,7 +36,8 @@ def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     if kind == "wait":
         return {"decisions": wake_wait(customer_id, str(event.get("wait_id")))}
     if kind == "send":
-        from nudge.flows.dispatch import dispatch_message
+        from nudge.flows.dispatch import dispatch_message, forget_companions
 
+        forget_companions()
         return {"status": dispatch_message(customer_id, str(event.get("message_id")))}
     return {"error": f"unknown wake kind {kind!r}"}

@@ -14,7 +14,8 @@ which items it owns (key shapes, attributes, TTL):
 - ``runs``: ``RUN#score#<date>`` (daily score run checkpoint, lease and chunks);
 - ``sources``: ``SOURCES`` / ``<partner>#<topic>`` (what arrived from each partner);
 - ``broadcasts``: ``BROADCAST#<campaign>`` / ``CANCEL`` (a cancelled broadcast);
-- ``catalog``: ``PRODUCT#<id>`` / ``STATE`` and ``W#<customer>`` (a product and its watchers),
+- ``catalog``: ``PRODUCT#<id>`` / ``STATE``, ``W#<customer>`` and ``TOGETHER`` (a product, its
+  watchers and what is bought with it),
   ``INVITEM#<id>`` (a Shopify inventory item's product);
 - ``bulk``: paginated and parallel scans, partitions, batch deletes (no items of its own);
 - ``_table``: the table name, key helpers and the write failures they all share.
@@ -38,9 +39,13 @@ from nudge.aws.store.bulk import (
     table_item_count,
 )
 from nudge.aws.store.catalog import (
+    TOGETHER_TTL_DAYS,
+    bought_together,
     get_product,
     inventory_item_put,
     product_of_inventory_item,
+    products,
+    put_bought_together,
     put_product,
     watch_keys,
     watch_put,
@@ -109,6 +114,7 @@ __all__ = [
     "OUTBOX_TTL_DAYS",
     "RUN_TTL_DAYS",
     "SOURCE_OUTCOMES",
+    "TOGETHER_TTL_DAYS",
     "AlreadyExists",
     "Erased",
     "Gone",
@@ -121,6 +127,7 @@ __all__ = [
     "announce_item",
     "announced",
     "announcement",
+    "bought_together",
     "broadcast_cancelled",
     "cancel_broadcast",
     "cancelled",
@@ -155,7 +162,9 @@ __all__ = [
     "phone_index_keys",
     "plain_item",
     "product_of_inventory_item",
+    "products",
     "profile_doc",
+    "put_bought_together",
     "put_decisions",
     "put_product",
     "put_run_chunk",

@@ -7,6 +7,13 @@
   viewed (or wishlisted) the product: ``viewed_at``, the ``price`` they saw (absent if the event
   had none); written in the same transaction as the profile change of that event. ``ttl``: the
   end of ``settings.catalog.window``, so a watch and its personal data go by themselves.
+- ``PRODUCT#<product_id>`` / ``TOGETHER`` (``kind`` = ``bought_together``): the products most
+  often bought in the same order as this one, as the last daily recompute found them: ``doc``
+  (JSON list of ``product_id``, ``name``, ``customers``, ``lift`` and, if the catalog knows them,
+  ``price``, ``currency``, ``url``, ``image_url``, ``category``) and ``date`` (the run). ``ttl``:
+  ``TOGETHER_TTL_DAYS`` after the run, so a product no run recommends from any more loses its
+  list within a week (every run rewrites the lists it found). Aggregates of at least
+  ``min_customers`` customers: no personal data.
 - ``INVITEM#<inventory_item_id>`` / ``INVITEM`` (``kind`` = ``inventory_item``): the
   ``product_id`` of a Shopify inventory item (``inventory_levels/update`` names only the item).
 
@@ -20,7 +27,12 @@ import json
 from typing import Any
 
 from nudge.aws.clients import client
-from nudge.aws.store._table import VersionConflict, _n, _s, table
+from nudge.aws.store._table import VersionConflict, _n, _s, _ttl, table
+from nudge.core.clock import now
+
+TOGETHER_TTL_DAYS = 7
+_BATCH_GET = 100  # keys per BatchGetItem
+_BATCH_WRITE = 25  # writes per BatchWriteItem
 
 
 def _product_key(product_id: str) -> dict[str, Any]:
@@ -142,3 +154,78 @@ def product_of_inventory_item(inventory_item_id: str) -> str | None:
         .get("Item")
     )
     return item["product_id"]["S"] if item else None
+
+
+def _batch_get(
+    keys: list[dict[str, Any]], projection: str, names: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The items of ``keys`` that exist (BatchGetItem, retrying unprocessed keys)."""
+    ddb = client("dynamodb")
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(keys), _BATCH_GET):
+        request: dict[str, Any] = {
+            table(): {
+                "Keys": keys[start : start + _BATCH_GET],
+                "ProjectionExpression": projection,
+                "ExpressionAttributeNames": names,
+            }
+        }
+        for _attempt in range(8):
+            answer = ddb.batch_get_item(RequestItems=request)
+            out += answer.get("Responses", {}).get(table(), [])
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        else:
+            raise RuntimeError("DynamoDB kept keys unprocessed")
+    return out
+
+
+def products(product_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The known state of each of these products (those nudge never heard of are left out)."""
+    keys = [_product_key(p) for p in dict.fromkeys(product_ids)]
+    items = _batch_get(keys, "pk, #d", {"#d": "doc"})
+    return {item["pk"]["S"][len("PRODUCT#") :]: json.loads(item["doc"]["S"]) for item in items}
+
+
+def bought_together(product_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The stored companions of each of these products (one BatchGetItem for up to 100);
+    lists past their ``ttl`` are left out (DynamoDB deletes expired items lazily)."""
+    keys = [{"pk": _s(f"PRODUCT#{p}"), "sk": _s("TOGETHER")} for p in dict.fromkeys(product_ids)]
+    if not keys:
+        return {}
+    moment = now().timestamp()
+    return {
+        item["pk"]["S"][len("PRODUCT#") :]: json.loads(item["doc"]["S"])
+        for item in _batch_get(keys, "pk, #d, #t", {"#d": "doc", "#t": "ttl"})
+        if "ttl" not in item or float(item["ttl"]["N"]) > moment
+    }
+
+
+def put_bought_together(lists: dict[str, list[dict[str, Any]]], date: str) -> int:
+    """Write each product's companions (BatchWriteItem, 25 at a time); returns how many."""
+    ddb = client("dynamodb")
+    rows = [
+        {
+            "PutRequest": {
+                "Item": {
+                    "pk": _s(f"PRODUCT#{product}"),
+                    "sk": _s("TOGETHER"),
+                    "kind": _s("bought_together"),
+                    "doc": _s(json.dumps(companions, separators=(",", ":"), sort_keys=True)),
+                    "date": _s(date),
+                    "ttl": _ttl(TOGETHER_TTL_DAYS),
+                }
+            }
+        }
+        for product, companions in sorted(lists.items())
+    ]
+    for start in range(0, len(rows), _BATCH_WRITE):
+        pending: dict[str, Any] = {table(): rows[start : start + _BATCH_WRITE]}
+        for _attempt in range(8):
+            pending = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            if not pending:
+                break
+        else:
+            raise RuntimeError("DynamoDB kept items unprocessed")
+    return len(rows)

@@ -413,6 +413,33 @@ class MemoryDynamoDB:
                     raise self._invalid(op, exc) from None
         return {"UnprocessedItems": {}}
 
+    def batch_get_item(self, **request: Any) -> dict[str, Any]:
+        """BatchGetItem: up to 100 keys, each read on its own and projected by the table's
+        ``ProjectionExpression``; the items found (in no particular order), no
+        ``UnprocessedKeys`` here (DynamoDB may return some under throttling)."""
+        op = "BatchGetItem"
+        requests = request["RequestItems"]
+        if sum(len(v.get("Keys") or ()) for v in requests.values()) > 100:
+            raise error(
+                "dynamodb",
+                op,
+                "ValidationException",
+                "Too many items requested for the BatchGetItem call",
+            )
+        responses: dict[str, list[Item]] = {}
+        for name, spec in requests.items():
+            table = self._table(op, name)
+            try:
+                ctx = self._context(op, spec, spec.get("ProjectionExpression"))
+                found = responses.setdefault(name, [])
+                for key in spec["Keys"]:
+                    item = table.get(table.key_of(key))
+                    if item is not None:
+                        found.append(self._project(item, spec.get("ProjectionExpression"), ctx))
+            except (ex.Invalid, Invalid) as exc:
+                raise self._invalid(op, exc) from None
+        return {"Responses": responses, "UnprocessedKeys": {}}
+
     # -- reads of many items ---------------------------------------------------------------------
     def _project(self, item: Item, text: str | None, ctx: ex.Context) -> Item:
         if not text:
