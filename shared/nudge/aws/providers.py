@@ -205,9 +205,13 @@ def send_webhook(endpoint: str, webhook_id: str, body: str, key: bytes) -> str:
     from nudge.core.webhook import DETAIL_TYPE, headers
 
     stamp = int(now().timestamp())
+    signed = headers(key, webhook_id, stamp, body)
+    # WebhookRule's target takes each header from here by JSON path, and posts detail.body
     detail = {
         "endpoint": endpoint,
-        "headers": headers(key, webhook_id, stamp, body),
+        "webhook_id": signed["webhook-id"],
+        "webhook_timestamp": signed["webhook-timestamp"],
+        "webhook_signature": signed["webhook-signature"],
         "body": json.loads(body),
     }
     events = client("events")

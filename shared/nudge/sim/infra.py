@@ -261,11 +261,14 @@ def webhook_policy(path: Path | None) -> tuple[dict[str, Any], Any]:
     target = (rule.get("Targets") or [{}])[0]
     retry = target.get("RetryPolicy") or {}
     default = WebhookPolicy()
+    http = (target.get("HttpParameters") or {}).get("HeaderParameters")
     policy = WebhookPolicy(
         max_retries=int(retry.get("MaximumRetryAttempts", default.max_retries)),
         max_age=timedelta(
             seconds=int(retry.get("MaximumEventAgeInSeconds", default.max_age.total_seconds()))
         ),
+        headers={str(k): str(v) for k, v in http.items()} if http else default.headers,
+        input_path=str(target.get("InputPath") or default.input_path),
     )
     pattern = rule.get("EventPattern") or WEBHOOK_PATTERN
     # the deployed rule matches one endpoint (a template parameter); the simulator posts every

@@ -426,7 +426,8 @@ class Simulation(ReadBack):
         simulated clock, or parked in the webhook dead-letter queue with the reason."""
         from nudge.sim import webhooks
 
-        name, headers, body = webhooks.request_of(event)
+        policy = self.webhook_policy or webhooks.WebhookPolicy()
+        name, headers, body = webhooks.request_of(event, policy)
         endpoint = self.config.settings.webhooks.get(name)
         if endpoint is None:
             attempt = webhooks.Attempt(False, False, "UNKNOWN_ENDPOINT", f"no endpoint {name!r}")
@@ -435,7 +436,6 @@ class Simulation(ReadBack):
         if attempt.ok:
             return
         self._failed("webhook", f"{attempt.code}: {attempt.message}")
-        policy = self.webhook_policy or webhooks.WebhookPolicy()
         sent_at = parse_time(event.get("time") or iso(self.clock.current))
         again = webhooks.next_try(policy, attempt, tries, sent_at, self.clock.current)
         if again is not None:

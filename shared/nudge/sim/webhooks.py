@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,13 +28,24 @@ TIMEOUT_SECONDS = 5.0  # an API destination waits this long for an answer (the d
 USER_AGENT = "Amazon/EventBridge/ApiDestinations"  # what EventBridge sends (the docs above)
 
 
+DEFAULT_HEADERS = {
+    "webhook-id": "$.detail.webhook_id",
+    "webhook-timestamp": "$.detail.webhook_timestamp",
+    "webhook-signature": "$.detail.webhook_signature",
+}
+
+
 @dataclass(frozen=True)
 class WebhookPolicy:
-    """The webhook rule target's ``RetryPolicy`` (template.yaml) and the first wait."""
+    """The webhook rule target (template.yaml ``WebhookRule``): its ``RetryPolicy``, its
+    ``HttpParameters.HeaderParameters`` (header -> JSON path into the event) and ``InputPath``;
+    and the first wait between tries."""
 
     max_retries: int = 8
     max_age: timedelta = timedelta(hours=1)
     first_retry: timedelta = timedelta(seconds=30)
+    headers: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_HEADERS))
+    input_path: str = "$.detail.body"
 
 
 @dataclass(frozen=True)
@@ -84,12 +95,29 @@ def _retry_after(value: str | None) -> timedelta | None:
         return None
 
 
-def request_of(event: dict[str, Any]) -> tuple[str, dict[str, str], str]:
+def json_path(event: dict[str, Any], path: str) -> Any:
+    """The value at a dot-notation JSON path (``$.detail.body``), or None."""
+    value: Any = event
+    for part in path.removeprefix("$").strip(".").split("."):
+        if not part:
+            continue
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def request_of(
+    event: dict[str, Any], policy: WebhookPolicy
+) -> tuple[str, dict[str, str], str]:
     """(endpoint name, headers, body) of a webhook event on the bus, as the rule target's
-    ``HttpParameters`` and ``InputPath: $.detail.body`` make them."""
-    detail = event.get("detail") or {}
-    headers = {str(k): str(v) for k, v in (detail.get("headers") or {}).items()}
-    return str(detail.get("endpoint") or ""), headers, canonical(detail.get("body") or {})
+    ``HttpParameters`` (values read by JSON path) and ``InputPath`` make them."""
+    headers = {}
+    for name, path in policy.headers.items():
+        value = json_path(event, path) if path.startswith("$") else path
+        if value is not None:
+            headers[name] = str(value)
+    body = json_path(event, policy.input_path)
+    name = json_path(event, "$.detail.endpoint")
+    return str(name or ""), headers, canonical(body if isinstance(body, dict) else {})
 
 
 def next_try(
