@@ -198,7 +198,9 @@ class Settings(Strict):
 
     timezone: str = "UTC"
     sender: Sender = Field(default_factory=Sender)
-    channels: list[Literal["email", "sms", "webhook"]] = Field(default_factory=lambda: ["email", "sms"])  # type: ignore[arg-type]
+    channels: list[Literal["email", "sms", "webhook"]] = Field(
+        default_factory=lambda: ["email", "sms"]  # type: ignore[arg-type]
+    )
     consent: ConsentSettings = Field(default_factory=ConsentSettings)
     sources: list[str] | None = None
     quiet_hours: QuietHours | None = None

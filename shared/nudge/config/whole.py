@@ -100,9 +100,7 @@ def _unknown(rel: str, stem: str, choices: tuple[str, ...], kind: str) -> Config
 
 def _channels(content: Any) -> set[str]:
     """The channels a trigger or campaign variant can send on."""
-    channel = content.channel or (
-        "email" if content.email else "sms" if content.sms else "webhook"
-    )
+    channel = content.channel or ("email" if content.email else "sms" if content.sms else "webhook")
     if channel == "best":
         return {c for c in ("email", "sms") if getattr(content, c) is not None}
     return {channel}

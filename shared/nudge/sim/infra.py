@@ -313,9 +313,9 @@ def create_webhook_secret(value: str | None = None) -> str:
     from nudge.aws.secrets import forget_keys
 
     secret = value or base64.b64encode(secrets.token_bytes(32)).decode()
-    arn = aws.client("secretsmanager").create_secret(
-        Name="nudge-sim-webhook", SecretString=secret
-    )["ARN"]
+    arn = aws.client("secretsmanager").create_secret(Name="nudge-sim-webhook", SecretString=secret)[
+        "ARN"
+    ]
     os.environ["NUDGE_WEBHOOK_SECRET_ARN"] = str(arn)
     reset_env()
     forget_keys()
