@@ -165,8 +165,14 @@ def test_the_receiver_gets_exactly_one_signed_call_per_message(tmp_path, receive
         key = _key()
         sent = [d for d in _pushes(sim) if d["outcome"] == "sent"]
         dead = _dead_letters(sim)
+        messages = sim.messages()
 
     assert [(d["customer_id"], d["channel"]) for d in sent] == [("ann", "webhook")] * 2
+    # nudge simulate's messages list what the endpoint took, joined to the outbox
+    assert [
+        (m["message_id"], m["customer_id"], m["trigger"], m["channel"], m["to"]) for m in messages
+    ] == [(d["message_id"], "ann", "order_push", "webhook", receiver.url) for d in sent]
+    assert [m["text"].encode() for m in messages] == [c["body"] for c in receiver.calls]
     assert len(receiver.calls) == 2  # one call per message, no more
     ids = [c["headers"]["webhook-id"] for c in receiver.calls]
     assert ids == [d["message_id"] for d in sent]  # the idempotency key is the message id

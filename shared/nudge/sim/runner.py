@@ -178,6 +178,8 @@ class Simulation(ReadBack):
         self.failures: list[tuple[datetime, str, str]] = []  # (when, function, error)
         self.webhook_queue_url = self.webhook_dlq_url = ""
         self.webhook_policy: Any = None
+        # every webhook request an endpoint took: what it received (messages() lists them)
+        self.webhook_posts: list[dict[str, Any]] = []
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> Simulation:
@@ -434,6 +436,17 @@ class Simulation(ReadBack):
         else:
             attempt = webhooks.post(endpoint.url, headers, body)
         if attempt.ok:
+            assert endpoint is not None
+            self.webhook_posts.append(
+                {
+                    "provider_id": str(event.get("id") or ""),
+                    "url": endpoint.url,
+                    "headers": headers,
+                    "body": body,
+                    "tries": tries,
+                    "delivered_at": iso(self.clock.current),
+                }
+            )
             return
         self._failed("webhook", f"{attempt.code}: {attempt.message}")
         sent_at = parse_time(event.get("time") or iso(self.clock.current))
