@@ -138,3 +138,11 @@ def test_loops_and_conditions_are_allowed_when_every_value_is_tojson():
     assert body_problems(body) == []
     rendered = render_body(body, {"cart": {"items": [{"name": "Ring"}, {"name": 'Pin "A"'}]}})
     assert json.loads(rendered) == {"items": ["Ring", 'Pin "A"']}
+
+
+def test_nudge_preview_shows_the_body_as_it_would_be_posted(tmp_path):
+    from nudge.preview import render_preview
+
+    shown = render_preview(_config(tmp_path), "order_push", {"first_name": 'Zoë "Z"'})
+    assert shown.channel == "webhook"
+    assert json.loads(shown.text or "") == {"customer": "c-preview", "name": 'Zoë "Z"'}
