@@ -265,10 +265,13 @@ def test_a_4xx_other_than_429_is_not_retried_and_is_dead_lettered_with_the_reaso
     assert letter["event"]["detail"]["webhook_id"] == sent[0]["message_id"]
 
 
-def test_an_endpoint_answering_5xx_is_retried_for_the_policy_then_dead_lettered(tmp_path, receiver):
+@pytest.mark.parametrize("backend", ["memory", "moto"])
+def test_an_endpoint_answering_5xx_is_retried_for_the_policy_then_dead_lettered(
+    tmp_path, receiver, backend
+):
     receiver.answers = [(502, {})] * 20
     config = _config(tmp_path, receiver.url)
-    with Simulation(config, start=START) as sim:
+    with Simulation(config, start=START, backend=backend) as sim:
         _run(
             sim,
             receiver,
