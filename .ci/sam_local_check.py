@@ -63,6 +63,7 @@ PREFIX = "nudge-local"
 # The local stack's unsubscribe secret (a deploy generates its own): the tokens in
 # events/unsubscribe_*.json are signed with it.
 LOCAL_UNSUBSCRIBE_SECRET = "nudge-local-unsubscribe-secret-for-sam-local-only"
+LOCAL_WEBHOOK_SECRET = "bnVkZ2UtbG9jYWwtd2ViaG9vay1zZWNyZXQtc2FtLWxvY2Fs"  # base64, 36 bytes
 INVOKE_TIMEOUT = 300  # seconds for one `sam local invoke` (image build + container + handler)
 
 # What SAM logs (and still exits 0) when the container timed out or never answered.
@@ -359,6 +360,10 @@ def create_resources(endpoint: str) -> dict[str, str]:
     secret_arn = aws_client("secretsmanager", endpoint).create_secret(
         Name=f"{PREFIX}-unsubscribe", SecretString=LOCAL_UNSUBSCRIBE_SECRET
     )["ARN"]
+    # the webhook signing key (template.yaml WebhookSecret; base64, as the deploy's is read)
+    webhook_arn = aws_client("secretsmanager", endpoint).create_secret(
+        Name=f"{PREFIX}-webhook", SecretString=LOCAL_WEBHOOK_SECRET
+    )["ARN"]
     return {
         "AWS_ENDPOINT_URL": endpoint,
         "NUDGE_TABLE": table,
@@ -370,6 +375,7 @@ def create_resources(endpoint: str) -> dict[str, str]:
         "NUDGE_WAKE_DLQ_ARN": wake_dlq_arn,
         "NUDGE_SES_CONFIGURATION_SET": config_set,
         "NUDGE_UNSUBSCRIBE_SECRET_ARN": secret_arn,
+        "NUDGE_WEBHOOK_SECRET_ARN": webhook_arn,
     }
 
 

@@ -25,6 +25,7 @@ class Env:
     ses_configuration_set: str = ""
     ses_transactional_configuration_set: str = ""  # the transactional lane's own set
     unsubscribe_secret_arn: str = ""  # no default: signing fails loudly without it
+    webhook_secret_arn: str = ""  # signs webhook messages; no default, as above
     campaign_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:nudge-campaign"
     score_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:nudge-score"
 
@@ -41,6 +42,7 @@ _NAMES = {
     "ses_configuration_set": "NUDGE_SES_CONFIGURATION_SET",
     "ses_transactional_configuration_set": "NUDGE_SES_TRANSACTIONAL_CONFIGURATION_SET",
     "unsubscribe_secret_arn": "NUDGE_UNSUBSCRIBE_SECRET_ARN",
+    "webhook_secret_arn": "NUDGE_WEBHOOK_SECRET_ARN",
     "campaign_function_arn": "NUDGE_CAMPAIGN_FUNCTION_ARN",
     "score_function_arn": "NUDGE_SCORE_FUNCTION_ARN",
 }

@@ -152,6 +152,8 @@ def _of_target(target: Any, kind: str) -> tuple[str, str, Content, str | None, N
     channel = "email" if target.email is not None else "sms"
     if target.channel == "sms" and target.sms is not None:
         channel = "sms"
+    if target.channel == "webhook" and target.webhook is not None:
+        return kind, "webhook", target.webhook, _event_type(target), None
     content = target.email if channel == "email" else target.sms
     assert content is not None
     return kind, channel, content, _event_type(target), None
@@ -246,6 +248,17 @@ def render_preview(
             _kind, channel, content, _event, _who = _of_target(variant, "campaign")
     blocks = evaluate_content(config, ctx)
     context = template_context(view, envelope_doc(envelope), blocks, unsub)
+    if channel == "webhook":  # the JSON body, as posted (nudge.core.webhook)
+        from nudge.core.webhook import render_body
+
+        try:
+            body = render_body(content.body or "{}", context)
+        except TemplateError as exc:
+            raise PreviewError(f"{name}: the webhook body cannot be rendered: {exc}") from None
+        out = Preview(name=name, channel=channel, subject=None, text=body, html=None)
+        out.warnings += notes
+        out.size = len(body.encode())
+        return out
     try:
         subject = (
             render(compile_template(content.subject or ""), context).strip()

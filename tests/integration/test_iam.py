@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from nudge.aws.permissions import NOT_EXERCISED, PERMISSIONS
+from nudge.aws.permissions import NOT_EXERCISED, PERMISSIONS, ROLES
 from nudge.core.clock import parse_time
 from nudge.sim import Simulation
 from nudge.sim.infra import CfnLoader
@@ -222,6 +222,29 @@ def granted() -> dict[str, dict[str, set[str]]]:
                     grants.setdefault(action, set()).update(_resource(r) for r in targets)
         out[name] = grants
     return out
+
+
+def role_grants(name: str) -> dict[str, set[str]]:
+    """action -> resources an AWS::IAM::Role of template.yaml grants (all its policies)."""
+    role = _template()["Resources"][name]
+    assert role["Type"] == "AWS::IAM::Role"
+    grants: dict[str, set[str]] = {}
+    for policy in role["Properties"].get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            actions = statement["Action"]
+            resources = statement["Resource"]
+            for action in [actions] if isinstance(actions, str) else actions:
+                targets = resources if isinstance(resources, list) else [resources]
+                grants.setdefault(action, set()).update(_resource(r) for r in targets)
+    return grants
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_a_service_role_grants_exactly_the_mapped_actions(role):
+    # WebhookRuleRole: the webhook rule may invoke its API destination, and nothing else
+    expected = {action: set(resources) for action, resources in ROLES[role].items()}
+    assert role_grants(role) == expected
 
 
 def test_every_function_in_the_template_is_mapped():

@@ -28,6 +28,20 @@ def test_the_unsubscribe_key_is_generated_at_deploy_and_passed_by_reference():
     assert "nudge-local-unsubscribe-secret" not in text
 
 
+def test_the_webhook_key_is_generated_at_deploy_as_base64_and_passed_by_reference():
+    doc = _template()
+    secret = doc["Resources"]["WebhookSecret"]
+    generated = secret["Properties"]["GenerateSecretString"]
+    # letters and digits only, a multiple of 4 long: valid base64 of >= 24 bytes, the key
+    # nudge.core.webhook.signing_key reads and receivers use as whsec_<value>
+    assert generated["ExcludePunctuation"] is True
+    assert generated["PasswordLength"] % 4 == 0 and generated["PasswordLength"] * 3 // 4 >= 24
+    assert "SecretString" not in secret["Properties"]
+    env = doc["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["NUDGE_WEBHOOK_SECRET_ARN"] == {"Ref": "WebhookSecret"}
+    assert "Condition" not in secret  # dispatch reads it whether or not an endpoint is set
+
+
 def test_every_checkov_suppression_is_justified():
     skips = [
         (name, skip)

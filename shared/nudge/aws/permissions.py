@@ -42,7 +42,8 @@ SEND: dict[str, tuple[str, ...]] = {
     "dynamodb:UpdateItem": TABLE,
     "dynamodb:Query": TABLE,
     "dynamodb:BatchGetItem": TABLE,  # the products' recommendations.bought_together lists
-    "secretsmanager:GetSecretValue": ("UnsubscribeSecret",),
+    # the unsubscribe link's key, and the webhook signature's (channel: webhook)
+    "secretsmanager:GetSecretValue": ("UnsubscribeSecret", "WebhookSecret"),
     # SES v2 SendEmail of a raw MIME message is authorised as SendRawEmail too
     "ses:SendEmail": SES,
     "ses:SendRawEmail": SES,
@@ -95,6 +96,13 @@ PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "dynamodb:DeleteItem": TABLE,
         "dynamodb:Query": ("Table", "Table/index/inflight"),
     },
+}
+
+# The roles AWS services assume for nudge (not functions): role -> action -> resources, as
+# template.yaml grants them (tests/integration/test_iam.py checks it). WebhookRule posts webhook
+# messages through its API destination, and nothing else.
+ROLES: dict[str, dict[str, tuple[str, ...]]] = {
+    "WebhookRuleRole": {"events:InvokeApiDestination": ("WebhookDestination",)},
 }
 
 _CANCEL = (

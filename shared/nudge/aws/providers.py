@@ -193,3 +193,44 @@ def send_sms(sender: str | None, to: str, text: str, *, transactional: bool = Fa
         )
     except _TRANSPORT as exc:
         raise _failure(exc) from None
+
+
+def send_webhook(endpoint: str, webhook_id: str, body: str, key: bytes) -> str:
+    """Put a signed webhook message on nudge's bus; the rule of its endpoint posts it through an
+    EventBridge API destination, retrying 429 and 5xx answers, then parking it in WebhookDLQ
+    (docs/delivery.md, "Webhooks"). ``body`` is the compact JSON ``nudge.core.webhook``
+    rendered; the headers sign it now. Returns the bus's event id."""
+    import json
+
+    from nudge.core.webhook import DETAIL_TYPE, headers
+
+    stamp = int(now().timestamp())
+    signed = headers(key, webhook_id, stamp, body)
+    # WebhookRule's target takes each header from here by JSON path, and posts detail.body
+    detail = {
+        "endpoint": endpoint,
+        "webhook_id": signed["webhook-id"],
+        "webhook_timestamp": signed["webhook-timestamp"],
+        "webhook_signature": signed["webhook-signature"],
+        "body": json.loads(body),
+    }
+    events = client("events")
+    entry = {
+        "Source": "nudge",
+        "DetailType": DETAIL_TYPE,
+        "Detail": json.dumps(detail, separators=(",", ":"), ensure_ascii=False),
+        "Time": now(),
+        "EventBusName": get_env().bus_name,
+    }
+    try:
+        out = events.put_events(Entries=[entry])
+    except _TRANSPORT as exc:
+        raise _failure(exc) from None
+    first = (out.get("Entries") or [{}])[0]
+    if out.get("FailedEntryCount") or not first.get("EventId"):
+        code = str(first.get("ErrorCode") or "")
+        message = f"the bus did not take the webhook message: {code} {first.get('ErrorMessage')}"
+        if code in _THROTTLED or code == "InternalFailure":
+            raise ProviderUnavailable(message)
+        raise ProviderError(message)
+    return str(first["EventId"])

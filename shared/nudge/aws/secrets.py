@@ -1,4 +1,5 @@
-"""The unsubscribe signing keys, read from Secrets Manager and cached per container.
+"""The unsubscribe signing keys and the webhook signing key, read from Secrets Manager and
+cached per container.
 
 ``NUDGE_UNSUBSCRIBE_SECRET_ARN`` names the secret (template.yaml generates it at deploy). Its
 ``AWSCURRENT`` version signs new links; its ``AWSPREVIOUS`` version, if any, still verifies links
@@ -67,6 +68,37 @@ def unsubscribe_keys(refresh: bool = False) -> Keyring:
 
 def forget_keys() -> None:
     """Drop the cached keys (tests and the simulator change the secret under us)."""
-    global _cached
+    global _cached, _webhook
     with _lock:
         _cached = None
+        _webhook = None
+
+
+_webhook: tuple[float, str, bytes] | None = None
+
+
+def webhook_key() -> bytes:
+    """The HMAC key that signs webhook messages (``NUDGE_WEBHOOK_SECRET_ARN``, its
+    ``AWSCURRENT`` version, ``whsec_<base64>`` or bare base64; docs/delivery.md), cached for
+    ``REFRESH_SECONDS``. Raises ``SecretMissing`` without it."""
+    global _webhook
+    from nudge.core.webhook import signing_key
+
+    arn = get_env().webhook_secret_arn
+    if not arn:
+        raise SecretMissing(
+            "NUDGE_WEBHOOK_SECRET_ARN is not set: webhook messages cannot be signed "
+            "(template.yaml sets it; see docs/deploy.md)"
+        )
+    with _lock:
+        now = time.monotonic()
+        if _webhook is not None and _webhook[1] == arn and now - _webhook[0] < REFRESH_SECONDS:
+            return _webhook[2]
+        sm = client("secretsmanager")
+        secret = str(sm.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"])
+        try:
+            key = signing_key(secret)
+        except ValueError as exc:
+            raise SecretMissing(f"webhook secret {arn} is unusable: {exc}") from None
+        _webhook = (now, arn, key)
+        return key

@@ -40,9 +40,12 @@ def compile_campaigns(
             firing = Firing(f"{src.rel} (a campaign: no event)", None)
             email = compiler.content(src, (*path, "email"), variant.email, "email", firing)
             sms = compiler.content(src, (*path, "sms"), variant.sms, "sms", firing)
-            if email is None and sms is None:
-                compiler.fail(src, path, "a variant needs an email: or sms: block")
-            channel = variant.channel or ("email" if email else "sms")
+            webhook = compiler.webhook(src, (*path, "webhook"), variant.webhook, firing)
+            if email is None and sms is None and webhook is None:
+                compiler.fail(src, path, "a variant needs an email:, sms: or webhook: block")
+            channel = variant.channel or ("email" if email else "sms" if sms else "webhook")
+            if channel == "webhook" and webhook is None:
+                compiler.fail(src, path, "channel: webhook needs a webhook: block")
             variants.append(
                 CompiledTrigger(
                     id=campaign.id,
@@ -56,6 +59,7 @@ def compile_campaigns(
                     expires=seconds(campaign.expires) if campaign.expires else None,
                     email=email,
                     sms=sms,
+                    webhook=webhook,
                     kind="campaign",
                     channel=channel,
                     variant=i,

@@ -342,6 +342,41 @@ class _Compiler:
             text=block.text,
         )
 
+    def webhook(
+        self,
+        src: SourceFile,
+        path: tuple[Any, ...],
+        block: schema.WebhookContent | None,
+        firing: Firing | None = None,
+    ) -> Content | None:
+        """A webhook block: its endpoint is in settings.webhooks, its body a template that
+        compiles, names known variables, writes every value ``| tojson`` and is a JSON object."""
+        if block is None:
+            return None
+        endpoints = self.raw.settings.webhooks
+        if block.endpoint not in endpoints:
+            known = ", ".join(sorted(endpoints)) or "none defined"
+            self.fail(
+                src,
+                (*path, "endpoint"),
+                f"unknown webhook endpoint {block.endpoint!r}; settings.webhooks has: {known}",
+            )
+        where = (*path, "body")
+        self.template_source(src, where, block.body, html=False, firing=firing)
+        if self.check_templates:
+            from nudge.core.webhook import body_problems
+
+            try:
+                problems = body_problems(block.body)
+            except TemplateError:
+                problems = []  # template_source reported it where it is
+            for problem in problems:
+                needles = (problem.needle,) if problem.needle else ()
+                self.errors.append(
+                    locate(self.raw.root, src, where, problem.line, needles, problem.message)
+                )
+        return Content(body=block.body, endpoint=block.endpoint)
+
     def check_template_users(self) -> None:
         """Each named template against every trigger and campaign that uses it."""
         if not self.check_templates:
@@ -469,6 +504,7 @@ class _Compiler:
             expires=seconds(t.expires) if t.expires else None,
             email=self.content(src, ("email",), t.email, "email", firing),
             sms=self.content(src, ("sms",), t.sms, "sms", firing),
+            webhook=self.webhook(src, ("webhook",), t.webhook, firing),
             channel=t.channel,
             why_not=self.why_not(t.who),
             max_age=seconds(t.when.max_age) if t.when.max_age else None,

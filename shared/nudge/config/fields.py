@@ -214,9 +214,20 @@ def _profile(traits: Shape, topics: list[str] | None = None) -> Shape:
     number = scalar("number")
     nested = {
         "traits": traits,
-        "consent": obj({"email": scalar("boolean"), "sms": scalar("boolean")}),
+        "consent": obj(
+            {"email": scalar("boolean"), "sms": scalar("boolean"), "webhook": scalar("boolean")}
+        ),
         "topics": obj(
-            {t: obj({"email": scalar("boolean"), "sms": scalar("boolean")}) for t in topics or ()},
+            {
+                t: obj(
+                    {
+                        "email": scalar("boolean"),
+                        "sms": scalar("boolean"),
+                        "webhook": scalar("boolean"),
+                    }
+                )
+                for t in topics or ()
+            },
             hint="the topics in settings.topics",
         ),
         "cart": cart,

@@ -286,7 +286,7 @@ DOCS: dict[str, tuple[str, Any]] = {
     "Trigger.priority": ("Higher wins when caps allow only one message (default 50)", 80),
     "Trigger.holdout": ("Percent of this trigger's customers kept as a control group", 10),
     "Trigger.expires": ("A message still held back this long after it was due is dropped", "24h"),
-    "Trigger.channel": ("email (default), sms or best", "email"),
+    "Trigger.channel": ("email (default), sms, best or webhook", "email"),
     "Trigger.email": (
         "{template: NAME} or inline subject + html/text",
         {"template": "cart_reminder"},
@@ -474,7 +474,35 @@ DOCS: dict[str, tuple[str, Any]] = {
         "SMS content of this variant",
         {"text": "New this month. Reply STOP to opt out"},
     ),
-    "Variant.channel": ("email, sms or best (default: the channel it has content for)", "email"),
+    "Variant.channel": (
+        "email, sms, best or webhook (default: the channel it has content for)",
+        "email",
+    ),
+    "Variant.webhook": (
+        "Webhook content of this variant: endpoint and JSON body",
+        {"endpoint": "crm", "body": '{"customer": {{ customer_id | tojson }}}'},
+    ),
+    "Trigger.webhook": (
+        "channel: webhook: the endpoint (settings.webhooks) and the JSON body, every value "
+        "written {{ ... | tojson }}",
+        {"endpoint": "crm", "body": '{"customer": {{ customer_id | tojson }}}'},
+    ),
+    "WebhookContent.endpoint": ("A name in settings.webhooks", "crm"),
+    "WebhookContent.body": (
+        "A JSON object (Jinja2 template); every value {{ expression | tojson }}, unquoted",
+        '{"customer": {{ customer_id | tojson }}, "name": {{ first_name | tojson }}}',
+    ),
+    "Settings.webhooks": (
+        "Endpoints webhook messages are posted to, signed (HTTPS; http:// only for localhost)",
+        {"crm": {"url": "https://crm.rose.example/nudge"}},
+    ),
+    "WebhookEndpoint.url": ("The endpoint's HTTPS URL", "https://crm.rose.example/nudge"),
+    "WebhookEndpoint.description": ("What the endpoint does, for humans", "Our CRM's push"),
+    "ConsentSettings.webhook": (
+        "opt_in (default): a marketing webhook needs consent.webhook true; opt_out: sent "
+        "unless consent.webhook is false",
+        "opt_in",
+    ),
     "Trigger.lane": (
         "marketing (default: caps, quiet hours, holdouts, marketing consent) or transactional "
         "(messages the customer needs: none of those; SMS sent as Transactional)",

@@ -51,12 +51,36 @@ class Sender(Strict):
 class ConsentSettings(Strict):
     email: Literal["opt_in", "opt_out"] = "opt_in"
     sms: Literal["opt_in"] = "opt_in"
+    # a marketing webhook reaches the customer through the shop's own push, WhatsApp or CRM:
+    # opt_in (default) needs consent.webhook true; opt_out sends unless it is false
+    webhook: Literal["opt_in", "opt_out"] = "opt_in"
+
+
+class WebhookEndpoint(Strict):
+    """One endpoint webhook messages are posted to (settings.webhooks; docs/delivery.md)."""
+
+    url: str
+    description: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        local = parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1", "::1")
+        if not parts.hostname or (parts.scheme != "https" and not local):
+            raise ValueError(
+                f"{value!r} is not an https:// URL; webhooks are posted over HTTPS only "
+                "(http:// is allowed for localhost, for the simulator)"
+            )
+        return value
 
 
 class QuietHours(Strict):
     start: str
     end: str
-    channels: list[Literal["email", "sms"]] = Field(default_factory=lambda: ["sms"])  # type: ignore[arg-type]
+    channels: list[Literal["email", "sms", "webhook"]] = Field(default_factory=lambda: ["sms"])  # type: ignore[arg-type]
 
     @field_validator("start", "end", mode="before")
     @classmethod
@@ -69,7 +93,7 @@ class QuietHours(Strict):
 
 
 class FrequencyCap(Strict):
-    channel: Literal["any", "email", "sms"] = "any"
+    channel: Literal["any", "email", "sms", "webhook"] = "any"
     max: int = Field(ge=1)
     per: str
     topic: str | None = None  # counts and limits only messages of this topic
@@ -189,7 +213,9 @@ class Settings(Strict):
 
     timezone: str = "UTC"
     sender: Sender = Field(default_factory=Sender)
-    channels: list[Literal["email", "sms"]] = Field(default_factory=lambda: ["email", "sms"])  # type: ignore[arg-type]
+    channels: list[Literal["email", "sms", "webhook"]] = Field(
+        default_factory=lambda: ["email", "sms"]  # type: ignore[arg-type]
+    )
     consent: ConsentSettings = Field(default_factory=ConsentSettings)
     sources: list[str] | None = None
     quiet_hours: QuietHours | None = None
@@ -208,6 +234,7 @@ class Settings(Strict):
     )
     custom_events: dict[str, CustomEvent] = Field(default_factory=dict)
     topics: dict[str, Topic] = Field(default_factory=dict)
+    webhooks: dict[str, WebhookEndpoint] = Field(default_factory=dict)
 
     _arb = field_validator("arbitration_window")(classmethod(lambda cls, v: _duration(v)))
 
@@ -387,6 +414,14 @@ class SmsContent(Strict):
         return self
 
 
+class WebhookContent(Strict):
+    """A webhook message: the endpoint (a name in settings.webhooks) and its JSON body, a
+    template whose every value is written ``{{ ... | tojson }}`` (docs/delivery.md)."""
+
+    endpoint: str
+    body: str
+
+
 class WaitUntil(Strict):
     """A journey step waiting for a local time of day (the customer's zone, else the shop's)."""
 
@@ -563,9 +598,10 @@ class Trigger(Strict):
     holdout: float = Field(default=0, ge=0, le=100)
     expires: str | None = None
     at_local_time: str | None = None
-    channel: Literal["email", "sms", "best"] = "email"
+    channel: Literal["email", "sms", "best", "webhook"] = "email"
     email: EmailContent | None = None
     sms: SmsContent | None = None
+    webhook: WebhookContent | None = None
     lane: Literal["marketing", "transactional"] = "marketing"
     topic: str | None = None
     cap_group: str | None = None
@@ -605,7 +641,7 @@ class Trigger(Strict):
         if self.steps is not None:
             if not self.steps:
                 raise ValueError("steps needs at least one step")
-            extra = [k for k in ("wait", "email", "sms") if getattr(self, k) is not None]
+            extra = [k for k in ("wait", "email", "sms", "webhook") if getattr(self, k) is not None]
             extra += ["cancel_if"] if self.cancel_if else []
             if extra:
                 raise ValueError(
@@ -621,6 +657,8 @@ class Trigger(Strict):
             raise ValueError("channel: sms needs an sms: block")
         if self.channel == "best" and self.email is None and self.sms is None:
             raise ValueError("channel: best needs an email: and/or sms: block")
+        if self.channel == "webhook" and self.webhook is None:
+            raise ValueError("channel: webhook needs a webhook: block (endpoint and body)")
         return self
 
 
@@ -628,7 +666,8 @@ class Variant(Strict):
     who: Who | list[Who] | None = None
     email: EmailContent | None = None
     sms: SmsContent | None = None
-    channel: Literal["email", "sms", "best"] | None = None
+    webhook: WebhookContent | None = None
+    channel: Literal["email", "sms", "best", "webhook"] | None = None
 
 
 class Campaign(Strict):

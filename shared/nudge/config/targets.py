@@ -27,6 +27,8 @@ class Content:
     text: str | None = None
     template: str | None = None
     locales: dict[str, Content] = field(default_factory=dict)  # tag (lowercase) -> translation
+    body: str | None = None  # a webhook's JSON body template (nudge.core.webhook)
+    endpoint: str | None = None  # a webhook's endpoint: a name in settings.webhooks
 
     def for_locale(self, wanted: str | None) -> tuple[str | None, Content]:
         """The translation for a customer's ``locale`` trait and its tag, or (None, self).
@@ -80,13 +82,14 @@ class CompiledTrigger:
     email: Content | None
     sms: Content | None
     kind: str = "trigger"
-    channel: str = "email"  # email | sms | best
+    channel: str = "email"  # email | sms | best | webhook
     variant: int | None = None  # campaigns: which variant this is
     # why a customer is outside `who`, in words (``not in segment vip: lifetime_value 320 < 500``)
     why_not: Callable[[Ctx], str | None] | None = None
     max_age: float | None = None  # seconds: older events do not fire it (None: wait + 24h)
     journey: Any = None  # a trigger with steps: its CompiledJourney (nudge.config.journeys)
     at_local: time | None = None  # at_local_time: send at this local time (nudge.core.timed)
+    webhook: Content | None = None  # channel: webhook (endpoint and body)
 
     @property
     def stale_after(self) -> float:

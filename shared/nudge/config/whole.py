@@ -100,7 +100,7 @@ def _unknown(rel: str, stem: str, choices: tuple[str, ...], kind: str) -> Config
 
 def _channels(content: Any) -> set[str]:
     """The channels a trigger or campaign variant can send on."""
-    channel = content.channel or ("email" if content.email else "sms")
+    channel = content.channel or ("email" if content.email else "sms" if content.sms else "webhook")
     if channel == "best":
         return {c for c in ("email", "sms") if getattr(content, c) is not None}
     return {channel}
@@ -111,12 +111,12 @@ def check_senders(raw: RawConfig) -> list[ConfigError]:
     users: dict[str, list[str]] = {"email": [], "sms": []}
     for trigger, src in raw.triggers:
         if trigger.enabled:
-            for channel in _channels(trigger):
+            for channel in _channels(trigger) & set(users):  # a webhook has no sender
                 users[channel].append(src.rel)
     for campaign, src in raw.campaigns:
         if campaign.enabled:
             for variant in campaign.variants:
-                for channel in _channels(variant):
+                for channel in _channels(variant) & set(users):
                     users[channel].append(src.rel)
     settings = raw.files.get("settings.yaml") or raw.files.get("settings.yml")
     out: list[ConfigError] = []

@@ -35,9 +35,15 @@ REASONS = {
     "expired": "still held back when the trigger's expires ran out",
     "superseded": "a newer message of the same trigger replaced it",
     "duplicate": "the same event was delivered twice; the copy changed nothing",
-    "template_error": "the template could not be rendered (a name it reads is missing)",
+    "template_error": (
+        "the template could not be rendered (a name it reads is missing), or a webhook body "
+        "did not render to a JSON object"
+    ),
     "provider_error": "SES/SNS refused the message or the outcome is unknown",
-    "provider_unavailable": "SES/SNS throttled or could not be reached; tried again minutes later",
+    "provider_unavailable": (
+        "SES/SNS (or the bus, for a webhook) throttled or could not be reached; tried again "
+        "minutes later"
+    ),
     "stale": "the event was older than the trigger's window when it arrived (when.max_age, or "
     "wait + 24h)",
     "step": "in this journey send step's control group (send.holdout)",

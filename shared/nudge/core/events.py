@@ -149,7 +149,7 @@ class RefundProps(_Priced):
 
 
 class ConsentProps(_Open):
-    channel: str = Field(pattern="^(email|sms)$")
+    channel: str = Field(pattern="^(email|sms|webhook)$")
     granted: bool
     # a subscription topic (settings.topics); without one, the channel's master switch
     topic: str | None = Field(default=None, pattern="^[a-z0-9_-]{1,64}$")
@@ -170,6 +170,7 @@ class Consent(BaseModel):
     model_config = ConfigDict(extra="forbid")
     email: bool | None = None
     sms: bool | None = None
+    webhook: bool | None = None  # marketing through the shop's own webhook endpoint
 
 
 class Detail(_Open):

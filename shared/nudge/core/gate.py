@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the config package is heavy to import; the gate only needs 
 
 SUPPRESS = "suppressed"
 TRANSACTIONAL = "transactional"  # lane: messages the customer needs (docs/delivery.md, "Lanes")
+WEBHOOK = "webhook"  # the channel posting a signed JSON body to the shop's endpoint
 
 
 def lane_of(trigger: CompiledTrigger | None) -> str:
@@ -126,6 +127,8 @@ def choose_channel(
                 )
             if reason == "no_address":
                 detail = {"address": "email" if channel == "email" else "phone"}
+            if channel == WEBHOOK:
+                detail.pop("address", None)
             detail.update(address_detail(channel, view))
     return None, first_reason or "no_consent", detail
 
@@ -133,6 +136,8 @@ def choose_channel(
 def address_detail(channel: str, view: dict[str, Any]) -> dict[str, Any]:
     """Decision detail for what feedback said about the address, or why the one given was not
     kept (``address_error``: ``invalid_email``/``invalid_phone``); never the address itself."""
+    if channel == WEBHOOK:
+        return {}  # the endpoint is the shop's own: the customer id is the address
     kind = "email" if channel == "email" else "phone"
     held = view.get(kind)
     error = check_address(kind, held).error if held else address_error(view, kind)
@@ -162,7 +167,10 @@ def channel_block(
     consent; a text still respects an SMS opt-out (``consent.sms: false``: a STOP reply, which
     carriers enforce for every message)."""
     consent = (view.get("consent") or {}).get(channel)
-    opt_out = channel == "email" and config.settings.consent.email == "opt_out"
+    policy = config.settings.consent
+    opt_out = (channel == "email" and policy.email == "opt_out") or (
+        channel == WEBHOOK and policy.webhook == "opt_out"
+    )
     if lane == TRANSACTIONAL:
         if channel == "sms" and consent is False:
             return "no_consent"
@@ -172,6 +180,8 @@ def channel_block(
         or topic_block(channel, view, config, topic)
     ):
         return "no_consent"
+    if channel == WEBHOOK:
+        return None  # posted to the shop's endpoint about the customer id: no address needed
     kind = "email" if channel == "email" else "phone"
     address = view.get(kind)
     if not address or check_address(kind, address).error is not None:

@@ -167,7 +167,7 @@ def verdict(
             chosen = (view.get("topics") or {}).get(topic, {}).get(channel)
             consent.update({"topic": topic, f"topics.{topic}.{channel}": chosen})
         return Suppress(blocked, {"at_send_time": True, **consent, **address_detail(channel, view)})
-    content = trigger.email if channel == "email" else trigger.sms
+    content = getattr(trigger, channel, None)  # email, sms or webhook content
     if lane == TRANSACTIONAL:  # what the customer needs: no quiet hours, caps or control group
         return Send(trigger, content, view) if content else Suppress("inactive")
     settings = config.settings

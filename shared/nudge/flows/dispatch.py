@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -41,17 +42,19 @@ from nudge.aws.providers import (
     build_email,
     send_email,
     send_sms,
+    send_webhook,
 )
-from nudge.aws.secrets import unsubscribe_keys
+from nudge.aws.secrets import unsubscribe_keys, webhook_key
 from nudge.core.clock import iso, parse_time
 from nudge.core.clock import now as clock_now
 from nudge.core.decisions import Decision, Plan
 from nudge.core.events import envelope_doc
-from nudge.core.gate import TRANSACTIONAL, lane_of, topic_of
+from nudge.core.gate import TRANSACTIONAL, WEBHOOK, lane_of, topic_of
 from nudge.core.rules import Ctx
 from nudge.core.templates import TemplateError, compile_template, render, template_context
 from nudge.core.tokens import make_token, unsubscribe_url
 from nudge.core.verdict import Defer, HoldOut, Send, Suppress, verdict
+from nudge.core.webhook import render_body
 from nudge.faults import checkpoint
 from nudge.flows.common import (
     MAX_ATTEMPTS,
@@ -85,8 +88,11 @@ ENGAGEMENT = ("email_delivered", "email_opened", "email_clicked", "email_bounced
 def render_parts(
     content: Content, channel: str, context: dict[str, Any]
 ) -> tuple[str | None, str | None, str | None]:
-    """Subject, HTML and text of ``content`` for ``channel``; raises ``TemplateError``."""
+    """Subject, HTML and text of ``content`` for ``channel`` (a webhook's text is its compact
+    JSON body); raises ``TemplateError``."""
     subject = html = text = None
+    if channel == WEBHOOK:
+        return None, None, render_body(content.body or "{}", context)
     if channel == "email":
         subject = render(compile_template(content.subject or ""), context).strip()
         if content.html:
@@ -407,17 +413,28 @@ def _context(
     return template_context(view, event, blocks, unsub, together)
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookOut:
+    """A webhook message ready to sign and put on the bus."""
+
+    endpoint: str
+    body: str
+    key: bytes = field(repr=False)
+
+
 def _compose(
     message: dict[str, Any],
     answer: Send | HoldOut,
     config: CompiledConfig,
     unsub: str,
     rendered: tuple[str | None, str | None, str | None],
-) -> bytes | str:
+) -> bytes | str | WebhookOut:
     """What goes to the provider: the raw MIME message for an email (built before the call is
     marked, so a message that cannot be built ends ``failed``/``template_error``), the text of
-    an SMS. Raises ``MessageError``."""
+    an SMS, a webhook's body and endpoint with the signing key. Raises ``MessageError``."""
     subject, html, text = rendered
+    if message["channel"] == WEBHOOK:
+        return WebhookOut(answer.content.endpoint or "", text or "{}", webhook_key())
     if message["channel"] != "email":
         return text or ""
     headers = {
@@ -434,14 +451,20 @@ def _call_provider(
     now: datetime,
     answer: Send,
     config: CompiledConfig,
-    outgoing: bytes | str,
+    outgoing: bytes | str | WebhookOut,
 ) -> str:
-    """Call SES or SNS for a message whose call is marked; record what came of it."""
+    """Call SES, SNS or the bus (a webhook) for a message whose call is marked; record what
+    came of it."""
     customer_id, channel, view = message["customer_id"], message["channel"], answer.view
     settings = config.settings
     transactional = lane_of(answer.trigger) == TRANSACTIONAL
     try:
-        if isinstance(outgoing, bytes):
+        if isinstance(outgoing, WebhookOut):
+            # the message id is the webhook-id: the same on every retry of this message
+            provider_id = send_webhook(
+                outgoing.endpoint, message["message_id"], outgoing.body, outgoing.key
+            )
+        elif isinstance(outgoing, bytes):
             provider_id = send_email(
                 settings.sender.email or "",
                 view["email"],

@@ -39,6 +39,7 @@ ENV = {
     "NUDGE_WAKE_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nudge-wake",
     # set by create_resources to the secret it creates (a random key per simulation)
     "NUDGE_UNSUBSCRIBE_SECRET_ARN": "",
+    "NUDGE_WEBHOOK_SECRET_ARN": "",  # likewise, the webhook signing secret
     "NUDGE_CAMPAIGN_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nudge-campaign",
     "NUDGE_SCORE_FUNCTION_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nudge-score",
 }
@@ -110,8 +111,10 @@ def read_template(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
     pattern = next(
         (
             r["Properties"]["EventPattern"]
-            for r in resources.values()
-            if r.get("Type") == "AWS::Events::Rule" and "EventPattern" in r.get("Properties", {})
+            for name, r in resources.items()
+            if r.get("Type") == "AWS::Events::Rule"
+            and "EventPattern" in r.get("Properties", {})
+            and name != "WebhookRule"  # nudge's own webhook events, not the ingest rule
         ),
         None,
     )
@@ -242,6 +245,37 @@ FUNCTION_DLQS = {
 }
 
 
+WEBHOOK_PATTERN: dict[str, Any] = {"source": ["nudge"], "detail-type": ["webhook"]}
+
+
+def webhook_policy(path: Path | None) -> tuple[dict[str, Any], Any]:
+    """(event pattern, ``WebhookPolicy``) of ``WebhookRule`` in template.yaml: what the
+    simulator matches and how it retries (the defaults without a template)."""
+    from nudge.sim.webhooks import WebhookPolicy
+
+    if path is None:
+        return WEBHOOK_PATTERN, WebhookPolicy()
+    rule = (load_template(path).get("Resources", {}).get("WebhookRule") or {}).get(
+        "Properties"
+    ) or {}
+    target = (rule.get("Targets") or [{}])[0]
+    retry = target.get("RetryPolicy") or {}
+    default = WebhookPolicy()
+    http = (target.get("HttpParameters") or {}).get("HeaderParameters")
+    policy = WebhookPolicy(
+        max_retries=int(retry.get("MaximumRetryAttempts", default.max_retries)),
+        max_age=timedelta(
+            seconds=int(retry.get("MaximumEventAgeInSeconds", default.max_age.total_seconds()))
+        ),
+        headers={str(k): str(v) for k, v in http.items()} if http else default.headers,
+        input_path=str(target.get("InputPath") or default.input_path),
+    )
+    pattern = rule.get("EventPattern") or WEBHOOK_PATTERN
+    # the deployed rule matches one endpoint (a template parameter); the simulator posts every
+    # endpoint in settings.webhooks, so it matches on source and detail-type only
+    return {k: v for k, v in pattern.items() if k in ("source", "detail-type")}, policy
+
+
 @dataclass(frozen=True)
 class Deployment:
     """What :func:`create_resources` made: where the simulator feeds and reads."""
@@ -252,6 +286,9 @@ class Deployment:
     stream_filters: list[Any]  # dispatch's FilterCriteria, as moto's EventPattern
     timing: RetryTiming = field(default_factory=RetryTiming)
     dlqs: dict[str, str] = field(default_factory=dict)  # function -> its DLQ's URL
+    webhook_queue_url: str = ""  # webhook events the bus matched, for the simulator to post
+    webhook_dlq_url: str = ""  # WebhookDLQ: webhook messages not delivered, with the reason
+    webhook_policy: Any = None  # nudge.sim.webhooks.WebhookPolicy
 
 
 def create_unsubscribe_secret(value: str | None = None) -> str:
@@ -263,6 +300,23 @@ def create_unsubscribe_secret(value: str | None = None) -> str:
         Name="nudge-sim-unsubscribe", SecretString=value or secrets.token_urlsafe(48)
     )["ARN"]
     os.environ["NUDGE_UNSUBSCRIBE_SECRET_ARN"] = str(arn)
+    reset_env()
+    forget_keys()
+    return str(arn)
+
+
+def create_webhook_secret(value: str | None = None) -> str:
+    """The webhook signing secret, as the deploy generates it (32 random bytes, base64, unless
+    ``value`` is given); sets ``NUDGE_WEBHOOK_SECRET_ARN`` and returns the ARN."""
+    import base64
+
+    from nudge.aws.secrets import forget_keys
+
+    secret = value or base64.b64encode(secrets.token_bytes(32)).decode()
+    arn = aws.client("secretsmanager").create_secret(Name="nudge-sim-webhook", SecretString=secret)[
+        "ARN"
+    ]
+    os.environ["NUDGE_WEBHOOK_SECRET_ARN"] = str(arn)
     reset_env()
     forget_keys()
     return str(arn)
@@ -305,6 +359,25 @@ def create_resources(config_dir: Path, daily: bool, sender: str | None) -> Deplo
     )
     aws.client("scheduler").create_schedule_group(Name=ENV["NUDGE_SCHEDULER_GROUP"])
     create_unsubscribe_secret()
+    create_webhook_secret()
+    # webhooks: the rule matching nudge's webhook events, to a queue the simulator posts from
+    # (as the API destination target would), and the dead-letter queue
+    webhook_pattern, policy = webhook_policy(template)
+    webhook_queue = sqs.create_queue(QueueName="nudge-webhook-deliveries")["QueueUrl"]
+    webhook_dlq = sqs.create_queue(QueueName="nudge-webhook-dlq")["QueueUrl"]
+    webhook_arn = sqs.get_queue_attributes(QueueUrl=webhook_queue, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    events.put_rule(
+        Name="nudge-webhooks",
+        EventBusName=ENV["NUDGE_BUS_NAME"],
+        EventPattern=pattern_json(webhook_pattern),
+    )
+    events.put_targets(
+        Rule="nudge-webhooks",
+        EventBusName=ENV["NUDGE_BUS_NAME"],
+        Targets=[{"Id": "webhook-destination", "Arn": webhook_arn}],
+    )
     from nudge.flows.campaign import sync_schedules
 
     # as the deploy does: one cron per campaign, and the daily recompute's
@@ -314,4 +387,14 @@ def create_resources(config_dir: Path, daily: bool, sender: str | None) -> Deplo
         aws.client("ses").verify_email_identity(EmailAddress=address)
         aws.client("sesv2").create_email_identity(EmailIdentity=address.split("@")[-1])
     timing = retry_timing(template)
-    return Deployment(stream_arn, queue_url, dlq_url, stream_filters, timing, dlqs)
+    return Deployment(
+        stream_arn,
+        queue_url,
+        dlq_url,
+        stream_filters,
+        timing,
+        dlqs,
+        webhook_queue,
+        webhook_dlq,
+        policy,
+    )

@@ -64,7 +64,8 @@ class ReadBack:
         return out
 
     def messages(self) -> list[dict[str, Any]]:
-        """What SES and SNS actually received, joined to our outbox, in send order."""
+        """What SES, SNS and webhook endpoints actually received, joined to our outbox, in send
+        order (a webhook once its endpoint took it, after any retries)."""
         outbox = self.outbox()
         sent_at = {d["message_id"]: d["at"] for d in self.decisions() if d["outcome"] == "sent"}
         out: list[dict[str, Any]] = []
@@ -105,6 +106,23 @@ class ReadBack:
                     "subject": None,
                     "text": text,
                     "headers": {},
+                }
+            )
+        for post in getattr(self, "webhook_posts", ()):  # what webhook endpoints took
+            known = outbox.get(post["provider_id"], {})
+            mid = str(known.get("message_id") or post["headers"].get("webhook-id", ""))
+            out.append(
+                {
+                    "message_id": mid,
+                    "provider_id": post["provider_id"],
+                    "customer_id": known.get("customer_id"),
+                    "trigger": known.get("trigger"),
+                    "channel": "webhook",
+                    "to": post["url"],
+                    "at": sent_at.get(mid, ""),
+                    "subject": None,
+                    "text": post["body"],
+                    "headers": dict(post["headers"]),
                 }
             )
         order = {mid: i for i, mid in enumerate(sent_at)}

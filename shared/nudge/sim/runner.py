@@ -176,6 +176,10 @@ class Simulation(ReadBack):
         self._next_sweep: datetime | None = None  # the sweeper runs once something failed
         self._seq = 0
         self.failures: list[tuple[datetime, str, str]] = []  # (when, function, error)
+        self.webhook_queue_url = self.webhook_dlq_url = ""
+        self.webhook_policy: Any = None
+        # every webhook request an endpoint took: what it received (messages() lists them)
+        self.webhook_posts: list[dict[str, Any]] = []
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> Simulation:
@@ -192,6 +196,8 @@ class Simulation(ReadBack):
         self.stream_arn, self.queue_url = made.stream_arn, made.queue_url
         self.dlq_url, self._stream_filters = made.dlq_url, made.stream_filters
         self.timing, self.dlqs = made.timing, made.dlqs
+        self.webhook_queue_url, self.webhook_dlq_url = made.webhook_queue_url, made.webhook_dlq_url
+        self.webhook_policy = made.webhook_policy
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -355,7 +361,9 @@ class Simulation(ReadBack):
             return
         at, _seq, kind, payload, attempt = self._retries.pop(0)
         self.clock.set(at)
-        if kind == "ingest":
+        if kind == "webhook":
+            self._post_webhook(payload, attempt)
+        elif kind == "ingest":
             self._ingest([payload], attempt)
             self.pump()
         elif kind == "dispatch":
@@ -401,10 +409,55 @@ class Simulation(ReadBack):
                 records.extend(page.get("Records", []))
             wanted = [r for r in records if self._passes_filter(r)]
             if not records:
+                self._webhooks()
                 return total
             if wanted:
                 self._dispatch(wanted, 1)
                 total += len(wanted)
+
+    # -- webhooks: what the API destination target does in AWS (nudge.sim.webhooks) -------------
+    def _webhooks(self) -> None:
+        """Post each webhook event the bus matched since the last look, once."""
+        if not self.webhook_queue_url:
+            return
+        for body in self._drain(self.webhook_queue_url):
+            self._post_webhook(json.loads(body), 1)
+
+    def _post_webhook(self, event: dict[str, Any], tries: int) -> None:
+        """Try ``event`` for the ``tries``-th time: delivered, tried again later on the
+        simulated clock, or parked in the webhook dead-letter queue with the reason."""
+        from nudge.sim import webhooks
+
+        policy = self.webhook_policy or webhooks.WebhookPolicy()
+        name, headers, body = webhooks.request_of(event, policy)
+        endpoint = self.config.settings.webhooks.get(name)
+        if endpoint is None:
+            attempt = webhooks.Attempt(False, False, "UNKNOWN_ENDPOINT", f"no endpoint {name!r}")
+        else:
+            attempt = webhooks.post(endpoint.url, headers, body)
+        if attempt.ok:
+            assert endpoint is not None
+            self.webhook_posts.append(
+                {
+                    "provider_id": str(event.get("id") or ""),
+                    "url": endpoint.url,
+                    "headers": headers,
+                    "body": body,
+                    "tries": tries,
+                    "delivered_at": iso(self.clock.current),
+                }
+            )
+            return
+        self._failed("webhook", f"{attempt.code}: {attempt.message}")
+        sent_at = parse_time(event.get("time") or iso(self.clock.current))
+        again = webhooks.next_try(policy, attempt, tries, sent_at, self.clock.current)
+        if again is not None:
+            self._seq += 1
+            self._retries.append((again, self._seq, "webhook", event, tries + 1))
+            self._retries.sort(key=lambda r: (r[0], r[1]))
+            return
+        message = webhooks.dead_letter(event, attempt, tries, policy)
+        aws.client("sqs").send_message(QueueUrl=self.webhook_dlq_url, **message)
 
     def _passes_filter(self, record: dict[str, Any]) -> bool:
         # as JSON, the way Lambda matches it (times and binary attributes are Python objects here)
