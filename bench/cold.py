@@ -91,6 +91,7 @@ def measure(
         ),
         AWS_DEFAULT_REGION=env.get("AWS_DEFAULT_REGION", "us-east-1"),
         PYTHONDONTWRITEBYTECODE="1",
+        PYDANTIC_DISABLE_PLUGINS="__all__",  # as template.yaml's Globals set it
     )
     env.pop("AWS_ENDPOINT_URL", None)
     init, boto3 = [], []

@@ -21,6 +21,8 @@ from nudge.core.events import PROPERTY_TYPES
 from tests.conftest import EVENTS, make_config
 
 ROOT = Path(__file__).resolve().parents[2]
+# what template.yaml's Globals set for every function that bears on the init
+FUNCTION_ENV = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
 # modules a handler's init no longer imports (each was on the init path before)
 LEFT_FOR_LATER = (
     "nudge.core.event_models",  # the pydantic event models: the first parse_event imports them
@@ -64,6 +66,7 @@ def _init(function: str, config: Path, *args: str) -> dict:
         NUDGE_CONFIG_DIR=str(config),
         PYTHONPATH=os.pathsep.join([str(ROOT / "functions" / function), str(ROOT / "shared")]),
         AWS_DEFAULT_REGION="us-east-1",
+        **FUNCTION_ENV,
     )
     env.pop("AWS_ENDPOINT_URL", None)
     out = subprocess.run(
@@ -97,3 +100,10 @@ def test_a_config_read_without_the_artefact_is_still_checked_in_full(tmp_path):
 
 def test_every_native_type_with_properties_has_its_model():
     assert tuple(PROPERTY_MODELS) == PROPERTY_TYPES
+
+
+def test_the_functions_run_with_the_environment_the_init_is_checked_with():
+    from tests.unit.test_template import TEMPLATE
+
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert {k: variables.get(k) for k in FUNCTION_ENV} == FUNCTION_ENV
