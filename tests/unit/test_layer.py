@@ -7,8 +7,11 @@ makefile``); here it is built as ``sam build`` does, in a copy of ``shared/``, a
 from __future__ import annotations
 
 import ast
+import importlib.util
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,7 +41,15 @@ def layer(tmp_path_factory) -> Path:
     artifacts = tmp_path_factory.mktemp("artifacts")
     shutil.copytree(source, scratch, dirs_exist_ok=True)
     subprocess.run(
-        ["make", "-s", "-f", str(makefile), "build-NudgeLayer", f"ARTIFACTS_DIR={artifacts}"],
+        [
+            "make",
+            "-s",
+            "-f",
+            str(makefile),
+            "build-NudgeLayer",
+            f"ARTIFACTS_DIR={artifacts}",
+            f"PYTHON={sys.executable}",  # the runtime's Python under `sam build`; ours here
+        ],
         cwd=scratch,
         check=True,
         capture_output=True,
@@ -57,7 +68,31 @@ def test_the_layer_has_no_simulator_cli_or_synthetic_data(layer):
     assert "nudge/scoring/synthetic.py" not in files
     assert "nudge/cli.py" not in files
     assert not [f for f in files if f.startswith("nudge/lift/")]  # numpy/scipy: CLI only
-    assert not [f for f in files if "__pycache__" in f]
+
+
+def test_the_layer_carries_bytecode_checked_against_its_sources(layer):
+    """Every module comes with a .pyc of the build's Python (a cold start compiles none of
+    them: /opt is read-only), valid only while the source's hash matches, and no other."""
+    sources = sorted(layer.rglob("*.py"))
+    compiled = sorted(layer.rglob("*.pyc"))
+    assert len(sources) > 40
+    assert compiled == sorted(Path(importlib.util.cache_from_source(str(p))) for p in sources)
+    for pyc in compiled:
+        header = pyc.read_bytes()[:16]
+        assert header[:4] == importlib.util.MAGIC_NUMBER
+        assert int.from_bytes(header[4:8], "little") == 0b11  # hash-based, checked
+    source = layer / "nudge" / "flows" / "ingest.py"
+    pyc = Path(importlib.util.cache_from_source(str(source)))
+    assert pyc.read_bytes()[8:16] == importlib.util.source_hash(source.read_bytes())
+
+
+def test_the_layer_is_compiled_by_the_functions_python():
+    """The Makefile's default interpreter is the Runtime of template.yaml (a .pyc of another
+    Python version would be ignored, and each module compiled at every cold start again)."""
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_Loader)
+    runtime = template["Globals"]["Function"]["Runtime"]
+    makefile = (ROOT / "layers" / "nudge" / "Makefile").read_text()
+    assert re.search(rf"^PYTHON \?= {re.escape(runtime)}$", makefile, re.M)
 
 
 def _module_file(layer: Path, module: str) -> bool:

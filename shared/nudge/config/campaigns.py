@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from nudge.config.targets import CompiledCampaign, CompiledTrigger
-from nudge.config.templatecheck import Firing
 from nudge.core.cron import parse_cron
 from nudge.core.durations import seconds
 from nudge.core.rules import all_of
@@ -37,7 +36,7 @@ def compile_campaigns(
         for i, variant in enumerate(campaign.variants):
             path = ("variants", i)
             compiler.check_tiers(src, (*path, "who"), variant.who)
-            firing = Firing(f"{src.rel} (a campaign: no event)", None)
+            firing = compiler.firing(f"{src.rel} (a campaign: no event)", None)
             email = compiler.content(src, (*path, "email"), variant.email, "email", firing)
             sms = compiler.content(src, (*path, "sms"), variant.sms, "sms", firing)
             webhook = compiler.webhook(src, (*path, "webhook"), variant.webhook, firing)

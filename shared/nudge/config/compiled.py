@@ -10,11 +10,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nudge.config import schema
 from nudge.config.campaigns import compile_campaigns
-from nudge.config.fields import Catalogue, PathError, Shape, build_catalogue, resolve
 from nudge.config.history import history_policy
 from nudge.config.journeys import compile_journey
 from nudge.config.load import ConfigError, ConfigInvalid, RawConfig, SourceFile, read_config
@@ -25,8 +24,6 @@ from nudge.config.targets import (
     Content,
     locale_tag,
 )
-from nudge.config.templatecheck import Firing, Read, TemplateChecker, locate, template_reads
-from nudge.config.typecheck import ConditionChecker
 from nudge.core.durations import seconds
 from nudge.core.events import ENGAGEMENT_TYPES
 from nudge.core.localtime import parse_hhmm
@@ -43,12 +40,18 @@ from nudge.core.rules import (
 )
 from nudge.core.templates import TemplateError, known_names, unknown_names
 
+if TYPE_CHECKING:
+    from nudge.config.fields import Catalogue, Shape
+    from nudge.config.templatecheck import Firing, Read, TemplateChecker
+
 LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*")  # fr, de, fr-CA, zh-Hant-TW
 
 
 def _fields_shown(source: str) -> set[str]:
     """The fields a template shows, as dotted names without list positions (a loop over
     ``items`` showing ``item.name`` and ``items[0].name`` both show ``items.name``)."""
+    from nudge.config.templatecheck import template_reads
+
     names = {".".join(p for p in r.chain if isinstance(p, str)) for r in template_reads(source)}
     return {n for n in names if not any(other.startswith(n + ".") for other in names)}
 
@@ -143,13 +146,21 @@ def _in_tiers(tiers: frozenset[str]) -> Check:
 
 
 class _Compiler:
-    def __init__(self, raw: RawConfig, *, check_templates: bool = True) -> None:
+    def __init__(self, raw: RawConfig, *, checks: bool = True) -> None:
         self.raw = raw
-        # False when the compiled-config artefact says these files passed every check already
-        self.check_templates = check_templates
+        # False when the compiled-config artefact says these files passed every check already:
+        # then only what the handlers run is built (no field catalogue, no type or template
+        # checks, none of their imports: the event models among them), see ``load_config``
+        self.checks = checks
         self.errors: list[ConfigError] = list(raw.errors)
-        self.allowed_names = known_names(tuple(raw.settings.traits))
         self.segment_names = set(raw.segments.segments)
+        self.template_users: dict[str, list[Firing]] = {}
+        if not checks:
+            return
+        from nudge.config.fields import build_catalogue
+        from nudge.config.templatecheck import TemplateChecker
+
+        self.allowed_names = known_names(tuple(raw.settings.traits))
         tiers = raw.segments.value_tiers
         targets = {t.id for t, _ in raw.triggers} | {c.id for c, _ in raw.campaigns}
         self.catalogue: Catalogue = build_catalogue(
@@ -158,13 +169,27 @@ class _Compiler:
             {n for row in tiers.grid for n in row} if tiers else set(),
             targets,
         )
-        self.template_checker = TemplateChecker(
+        self.template_checker: TemplateChecker = TemplateChecker(
             self.catalogue,
             raw.content,
             tuple(raw.settings.traits),
             bought_together=raw.settings.recommendations.bought_together is not None,
         )
-        self.template_users: dict[str, list[Firing]] = {}
+
+    def firing(self, label: str, event: str | None) -> Firing | None:
+        """What a message's templates are checked against (None when not checking)."""
+        if not self.checks:
+            return None
+        from nudge.config.templatecheck import Firing
+
+        return Firing(label, event)
+
+    def event_doc(self, event: str, past: bool = False) -> Shape | None:
+        """The shape conditions on ``event`` are checked against (``past``: as history keeps
+        it); None when not checking."""
+        if not self.checks:
+            return None
+        return self.catalogue.history_doc(event) if past else self.catalogue.event_doc(event)
 
     def fail(
         self, src: SourceFile | None, path: tuple[Any, ...], message: str, *, key: bool = False
@@ -175,7 +200,12 @@ class _Compiler:
             self.errors.append(src.error(path, message, key=key))
 
     def typed(self, src: SourceFile | None, path: tuple[Any, ...], check: Any, *args: Any) -> bool:
-        """Run a ``ConditionChecker`` method; report its problems under ``path``."""
+        """Run a ``ConditionChecker`` method; report its problems under ``path`` (True when
+        not checking)."""
+        if not self.checks:
+            return True
+        from nudge.config.typecheck import ConditionChecker
+
         checker = ConditionChecker(self.catalogue)
         check(checker, *args)
         for p in checker.problems:
@@ -195,7 +225,9 @@ class _Compiler:
         except RuleError as err:
             self.fail(src, (*path, *err.path), err.message)
             return lambda c: False
-        if doc is not None or audience:  # no doc: the event is unknown (reported already)
+        if self.checks and (doc is not None or audience):  # no doc: the event is unknown
+            from nudge.config.typecheck import ConditionChecker
+
             self.typed(
                 src, path, ConditionChecker.condition, spec, doc or self.catalogue.profile, ()
             )
@@ -207,6 +239,10 @@ class _Compiler:
         except RuleError as err:
             self.fail(src, (*path, *err.path), err.message)
             return lambda c: False
+        if not self.checks:
+            return check
+        from nudge.config.typecheck import ConditionChecker
+
         items = who if isinstance(who, list) else ([who] if who else [])
         for i, item in enumerate(items):
             at = (*path, i) if isinstance(who, list) else path
@@ -220,7 +256,12 @@ class _Compiler:
         return check
 
     def event_name(self, src: SourceFile | None, path: tuple[Any, ...], name: str) -> bool:
-        """Is ``name`` a known or declared event? Reported at ``path`` if not."""
+        """Is ``name`` a known or declared event? Reported at ``path`` if not (True when not
+        checking)."""
+        if not self.checks:
+            return True
+        from nudge.config.typecheck import ConditionChecker
+
         return self.typed(src, path, ConditionChecker.event_name, (), name)
 
     def why_not(self, *whos: Any) -> Callable[[Ctx], str | None]:
@@ -253,8 +294,10 @@ class _Compiler:
     ) -> None:
         """Check one template string: it compiles, names known variables, and (for ``firing``)
         reads only fields the trigger or campaign gives it."""
-        if text is None or not self.check_templates:
+        if text is None or not self.checks:
             return
+        from nudge.config.templatecheck import locate, template_reads
+
         try:
             from nudge.core.templates import compile_template
 
@@ -279,6 +322,8 @@ class _Compiler:
         self, src: SourceFile, path: tuple[Any, ...], reads: list[Read], firings: list[Firing]
     ) -> None:
         """Report each read that one of ``firings`` cannot give (once per message)."""
+        from nudge.config.templatecheck import locate
+
         seen: set[str] = set()
         for firing in firings:
             for read in reads:
@@ -363,7 +408,8 @@ class _Compiler:
             )
         where = (*path, "body")
         self.template_source(src, where, block.body, html=False, firing=firing)
-        if self.check_templates:
+        if self.checks:
+            from nudge.config.templatecheck import locate
             from nudge.core.webhook import body_problems
 
             try:
@@ -379,8 +425,10 @@ class _Compiler:
 
     def check_template_users(self) -> None:
         """Each named template against every trigger and campaign that uses it."""
-        if not self.check_templates:
+        if not self.checks:
             return
+        from nudge.config.templatecheck import template_reads
+
         for name, firings in self.template_users.items():
             tpl, src = self.raw.templates[name]
             for key in ("subject", "html", "text"):
@@ -402,7 +450,7 @@ class _Compiler:
         """Each translation of a template: a valid tag, the same parts as the template, each
         compiling, and reading the same variables as the template's own text."""
         locales = data.get("locales")
-        if not isinstance(locales, dict):
+        if not isinstance(locales, dict) or not self.checks:
             return
         seen: dict[str, str] = {}
         for tag, part in locales.items():
@@ -463,28 +511,29 @@ class _Compiler:
             self.fail(src, (*path, "same_message"), message)
 
     def trigger(self, t: schema.Trigger, src: SourceFile) -> CompiledTrigger:
-        cat = self.catalogue
         known = self.event_name(src, ("when", "event"), t.when.event)
         label = f"{src.rel} (when.event: {t.when.event})"
-        firing = Firing(label, t.when.event) if known else None
+        firing = self.firing(label, t.when.event) if known else None
         # a counted trigger tests its where on past events too, which keep only type + properties
-        doc = cat.history_doc(t.when.event) if t.when.count else cat.event_doc(t.when.event)
+        doc = self.event_doc(t.when.event, past=bool(t.when.count))
         where = self.condition(
             src, ("when", "where"), t.when.where, audience=False, doc=doc if known else None
         )
         count = None
         if t.when.count:
             same = compile_path(t.when.count.same) if t.when.count.same else None
-            if t.when.count.same and known:
+            if t.when.count.same and known and self.checks:
+                from nudge.config.fields import PathError, resolve
+
                 try:
-                    resolve(cat.history_doc(t.when.event), t.when.count.same)
+                    resolve(self.catalogue.history_doc(t.when.event), t.when.count.same)
                 except PathError as exc:
                     self.fail(src, ("when", "count", "same"), str(exc))
             count = (t.when.count.at_least, seconds(t.when.count.within), same)
         cancel = []
         for i, test in enumerate(t.cancel_if):
             ok = self.event_name(src, ("cancel_if", i, "event"), test.event)
-            past = cat.history_doc(test.event) if ok else None
+            past = self.event_doc(test.event, past=True) if ok else None
             check = self.condition(
                 src, ("cancel_if", i, "where"), test.where, audience=False, doc=past
             )
@@ -582,11 +631,12 @@ class _Compiler:
 
 
 def compile_config(
-    raw: RawConfig, *, check_templates: bool = True
+    raw: RawConfig, *, checks: bool = True
 ) -> tuple[CompiledConfig, list[ConfigError]]:
-    """Compile validated models; returns the config and every error found. (``nudge validate``
+    """Compile validated models; returns the config and every error found (``checks`` False:
+    only what the handlers run, for files that passed every check already). (``nudge validate``
     adds the whole-config checks of ``nudge.config.whole``.)"""
-    compiler = _Compiler(raw, check_templates=check_templates)
+    compiler = _Compiler(raw, checks=checks)
     config = compiler.run()
     return config, compiler.errors
 
@@ -594,13 +644,14 @@ def compile_config(
 def load_config(directory: str | Path, *, use_artefact: bool = True) -> CompiledConfig:
     """Read, validate and compile a config directory; raises ``ConfigInvalid`` on any error
     (warnings do not stop it). A compiled-config artefact that matches the files
-    (``nudge.config.artefact``) stands in for their YAML, and their templates are not compiled
-    again: they passed when it was written."""
+    (``nudge.config.artefact``) stands in for their YAML, and the checks that only report
+    problems (condition field types, templates) are not run again: they passed when it was
+    written."""
     from nudge.config.artefact import read_artefact
 
     parsed = read_artefact(Path(directory)) if use_artefact else None
     raw = read_config(directory, parsed)
-    config, problems = compile_config(raw, check_templates=parsed is None)
+    config, problems = compile_config(raw, checks=parsed is None)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise ConfigInvalid(errors)

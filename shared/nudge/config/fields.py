@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 
 from nudge.config import schema
-from nudge.core.events import OWN_PROPERTY_MODELS, PROPERTY_MODELS, CartProps
+from nudge.core.event_models import OWN_PROPERTY_MODELS, PROPERTY_MODELS, CartProps
 from nudge.core.profile import PROFILE_FIELDS
 from nudge.core.templates import STANDARD_TRAITS
 

@@ -188,10 +188,9 @@ class JourneyCompiler:
                 )
         self.check_reachable()
         exit_if = []
-        cat = self.parent.catalogue
         for i, test in enumerate(t.exit_if):
             ok = self.parent.event_name(self.src, ("exit_if", i, "event"), test.event)
-            past = cat.history_doc(test.event) if ok else None
+            past = self.parent.event_doc(test.event, past=True) if ok else None
             check = self.parent.condition(
                 self.src, ("exit_if", i, "where"), test.where, audience=False, doc=past
             )
@@ -270,7 +269,7 @@ class JourneyCompiler:
         node.wait = seconds(spec.timeout)
         node.same_journey = spec.same_journey
         known = self.parent.event_name(self.src, (*path, "event"), spec.event)
-        doc = self.parent.catalogue.event_doc(spec.event) if known else None
+        doc = self.parent.event_doc(spec.event) if known else None
         node.where = self.parent.condition(
             self.src, (*path, "where"), spec.where, audience=False, doc=doc
         )

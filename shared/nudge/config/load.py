@@ -175,9 +175,11 @@ def _parse(
     return src
 
 
-def _model(src: SourceFile, model: type[Any], raw: RawConfig) -> Any:
+def _model(src: SourceFile, model: type[Any], raw: RawConfig, checked: bool = False) -> Any:
+    """``model`` validated from the file's data (``checked``: data of a compiled-config
+    artefact, see ``schema.CHECKED``); None, with the errors added to ``raw``, if invalid."""
     try:
-        return model.model_validate(src.located.data)
+        return model.model_validate(src.located.data, context={schema.CHECKED: checked})
     except ValidationError as exc:
         raw.errors.extend(pydantic_errors(src, exc))
         return None
@@ -188,6 +190,7 @@ def read_config(directory: str | Path, parsed: dict[str, Any] | None = None) -> 
     ``parsed``: the files' data from a compiled-config artefact that matches them."""
     root = Path(directory)
     raw = RawConfig(root=root)
+    checked = parsed is not None
     if not root.is_dir():
         raw.errors.append(ConfigError(str(root), 1, 1, "", "config directory not found"))
         return raw
@@ -201,7 +204,7 @@ def read_config(directory: str | Path, parsed: dict[str, Any] | None = None) -> 
             path = root / f"{stem}{suffix}"
             if path.exists():
                 src = _parse(root, path, raw, parsed)
-                value = _model(src, model, raw) if src else None
+                value = _model(src, model, raw, checked) if src else None
                 if value is not None:
                     setattr(raw, stem, value)
                 break
@@ -211,13 +214,13 @@ def read_config(directory: str | Path, parsed: dict[str, Any] | None = None) -> 
     ):
         for path in sorted((root / sub).glob("*.y*ml")) if (root / sub).is_dir() else []:
             src = _parse(root, path, raw, parsed)
-            value = _model(src, model, raw) if src else None
+            value = _model(src, model, raw, checked) if src else None
             if value is not None and src is not None:
                 sink.append((value, src))
     tdir = root / "templates"
     for path in sorted(tdir.glob("*.y*ml")) if tdir.is_dir() else []:
         src = _parse(root, path, raw, parsed)
-        tpl = _model(src, schema.Template, raw) if src else None
+        tpl = _model(src, schema.Template, raw, checked) if src else None
         if tpl is not None and src is not None:
             if tpl.name in raw.templates:
                 raw.errors.append(

@@ -10,34 +10,21 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
-
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-    model_validator,
-)
+from typing import TYPE_CHECKING, Any
 
 from nudge.core.clock import iso, parse_time
 from nudge.core.limits import (
-    MAX_ITEMS,
     MAX_PROPERTIES_BYTES,
-    MAX_QUANTITY,
     MAX_TRAITS_BYTES,
     MalformedEvent,
     check_size,
     check_values,
     content_key,
-    exact_amount,
     money_number,
-    normal_currency,
-    normal_id,
-    to_minor_unit,
 )
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 NUDGE_SOURCE = "nudge"
 MAX_DETAIL_BYTES = 65_536  # a native event's whole detail as JSON
@@ -46,180 +33,19 @@ MAX_ALIASES = 20
 __all__ = ["MalformedEvent"]  # defined with the limits it enforces; importable from here too
 
 
-def _refund_amount(value: Any) -> Decimal:
-    return abs(exact_amount(value))  # a refund's sign says nothing: both mean money returned
-
-
-Id = Annotated[str, BeforeValidator(normal_id)]
-Amount = Annotated[Decimal, BeforeValidator(exact_amount), Field(ge=0)]
-RefundAmount = Annotated[Decimal, BeforeValidator(_refund_amount)]
-Currency = Annotated[str | None, BeforeValidator(normal_currency)]
-
-
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-# Field types here are what `nudge validate` checks config conditions and templates against;
-# optional fields the partner adapters add (sku, contact, referrer...) are listed so config may
-# use them. The models stay open: other properties are kept (settings.custom_events declares them).
-_Id = str | int | None  # partner ids are strings; a storefront may send numbers
-
-
-class LineItem(_Open):
-    """One product line in a cart or order."""
-
-    product_id: Id | None = None
-    name: str | None = None
-    category: str | None = None
-    price: Amount | None = None
-    quantity: int = Field(default=1, ge=0, le=MAX_QUANTITY)
-    sku: _Id = None
-    variant_id: _Id = None
-    url: str | None = None
-    image_url: str | None = None
-
-
-class _Priced(_Open):
-    """Properties holding money: amounts rounded to the currency's minor unit (JPY 0 digits,
-    KWD 3, most currencies 2), half to even."""
-
-    @model_validator(mode="after")
-    def _to_minor_unit(self) -> _Priced:
-        currency = getattr(self, "currency", None)
-        for name in ("value", "price"):
-            amount = getattr(self, name, None)
-            if isinstance(amount, Decimal):
-                setattr(self, name, to_minor_unit(amount, currency))
-        for item in getattr(self, "items", None) or ():
-            if item.price is not None:
-                item.price = to_minor_unit(item.price, currency)
-        return self
-
-
-class ProductProps(_Priced):
-    product_id: Id
-    name: str | None = None
-    category: str | None = None
-    price: Amount | None = None
-    currency: Currency = None
-    url: str | None = None
-    sku: _Id = None
-    image_url: str | None = None
-
-
-class PageProps(_Open):
-    path: str
-    title: str | None = None
-    url: str | None = None
-    name: str | None = None
-    referrer: str | None = None
-
-
-class Contact(_Open):
-    """The address and phone a partner body gave (for profiles that have none)."""
-
-    email: str | None = None
-    phone: str | None = None
-
-
-class CartProps(_Priced):
-    cart_id: Id | None = None
-    value: Amount = Decimal(0)
-    currency: Currency = None
-    items: list[LineItem] = Field(default_factory=list, max_length=MAX_ITEMS)
-    checkout_url: str | None = None
-    contact: Contact | None = None
-
-
-class OrderProps(_Priced):
-    order_id: Id
-    value: Amount
-    currency: Currency = None
-    items: list[LineItem] = Field(default_factory=list, max_length=MAX_ITEMS)
-    contact: Contact | None = None
-
-
-class RefundProps(_Priced):
-    order_id: Id
-    value: RefundAmount
-    currency: Currency = None
-    # what makes a redelivered refund the same refund (docs/sources.md, "Refunds")
-    refund_id: Id | None = None
-
-
-class ConsentProps(_Open):
-    channel: str = Field(pattern="^(email|sms|webhook)$")
-    granted: bool
-    # a subscription topic (settings.topics); without one, the channel's master switch
-    topic: str | None = Field(default=None, pattern="^[a-z0-9_-]{1,64}$")
-    source: str | None = None
-    addresses: int | None = None  # mailbox feedback: how many addresses it marked
-    sub_type: str | None = None
-
-
-class PreferenceProps(_Open):
-    """``preferences_updated``: how often the customer wants marketing on a channel."""
-
-    channel: str = Field(pattern="^(email|sms)$")
-    frequency: Literal["any", "weekly", "monthly"]
-    source: str | None = None
-
-
-class Consent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    email: bool | None = None
-    sms: bool | None = None
-    webhook: bool | None = None  # marketing through the shop's own webhook endpoint
-
-
-class Detail(_Open):
-    """``detail`` of every native event."""
-
-    customer_id: Id
-    event_id: Id | None = None
-    properties: dict[str, Any] = Field(default_factory=dict)
-    traits: dict[str, Any] = Field(default_factory=dict)
-    consent: Consent | None = None
-    # other ids of the same person (Segment ``anon:<anonymousId>``): ingest merges them in
-    aliases: list[Id] = Field(default_factory=list, max_length=MAX_ALIASES)
-
-
-class ProductUpdateProps(_Priced):
-    """``product_updated``: the catalog's news about a product (price, stock, availability).
-    Only what changed need be sent; ``available`` false or ``inventory`` 0 is out of stock.
-    About no customer: ``detail.customer_id`` may be left out. From Shopify's
-    ``inventory_levels/update`` it names the ``inventory_item_id`` (and ``location_id``) instead
-    of the product, which nudge looks up (``inventory_item_ids`` of a ``products/update``)."""
-
-    product_id: Id | None = None
-    name: str | None = None
-    category: str | None = None
-    price: Amount | None = None
-    currency: Currency = None
-    inventory: int | None = None
-    available: bool | None = None
-    url: str | None = None
-    image_url: str | None = None
-    variant_id: _Id = None
-    sku: _Id = None
-    inventory_item_id: _Id = None
-    location_id: _Id = None
-    inventory_item_ids: list[str] = Field(default_factory=list, max_length=MAX_ITEMS)
-
-
-PROPERTY_MODELS: dict[str, type[BaseModel]] = {
-    "product_viewed": ProductProps,
-    "product_updated": ProductUpdateProps,
-    "page_viewed": PageProps,
-    "cart_updated": CartProps,
-    "checkout_started": CartProps,
-    "order_placed": OrderProps,
-    "order_refunded": RefundProps,
-    "consent_updated": ConsentProps,
-    "preferences_updated": PreferenceProps,
-}
-NATIVE_TYPES = (*PROPERTY_MODELS, "customer_updated")
+# the native event types with typed properties (``nudge.core.event_models.PROPERTY_MODELS``)
+PROPERTY_TYPES = (
+    "product_viewed",
+    "product_updated",
+    "page_viewed",
+    "cart_updated",
+    "checkout_started",
+    "order_placed",
+    "order_refunded",
+    "consent_updated",
+    "preferences_updated",
+)
+NATIVE_TYPES = (*PROPERTY_TYPES, "customer_updated")
 # events about the catalog, not a customer: ingest hands them to nudge.flows.catalog
 CATALOG_TYPES = ("product_updated",)
 CATALOG_CUSTOMER = "catalog"  # the customer_id a catalog event stands under
@@ -235,111 +61,46 @@ ENGAGEMENT_TYPES = (
     "sms_replied",
 )
 
-
-class SegmentChangeProps(_Open):
-    """``segment_entered`` / ``segment_exited``."""
-
-    segment: str
-
-
-class TierChangeProps(_Open):
-    """``value_tier_changed``: the tier before (``from``) and now (``to``); None = no tier."""
-
-    from_: str | None = Field(default=None, alias="from")
-    to: str | None = None
-
-
-class DailyProps(_Open):
-    """``daily``: the daily recompute found the customer due for a time-driven trigger; it
-    fires at the trigger's ``at_local_time`` on the customer's local ``date``."""
-
-    date: str
-    at_local_time: str
-
-
-class MilestoneProps(_Open):
-    """``milestone_reached``: a profile number crossed a milestone's threshold (once ever)."""
-
-    milestone: str
-    field: str
-    threshold: float
-    value: float | None = None
-
-
-class ReplenishmentProps(_Open):
-    """``replenishment_due``: the customer's supply of a product (or category) runs out in
-    ``lead_days``, by its typical re-order interval."""
-
-    product_id: str | None = None
-    category: str | None = None
-    name: str | None = None
-    interval_days: float
-    last_order_at: str
-    due_at: str
-    lead_days: float
-    basis: str  # "product", "category" or "configured"
+# the pydantic models live in nudge.core.event_models, imported on the first parse_event (not
+# with this module: a handler's cold start does not pay for them); reachable from here too
+_MODEL_NAMES = frozenset(
+    {
+        "PROPERTY_MODELS",
+        "OWN_PROPERTY_MODELS",
+        "LineItem",
+        "ProductProps",
+        "PageProps",
+        "Contact",
+        "CartProps",
+        "OrderProps",
+        "RefundProps",
+        "ConsentProps",
+        "PreferenceProps",
+        "Consent",
+        "Detail",
+        "ProductUpdateProps",
+        "SegmentChangeProps",
+        "TierChangeProps",
+        "DailyProps",
+        "MilestoneProps",
+        "ReplenishmentProps",
+        "CatalogNewsProps",
+        "EngagementProps",
+        "ClickProps",
+        "BounceProps",
+        "ComplaintProps",
+        "ReplyProps",
+    }
+)
 
 
-class CatalogNewsProps(_Open):
-    """``back_in_stock`` / ``price_dropped``: a product the customer viewed changed for them."""
+def __getattr__(name: str) -> Any:
+    """The event models by their old address (``nudge.core.events.CartProps``), imported then."""
+    if name in _MODEL_NAMES:
+        from nudge.core import event_models
 
-    product_id: str
-    name: str | None = None
-    price: float | None = None
-    previous_price: float | None = None
-    currency: str | None = None
-    url: str | None = None
-    image_url: str | None = None
-    viewed_at: str | None = None
-
-
-class EngagementProps(_Open):
-    """What every engagement event carries about its message (docs/config.md)."""
-
-    message_id: str
-    trigger: str
-    channel: str
-    kind: str = "trigger"
-    chain: list[str] = Field(default_factory=list)
-
-
-class ClickProps(EngagementProps):
-    link: str | None = None
-    link_tags: dict[str, list[str]] | None = None
-
-
-class BounceProps(EngagementProps):
-    bounce_type: str | None = None
-    sub_type: str | None = None
-    addresses: int | None = None
-
-
-class ComplaintProps(EngagementProps):
-    feedback_type: str | None = None
-
-
-class ReplyProps(EngagementProps):
-    keyword: str | None = None
-
-
-# the events nudge records itself (source ``nudge``) and the fields of their properties
-OWN_PROPERTY_MODELS: dict[str, type[BaseModel]] = {
-    "segment_entered": SegmentChangeProps,
-    "segment_exited": SegmentChangeProps,
-    "value_tier_changed": TierChangeProps,
-    "daily": DailyProps,
-    "milestone_reached": MilestoneProps,
-    "replenishment_due": ReplenishmentProps,
-    "back_in_stock": CatalogNewsProps,
-    "price_dropped": CatalogNewsProps,
-    **{name: EngagementProps for name in ENGAGEMENT_TYPES},
-    "email_clicked": ClickProps,
-    "email_bounced": BounceProps,
-    "email_complained": ComplaintProps,
-    "sms_replied": ReplyProps,
-}
-
-_detail_adapter = TypeAdapter(Detail)
+        return getattr(event_models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(slots=True)
@@ -468,8 +229,12 @@ def parse_event(raw: Any, allowed_sources: list[str] | None = None) -> Event:
     check_size(detail, "detail", MAX_DETAIL_BYTES)
     check_size(detail.get("properties"), "detail.properties", MAX_PROPERTIES_BYTES)
     check_size(detail.get("traits"), "detail.traits", MAX_TRAITS_BYTES)
+    from pydantic import ValidationError
+
+    from nudge.core.event_models import PROPERTY_MODELS, detail_adapter
+
     try:
-        parsed = _detail_adapter.validate_python(detail)
+        parsed = detail_adapter.validate_python(detail)
     except ValidationError as err:
         raise MalformedEvent(_reason(err, "detail.")) from None
     _check_traits(parsed.traits)
