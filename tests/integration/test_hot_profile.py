@@ -17,6 +17,7 @@ from nudge.aws import store
 from nudge.aws.clients import client
 from nudge.core.clock import iso, parse_time
 from nudge.core.decisions import Decision
+from nudge.core.profile import decode_profile, encode_profile, pack_profile
 from nudge.explain import explain_command
 from nudge.sim import Simulation
 from tests.conftest import CONFIG, customer, event, keeping, make_config
@@ -238,3 +239,53 @@ def test_a_page_view_writes_one_profile_and_at_most_one_log_item(tmp_path, trigg
         written = [i for i in store.partition_items("max") if i["sk"]["S"] not in before]
         assert [i["kind"]["S"] for i in written] == ["decision"]  # besides the profile
         assert store.item_size(written[0]) < 1024 * (2 if triggers else 1)
+
+
+def _profile_item(cid: str) -> dict[str, Any]:
+    [item] = [i for i in store.scan_kind("profile") if i["pk"]["S"] == f"C#{cid}"]
+    return item
+
+
+def test_a_long_profile_is_stored_deflated_and_one_stored_as_text_still_reads(sim):
+    visits = _visits("ned", "2027-01-02T10:00:00Z", 5)
+    sim.run([customer("ned", "2027-01-02T09:00:00Z"), *visits], until=timedelta(hours=2))
+    item = _profile_item("ned")
+    assert set(item["doc"]) == {"B"}  # deflated: smaller than the text
+    doc = store.get_profile("ned").doc
+    assert doc is not None and doc["orders_count"] == 5
+    assert len(item["doc"]["B"]) * 2 < len(encode_profile(doc))
+
+    # profiles written before (packed text, or plain JSON before packing) read the same, and
+    # the events they remember are still duplicates when delivered again
+    for text in (encode_profile(doc), json.dumps(doc)):
+        ddb = client("dynamodb")
+        ddb.put_item(TableName=store.table(), Item={**item, "doc": {"S": text}})
+        assert store.get_profile("ned").doc == doc
+        sim.put(copy.deepcopy(visits[-1]))  # the last order, delivered again
+        assert _duplicates(sim, "ned")[-1] == "order_placed"
+        assert sim.profiles()["ned"]["orders_count"] == 5
+    sim.run(
+        [event("order_placed", "ned", "2027-01-20T10:00:00Z", order_id="o-ned-x", value=10.0)],
+        until=timedelta(0),
+    )
+    assert sim.profiles()["ned"]["orders_count"] == 6
+    assert set(_profile_item("ned")["doc"]) == {"B"}  # written again in the deflated form
+
+
+def test_a_short_profile_stays_text_and_every_form_round_trips():
+    short = {"customer_id": "o", "history": [], "seen": {}}
+    assert isinstance(pack_profile(short), str)
+    assert decode_profile(pack_profile(short)) == short
+    history = [
+        {"type": "product_viewed", "ts": 1_800_000_000 + 60 * n, "id": f"{n:08x}"}
+        | {"properties": {"product_id": f"p-{n % 7}"}}
+        for n in range(60)
+    ]
+    history.insert(3, {**history[3], "extra": True})  # a record of another shape stays whole
+    long = {"customer_id": "l", "history": history, "orders": [{"order_id": "o", "value": 1.5}]}
+    packed = pack_profile(long)
+    assert isinstance(packed, bytes) and decode_profile(packed) == long
+    assert decode_profile(encode_profile(long)) == long
+    assert decode_profile(json.dumps(long)) == long  # the plain JSON of before packing
+    odd = {"customer_id": "f", "history": [{**history[0], "ts": 1_800_000_000.5}, *history[1:]]}
+    assert decode_profile(pack_profile(odd)) == odd  # a fractional time is kept as it is

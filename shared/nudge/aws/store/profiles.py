@@ -18,7 +18,13 @@ from typing import Any
 
 from nudge.aws.clients import client
 from nudge.aws.store._table import _n, _pk, _s, table
-from nudge.core.profile import PROFILE_BUDGET, decode_profile, encode_profile, fit_budget
+from nudge.core.profile import (
+    PROFILE_BUDGET,
+    decode_profile,
+    encode_profile,
+    fit_budget,
+    pack_text,
+)
 
 
 @dataclass(slots=True)
@@ -46,8 +52,10 @@ def get_profile(customer_id: str) -> Stored:
 
 
 def profile_doc(item: dict[str, Any]) -> dict[str, Any]:
-    """The document of a stored profile (or alias stub) item, as the code reads it."""
-    return decode_profile(item["doc"]["S"])
+    """The document of a stored profile (or alias stub) item, as the code reads it: ``doc`` is
+    text (JSON) or binary (deflated JSON, ``core.profile.pack_profile``)."""
+    value = item["doc"]
+    return decode_profile(value["B"] if "B" in value else value["S"])
 
 
 def _profile_put(customer_id: str, doc: dict[str, Any], version: int) -> dict[str, Any]:
@@ -55,6 +63,7 @@ def _profile_put(customer_id: str, doc: dict[str, Any], version: int) -> dict[st
     if len(text) > PROFILE_BUDGET:  # trimmed in place: the caller's doc is what is stored
         fit_budget(doc)
         text = encode_profile(doc)
+    packed = pack_text(text)
     put: dict[str, Any] = {
         "TableName": table(),
         "Item": {
@@ -62,7 +71,7 @@ def _profile_put(customer_id: str, doc: dict[str, Any], version: int) -> dict[st
             "sk": _s("PROFILE"),
             "kind": _s("profile"),
             "version": _n(version + 1),
-            "doc": _s(text),
+            "doc": {"B": packed} if isinstance(packed, bytes) else _s(packed),
         },
     }
     if version == 0:
