@@ -15,6 +15,7 @@ import pytest
 
 from nudge.aws import store
 from nudge.aws.clients import client
+from nudge.aws.store import transactions
 from nudge.core.clock import iso, parse_time
 from nudge.core.decisions import Decision
 from nudge.core.profile import decode_profile, encode_profile, pack_profile
@@ -289,3 +290,72 @@ def test_a_short_profile_stays_text_and_every_form_round_trips():
     assert decode_profile(json.dumps(long)) == long  # the plain JSON of before packing
     odd = {"customer_id": "f", "history": [{**history[0], "ts": 1_800_000_000.5}, *history[1:]]}
     assert decode_profile(pack_profile(odd)) == odd  # a fractional time is kept as it is
+
+
+class _CrashBeforeTheLog:
+    """The DynamoDB client of ``store.commit``, dying (once) just before it puts a log entry:
+    after the profile's write, which carries the entry as ``pending``."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.exceptions, self.crashed = real, real.exceptions, 0
+
+    def put_item(self, **kwargs: Any) -> Any:
+        if kwargs["Item"]["sk"]["S"].startswith("D#") and not self.crashed:
+            self.crashed += 1
+            raise ConnectionError("the function died here")
+        return self.real.put_item(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def _logged_at(cid: str, hour: str) -> list[dict[str, Any]]:
+    """The customer's decision log items of moments starting ``2027-02-10T<hour>``."""
+    return [
+        i
+        for i in store.partition_items(cid)
+        if i["kind"]["S"] == "decision" and i["sk"]["S"].startswith(f"D#2027-02-10T{hour}")
+    ]
+
+
+# lea signs up and reads the delivery page (entering segment last_minute, announced: that write
+# is a transaction); her next page view changes no segment: a plain write
+LEA_DAY = [
+    customer("lea", "2027-02-10T14:00:00Z", sms_ok=False),
+    event("page_viewed", "lea", "2027-02-10T14:30:00Z", path="/pages/delivery"),
+]
+
+
+def test_a_log_entry_the_writer_died_before_putting_is_explained_and_put_by_the_next_write(
+    tmp_path, capsys, monkeypatch
+):
+    view = event("page_viewed", "lea", "2027-02-10T15:00:00Z", path="/pages/delivery")
+    config = _many_triggers(tmp_path)
+    with Simulation(config, start=START) as sim:  # the answer without a crash
+        sim.run(copy.deepcopy(LEA_DAY), until=timedelta(0))
+        sim.run([copy.deepcopy(view)], until=timedelta(0))
+        clean = _explain("lea", capsys)
+    assert clean.count("suppressed (audience:") == 2 * MANY
+
+    with Simulation(config, start=START) as sim:
+        sim.run(copy.deepcopy(LEA_DAY), until=timedelta(0))
+        crashing = _CrashBeforeTheLog(client("dynamodb"))
+        monkeypatch.setattr(transactions, "client", lambda _name: crashing)
+        sim.run([copy.deepcopy(view)], until=timedelta(0))
+        assert crashing.crashed == 1
+        assert _logged_at("lea", "15:") == []  # the profile was written, its log entry not yet
+        assert store.get_profile("lea").pending  # ... but the profile carries it
+        assert _explain("lea", capsys) == clean  # and explain reads it from there
+
+        # the queue delivers the event again: the next write of the profile puts the entry;
+        # the event itself is known (applied once) and logged as a duplicate
+        sim.advance(parse_time("2027-02-10T15:10:00Z"))
+        assert len(_logged_at("lea", "15:00")) == 1  # put by the redelivery's write
+        assert len(_logged_at("lea", "15:")) == 2  # and the duplicate's entry
+        assert _duplicates(sim, "lea") == ["page_viewed"]
+        out = _explain("lea", capsys)
+        assert out.count("suppressed (audience:") == 2 * MANY
+        assert [line for line in out.splitlines() if line not in clean.splitlines()] == [
+            line for line in out.splitlines() if "duplicate" in line
+        ]
+        assert sim.profiles()["lea"]["last_seen_at"] == "2027-02-10T15:00:00Z"

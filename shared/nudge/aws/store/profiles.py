@@ -3,7 +3,11 @@
 - ``C#<customer>`` / ``PROFILE`` (``kind`` = ``profile``): the profile as JSON (``doc``) with
   ``version`` for optimistic writes (the first write requires the item absent, each later one
   the version it read). History, the sends ledger, duplicate ids and pending waits live inside
-  it, so the common path is one GetItem and one write. No TTL.
+  it, so the common path is one GetItem and one write. ``doc`` is text, or binary (deflated)
+  once that is smaller (``core.profile.pack_profile``). ``pending`` (binary, deflated JSON of
+  items, optional): the items a plain write of the profile put right after it (its decision log
+  entry, an order index...); whoever writes the profile next first makes sure they were put
+  (``flush_pending``), so a crash between the two writes loses none. No TTL.
 - the same key with ``kind`` = ``alias``: a merged ``anon:`` profile turned into a stub (its
   ``doc`` names ``merged_into``), so later events for it are redirected to the customer.
 - ``ERASED#<customer>`` / ``ERASED`` (``kind`` = ``tombstone``): an erased customer, with only
@@ -13,7 +17,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from nudge.aws.clients import client
@@ -33,6 +40,8 @@ class Stored:
 
     doc: dict[str, Any] | None
     version: int
+    # items the last (plain) write of the profile put after it: ``flush_pending``
+    pending: list[dict[str, Any]] = field(default_factory=list, compare=False)
 
 
 def get_profile(customer_id: str) -> Stored:
@@ -48,7 +57,45 @@ def get_profile(customer_id: str) -> Stored:
     )
     if not item:
         return Stored(None, 0)
-    return Stored(profile_doc(item), int(item["version"]["N"]))
+    return stored_profile(item)
+
+
+def stored_profile(item: dict[str, Any]) -> Stored:
+    """A stored profile item as read: document, version and the items still to flush."""
+    return Stored(profile_doc(item), int(item["version"]["N"]), _unpack_items(item.get("pending")))
+
+
+def _pack_items(items: Sequence[dict[str, Any]]) -> bytes:
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return packer.compress(json.dumps(list(items), separators=(",", ":")).encode()) + packer.flush()
+
+
+def _unpack_items(value: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not value or "B" not in value:
+        return []
+    items: list[dict[str, Any]] = json.loads(zlib.decompress(bytes(value["B"]), -15))
+    return items
+
+
+def flush_pending(stored: Stored) -> None:
+    """Make sure the items the profile's last write was followed by were put: a consistent
+    GetItem of the last of them (they are put in order, right after the profile) and, when it
+    is missing (the writer died in between), a PutItem of each. Writing one twice changes
+    nothing (same key, same content). Done before the profile is written again."""
+    if not stored.pending:
+        return
+    ddb = client("dynamodb")
+    last = stored.pending[-1]
+    found = ddb.get_item(
+        TableName=table(),
+        Key={"pk": last["pk"], "sk": last["sk"]},
+        ProjectionExpression="pk",
+        ConsistentRead=True,
+    ).get("Item")
+    if found is None:
+        for item in stored.pending:
+            ddb.put_item(TableName=table(), Item=item)
+    stored.pending = []
 
 
 def profile_doc(item: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +105,9 @@ def profile_doc(item: dict[str, Any]) -> dict[str, Any]:
     return decode_profile(value["B"] if "B" in value else value["S"])
 
 
-def _profile_put(customer_id: str, doc: dict[str, Any], version: int) -> dict[str, Any]:
+def _profile_put(
+    customer_id: str, doc: dict[str, Any], version: int, pending: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
     text = encode_profile(doc)
     if len(text) > PROFILE_BUDGET:  # trimmed in place: the caller's doc is what is stored
         fit_budget(doc)
@@ -74,6 +123,8 @@ def _profile_put(customer_id: str, doc: dict[str, Any], version: int) -> dict[st
             "doc": {"B": packed} if isinstance(packed, bytes) else _s(packed),
         },
     }
+    if pending:
+        put["Item"]["pending"] = {"B": _pack_items(pending)}
     if version == 0:
         put["ConditionExpression"] = "attribute_not_exists(pk)"
     else:
