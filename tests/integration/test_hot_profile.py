@@ -22,6 +22,7 @@ from nudge.core.profile import decode_profile, encode_profile, pack_profile
 from nudge.explain import explain_command
 from nudge.sim import Simulation
 from tests.conftest import CONFIG, customer, event, keeping, make_config
+from tests.scenarios.test_daily_recompute import BusTap
 
 START = parse_time("2027-01-01T00:00:00Z")
 
@@ -293,14 +294,15 @@ def test_a_short_profile_stays_text_and_every_form_round_trips():
 
 
 class _CrashBeforeTheLog:
-    """The DynamoDB client of ``store.commit``, dying (once) just before it puts a log entry:
-    after the profile's write, which carries the entry as ``pending``."""
+    """The DynamoDB client of ``store.commit``, dying (once) just before it puts an item whose
+    key starts with ``prefix`` (a log entry; an announcement): after the profile's write,
+    which carries the item as ``pending``."""
 
-    def __init__(self, real: Any) -> None:
-        self.real, self.exceptions, self.crashed = real, real.exceptions, 0
+    def __init__(self, real: Any, prefix: str = "D#") -> None:
+        self.real, self.exceptions, self.crashed, self.prefix = real, real.exceptions, 0, prefix
 
     def put_item(self, **kwargs: Any) -> Any:
-        if kwargs["Item"]["sk"]["S"].startswith("D#") and not self.crashed:
+        if kwargs["Item"]["sk"]["S"].startswith(self.prefix) and not self.crashed:
             self.crashed += 1
             raise ConnectionError("the function died here")
         return self.real.put_item(**kwargs)
@@ -359,3 +361,28 @@ def test_a_log_entry_the_writer_died_before_putting_is_explained_and_put_by_the_
             line for line in out.splitlines() if "duplicate" in line
         ]
         assert sim.profiles()["lea"]["last_seen_at"] == "2027-02-10T15:00:00Z"
+
+
+def test_an_announcement_the_writer_died_before_putting_still_reaches_the_bus(
+    tmp_path, monkeypatch
+):
+    with Simulation(_many_triggers(tmp_path), start=START) as sim:
+        tap = BusTap()
+        sim.run([copy.deepcopy(LEA_DAY[0])], until=timedelta(0))
+        crashing = _CrashBeforeTheLog(client("dynamodb"), prefix="A#")
+        monkeypatch.setattr(transactions, "client", lambda _name: crashing)
+        # her first delivery-page view puts her in segment last_minute (and decides 41
+        # things): the write carries the announcement and the log entry, the function dies
+        # after the profile's write, before either is put
+        sim.run([copy.deepcopy(LEA_DAY[1])], until=timedelta(0))
+        assert crashing.crashed == 1
+        assert "last_minute" in (store.get_profile("lea").doc or {})["segments"]
+        assert not [e for e in tap.events() if e["detail-type"] == "segment_entered"]
+
+        # the queue delivers the view again: its write puts both; the sweeper announces
+        sim.advance(parse_time("2027-02-10T15:00:00Z"))
+        entered = [e for e in tap.events() if e["detail-type"] == "segment_entered"]
+        assert [e["detail"]["properties"]["segment"] for e in entered] == ["last_minute"]
+        assert [i for i in store.partition_items("lea") if i["kind"]["S"] == "announce"] == []
+        assert len(_logged_at("lea", "14:30")) == 1
+        assert _duplicates(sim, "lea") == ["page_viewed"]

@@ -267,8 +267,11 @@ def write_customer(
         plan = write.plan
         apply_plan(profile, plan)
         schedule_waits(customer_id, plan)
-        # nudge events for the bus are stored with the change, so a crash after it loses none
+        # nudge events for the bus are stored with the change, so a crash after it loses none:
+        # put after it (the profile carries them until then) when a decision log entry, which
+        # nobody deletes, follows them (store.flush_pending), else in its transaction
         announcing = [store.announce_item(customer_id, plan.emit)] if plan.emit else []
+        atomic = [] if plan.decisions else announcing
         try:
             store.commit(
                 customer_id,
@@ -276,8 +279,8 @@ def write_customer(
                 stored.version,
                 plan.decisions,
                 plan.messages,
-                [*guard, *write.extra, *announcing],
-                write.after,
+                [*guard, *write.extra, *atomic],
+                [*announcing[len(atomic) :], *write.after],
                 creates=stored.doc is None and not guard,
             )
         except store.Erased:

@@ -35,6 +35,7 @@ from nudge.aws.clients import client
 from nudge.aws.store._table import _pk, _s, _ttl, table
 from nudge.aws.store.bulk import all_items
 from nudge.aws.store.profiles import get_profile
+from nudge.core.clock import now
 from nudge.core.decisions import Decision, stable_id
 
 DECISION_TTL_DAYS = 90
@@ -174,14 +175,14 @@ def decisions_for(customer_id: str, since: str | None = None) -> list[dict[str, 
     items = all_items(
         "query", TableName=table(), KeyConditionExpression=key, ExpressionAttributeValues=values
     )
+    pairs = [pair for item in items for pair in item_decisions(item)]
     # a log entry the profile's last write still carries (its writer died before putting it)
-    keys = {item["sk"]["S"] for item in items}
-    items += [
-        item
-        for item in get_profile(customer_id).pending
-        if item["sk"]["S"].startswith("D#") and item["sk"]["S"] not in keys
-    ]
-    found = sorted((pair for item in items for pair in item_decisions(item)), key=lambda p: p[0])
+    known = {sk for sk, _d in pairs}
+    at = now().timestamp()
+    for item in get_profile(customer_id).pending:
+        if item["sk"]["S"].startswith("D#") and float(item["ttl"]["N"]) > at:
+            pairs += [(sk, d) for sk, d in item_decisions(item) if sk not in known]
+    found = sorted(pairs, key=lambda p: p[0])
     return [d for sk, d in found if not since or sk >= f"D#{since}"]
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from nudge.aws.clients import client
 from nudge.aws.store._table import _n, _pk, _s, table
+from nudge.core.clock import now
 from nudge.core.profile import (
     PROFILE_BUDGET,
     decode_profile,
@@ -79,9 +80,11 @@ def _unpack_items(value: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 def flush_pending(stored: Stored) -> None:
     """Make sure the items the profile's last write was followed by were put: a consistent
-    GetItem of the last of them (they are put in order, right after the profile) and, when it
-    is missing (the writer died in between), a PutItem of each. Writing one twice changes
-    nothing (same key, same content). Done before the profile is written again."""
+    GetItem of the last of them (they are put in order, right after the profile; the last is
+    one nobody deletes, a decision log entry, when an announcement is among them) and, when it
+    is missing (the writer died in between), a PutItem of each still within its time to live.
+    Writing one twice changes nothing (same key, same content; an announcement put again is
+    announced again by the sweeper: at least once). Done before the profile is written again."""
     if not stored.pending:
         return
     ddb = client("dynamodb")
@@ -93,8 +96,10 @@ def flush_pending(stored: Stored) -> None:
         ConsistentRead=True,
     ).get("Item")
     if found is None:
-        for item in stored.pending:
-            ddb.put_item(TableName=table(), Item=item)
+        at = now().timestamp()
+        for item in stored.pending:  # one past its time to live would only expire again
+            if "ttl" not in item or float(item["ttl"]["N"]) > at:
+                ddb.put_item(TableName=table(), Item=item)
     stored.pending = []
 
 

@@ -1,11 +1,10 @@
 """The one write of ingest: a profile with what it decided.
 
-Owns no items of its own: ``commit`` writes the profile item (``profiles``), the outbox items
-(``outbox``), the decision items (``decisions``), any ``extra`` entries (alias stubs, an
-announcement, a tombstone delete) and ``after`` items (order index, conversion, watch): one
-TransactWriteItems when outbox items or ``extra`` entries go with the profile, otherwise a
-PutItem of the profile followed by a PutItem of each of the others (kept on the profile as
-``pending`` until then). ``cancelled`` maps a cancelled transaction back to what it means for
+Owns no items of its own: ``commit`` writes the profile item (``profiles``) with the outbox
+items (``outbox``) and any ``extra`` entries (alias stubs, a tombstone delete) that must be
+stored if and only if it is (one TransactWriteItems; a PutItem when there are none), then the
+decision log entry (``decisions``) and ``after`` items (announcement, order index, conversion,
+watch), a PutItem each (kept on the profile as ``pending`` until then). ``cancelled`` maps a cancelled transaction back to what it means for
 the caller (``Erased``, ``VersionConflict``, ``AlreadyExists``).
 """
 
@@ -35,17 +34,15 @@ def commit(
     """Write the profile, what it decided, ``extra`` transaction entries and ``after`` items,
     if nobody wrote the profile since ``version``.
 
-    ``after`` are plain ``Put`` entries of items that only add what the change learnt and are
-    the same when written twice (an order index, a conversion, a watch): like the decision log,
-    they need not be written atomically with the profile, only surely after it.
-
-    - With outbox messages or ``extra`` entries (which must be stored if and only if the
-      profile change is): one TransactWriteItems of everything (the decision log and ``after``
-      items included), so nothing is stored without its profile change, or the reverse.
-    - Otherwise (the common case): a conditional PutItem of the profile carrying the decision
-      log entry and ``after`` items as ``pending``, then a PutItem of each. A transaction costs
-      twice the write units of each item it writes; this costs each once. Should the process
-      die between the two, the next writer of the profile puts them (``flush_pending``).
+    The profile goes first: a conditional PutItem, or one TransactWriteItems with the outbox
+    items of ``messages`` and the ``extra`` entries (alias stubs...): those must be stored if
+    and only if the profile change is. The decision log entry and the ``after`` items (plain
+    ``Put`` entries of items that only add what the change learnt and are the same when written
+    twice: an order index, a conversion, a watch, an announcement) follow it, one PutItem each:
+    a transaction costs twice the write units of every item in it, these cost them once. The
+    profile's write carries them (``pending``, the ``after`` items first, the log entry last),
+    so should the process die before they are all put, the next writer of the profile puts
+    them (``profiles.flush_pending``) and ``decisions_for`` reads them meanwhile.
 
     ``creates``: the profile is being created, and must not be an erased customer's. In a
     transaction a tombstone check goes with it (``not_erased_check``); a plain write reads the
@@ -58,8 +55,8 @@ def commit(
     is already there: an earlier attempt of this very work was written).
     """
     ddb = client("dynamodb")
+    later = [*(entry["Put"]["Item"] for entry in after), *log_items(decisions)]
     if not messages and not extra:
-        later = [*log_items(decisions), *(entry["Put"]["Item"] for entry in after)]
         put = _profile_put(customer_id, doc, version, later)
         try:
             ddb.put_item(**put)
@@ -69,16 +66,16 @@ def commit(
             key = {"pk": put["Item"]["pk"], "sk": put["Item"]["sk"]}
             ddb.delete_item(TableName=table(), Key=key)
             raise Erased(customer_id)
-        for item in later:
-            ddb.put_item(TableName=table(), Item=item)
-        return
-    if creates:
-        extra = [*extra, not_erased_check(customer_id)]
-    items = transaction(customer_id, doc, version, decisions, messages, [*extra, *after])
-    try:
-        ddb.transact_write_items(TransactItems=items)
-    except ddb.exceptions.TransactionCanceledException as exc:
-        raise cancelled(customer_id, items, exc) from None
+    else:
+        if creates:
+            extra = [*extra, not_erased_check(customer_id)]
+        items = transaction(customer_id, doc, version, (), messages, extra, later)
+        try:
+            ddb.transact_write_items(TransactItems=items)
+        except ddb.exceptions.TransactionCanceledException as exc:
+            raise cancelled(customer_id, items, exc) from None
+    for item in later:
+        ddb.put_item(TableName=table(), Item=item)
 
 
 def transaction(
@@ -88,11 +85,14 @@ def transaction(
     decisions: Sequence[Decision] = (),
     messages: Sequence[Message] = (),
     extra: Sequence[dict[str, Any]] = (),
+    pending: Sequence[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
-    """The transaction entries of ``commit``: the profile first, then ``extra``, the outbox
-    items (each only if not there yet) and the decisions, one log entry item per customer and
-    moment (``decisions.decision_log_item``: normally one for the whole event)."""
-    items: list[dict[str, Any]] = [{"Put": _profile_put(customer_id, doc, version)}, *extra]
+    """The transaction entries of a profile write: the profile first (carrying ``pending``),
+    then ``extra``, the outbox items (each only if not there yet) and the decisions, one log
+    entry item per customer and moment (``decisions.decision_log_item``: normally one for the
+    whole event; ``commit`` passes none, it puts them after)."""
+    profile = _profile_put(customer_id, doc, version, pending)
+    items: list[dict[str, Any]] = [{"Put": profile}, *extra]
     items += [
         {
             "Put": {
