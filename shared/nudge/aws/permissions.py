@@ -29,7 +29,8 @@ CUSTOMER_WRITE: dict[str, tuple[str, ...]] = {
     "dynamodb:GetItem": TABLE,
     "dynamodb:PutItem": TABLE,
     "dynamodb:ConditionCheckItem": TABLE,
-    "dynamodb:DeleteItem": TABLE,  # the announcement item, once its events are on the bus
+    # the announcement item once its events are on the bus; a new profile that met a tombstone
+    "dynamodb:DeleteItem": TABLE,
     "scheduler:CreateSchedule": SCHEDULES,
     "scheduler:DeleteSchedule": SCHEDULES,
     "iam:PassRole": ("SchedulerRole",),
