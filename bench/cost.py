@@ -571,11 +571,13 @@ def _row(case: dict[str, Any]) -> str:
     who = "new customer" if case["history"] == 0 else f"{case['history']} events of history"
     events = case["events"]
     decided, sent = case["messages_decided"] / events, case["messages"] / events
+    per_message = (
+        f"{case['usd_per_message']['aws_after_decision'] * 1e6:.0f}" if case["messages"] else "—"
+    )
     return (
         f"| {who} | {_triggers(case)} | {ev['aws_calls']} | {ev['write_units']} | "
         f"{ev['read_units']} | {ev['item_kb_max']} | {usd['dynamodb']:.2f} | {usd['total']:.2f} | "
-        f"{_met(_met_usd(case))} | {decided:.2f} / {sent:.2f} | "
-        f"{case['usd_per_message']['aws_after_decision'] * 1e6:.0f} | {whole:.2f} |"
+        f"{_met(_met_usd(case))} | {decided:.2f} / {sent:.2f} | {per_message} | {whole:.2f} |"
     )
 
 
