@@ -25,12 +25,19 @@ def _pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def generated_config(n: int) -> Path:
-    """The sample config plus ``n`` generated triggers spread over the common event types."""
+def generated_config(n: int, matching: int = 1) -> Path:
+    """The sample config plus ``n`` generated triggers spread over the common event types.
+
+    One in ``matching`` of them (all by default: the stress case) has a ``where`` that the
+    sample's events (a jewelry product view, a cart of jewelry over 50, any order, any
+    delivery-page view, any wishlist) meet; the others name a category, a path or an amount of
+    their own, as the many triggers of a large shop each watch their own products and amounts.
+    """
     target = Path(tempfile.mkdtemp(prefix="nudge-bench-")) / "config"
     shutil.copytree(CONFIG, target)
     for i in range(n):
         kind = EVENT_KINDS[i % len(EVENT_KINDS)]
+        meets = (i // len(EVENT_KINDS)) % matching == 0
         where = {
             "cart_updated": f"{{properties.value: {{gte: {50 + i}}}, "
             "properties.items.category: {any_in: [jewelry, fragrance]}}",
@@ -39,6 +46,14 @@ def generated_config(n: int) -> Path:
             "order_placed": f"{{properties.value: {{gt: {i}}}}}",
             "wishlist_added": "{properties.product_id: {exists: true}}",
         }[kind]
+        if not meets:
+            where = {
+                "cart_updated": f"{{properties.items.category: {{any_in: [cat{i}]}}}}",
+                "product_viewed": f"{{properties.category: {{in: [cat{i}]}}}}",
+                "page_viewed": f"{{properties.path: {{contains: /p{i}}}}}",
+                "order_placed": f"{{properties.value: {{gt: {5000 + i}}}}}",
+                "wishlist_added": f"{{properties.product_id: {{in: [g-{i}]}}}}",
+            }[kind]
         who = "{segment: vip}" if i % 3 == 0 else "{did_not: {event: order_placed, within: 24h}}"
         (target / "triggers" / f"gen_{i:03d}.yaml").write_text(
             f"id: gen_{i:03d}\nwhen: {{event: {kind}, where: {where}}}\nwho: {who}\n"

@@ -33,6 +33,8 @@ def size(item: dict[str, Any]) -> int:
             total += len(name) + len(str(raw).encode())
         elif kind == "N":
             total += len(name) + (len(str(raw).strip("-").replace(".", "")) + 1) // 2 + 1
+        elif kind == "B":  # binary: its length (the deflated profile)
+            total += len(name) + len(raw)
         else:
             total += len(name) + len(str(raw))
     return total

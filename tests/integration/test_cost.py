@@ -22,7 +22,7 @@ def test_item_sizes_follow_dynamodbs_rules():
 
 def test_a_small_case_counts_the_handlers_calls_and_capacity(tmp_path: Path):
     new = measure_case(history=0, triggers=10, customers=1)
-    older = measure_case(history=12, triggers=10, customers=1)
+    older = measure_case(history=50, triggers=10, customers=1)
 
     assert new["events"] == 4 and new["triggers"] == 10
     cart = new["per_type"]["cart_updated"]

@@ -11,7 +11,7 @@ import pytest
 
 from nudge.aws import store
 from nudge.core.clock import iso
-from nudge.core.decisions import Message, Plan, Wait
+from nudge.core.decisions import Decision, Message, Plan, Wait
 from nudge.flows import common
 from nudge.flows.common import (
     BACKOFF_BASE,
@@ -110,6 +110,19 @@ def test_an_erasure_landing_between_read_and_write_wins_and_leaves_no_wake(sim):
     assert [
         s for s in sim.due_schedules(sim.clock.current + timedelta(days=2)) if "w-dee" in s[1]
     ] == []
+
+
+def test_an_erasure_landing_before_a_plain_first_write_leaves_no_profile_nor_decision(sim):
+    def decides(profile: dict[str, Any], now: datetime) -> Plan:
+        store.put_tombstone("eli", iso(now))  # the erasure lands between reading and writing
+        note = Decision("eli", "welcome", iso(now), "suppressed", "audience", "e-1", "signup")
+        return Plan(decisions=[note])  # no message: the profile is written by a plain put
+
+    written = write_customer("eli", decides)
+
+    assert written.erased and written.plan is None
+    assert store.partition_items("eli") == []  # the profile put was undone, no log was put
+    assert store.decisions_for("eli") == []
 
 
 def test_an_opt_in_starts_a_new_profile_for_an_erased_customer(sim):

@@ -55,7 +55,8 @@ def ingest_in_batches(envelopes: list[dict]) -> None:
 
 def stored_size(cid: str) -> int:
     item = next(i for i in store.scan_kind("profile") if i["pk"]["S"].endswith(cid))
-    return len(item["doc"]["S"])
+    doc = item["doc"]  # text, or deflated bytes once that is smaller (docs/storage.md)
+    return len(doc["B"]) if "B" in doc else len(doc["S"])
 
 
 WISHLIST = ["name", "category", "url", "wishlist_id", "product_id"]

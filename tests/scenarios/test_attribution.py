@@ -9,6 +9,7 @@ import shutil
 from argparse import Namespace
 
 from nudge.aws import clients as aws
+from nudge.aws import store
 from nudge.cli import main
 from nudge.core.clock import parse_time
 from nudge.core.delivery import holdout_reason
@@ -120,7 +121,7 @@ def test_first_touch_credits_the_earliest_message_instead(tmp_path):
         assert ana["detail"]["model"] == "first_touch"
 
 
-def test_the_conversion_is_written_with_the_order_in_one_transaction(sim):
+def test_the_conversion_is_put_with_the_order_and_carried_by_its_write(sim):
     # Given a customer the cart reminder reached, and one no message reached
     sim.run(
         [
@@ -143,11 +144,13 @@ def test_the_conversion_is_written_with_the_order_in_one_transaction(sim):
     order = _order("cy", "2027-02-10T13:30:00Z", "o-cy")
     ingest.handle(order)
 
-    # Then the credited order costs what the other does: one read, one write with the
-    # conversion inside it (then the announcement item of the profile change is cleared)
-    assert calls == plain
-    assert calls[:2] == ["GetItem", "TransactWriteItems"] and "Query" not in calls
-    assert calls.count("GetItem") == 1
+    # Then the credited order costs what the other does, and one small PutItem more: the
+    # conversion, put right after the profile's write, which carries it until then (so a crash
+    # in between loses nothing: docs/storage.md); no read to find the message it credits
+    assert calls == [*plain[:-1], "PutItem", plain[-1]]
+    assert calls.count("GetItem") == 1 and "Query" not in calls
+    carried = [i["kind"]["S"] for i in store.get_profile("cy").pending]
+    assert carried == ["order_index", "conversion"]
     [conversion] = sim.conversions()
     assert (conversion["customer_id"], conversion["trigger"]) == ("cy", "cart_jewelry_high_value")
     # and the same order delivered again credits nothing twice

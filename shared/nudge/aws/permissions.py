@@ -21,14 +21,16 @@ SES = ("SenderEmail", "SenderDomain", "SesConfigurationSet", "SesTransactionalCo
 
 # What every function that writes a customer through ``nudge.flows.common.write_customer``
 # may do, depending on the shop's rules: read and write the profile (and its decisions and
-# outbox items, by transaction), check the customer is not erased when the profile is new,
+# outbox items, by transaction or put after it), check the customer is not erased when the
+# profile is new (a condition check in a transaction, or a read and a delete after a put),
 # schedule a wait or a send (passing the scheduler role), cancel a wait, and announce segment,
 # tier and message events on the bus.
 CUSTOMER_WRITE: dict[str, tuple[str, ...]] = {
     "dynamodb:GetItem": TABLE,
     "dynamodb:PutItem": TABLE,
     "dynamodb:ConditionCheckItem": TABLE,
-    "dynamodb:DeleteItem": TABLE,  # the announcement item, once its events are on the bus
+    # the announcement item once its events are on the bus; a new profile that met a tombstone
+    "dynamodb:DeleteItem": TABLE,
     "scheduler:CreateSchedule": SCHEDULES,
     "scheduler:DeleteSchedule": SCHEDULES,
     "iam:PassRole": ("SchedulerRole",),
@@ -115,6 +117,10 @@ _TOGETHER = (
     "settings.recommendations.bought_together (the sample config has none; "
     "tests/scenarios/test_bought_together.py stages it)"
 )
+_CREATES = (
+    "a profile created in a transaction (with an outbox message or an announcement) checks "
+    "the tombstone in it; the test creates none that way here (a plain write reads it)"
+)
 
 # Granted, reachable in the code, and not reached by the test's scenarios: why.
 NOT_EXERCISED: dict[str, dict[str, str]] = {
@@ -126,7 +132,10 @@ NOT_EXERCISED: dict[str, dict[str, str]] = {
     # a wait that ends is not unscheduled (its schedule deleted itself); only a wake whose
     # re-check cancels or restarts another wait of the customer deletes a schedule
     "wake": {"scheduler:DeleteSchedule": _CANCEL, "dynamodb:BatchGetItem": _TOGETHER},
-    "feedback": {"scheduler:DeleteSchedule": _CANCEL},
+    "feedback": {
+        "scheduler:DeleteSchedule": _CANCEL,
+        "dynamodb:ConditionCheckItem": _CREATES,
+    },
     "campaign": {"scheduler:DeleteSchedule": _CANCEL, "dynamodb:ConditionCheckItem": _RACE},
     "score": {
         "scheduler:DeleteSchedule": _CANCEL,
@@ -138,7 +147,10 @@ NOT_EXERCISED: dict[str, dict[str, str]] = {
         "dynamodb:BatchGetItem": _TOGETHER,
         "dynamodb:BatchWriteItem": _TOGETHER,
     },
-    "unsubscribe": {"scheduler:DeleteSchedule": _CANCEL},
+    "unsubscribe": {
+        "scheduler:DeleteSchedule": _CANCEL,
+        "dynamodb:ConditionCheckItem": _CREATES,
+    },
     "sweeper": {
         action: "finishing a message or announcement a crashed run left in flight: staged by "
         "tests/integration/test_fault_injection.py, not here"

@@ -186,12 +186,15 @@ def announce(customer_id: str, envelopes: list[dict[str, Any]], sort_key: str = 
 @dataclass(slots=True)
 class Write:
     """What one attempt of a change writes besides the profile: its plan, store transaction
-    entries that go in the same write (``extra``: merged alias stubs, the order index), and
-    waits of other profiles to unschedule once it is written (``unschedule``)."""
+    entries that must be stored if and only if the profile change is (``extra``: merged alias
+    stubs), plain puts that only need to follow it (``after``: the order index, a conversion,
+    a watch; ``store.commit``), and waits of other profiles to unschedule once it is written
+    (``unschedule``)."""
 
     plan: Plan
     extra: list[dict[str, Any]] = field(default_factory=list)
     unschedule: list[str] = field(default_factory=list)
+    after: list[dict[str, Any]] = field(default_factory=list)
 
 
 Change = Callable[[dict[str, Any], datetime], Plan | Write | None]
@@ -229,9 +232,12 @@ def write_customer(
     change, so concurrent writers are all applied.
 
     - ``follow_aliases``: a merged alias's profile stands for its customer (ingest).
-    - An erased customer is never recreated: creating a profile carries a "no tombstone"
-      condition in the same write (no extra read); once the write found one, the change is
-      refused, unless ``reopens`` (an explicit opt-in), which removes the tombstone in the write.
+    - An erased customer is never recreated: creating a profile checks for a tombstone
+      (``store.commit``'s ``creates``: in the transaction, or read right after a plain put,
+      which is undone if there is one); once one was found, the change is refused, unless
+      ``reopens`` (an explicit opt-in), which removes the tombstone in the write.
+    - The items the profile's last write was followed by are made sure of first
+      (``store.flush_pending``), so a crash between those writes loses no decision.
     - Waits are scheduled before the write (names are deterministic, so a retry does not
       duplicate them; a write that never happens leaves wakes that find no wait); cancelled
       ones are unscheduled after it (a wake that finds no wait does nothing).
@@ -239,7 +245,7 @@ def write_customer(
       (``AlreadyExists``): nothing more is done.
     """
     redirected_from: str | None = None
-    erased = False  # learnt from a failed tombstone check
+    erased = False  # learnt from the tombstone check of a profile's creation
     conflicts = 0
     for _attempt in range(MAX_ATTEMPTS):
         target, stored = read_customer(customer_id, follow_aliases)
@@ -249,11 +255,9 @@ def write_customer(
         if stored.doc is None:
             if erased and not reopens:
                 return Written(customer_id, erased=True, redirected_from=redirected_from)
-            guard.append(
-                store.tombstone_delete(customer_id)
-                if erased
-                else store.not_erased_check(customer_id)
-            )
+            if erased:
+                guard.append(store.tombstone_delete(customer_id))
+        store.flush_pending(stored)
         profile = stored.doc or new_profile(customer_id)
         now = clock_now()
         done = change(profile, now)
@@ -263,8 +267,11 @@ def write_customer(
         plan = write.plan
         apply_plan(profile, plan)
         schedule_waits(customer_id, plan)
-        # nudge events for the bus are stored with the change, so a crash after it loses none
+        # nudge events for the bus are stored with the change, so a crash after it loses none:
+        # put after it (the profile carries them until then) when a decision log entry, which
+        # nobody deletes, follows them (store.flush_pending), else in its transaction
         announcing = [store.announce_item(customer_id, plan.emit)] if plan.emit else []
+        atomic = [] if plan.decisions else announcing
         try:
             store.commit(
                 customer_id,
@@ -272,7 +279,9 @@ def write_customer(
                 stored.version,
                 plan.decisions,
                 plan.messages,
-                [*guard, *write.extra, *announcing],
+                [*guard, *write.extra, *atomic],
+                [*announcing[len(atomic) :], *write.after],
+                creates=stored.doc is None and not guard,
             )
         except store.Erased:
             erased = True  # the next round refuses the change, unless it reopens

@@ -342,7 +342,9 @@ def _deliver(
         doc["sends"] = with_ledger(doc, message, "sent", now)
         try:
             # reserve the cap slot and mark the call in one write, if nobody wrote meanwhile
-            store.reserve_and_call(customer_id, doc, stored.version, message["message_id"])
+            store.reserve_and_call(
+                customer_id, doc, stored.version, message["message_id"], stored.pending
+            )
         except store.VersionConflict:
             backoff(attempt + 1)
             stored, outbox = store.customer_outbox(customer_id)  # decide again on what changed

@@ -104,6 +104,7 @@ def merge_aliases(profile: dict[str, Any], event: Event, history: History, now: 
         stored = store.get_profile(alias)
         if merged_into(stored.doc):
             continue
+        store.flush_pending(stored)  # its stub replaces it: what its last write left goes first
         if stored.doc:
             merge_profile(profile, stored.doc, history, now)
             out.cancelled_waits.extend(sorted(stored.doc.get("waits") or {}))

@@ -13,15 +13,19 @@ What is malformed is ``nudge.core.limits``'s to say, and ingest's for what needs
 dated more than ``settings.ingest.max_future`` after now (or before ``max_age``, when set) is
 parked; one older than a trigger's window is applied but does not fire it (``suppressed/stale``).
 
-The write is one DynamoDB call: a PutItem, or one TransactWriteItems when the event also decided
-something or when one of these goes with it (``pipeline.identity``):
+The write (``store.commit``) is a PutItem of the profile followed by a PutItem of its decision log
+entry and of these, when they go with it:
 
 - ``order_placed`` records who placed the order (Shopify refunds name only the order);
 - the attribution event (``settings.attribution.event``) stores its conversion on the decision
   log, credited to the message that touched the customer within the window (``core.attribution``);
-- an ``identify`` linking an ``anon:`` visitor merges it and leaves a redirecting stub;
-- a customer's first profile is written only if the id was not erased (a condition on the
-  tombstone in the same write, so no extra read; privacy.py).
+- a product view of ``settings.catalog.watch`` records the watcher.
+
+It is one TransactWriteItems instead when something must be stored if and only if the profile
+change is: outbox messages, nudge events to announce, an ``identify`` linking an ``anon:``
+visitor (it merges it and leaves a redirecting stub). A customer's first profile is written only
+if the id was not erased (a tombstone check in the transaction, or a read of the tombstone
+right after a plain put, undone if there is one; privacy.py).
 """
 
 from __future__ import annotations
@@ -171,18 +175,18 @@ def apply_to_customer(event: Event, config: CompiledConfig) -> Outcome:
                 f"detail.traits: the profile's traits would exceed {PROFILE_TRAITS_BYTES} bytes"
             )
         plan = react(profile, config, now, applied)  # the event, and segment/tier changes it made
-        extra = list(merge.items)
+        after: list[dict[str, Any]] = []  # put surely after the profile (store.commit)
         if mine.type == "order_placed":
-            extra.append(store.order_index_put(str(mine.properties["order_id"]), mine.customer_id))
+            after.append(store.order_index_put(str(mine.properties["order_id"]), mine.customer_id))
         rule = config.settings.attribution
         if mine.type == rule.event:  # credited to the message that touched them last (or first)
             credit = order_conversion(profile, applied, seconds(rule.window), rule.model)
             if credit is not None:
-                extra.append(store.conversion_put(credit))
+                after.append(store.conversion_put(credit))
         watch = catalog.watch_entry(mine, mine.customer_id, config)  # settings.catalog.watch
         if watch is not None:
-            extra.append(watch)
-        return Write(plan, extra, merge.cancelled_waits)
+            after.append(watch)
+        return Write(plan, list(merge.items), merge.cancelled_waits, after)
 
     written = write_customer(
         event.customer_id, change, follow_aliases=True, reopens=identity.reopts_in(event)

@@ -88,6 +88,7 @@ from nudge.aws.store.outbox import (
 from nudge.aws.store.profiles import (
     Stored,
     alias_put,
+    flush_pending,
     get_profile,
     is_erased,
     not_erased_check,
@@ -105,7 +106,7 @@ from nudge.aws.store.runs import (
     save_run,
 )
 from nudge.aws.store.sources import SOURCE_OUTCOMES, add_source_counts, source_counts
-from nudge.aws.store.transactions import cancelled, commit, transaction
+from nudge.aws.store.transactions import cancelled, commit, log_items, transaction
 from nudge.aws.store.winners import save_split_winners, split_winners
 
 __all__ = [
@@ -142,6 +143,7 @@ __all__ = [
     "decisions_for",
     "delete_keys",
     "finish_message",
+    "flush_pending",
     "get_message",
     "get_product",
     "get_profile",
@@ -151,6 +153,7 @@ __all__ = [
     "is_erased",
     "item_decisions",
     "item_size",
+    "log_items",
     "mark_calling",
     "not_erased_check",
     "order_index_keys",

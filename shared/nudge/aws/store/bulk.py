@@ -14,7 +14,7 @@ from typing import Any
 
 from nudge.aws.clients import client
 from nudge.aws.store._table import _pk, _s, table
-from nudge.core.profile import decode_profile
+from nudge.aws.store.profiles import profile_doc
 
 
 def all_items(operation: str, **kwargs: Any) -> list[dict[str, Any]]:
@@ -67,7 +67,7 @@ def scan_profiles(
     page = client("dynamodb").scan(**kwargs)
     items = []
     for item in page.get("Items", []):
-        doc = decode_profile(item["doc"]["S"])
+        doc = profile_doc(item)
         items.append(
             {"customer_id": doc["customer_id"], "doc": doc, "version": int(item["version"]["N"])}
         )
@@ -97,7 +97,7 @@ def plain_item(item: dict[str, Any]) -> dict[str, Any]:
         elif "BOOL" in value:
             out[key] = value["BOOL"]
     if out.get("kind") in ("profile", "alias") and "doc" in item:
-        out["doc"] = decode_profile(item["doc"]["S"])
+        out["doc"] = profile_doc(item)
     return out
 
 

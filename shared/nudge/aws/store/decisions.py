@@ -18,9 +18,10 @@ Readers see decisions, never items: ``decisions_for`` and ``item_decisions`` exp
 into the same dicts, ordered as one item per decision used to be (time, then the decision's
 own hash), so ``nudge explain`` reads the same either way.
 
-Ingest writes one log entry in the profile's write (``transactions.commit``); dispatch writes
-its outcomes with ``put_decisions`` or with the outbox item's final status
-(``outbox.finish_message``).
+Ingest writes one log entry with the profile's write (``transactions.commit``: in its
+transaction, or put right after it and carried by the profile as ``pending`` until then, which
+``decisions_for`` reads too); dispatch writes its outcomes with ``put_decisions`` or with the
+outbox item's final status (``outbox.finish_message``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from typing import Any
 from nudge.aws.clients import client
 from nudge.aws.store._table import _pk, _s, _ttl, table
 from nudge.aws.store.bulk import all_items
+from nudge.aws.store.profiles import get_profile
+from nudge.core.clock import now
 from nudge.core.decisions import Decision, stable_id
 
 DECISION_TTL_DAYS = 90
@@ -172,7 +175,14 @@ def decisions_for(customer_id: str, since: str | None = None) -> list[dict[str, 
     items = all_items(
         "query", TableName=table(), KeyConditionExpression=key, ExpressionAttributeValues=values
     )
-    found = sorted((pair for item in items for pair in item_decisions(item)), key=lambda p: p[0])
+    pairs = [pair for item in items for pair in item_decisions(item)]
+    # a log entry the profile's last write still carries (its writer died before putting it)
+    known = {sk for sk, _d in pairs}
+    at = now().timestamp()
+    for item in get_profile(customer_id).pending:
+        if item["sk"]["S"].startswith("D#") and float(item["ttl"]["N"]) > at:
+            pairs += [(sk, d) for sk, d in item_decisions(item) if sk not in known]
+    found = sorted(pairs, key=lambda p: p[0])
     return [d for sk, d in found if not since or sk >= f"D#{since}"]
 
 

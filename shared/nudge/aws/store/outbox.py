@@ -30,7 +30,7 @@ from nudge.aws.scheduler import served_by_schedule
 from nudge.aws.store._table import Gone, VersionConflict, _pk, _s, _ttl, table
 from nudge.aws.store.bulk import all_items
 from nudge.aws.store.decisions import decision_item
-from nudge.aws.store.profiles import Stored, _profile_put, not_erased_check, profile_doc
+from nudge.aws.store.profiles import Stored, _profile_put, not_erased_check, stored_profile
 from nudge.core.clock import now
 from nudge.core.decisions import Decision, Message, stable_id
 
@@ -247,7 +247,7 @@ def customer_outbox(customer_id: str) -> tuple[Stored, dict[str, dict[str, Any]]
     messages: dict[str, dict[str, Any]] = {}
     for item in items:
         if item["sk"]["S"] == "PROFILE":
-            stored = Stored(profile_doc(item), int(item["version"]["N"]))
+            stored = stored_profile(item)
         elif item.get("kind", {}).get("S") == "outbox":
             body = _message_from_item(item)
             body["send_at"] = item["send_at"]["S"]
@@ -255,8 +255,15 @@ def customer_outbox(customer_id: str) -> tuple[Stored, dict[str, dict[str, Any]]
     return stored, messages
 
 
-def reserve_and_call(customer_id: str, doc: dict[str, Any], version: int, message_id: str) -> None:
-    """Write the profile (its ledger now counts the message, read at ``version``) and mark the
+def reserve_and_call(
+    customer_id: str,
+    doc: dict[str, Any],
+    version: int,
+    message_id: str,
+    pending: Sequence[dict[str, Any]] = (),
+) -> None:
+    """Write the profile (its ledger now counts the message, read at ``version``; ``pending``:
+    the items its last write was followed by, kept for ``profiles.flush_pending``) and mark the
     claimed outbox item ``calling_at``, in one transaction: after this a crash means "maybe
     sent". Raises ``Gone`` if the customer was erased meanwhile (a tombstone, or the item no
     longer there and claimed), else ``VersionConflict`` if the profile changed since read."""
@@ -264,7 +271,7 @@ def reserve_and_call(customer_id: str, doc: dict[str, Any], version: int, messag
     try:
         ddb.transact_write_items(
             TransactItems=[
-                {"Put": _profile_put(customer_id, doc, version)},
+                {"Put": _profile_put(customer_id, doc, version, pending)},
                 {
                     "Update": {
                         "TableName": table(),

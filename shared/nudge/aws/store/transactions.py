@@ -1,9 +1,11 @@
-"""The one write of ingest: a profile with what it decided, in a single call.
+"""The one write of ingest: a profile with what it decided.
 
-Owns no items of its own: ``commit`` writes the profile item (``profiles``), the outbox items
-(``outbox``), the decision items (``decisions``) and any ``extra`` entries (order index, alias
-stubs, tombstone check or delete) together, and ``cancelled`` maps a cancelled transaction
-back to what it means for the caller (``Erased``, ``VersionConflict``, ``AlreadyExists``).
+Owns no items of its own: ``commit`` writes the profile item (``profiles``) with the outbox
+items (``outbox``) and any ``extra`` entries (alias stubs, a tombstone delete) that must be
+stored if and only if it is (one TransactWriteItems; a PutItem when there are none), then the
+decision log entry (``decisions``) and ``after`` items (announcement, order index, conversion,
+watch), a PutItem each (kept on the profile as ``pending`` until then). ``cancelled`` maps a cancelled transaction back to what it means for
+the caller (``Erased``, ``VersionConflict``, ``AlreadyExists``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from nudge.aws.clients import client
 from nudge.aws.store._table import AlreadyExists, Erased, VersionConflict, table
 from nudge.aws.store.decisions import decision_log_item
 from nudge.aws.store.outbox import outbox_item
-from nudge.aws.store.profiles import _profile_put
+from nudge.aws.store.profiles import _profile_put, is_erased, not_erased_check
 from nudge.core.decisions import Decision, Message
 
 
@@ -26,28 +28,54 @@ def commit(
     decisions: Sequence[Decision] = (),
     messages: Sequence[Message] = (),
     extra: Sequence[dict[str, Any]] = (),
+    after: Sequence[dict[str, Any]] = (),
+    creates: bool = False,
 ) -> None:
-    """Write the profile, what it decided and ``extra`` transaction entries in one call, if
-    nobody wrote the profile since ``version``.
+    """Write the profile, what it decided, ``extra`` transaction entries and ``after`` items,
+    if nobody wrote the profile since ``version``.
 
-    A plain PutItem when there is nothing but the profile; one TransactWriteItems otherwise, so
-    a decision is never stored without its profile change, or the reverse. Raises
-    ``VersionConflict`` (the profile or a merged alias changed since read: read again and
-    retry), ``Erased`` (a ``not_erased_check`` failed) or ``AlreadyExists`` (an outbox item is
-    already there: an earlier attempt of this very work was written).
+    The profile goes first: a conditional PutItem, or one TransactWriteItems with the outbox
+    items of ``messages`` and the ``extra`` entries (alias stubs...): those must be stored if
+    and only if the profile change is. The decision log entry and the ``after`` items (plain
+    ``Put`` entries of items that only add what the change learnt and are the same when written
+    twice: an order index, a conversion, a watch, an announcement) follow it, one PutItem each:
+    a transaction costs twice the write units of every item in it, these cost them once. The
+    profile's write carries them (``pending``, the ``after`` items first, the log entry last),
+    so should the process die before they are all put, the next writer of the profile puts
+    them (``profiles.flush_pending``) and ``decisions_for`` reads them meanwhile.
+
+    ``creates``: the profile is being created, and must not be an erased customer's. In a
+    transaction a tombstone check goes with it (``not_erased_check``); a plain write reads the
+    tombstone right after the profile is put and, if there is one, deletes the profile again
+    before anything else is written. Either way nothing is left of an erased customer, even
+    when the erasure lands between reading and writing.
+
+    Raises ``VersionConflict`` (the profile or a merged alias changed since read: read again
+    and retry), ``Erased`` (the customer has a tombstone) or ``AlreadyExists`` (an outbox item
+    is already there: an earlier attempt of this very work was written).
     """
-    items = transaction(customer_id, doc, version, decisions, messages, extra)
     ddb = client("dynamodb")
-    if len(items) == 1:
+    later = [*(entry["Put"]["Item"] for entry in after), *log_items(decisions)]
+    if not messages and not extra:
+        put = _profile_put(customer_id, doc, version, later)
         try:
-            ddb.put_item(**items[0]["Put"])
+            ddb.put_item(**put)
         except ddb.exceptions.ConditionalCheckFailedException:
             raise VersionConflict(customer_id) from None
-        return
-    try:
-        ddb.transact_write_items(TransactItems=items)
-    except ddb.exceptions.TransactionCanceledException as exc:
-        raise cancelled(customer_id, items, exc) from None
+        if creates and is_erased(customer_id):
+            key = {"pk": put["Item"]["pk"], "sk": put["Item"]["sk"]}
+            ddb.delete_item(TableName=table(), Key=key)
+            raise Erased(customer_id)
+    else:
+        if creates:
+            extra = [*extra, not_erased_check(customer_id)]
+        items = transaction(customer_id, doc, version, (), messages, extra, later)
+        try:
+            ddb.transact_write_items(TransactItems=items)
+        except ddb.exceptions.TransactionCanceledException as exc:
+            raise cancelled(customer_id, items, exc) from None
+    for item in later:
+        ddb.put_item(TableName=table(), Item=item)
 
 
 def transaction(
@@ -57,11 +85,14 @@ def transaction(
     decisions: Sequence[Decision] = (),
     messages: Sequence[Message] = (),
     extra: Sequence[dict[str, Any]] = (),
+    pending: Sequence[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
-    """The transaction entries of ``commit``: the profile first, then ``extra``, the outbox
-    items (each only if not there yet) and the decisions, one log entry item per customer and
-    moment (``decisions.decision_log_item``: normally one for the whole event)."""
-    items: list[dict[str, Any]] = [{"Put": _profile_put(customer_id, doc, version)}, *extra]
+    """The transaction entries of a profile write: the profile first (carrying ``pending``),
+    then ``extra``, the outbox items (each only if not there yet) and the decisions, one log
+    entry item per customer and moment (``decisions.decision_log_item``: normally one for the
+    whole event; ``commit`` passes none, it puts them after)."""
+    profile = _profile_put(customer_id, doc, version, pending)
+    items: list[dict[str, Any]] = [{"Put": profile}, *extra]
     items += [
         {
             "Put": {
@@ -72,14 +103,17 @@ def transaction(
         }
         for m in messages
     ]
+    items += [{"Put": {"TableName": table(), "Item": item}} for item in log_items(decisions)]
+    return items
+
+
+def log_items(decisions: Sequence[Decision]) -> list[dict[str, Any]]:
+    """The decision log items of ``decisions``: one per customer and moment
+    (``decisions.decision_log_item``), normally one for the whole event."""
     moments: dict[tuple[str, str], list[Decision]] = {}
     for d in decisions:
         moments.setdefault((d.customer_id, d.at), []).append(d)
-    items += [
-        {"Put": {"TableName": table(), "Item": decision_log_item(group)}}
-        for group in moments.values()
-    ]
-    return items
+    return [decision_log_item(group) for group in moments.values()]
 
 
 def _failure(entry: dict[str, Any]) -> type[Exception]:
