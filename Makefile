@@ -11,11 +11,12 @@ DAY ?= events/sample_day.jsonl
 AT ?= 2027-02-10T05:00:00Z
 OUT ?= out
 
-.PHONY: demo test lint format typecheck bench build sam-validate sam-local clean help
+.PHONY: demo test test-dates lint format typecheck bench build sam-validate sam-local clean help
 
 help:
 	@echo "make demo      simulate the sample storefront day and show who got what and why"
 	@echo "make test      run the test suite (moto, no network, no Docker)"
+	@echo "make test-dates  the suite again on a leap day and a DST change (libfaketime)"
 	@echo "make lint      ruff + mypy + import-linter layering + nudge validate --strict + cfn-lint/checkov"
 	@echo "make bench     measure decide(), ingest, DynamoDB calls, import time -> bench/results.json"
 	@echo "               (SECTIONS='load cost cold': only those, the others' results kept)"
@@ -43,6 +44,10 @@ demo: $(VENV)/.stamp-run
 
 test: $(VENV)/.stamp-dev
 	$(BIN)/python -m pytest -n 2 tests
+
+# the suite again on a leap day and a DST change, the machine's clock moved (libfaketime)
+test-dates: $(VENV)/.stamp-dev
+	bash .ci/dates.sh
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check .

@@ -14,6 +14,7 @@ import pytest
 
 from nudge.cli import main
 from nudge.preview import render_preview, sms_segments
+from tests.browser import Browser
 from tests.conftest import CONFIG, EVENTS, sample
 
 
@@ -22,14 +23,6 @@ def _config_copy(tmp_path: Path) -> Path:
     shutil.copytree(CONFIG, root, ignore=shutil.ignore_patterns("tests"))
     shutil.copytree(EVENTS, tmp_path / "events")  # the sample events beside it, as in the repo
     return root
-
-
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
 
 
 class _Anchors(HTMLParser):
@@ -43,7 +36,7 @@ class _Anchors(HTMLParser):
 
 
 def test_preview_writes_html_that_a_headless_browser_renders(tmp_path, capsys):
-    browser = _chromium()
+    browser = Browser.find()
     if browser is None:
         pytest.skip("no Chromium on this machine (Debian: apt-get install chromium)")
     out = tmp_path / "cart.html"

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 
 import pytest
 
 from nudge.cli import main
 from nudge.sim.synthetic import TrueLift, lift_shop
+from tests.browser import Browser
 from tests.conftest import CONFIG, EVENTS, ROOT
 from tests.scenarios.test_attribution import _day, _global_control_customer
 
@@ -161,14 +161,6 @@ def test_the_json_has_the_documented_shape(shop_file, capsys):
     assert _shape(report) == documented
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 def test_the_html_page_opens_with_no_network_and_has_one_chart_per_trigger(
     shop_file, tmp_path, capsys
 ):
@@ -179,7 +171,7 @@ def test_the_html_page_opens_with_no_network_and_has_one_chart_per_trigger(
     # self-contained: nothing fetched (the only URL is SVG's namespace)
     assert set(re.findall(r"https?://[^\s\"'<>]+", html)) == {"http://www.w3.org/2000/svg"}
     assert "<script" not in html and "<link" not in html
-    browser = _chromium()
+    browser = Browser.find()
     if browser is None:
         pytest.skip("no Chromium: install Debian's chromium package to run this check")
     dom = subprocess.run(
