@@ -125,6 +125,47 @@ def test_an_erasure_landing_before_a_plain_first_write_leaves_no_profile_nor_dec
     assert store.decisions_for("eli") == []
 
 
+class _ErasedRightAfterTheProfile:
+    """The DynamoDB client of the profile write, with an erasure landing right after the
+    profile's put: before the items the write carries (``pending``) are put."""
+
+    def __init__(self, real: Any, customer_id: str) -> None:
+        self.real, self.customer_id, self.done = real, customer_id, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def put_item(self, **kwargs: Any) -> Any:
+        out = self.real.put_item(**kwargs)
+        key = (kwargs["Item"]["pk"]["S"], kwargs["Item"]["sk"]["S"])
+        if not self.done and key == (f"C#{self.customer_id}", "PROFILE"):
+            self.done = True
+            assert erase_customer(self.customer_id)
+        return out
+
+
+def test_an_erasure_landing_between_the_profile_and_its_log_entry_leaves_nothing(
+    sim, monkeypatch
+):
+    sim.run([customer("ivy", "2027-01-01T00:00:00Z")])
+    from nudge.aws.store import transactions
+
+    real = transactions.client("dynamodb")
+    monkeypatch.setattr(
+        transactions, "client", lambda _name: _ErasedRightAfterTheProfile(real, "ivy")
+    )
+
+    def decides(profile: dict[str, Any], now: datetime) -> Plan:
+        note = Decision("ivy", "welcome", iso(now), "suppressed", "audience", "e-2", "signup")
+        return Plan(decisions=[note])  # a plain profile put, its log entry put after it
+
+    write_customer("ivy", decides)
+
+    assert store.is_erased("ivy")
+    assert store.partition_items("ivy") == []  # the log entry put after the erasure is gone
+    assert store.decisions_for("ivy") == []
+
+
 def test_an_opt_in_starts_a_new_profile_for_an_erased_customer(sim):
     sim.run([customer("eve", "2027-01-01T00:00:00Z")])
     erase_customer("eve")

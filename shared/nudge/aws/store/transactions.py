@@ -48,7 +48,8 @@ def commit(
     transaction a tombstone check goes with it (``not_erased_check``); a plain write reads the
     tombstone right after the profile is put and, if there is one, deletes the profile again
     before anything else is written. Either way nothing is left of an erased customer, even
-    when the erasure lands between reading and writing.
+    when the erasure lands between reading and writing. The same read follows the items put
+    after the profile, so an erasure landing between the two writes leaves none of them.
 
     Raises ``VersionConflict`` (the profile or a merged alias changed since read: read again
     and retry), ``Erased`` (the customer has a tombstone) or ``AlreadyExists`` (an outbox item
@@ -76,6 +77,11 @@ def commit(
             raise cancelled(customer_id, items, exc) from None
     for item in later:
         ddb.put_item(TableName=table(), Item=item)
+    if later and is_erased(customer_id):
+        # an erasure landed between the profile's write and these puts: its tombstone is
+        # written before it deletes, so either it deleted them already or we see it here
+        for item in later:
+            ddb.delete_item(TableName=table(), Key={"pk": item["pk"], "sk": item["sk"]})
 
 
 def transaction(
