@@ -144,9 +144,7 @@ class _ErasedRightAfterTheProfile:
         return out
 
 
-def test_an_erasure_landing_between_the_profile_and_its_log_entry_leaves_nothing(
-    sim, monkeypatch
-):
+def test_an_erasure_landing_between_the_profile_and_its_log_entry_leaves_nothing(sim, monkeypatch):
     sim.run([customer("ivy", "2027-01-01T00:00:00Z")])
     from nudge.aws.store import transactions
 
