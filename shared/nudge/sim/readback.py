@@ -36,13 +36,7 @@ class ReadBack:
         """Every decision stored, in time order."""
         from nudge.aws import store
 
-        found = [
-            (sk[2:22], item["pk"]["S"], sk, d)
-            for item in store.scan_kind("decision")
-            for sk, d in store.item_decisions(item)
-        ]
-        found.sort(key=lambda f: f[:3])
-        return [f[3] for f in found]
+        return store.stored_decisions()
 
     def conversions(self) -> list[dict[str, Any]]:
         """Every conversion stored (an order credited to a message, ``nudge.core.attribution``),
