@@ -31,12 +31,14 @@ class ReadBack:
     dlq_url: str
     backend: Backend
     dlqs: dict[str, str]
+    kept_log: list[dict[str, Any]]
 
     def decisions(self) -> list[dict[str, Any]]:
         """Every decision stored, in time order."""
         from nudge.aws import store
 
-        return store.stored_decisions()
+        # every audience miss the profiles were given to keep, not only those they still keep
+        return store.stored_decisions(kept=self.kept_log)
 
     def conversions(self) -> list[dict[str, Any]]:
         """Every conversion stored (an order credited to a message, ``nudge.core.attribution``),

@@ -240,17 +240,28 @@ def profile_decisions(doc: dict[str, Any] | None) -> list[tuple[str, dict[str, A
     return out
 
 
-def stored_decisions() -> list[dict[str, Any]]:
+def stored_decisions(kept: Sequence[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Every decision stored in the table (log items, and those profiles keep), ordered by
     time, customer, then as each would have been as an item of its own (simulation read-back
-    and small-table tools only: it scans)."""
+    and small-table tools only: it scans). ``kept``: every log item the profiles were given to
+    keep (the simulator records them), read instead of what the profiles still keep, for the
+    customers still there."""
     found = [
         (sk[2:22], item["pk"]["S"], sk, d)
         for item in scan_kind("decision")
         for sk, d in item_decisions(item)
     ]
-    for kind in ("profile", "alias"):
-        for item in scan_kind(kind):
+    holders = [item for kind in ("profile", "alias") for item in scan_kind(kind)]
+    if kept is not None:
+        present = {item["pk"]["S"] for item in holders}
+        found += [
+            (sk[2:22], item["pk"]["S"], sk, d)
+            for item in kept
+            if item["pk"]["S"] in present
+            for sk, d in item_decisions(item)
+        ]
+    else:
+        for item in holders:
             pairs = profile_decisions(profile_doc(item))
             found += [(sk[2:22], item["pk"]["S"], sk, d) for sk, d in pairs]
     found.sort(key=lambda f: f[:3])

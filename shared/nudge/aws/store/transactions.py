@@ -21,6 +21,11 @@ from nudge.aws.store.outbox import outbox_item
 from nudge.aws.store.profiles import _profile_put, is_erased, not_erased_check
 from nudge.core.decisions import Decision, Message
 
+# Told of each log item ``commit`` did not put because the profile keeps it instead
+# (``decisions.fold_misses``), once the profile is written: the simulator, whose report counts
+# every decision, not only those the profiles still keep.
+KEPT_LISTENERS: list[Callable[[dict[str, Any]], None]] = []
+
 
 def commit(
     customer_id: str,
@@ -62,7 +67,9 @@ def commit(
     # an event that only missed audiences: no log item, the profile keeps it (the last pending
     # item must be a log entry or another item nobody deletes: so only when nothing else follows)
     units = _units(customer_id, version, first)
-    doc, log = fold_misses(doc, log_items(decisions), units, fold=not after)
+    entries = log_items(decisions)
+    doc, log = fold_misses(doc, entries, units, fold=not after)
+    kept = [item for item in entries if not any(item is other for other in log)]
     later = [*first, *log]
     if not messages and not extra:
         put = _profile_put(customer_id, doc, version, later)
@@ -82,6 +89,9 @@ def commit(
             ddb.transact_write_items(TransactItems=items)
         except ddb.exceptions.TransactionCanceledException as exc:
             raise cancelled(customer_id, items, exc) from None
+    for listener in KEPT_LISTENERS:
+        for item in kept:
+            listener(item)
     for item in later:
         ddb.put_item(TableName=table(), Item=item)
 
