@@ -17,7 +17,7 @@ from typing import Any
 
 from nudge.core.attribution import CONVERTED
 from nudge.core.clock import iso, parse_time
-from nudge.core.decisions import reason_words
+from nudge.core.decisions import MISSES_MAX, misses_gone, reason_words
 from nudge.core.durations import parse_duration
 
 
@@ -160,6 +160,13 @@ def _explain(args: Any) -> int:
             f"{profile.get('lifetime_value', 0)}, segments {profile.get('segments') or []}, "
             f"tier {profile.get('value_tier')}, consent email={consent.get('email')} "
             f"sms={consent.get('sms')}"
+        )
+    gone, gone_at = misses_gone(profile)
+    if gone and gone_at and (not since or gone_at >= since_time(since, now)):
+        print(
+            f"  earlier: {gone} event(s) up to {gone_at} decided only that the customer was not "
+            f"in a trigger's audience; they are no longer kept (the profile keeps the last "
+            f"{MISSES_MAX} such events)"
         )
     if not decisions:
         scope = f" by {trigger}" if trigger else ""

@@ -386,3 +386,92 @@ def test_an_announcement_the_writer_died_before_putting_still_reaches_the_bus(
         assert [i for i in store.partition_items("lea") if i["kind"]["S"] == "announce"] == []
         assert len(_logged_at("lea", "14:30")) == 1
         assert _duplicates(sim, "lea") == ["page_viewed"]
+
+
+def _gift_browsers(tmp_path: Any) -> Any:
+    """MANY triggers on a view of the gifts page, for vip customers only."""
+    files = {
+        f"triggers/gift_{n:02d}.yaml": (
+            f"id: gift_{n:02d}\n"
+            "when: {event: page_viewed, where: {properties.path: {contains: /gifts}}}\n"
+            "who: {segment: vip}\n"
+            "channel: email\n"
+            'email: {subject: "Gifts", text: "Hi. {{ unsubscribe_url }}"}\n'
+        )
+        for n in range(MANY)
+    }
+    return make_config(tmp_path, **files)
+
+
+def _gift_view(cid: str, minute: int) -> dict[str, Any]:
+    at = iso(parse_time("2027-02-10T15:00:00Z") + timedelta(minutes=minute))
+    return event("page_viewed", cid, at, path=f"/pages/gifts/{minute}")
+
+
+def test_an_event_that_only_missed_audiences_writes_no_log_item_and_explains_the_same(
+    tmp_path, capsys
+):
+    from nudge.flows.privacy import export_customer
+
+    with Simulation(_gift_browsers(tmp_path), start=START) as sim:
+        sim.run([customer("gus", "2027-02-10T14:00:00Z", sms_ok=False)], until=timedelta(0))
+        before = {i["sk"]["S"] for i in store.partition_items("gus")}
+        sim.run([_gift_view("gus", 0)], until=timedelta(0))
+
+        written = [i for i in store.partition_items("gus") if i["sk"]["S"] not in before]
+        assert written == []  # the profile alone: its entry is kept in it
+        misses = [
+            d for d in sim.decisions() if d["customer_id"] == "gus" and d["at"] >= "2027-02-10T15"
+        ]
+        assert sorted((d["trigger"], d["outcome"], d["reason"]) for d in misses) == [
+            (f"gift_{n:02d}", "suppressed", "audience") for n in range(MANY)
+        ]
+        out = _explain("gus", capsys)
+        assert out.count("suppressed (audience:") == MANY
+        assert out.count("because not in segment vip: lifetime_value 0 < 500") == MANY
+        assert "earlier:" not in out
+
+        # the privacy export lists them with the rest of the log
+        exported = export_customer("gus")
+        assert exported is not None
+        assert [d["trigger"] for d in exported["decisions"] if d["reason"] == "audience"] == [
+            d["trigger"] for d in misses
+        ]
+        assert "misses" not in exported["profile"]
+
+        # the same decisions as a log item (as they were stored before): the same answer
+        ddb = client("dynamodb")
+        profile = _profile_item("gus")
+        doc = store.profile_doc(profile)
+        del doc["misses"]
+        ddb.put_item(TableName=store.table(), Item={**profile, "doc": {"B": pack_profile(doc)}})
+        ddb.put_item(
+            TableName=store.table(),
+            Item=store.decision_log_item([Decision(**d) for d in misses]),
+        )
+        assert _explain("gus", capsys) == out
+
+
+def test_explain_says_when_audience_misses_kept_in_the_profile_are_no_longer_kept(tmp_path, capsys):
+    with Simulation(_gift_browsers(tmp_path), start=START) as sim:
+        sim.run([customer("gus", "2027-02-10T14:00:00Z", sms_ok=False)], until=timedelta(0))
+        views = [_gift_view("gus", n) for n in range(store.MISSES_MAX + 2)]
+        sim.run(views, until=timedelta(0))
+
+        assert [i for i in store.partition_items("gus") if i["kind"]["S"] == "decision"] == [
+            i
+            for i in store.partition_items("gus")
+            if i["kind"]["S"] == "decision" and i["sk"]["S"] < "D#2027-02-10T15"
+        ]  # none of the views wrote a log item
+        # the simulator's report still counts every one of them (it saw each kept)
+        missed = [d for d in sim.decisions() if d["customer_id"] == "gus"]
+        assert [d["reason"] for d in missed].count("audience") == MANY * len(views)
+        out = _explain("gus", capsys)
+        first, second, third = (v["detail"]["event_id"] for v in views[:3])
+        assert first not in out and second not in out  # the two oldest are gone ...
+        assert out.count(third) == MANY  # ... the next are all there
+        assert (
+            "earlier: 2 event(s) up to 2027-02-10T15:01:00Z decided only that the customer was "
+            f"not in a trigger's audience; they are no longer kept (the profile keeps the last "
+            f"{store.MISSES_MAX} such events)"
+        ) in out

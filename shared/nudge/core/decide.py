@@ -30,7 +30,7 @@ from nudge.core.gate import (
     lane_of,
 )
 from nudge.core.journey import admit, enter, on_event, on_wake
-from nudge.core.profile import history_id
+from nudge.core.profile import history_id, same_event
 from nudge.core.rules import Ctx
 from nudge.core.timed import wait_due
 
@@ -360,9 +360,11 @@ def _cancelled_meanwhile(
     created = _parse_ts(wait["created_at"])
     event_env = wait["event"]
     own = (event_env.get("detail") or {}).get("event_id")
-    own_ids = {own, history_id(str(own))} if own else set()  # entries keep a short id
+    own_id = history_id(str(own)) if own else ""  # entries keep a short id
     for entry in profile.get("history") or ():
-        if entry["ts"] < created or entry["ts"] > now.timestamp() or entry.get("id") in own_ids:
+        if entry["ts"] < created or entry["ts"] > now.timestamp():
+            continue
+        if own and (entry.get("id") == own or same_event(entry.get("id"), own_id)):
             continue
         doc = {"type": entry["type"], "properties": entry.get("properties") or {}}
         for test in trigger.cancel_if:

@@ -55,6 +55,19 @@ REASONS = {
 }
 
 
+# An event that decided nothing but "audience did not match" writes no log item: the profile
+# keeps its entry under MISSES (``aws.store.decisions.fold_misses``), the newest MISSES_MAX.
+MISSES = "misses"
+MISSES_MAX = 20
+
+
+def misses_gone(profile: dict[str, Any] | None) -> tuple[int, str | None]:
+    """How many audience-only log entries the profile dropped for its bound (``MISSES_MAX``),
+    and when the latest of them was decided."""
+    held = (profile or {}).get(MISSES) or {}
+    return int(held.get("gone") or 0), held.get("gone_at")
+
+
 def reason_words(reason: str | None) -> str:
     """A decision reason in words (``cooldown`` -> "the trigger already messaged them...")."""
     if not reason:

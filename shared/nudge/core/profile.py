@@ -31,6 +31,12 @@ from nudge.core.replenish import merge_purchases, record_purchases
 HISTORY_MAX = 200  # events kept for did/count/cancel_if
 HISTORY_DEFAULT_SECONDS = 90 * 86400  # how long a `did` without `within` looks back
 SEEN_MAX = 300  # event ids remembered for duplicate detection (within DUPLICATE_WINDOW_DAYS)
+# The history's entries are the duplicate check for the events it holds; the rolling set holds
+# the others (events it does not keep, entries it trimmed). Each event adds at most one id to
+# the set (when applied, or when its entry is trimmed), and at most HISTORY_MAX entries held
+# when an id joins can follow it, so a set of this many keeps every id of the newest SEEN_MAX
+# events applied, as one set of SEEN_MAX ids of every event did.
+_ROLLING_MAX = SEEN_MAX + HISTORY_MAX
 DUPLICATE_WINDOW_DAYS = 7  # an event id is remembered this many days after it was applied
 _SEEN_WIDTH = 8  # characters of one remembered id (48 bits of its SHA-256, base64url)
 ORDERS_MAX = 100
@@ -157,14 +163,35 @@ def _project_value(value: Any, sub: Tree) -> Any:
 
 
 def history_id(event_id: str) -> str:
-    """The short id a history entry keeps of its event (to tell the event that started a wait
-    from later ones, and to merge histories without doubles)."""
-    return hashlib.sha256(event_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    """The short id a history entry keeps of its event: the same 48 bits of its SHA-256 as the
+    duplicate set's key, in hex (to tell the event that started a wait from later ones, to merge
+    histories without doubles, and as the duplicate check of the events the history holds).
+    Entries written before kept the first 8 of these characters (``same_event``)."""
+    return hashlib.sha256(event_id.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+def same_event(entry_id: Any, other_id: Any) -> bool:
+    """Do two history ids name the same event (an id written before is the first 8 hex
+    characters of one written now)?"""
+    a, b = str(entry_id or ""), str(other_id or "")
+    return bool(a and b) and (a == b or (min(len(a), len(b)) == 8 and a[:8] == b[:8]))
 
 
 def _seen_key(event_id: str) -> str:
     digest = hashlib.sha256(event_id.encode("utf-8", "surrogatepass")).digest()[:6]
     return base64.urlsafe_b64encode(digest).decode()
+
+
+def _held_key(entry: Mapping[str, Any]) -> str | None:
+    """The duplicate key of the event a history entry holds: only entries written with the
+    48-bit id serve as the duplicate check (those written before had their id in the set too)."""
+    hid = entry.get("id")
+    if not isinstance(hid, str) or len(hid) != 12:
+        return None
+    try:
+        return base64.urlsafe_b64encode(bytes.fromhex(hid)).decode()
+    except ValueError:
+        return None
 
 
 def _seen_days(profile: dict[str, Any], now: datetime | None = None) -> dict[str, str]:
@@ -185,10 +212,14 @@ def _chunks(keys: str) -> set[str]:
 
 
 def remembers(profile: dict[str, Any], event_id: str) -> bool:
-    """Is ``event_id`` among the ids remembered as applied (within the duplicate window,
-    ``DUPLICATE_WINDOW_DAYS``, and the newest ``SEEN_MAX`` ids)?"""
+    """Is ``event_id`` among the ids remembered as applied: held by the history, or in the
+    rolling set of the others (within the duplicate window, ``DUPLICATE_WINDOW_DAYS``, and at
+    least the newest ``SEEN_MAX`` ids)?"""
     key = _seen_key(event_id)
-    return any(key in _chunks(keys) for keys in _seen_days(profile).values())
+    if any(key in _chunks(keys) for keys in _seen_days(profile).values()):
+        return True
+    hid = history_id(event_id)
+    return any(h.get("id") == hid for h in profile.get("history") or ())
 
 
 def is_duplicate(profile: dict[str, Any], event: Event) -> bool:
@@ -197,14 +228,26 @@ def is_duplicate(profile: dict[str, Any], event: Event) -> bool:
 
 
 def remember_id(profile: dict[str, Any], event_id: str, now: datetime) -> None:
-    """Remember an applied event id (for ``is_duplicate``), forgetting days past the window and
-    the oldest ids past ``SEEN_MAX``."""
+    """Remember an applied event id in the rolling set (for ``is_duplicate``; the history's own
+    entries need not be), forgetting days past the window and the oldest ids past the bound."""
+    _remember_keys(profile, [_seen_key(event_id)], now)
+
+
+def _hand_over(profile: dict[str, Any], dropped: list[dict[str, Any]], now: datetime) -> None:
+    """Entries the history no longer holds: their ids join the rolling set, as applied
+    ``now`` (the day they were applied is not kept; they are remembered no shorter)."""
+    keys = [k for k in map(_held_key, dropped) if k]
+    if keys:
+        _remember_keys(profile, keys, now)
+
+
+def _remember_keys(profile: dict[str, Any], keys: list[str], now: datetime) -> None:
     days = _seen_days(profile, now)
     today = int(now.timestamp() // 86400)
     for day in [d for d in days if int(d) < today - DUPLICATE_WINDOW_DAYS]:
         del days[day]
-    days[str(today)] = days.get(str(today), "") + _seen_key(event_id)
-    excess = sum(len(v) for v in days.values()) // _SEEN_WIDTH - SEEN_MAX
+    days[str(today)] = days.get(str(today), "") + "".join(keys)
+    excess = sum(len(v) for v in days.values()) // _SEEN_WIDTH - _ROLLING_MAX
     for day in sorted(days, key=int):
         if excess <= 0:
             break
@@ -216,11 +259,14 @@ def remember_id(profile: dict[str, Any], event_id: str, now: datetime) -> None:
 
 
 def _remember(profile: dict[str, Any], event: Event, history: History, now: datetime) -> None:
-    remember_id(profile, event.id, now)
+    """Keep the event in the history if the policy does (its entry is then its duplicate
+    check), else its id in the rolling set; entries trimmed hand their ids to the set."""
     policy = _policy(history)
     entries = profile.setdefault("history", [])
     rule = policy.rule(event.type)
-    if rule is not None:
+    if rule is None:
+        remember_id(profile, event.id, now)
+    else:
         ts = int(event.ts)
         entry = {
             "type": event.type,
@@ -230,21 +276,27 @@ def _remember(profile: dict[str, Any], event: Event, history: History, now: date
         }
         keys = [h["ts"] for h in entries]
         entries.insert(bisect.bisect_right(keys, ts), entry)
-    _trim_history(entries, policy, now)
+    _hand_over(profile, _trim_history(entries, policy, now), now)
 
 
-def _trim_history(history: list[dict[str, Any]], policy: History, now: datetime) -> None:
+def _trim_history(
+    history: list[dict[str, Any]], policy: History, now: datetime
+) -> list[dict[str, Any]]:
     """Keep the newest ``HISTORY_MAX`` entries, each only while its type's rule keeps it
     (measured back from ``now``, not from the newest entry: an event dated in the future must
-    not wipe the history)."""
+    not wipe the history); returns the entries dropped (``_hand_over`` their ids)."""
     rules = _policy(policy)
     at = now.timestamp()
-    kept = []
+    kept, dropped = [], []
     for entry in history:
         rule = rules.rule(entry["type"])
         if rule is not None and entry["ts"] >= at - rule[0]:
             kept.append(entry)
+        else:
+            dropped.append(entry)
+    dropped += kept[:-HISTORY_MAX]
     history[:] = kept[-HISTORY_MAX:]
+    return dropped
 
 
 def _compact(event: Event) -> dict[str, Any]:
@@ -473,12 +525,14 @@ def merge_profile(
         have = _chunks(mine.get(day, ""))
         mine[day] = mine.get(day, "") + "".join(k for k in sorted(_chunks(keys)) if k not in have)
     entries = profile.setdefault("history", [])
-    ids = {h.get("id") for h in entries}
+    ids = {str(h.get("id"))[:8] for h in entries}  # (ids written before are 8 characters)
     for entry in other.get("history") or ():
-        if entry.get("id") not in ids:
-            ids.add(entry.get("id"))
+        if str(entry.get("id"))[:8] not in ids:
+            ids.add(str(entry.get("id"))[:8])
             entries.insert(bisect.bisect_right([h["ts"] for h in entries], entry["ts"]), entry)
-    _trim_history(entries, history_seconds, now)
+        elif _held_key(entry) and not any(h.get("id") == entry["id"] for h in entries):
+            _hand_over(profile, [entry], now)  # held here under its old id: keep its key
+    _hand_over(profile, _trim_history(entries, history_seconds, now), now)
     cart, theirs = profile.get("cart") or {}, other.get("cart") or {}
     if (theirs.get("value") or theirs.get("items")) and (theirs.get("updated_at") or "") > (
         cart.get("updated_at") or ""
@@ -551,10 +605,16 @@ def fit_budget(profile: dict[str, Any], budget: int = PROFILE_BUDGET) -> int:
     size = json_size(profile)
     if size <= budget:
         return size
+    now, handed = clock.now(), False
     for key, keep in _TRIM_ORDER:
         entries = profile.get(key)
         while size > budget and isinstance(entries, list) and len(entries) > keep:
-            size -= json_size(entries.pop(0)) + 1  # the entry and its comma
+            entry = entries.pop(0)
+            size -= json_size(entry) + 1  # the entry and its comma
+            if key == "history" and _held_key(entry):
+                _hand_over(profile, [entry], now)  # its id stays remembered, in the set
+                size += _SEEN_WIDTH + (0 if handed else 32)  # (and perhaps today's key)
+                handed = True
     return json_size(profile)
 
 

@@ -109,6 +109,8 @@ def merge_aliases(profile: dict[str, Any], event: Event, history: History, now: 
             merge_profile(profile, stored.doc, history, now)
             out.cancelled_waits.extend(sorted(stored.doc.get("waits") or {}))
         stub = {"customer_id": alias, "merged_into": customer_id, "merged_at": iso(now)}
+        if (stored.doc or {}).get(store.MISSES):  # its audience misses stay with it, as its log
+            stub[store.MISSES] = (stored.doc or {})[store.MISSES]
         out.items.append(store.alias_put(alias, stub, stored.version))
         known = profile.setdefault("aliases", [])
         known.append(alias)

@@ -21,7 +21,7 @@ from nudge.aws import store
 from nudge.core.clock import iso, now
 
 ERASE_PASSES = 3  # items written while we erase (a decision of a send in flight) are caught
-_LEDGER_KEYS = ("history", "waits", "seen", "sends")
+_LEDGER_KEYS = ("history", "waits", "seen", "sends", store.MISSES)  # (misses: in decisions)
 
 
 def _split(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -38,6 +38,7 @@ def _split(items: list[dict[str, Any]]) -> dict[str, Any]:
         kind = plain.get("kind")
         if kind in ("profile", "alias"):
             out["profile"] = plain.get("doc") or {}
+            out["decisions"] += store.profile_decisions(out["profile"])  # its audience misses
         elif kind == "decision":
             out["decisions"] += store.item_decisions(item)
         elif kind == "conversion":  # an order credited to a message (core/attribution)

@@ -61,15 +61,7 @@ def from_table(table: str | None, config_dir: str | None = None) -> LiftInput:
 
     reset_env()
     try:
-        found = sorted(
-            (
-                (sk[2:22], item["pk"]["S"], sk, d)
-                for item in store.scan_kind("decision")
-                for sk, d in store.item_decisions(item)  # one log item: an event's decisions
-            ),
-            key=lambda f: f[:3],
-        )
-        decisions = [f[3] for f in found]
+        decisions = store.stored_decisions()  # log items, and what profiles keep
         conversions = [json.loads(i["doc"]["S"]) for i in store.scan_kind("conversion")]
         profiles = [store.profile_doc(i) for i in store.scan_kind("profile")]
     except boto_errors.NoRegionError:

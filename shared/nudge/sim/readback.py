@@ -31,18 +31,14 @@ class ReadBack:
     dlq_url: str
     backend: Backend
     dlqs: dict[str, str]
+    kept_log: list[dict[str, Any]]
 
     def decisions(self) -> list[dict[str, Any]]:
         """Every decision stored, in time order."""
         from nudge.aws import store
 
-        found = [
-            (sk[2:22], item["pk"]["S"], sk, d)
-            for item in store.scan_kind("decision")
-            for sk, d in store.item_decisions(item)
-        ]
-        found.sort(key=lambda f: f[:3])
-        return [f[3] for f in found]
+        # every audience miss the profiles were given to keep, not only those they still keep
+        return store.stored_decisions(kept=self.kept_log)
 
     def conversions(self) -> list[dict[str, Any]]:
         """Every conversion stored (an order credited to a message, ``nudge.core.attribution``),

@@ -33,6 +33,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from nudge.aws import clients as aws
+from nudge.aws.store import transactions
 from nudge.config import get_config, load_config
 from nudge.core import clock
 from nudge.core.clock import SimulatedClock, iso, parse_time
@@ -180,6 +181,9 @@ class Simulation(ReadBack):
         self.webhook_policy: Any = None
         # every webhook request an endpoint took: what it received (messages() lists them)
         self.webhook_posts: list[dict[str, Any]] = []
+        # log items the profiles kept instead of putting (store.transactions.KEPT_LISTENERS)
+        self.kept_log: list[dict[str, Any]] = []
+        self._keep = self.kept_log.append
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> Simulation:
@@ -191,6 +195,7 @@ class Simulation(ReadBack):
         get_config.cache_clear()
         self._previous_clock = clock.install(self.clock)
         self._restore_stubber = _leave_faulted_requests_alone()
+        transactions.KEPT_LISTENERS.append(self._keep)
         sender = self.config.settings.sender.email
         made = create_resources(Path(self.config_dir), self.daily, sender)
         self.stream_arn, self.queue_url = made.stream_arn, made.queue_url
@@ -201,6 +206,8 @@ class Simulation(ReadBack):
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._keep in transactions.KEPT_LISTENERS:
+            transactions.KEPT_LISTENERS.remove(self._keep)
         clock.install(self._previous_clock)
         self._restore_stubber()
         self.backend.stop()

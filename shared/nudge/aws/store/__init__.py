@@ -58,7 +58,9 @@ from nudge.aws.store.decisions import (
     decision_log_item,
     decisions_for,
     item_decisions,
+    profile_decisions,
     put_decisions,
+    stored_decisions,
 )
 from nudge.aws.store.indexes import (
     ORDER_INDEX_TTL_DAYS,
@@ -108,9 +110,12 @@ from nudge.aws.store.runs import (
 from nudge.aws.store.sources import SOURCE_OUTCOMES, add_source_counts, source_counts
 from nudge.aws.store.transactions import cancelled, commit, log_items, transaction
 from nudge.aws.store.winners import save_split_winners, split_winners
+from nudge.core.decisions import MISSES, MISSES_MAX
 
 __all__ = [
     "DECISION_TTL_DAYS",
+    "MISSES",
+    "MISSES_MAX",
     "ORDER_INDEX_TTL_DAYS",
     "OUTBOX_TTL_DAYS",
     "RUN_TTL_DAYS",
@@ -166,6 +171,7 @@ __all__ = [
     "plain_item",
     "product_of_inventory_item",
     "products",
+    "profile_decisions",
     "profile_doc",
     "put_bought_together",
     "put_decisions",
@@ -181,6 +187,7 @@ __all__ = [
     "scan_profiles",
     "source_counts",
     "split_winners",
+    "stored_decisions",
     "table",
     "table_item_count",
     "tombstone_delete",

@@ -18,6 +18,11 @@ Readers see decisions, never items: ``decisions_for`` and ``item_decisions`` exp
 into the same dicts, ordered as one item per decision used to be (time, then the decision's
 own hash), so ``nudge explain`` reads the same either way.
 
+- in the profile itself (``MISSES``): an event that decided nothing but "audience did not
+  match" writes no log item; its entry is kept compactly in the profile's own write instead
+  (``fold_misses``: the newest ``MISSES_MAX``, and a count of those dropped with the time of the
+  latest), read back by ``profile_decisions`` into the same decisions.
+
 Ingest writes one log entry with the profile's write (``transactions.commit``: in its
 transaction, or put right after it and carried by the profile as ``pending`` until then, which
 ``decisions_for`` reads too); dispatch writes its outcomes with ``put_decisions`` or with the
@@ -28,15 +33,16 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from nudge.aws.clients import client
 from nudge.aws.store._table import _pk, _s, _ttl, table
-from nudge.aws.store.bulk import all_items
-from nudge.aws.store.profiles import get_profile
-from nudge.core.clock import now
-from nudge.core.decisions import Decision, stable_id
+from nudge.aws.store.bulk import all_items, scan_kind
+from nudge.aws.store.profiles import get_profile, profile_doc
+from nudge.core.clock import iso, now
+from nudge.core.decisions import MISSES, MISSES_MAX, Decision, stable_id
 
 DECISION_TTL_DAYS = 90
 
@@ -152,6 +158,116 @@ def _expand(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _misses_only(item: dict[str, Any], customer_id: str) -> dict[str, Any] | None:
+    """The body of a log entry item of ``customer_id`` whose decisions are all
+    ``suppressed``/``audience`` about its event, else None."""
+    if item.get("kind", {}).get("S") != "decision":
+        return None
+    body: dict[str, Any] = json.loads(item["doc"]["S"])
+    if body.get("v") != 2 or body.get("d") or not body.get("a") or body.get("c") != customer_id:
+        return None
+    return body
+
+
+def fold_misses(
+    doc: dict[str, Any],
+    items: Sequence[dict[str, Any]],
+    units: Callable[[dict[str, Any], list[dict[str, Any]]], int],
+    fold: bool = True,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The profile ``doc`` with the audience-only log entries among ``items`` kept in it
+    (``MISSES``: rows ``[at, event id, event type, groups]``), and the items still to put.
+    ``doc`` itself is not changed.
+
+    Kept: the newest ``MISSES_MAX`` within the log's 90 days, and only while they cost the
+    profile's write no write unit (``units``: what writing a document costs, with the items it
+    carries as ``pending``): the oldest go
+    first (``gone`` counts those dropped, ``gone_at`` is the time of the latest), and an entry
+    that does not fit even alone is put as its log item, as any other. With ``fold`` False
+    (other items follow the write) no entry is folded, but those kept are still fitted: every
+    write of the profile does this, so they never cost one."""
+    customer_id = str(doc.get("customer_id"))
+    kept: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    rest: list[dict[str, Any]] = []
+    for item in items:
+        body = _misses_only(item, customer_id) if fold else None
+        if body is None:
+            rest.append(item)
+        else:
+            kept.append((item, body))
+    if not kept and not (doc.get(MISSES) or {}).get("r"):
+        return doc, rest
+    held = dict(doc.get(MISSES) or {})
+    fresh = [([b["at"], *(b.get("e") or [None, None]), b["a"]], item) for item, b in kept]
+    oldest = iso(now() - timedelta(days=DECISION_TTL_DAYS))
+    rows = sorted(
+        [*((r, None) for r in held.get("r") or () if r[0] >= oldest), *fresh],  # as items expire
+        key=lambda pair: str(pair[0][0]),
+    )
+    limit = units({**doc, MISSES: {**held, "r": []}}, rest)  # the profile's cost without any
+
+    def drop(count: int) -> None:
+        for row, item in rows[:count]:
+            if item is not None:
+                rest.append(item)  # a new entry that does not fit: its log item, as before
+            else:
+                held["gone"] = int(held.get("gone") or 0) + 1
+                held["gone_at"] = max(str(held.get("gone_at") or ""), str(row[0]))
+        del rows[:count]
+
+    drop(max(0, len(rows) - MISSES_MAX))
+    while rows and units({**doc, MISSES: {**held, "r": [r for r, _ in rows]}}, rest) > limit:
+        drop(1)
+    held["r"] = [r for r, _ in rows]
+    if not held["r"] and not held.get("gone"):
+        return {k: v for k, v in doc.items() if k != MISSES}, rest
+    return {**doc, MISSES: held}, rest
+
+
+def profile_decisions(doc: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
+    """The decisions a profile (or alias stub) document keeps itself (``fold_misses``), within
+    the log's 90 days, each with the sort key it would have had as an item of its own."""
+    held = (doc or {}).get(MISSES) or {}
+    if not held or doc is None:
+        return []
+    oldest = iso(now() - timedelta(days=DECISION_TTL_DAYS))
+    out: list[tuple[str, dict[str, Any]]] = []
+    for at, event_id, event_type, groups in held.get("r") or ():
+        if at < oldest:
+            continue
+        body = {"v": 2, "c": doc["customer_id"], "at": at, "e": [event_id, event_type]}
+        out += [(f"D#{d['at']}#{_uid(d)}", d) for d in _expand({**body, "a": groups})]
+    return out
+
+
+def stored_decisions(kept: Sequence[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Every decision stored in the table (log items, and those profiles keep), ordered by
+    time, customer, then as each would have been as an item of its own (simulation read-back
+    and small-table tools only: it scans). ``kept``: every log item the profiles were given to
+    keep (the simulator records them), read instead of what the profiles still keep, for the
+    customers still there."""
+    found = [
+        (sk[2:22], item["pk"]["S"], sk, d)
+        for item in scan_kind("decision")
+        for sk, d in item_decisions(item)
+    ]
+    holders = [item for kind in ("profile", "alias") for item in scan_kind(kind)]
+    if kept is not None:
+        present = {item["pk"]["S"] for item in holders}
+        found += [
+            (sk[2:22], item["pk"]["S"], sk, d)
+            for item in kept
+            if item["pk"]["S"] in present
+            for sk, d in item_decisions(item)
+        ]
+    else:
+        for item in holders:
+            pairs = profile_decisions(profile_doc(item))
+            found += [(sk[2:22], item["pk"]["S"], sk, d) for sk, d in pairs]
+    found.sort(key=lambda f: f[:3])
+    return [f[3] for f in found]
+
+
 def item_decisions(item: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The decisions of a stored decision item, each with the sort key it would have had as an
     item of its own (``D#<at>#<id>``): the order the log is read in."""
@@ -176,10 +292,12 @@ def decisions_for(customer_id: str, since: str | None = None) -> list[dict[str, 
         "query", TableName=table(), KeyConditionExpression=key, ExpressionAttributeValues=values
     )
     pairs = [pair for item in items for pair in item_decisions(item)]
+    stored = get_profile(customer_id)
+    pairs += profile_decisions(stored.doc)  # audience-only entries kept in the profile
     # a log entry the profile's last write still carries (its writer died before putting it)
     known = {sk for sk, _d in pairs}
     at = now().timestamp()
-    for item in get_profile(customer_id).pending:
+    for item in stored.pending:
         if item["sk"]["S"].startswith("D#") and float(item["ttl"]["N"]) > at:
             pairs += [(sk, d) for sk, d in item_decisions(item) if sk not in known]
     found = sorted(pairs, key=lambda p: p[0])

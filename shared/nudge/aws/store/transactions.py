@@ -10,15 +10,21 @@ the caller (``Erased``, ``VersionConflict``, ``AlreadyExists``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from nudge.aws.clients import client
 from nudge.aws.store._table import AlreadyExists, Erased, VersionConflict, table
-from nudge.aws.store.decisions import decision_log_item
+from nudge.aws.store.bulk import item_size
+from nudge.aws.store.decisions import decision_log_item, fold_misses
 from nudge.aws.store.outbox import outbox_item
 from nudge.aws.store.profiles import _profile_put, is_erased, not_erased_check
 from nudge.core.decisions import Decision, Message
+
+# Told of each log item ``commit`` did not put because the profile keeps it instead
+# (``decisions.fold_misses``), once the profile is written: the simulator, whose report counts
+# every decision, not only those the profiles still keep.
+KEPT_LISTENERS: list[Callable[[dict[str, Any]], None]] = []
 
 
 def commit(
@@ -39,7 +45,9 @@ def commit(
     and only if the profile change is. The decision log entry and the ``after`` items (plain
     ``Put`` entries of items that only add what the change learnt and are the same when written
     twice: an order index, a conversion, a watch, an announcement) follow it, one PutItem each:
-    a transaction costs twice the write units of every item in it, these cost them once. The
+    a transaction costs twice the write units of every item in it, these cost them once. A log
+    entry of nothing but audience misses is not put at all when nothing else follows: the
+    profile keeps it (``decisions.fold_misses``). The
     profile's write carries them (``pending``, the ``after`` items first, the log entry last),
     so should the process die before they are all put, the next writer of the profile puts
     them (``profiles.flush_pending``) and ``decisions_for`` reads them meanwhile.
@@ -56,7 +64,14 @@ def commit(
     is already there: an earlier attempt of this very work was written).
     """
     ddb = client("dynamodb")
-    later = [*(entry["Put"]["Item"] for entry in after), *log_items(decisions)]
+    first = [entry["Put"]["Item"] for entry in after]
+    # an event that only missed audiences: no log item, the profile keeps it (the last pending
+    # item must be a log entry or another item nobody deletes: so only when nothing else follows)
+    units = _units(customer_id, version, first)
+    entries = log_items(decisions)
+    doc, log = fold_misses(doc, entries, units, fold=not after)
+    kept = [item for item in entries if not any(item is other for other in log)]
+    later = [*first, *log]
     if not messages and not extra:
         put = _profile_put(customer_id, doc, version, later)
         try:
@@ -75,6 +90,9 @@ def commit(
             ddb.transact_write_items(TransactItems=items)
         except ddb.exceptions.TransactionCanceledException as exc:
             raise cancelled(customer_id, items, exc) from None
+    for listener in KEPT_LISTENERS:
+        for item in kept:
+            listener(item)
     for item in later:
         ddb.put_item(TableName=table(), Item=item)
     if later and is_erased(customer_id):
@@ -82,6 +100,19 @@ def commit(
         # written before it deletes, so either it deleted them already or we see it here
         for item in later:
             ddb.delete_item(TableName=table(), Key={"pk": item["pk"], "sk": item["sk"]})
+
+
+def _units(
+    customer_id: str, version: int, first: list[dict[str, Any]]
+) -> Callable[[dict[str, Any], list[dict[str, Any]]], int]:
+    """What writing a profile document costs, in write units (its item's size, by KB), carrying
+    ``first`` and then the log items given as ``pending``."""
+
+    def units(doc: dict[str, Any], log: list[dict[str, Any]]) -> int:
+        item = _profile_put(customer_id, doc, version, [*first, *log])["Item"]
+        return -(-item_size(item) // 1024)
+
+    return units
 
 
 def transaction(
