@@ -138,3 +138,29 @@ def test_a_recompute_stopped_half_way_fits_the_same_intervals_as_one_run(tmp_pat
     assert parts == whole
     # 10 buyers each: the median of 20/21 is 20.5 days, etc.; the category pools all 30
     assert whole == {"p:p0": 20.5, "p:p1": 30.5, "p:p2": 40.5, "c:pantry": 30.5}
+
+
+def test_the_nightly_pass_skips_a_customer_whose_reminder_is_already_recorded(tmp_path):
+    """The daily recompute writes only customers due something new (issue 18: writes in
+    O(customers due)): a reminder recorded the night before is remembered, not due again."""
+    from nudge.aws import store
+    from nudge.config import load_config
+    from nudge.core.timed import nightly_due
+
+    settings = (CONFIG / "settings.yaml").read_text() + SETTINGS
+    config = make_config(
+        tmp_path, **{"triggers/coffee_refill.yaml": REFILL, "settings.yaml": settings}
+    )
+    events = [customer("cat", "2027-02-01T09:00:00Z"), coffee("cat", "2027-02-01T15:00:00Z", 0)]
+    with Simulation(config, start=parse_time("2027-01-31T00:00:00Z"), daily=True) as sim:
+        sim.run(events, until=parse_time("2027-03-16T12:00:00Z"))  # recorded 3 days before d45
+        doc = store.get_profile("cat").doc or {}
+        recorded = [d for d in sim.decisions() if d["trigger"] == "coffee_refill"]
+    compiled = load_config(config)
+    assert recorded  # the reminder of the 45-day fallback interval was recorded
+
+    # the next night, inside the same reminder window: nothing new for her
+    assert not nightly_due(doc, compiled, parse_time("2027-03-17T08:00:00Z"))
+    # before the reminder was recorded, she was due
+    doc["seen"], doc["history"] = {}, []
+    assert nightly_due(doc, compiled, parse_time("2027-03-17T08:00:00Z"))

@@ -26,7 +26,7 @@ from nudge.core.durations import seconds
 from nudge.core.events import NUDGE_SOURCE, Event
 from nudge.core.gate import SUPPRESS, audience_ok, choose_channel, decision, inactive
 from nudge.core.localtime import next_local_time
-from nudge.core.profile import apply_event, is_duplicate, profile_view
+from nudge.core.profile import apply_event, is_duplicate, profile_view, remembers
 from nudge.core.replenish import due_reminders
 from nudge.core.rules import Ctx
 
@@ -159,8 +159,9 @@ def nightly_due(
     trigger, a replenishment reminder)? A dry run on the scanned document: no read, no write."""
     if doc.get("merged_into"):
         return False
-    seen = set(doc.get("seen") or ())
-    if any(e.id not in seen for e in replenishment_events(doc, config, now, intervals or {})):
+    if any(
+        not remembers(doc, e.id) for e in replenishment_events(doc, config, now, intervals or {})
+    ):
         return True
     if not config.by_event.get(DAILY):
         return False
@@ -168,7 +169,7 @@ def nightly_due(
     zone = customer_zone(view, config.settings.timezone)
     for trigger, at in due_daily(view, config, now):
         day = at.astimezone(zone).date().isoformat()
-        if stable_id(doc["customer_id"], DAILY, trigger.id, day) not in seen:
+        if not remembers(doc, stable_id(doc["customer_id"], DAILY, trigger.id, day)):
             return True
     return False
 
