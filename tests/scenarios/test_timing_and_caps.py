@@ -126,3 +126,37 @@ def test_one_a_day_cap_sends_the_higher_priority_and_defers_the_other(tmp_path, 
         ]
     else:
         assert len(messages) == 1
+
+
+def test_a_backlog_under_a_cap_wakes_each_message_for_its_own_turn_not_every_day(tmp_path):
+    """Five promotions at once under a 1-a-day cap: one a day, by priority, and each waiting
+    one is deferred once, to the day its turn comes (not woken each day to be deferred again:
+    with a backlog of n that would be about n*n/2 wakes)."""
+    promos = {
+        f"promo_{p}.yaml": PROMO_HIGH.replace("promo_high", f"promo_{p}").replace(
+            "priority: 90", f"priority: {p}"
+        )
+        for p in (90, 80, 70, 60, 50)
+    }
+    config = make_config(
+        tmp_path,
+        **{"settings.yaml": CAPPED_SETTINGS},
+        **{f"triggers/{name}": text for name, text in promos.items()},
+    )
+    promo = event("promo_seen", "pia", "2027-02-10T15:00:00Z", base="wishlist_added")
+    with Simulation(config, start=parse_time("2027-02-10T00:00:00Z")) as sim:
+        sim.run(
+            [customer("pia", "2027-02-10T14:00:00Z"), promo],
+            until=parse_time("2027-02-20T00:00:00Z"),
+        )
+        sent = [(m["trigger"], m["at"][:10]) for m in sim.messages()]
+        deferred = [d["trigger"] for d in sim.decisions() if d["outcome"] == "deferred"]
+
+    assert sent == [
+        ("promo_90", "2027-02-10"),
+        ("promo_80", "2027-02-11"),
+        ("promo_70", "2027-02-12"),
+        ("promo_60", "2027-02-13"),
+        ("promo_50", "2027-02-14"),
+    ]
+    assert sorted(deferred) == ["promo_50", "promo_60", "promo_70", "promo_80"]

@@ -475,3 +475,30 @@ def test_a_template_is_compiled_once_per_container_and_renders_each_customer():
     assert compile_template(source) is first  # the second message reuses it
     assert compile_template(source, html=True) is not first  # escaping differs
     assert [render(first, {"first_name": n}) for n in ("Bea", "Hal")] == ["Hi Bea", "Hi Hal"]
+
+
+def test_a_deferred_message_waits_for_the_slot_its_rank_leaves_it_under_a_2_a_day_cap():
+    """Sends at 10:00 and 12:00 fill a 2-a-day cap. Three messages outrank ours: one due now
+    takes the slot 10:00 frees tomorrow, one due by then takes the 12:00 one, one due next week
+    takes none before ours: our turn is the next round's first slot, 10:00 in two days."""
+    from types import SimpleNamespace
+
+    from nudge.core.delivery import cap_block
+
+    now = parse_time("2027-02-10T13:00:00Z")
+    sends = [
+        {"channel": "email", "ts": parse_time(t).timestamp(), "state": "sent"}
+        for t in ("2027-02-10T10:00:00Z", "2027-02-10T12:00:00Z")
+    ]
+    cap = SimpleNamespace(channel="any", max=2, per="1d")
+    later = [
+        (parse_time("2027-02-11T10:00:01Z"), "email"),  # deferred earlier to the first slot
+        (parse_time("2027-02-17T09:00:00Z"), "sms"),  # a wait that ends next week
+    ]
+
+    block = cap_block(sends, [cap], "email", now, ["sms"], timedelta(minutes=1), None, later)
+
+    assert block is not None and (block.used, block.ahead) == (2, 1)
+    assert iso(block.retry_at) == "2027-02-12T10:00:01Z"
+    alone = cap_block(sends, [cap], "email", now, [], timedelta(minutes=1))
+    assert alone is not None and iso(alone.retry_at) == "2027-02-11T10:00:01Z"

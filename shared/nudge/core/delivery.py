@@ -6,6 +6,7 @@ No I/O and no clock: dispatch passes ``now`` and the profile, and acts on the an
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -71,13 +72,17 @@ def cap_block(
     ahead: list[str],
     fallback_retry: timedelta,
     scope: dict[str, str] | None = None,
+    later: Sequence[tuple[datetime, str]] = (),
 ) -> CapBlock | None:
     """Check every cap that applies to ``channel``.
 
     ``sends`` is the ledger (entries with ``channel``, ``ts``, ``state``); ``ahead`` lists the
-    channels of due messages for this customer that outrank this one. A cap blocks when what was
-    already sent plus what outranks us fills it. ``retry_at`` is when the window frees (the oldest
-    counted send leaves it), or ``fallback_retry`` from now when only outranking messages fill it.
+    channels of due messages for this customer that outrank this one, ``later`` the others that
+    outrank it (when each is due, its channel). A cap blocks when what was already sent plus
+    what outranks us fills it. ``retry_at`` is when our turn can come: the window frees one send
+    at a time (the oldest counted send leaves it first), and each outranking message due by a
+    freed slot takes it before us, so a backlog wakes each message once, for its own turn, not
+    every time a slot frees. ``fallback_retry`` from now when only outranking messages fill it.
     """
     ts = now.timestamp()
     scope = scope or {}
@@ -103,8 +108,15 @@ def cap_block(
         queued = 0 if topic or group else sum(1 for c in ahead if cap.channel in ("any", c))
         if len(counted) + queued >= cap.max:
             if counted and len(counted) >= cap.max:
-                frees = counted[len(counted) - cap.max] + window
-                retry = datetime.fromtimestamp(frees, now.tzinfo) + timedelta(seconds=1)
+                slots = counted[len(counted) - cap.max :]
+                turn = queued  # the due messages that outrank us take the first freed slots
+                if not topic and not group:
+                    for due, other in sorted(later):
+                        wakes = _slot(slots, window, turn) + MARGIN
+                        if cap.channel in ("any", other) and due.timestamp() <= wakes:
+                            turn += 1
+                frees = _slot(slots, window, turn)
+                retry = datetime.fromtimestamp(frees + MARGIN, now.tzinfo)
             else:
                 retry = now + fallback_retry
             name = f"{cap.channel} {cap.max}/{cap.per}"
@@ -114,6 +126,16 @@ def cap_block(
                 name += " (the customer's choice)"
             return CapBlock(name, len(counted), queued, retry)
     return None
+
+
+MARGIN = 1.0  # seconds after a slot frees that a deferred message wakes for it
+
+
+def _slot(slots: list[float], window: float, turn: int) -> float:
+    """When the ``turn``-th slot (from 0) of a full cap window frees: each send in ``slots``
+    (the window's counted sends, oldest first) leaves it ``window`` after it was made, and the
+    send that takes a freed slot leaves it one ``window`` later again."""
+    return slots[turn % len(slots)] + window * (turn // len(slots) + 1)
 
 
 @dataclass(frozen=True, slots=True)

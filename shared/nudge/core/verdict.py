@@ -103,25 +103,30 @@ def outranking(
     pending: Sequence[dict[str, Any]],
     config: CompiledConfig,
     now: datetime,
-) -> list[str]:
-    """Channels of the customer's other pending messages that win the cap before this one:
-    ranked ahead, still live, still reachable, and due now or within the arbitration window."""
+) -> tuple[list[str], list[tuple[datetime, str]]]:
+    """The customer's other pending messages that win the cap before this one (ranked ahead,
+    still live, still reachable): the channels of those due now or within the arbitration
+    window, and when each of the others is due, with its channel."""
     horizon = now + timedelta(seconds=seconds(config.settings.arbitration_window))
     mine = rank(message)
-    ahead = []
+    ahead: list[str] = []
+    later: list[tuple[datetime, str]] = []
     for other in pending:
-        if other["message_id"] == message["message_id"] or parse_time(other["send_at"]) > horizon:
+        if other["message_id"] == message["message_id"] or rank(other) >= mine:
             continue
         trigger = config.target(other["trigger"], other.get("variant"), other.get("step"))
         if (
-            rank(other) < mine
-            and lane_of(trigger) != TRANSACTIONAL  # never counted by the caps
+            lane_of(trigger) != TRANSACTIONAL  # never counted by the caps
             and inactive(trigger, now) is None  # one that will be dropped as inactive cannot win
             and channel_block(other["channel"], view, config, "marketing", topic_of(trigger))
             is None
         ):
-            ahead.append(other["channel"])
-    return ahead
+            due = parse_time(other["send_at"])
+            if due <= horizon:
+                ahead.append(other["channel"])
+            else:
+                later.append((due, other["channel"]))
+    return ahead, later
 
 
 def verdict(
@@ -181,14 +186,16 @@ def verdict(
             return Defer(until, "quiet_hours", shown)
     caps = [*settings.frequency_caps, *personal_caps(view, channel)]
     if caps:
+        ahead, later = outranking(message, view, pending, config, now)
         block = cap_block(
             view.get("sends", []),
             caps,
             channel,
             now,
-            outranking(message, view, pending, config, now),
+            ahead,
             timedelta(seconds=seconds(settings.arbitration_window)),
             cap_scope(trigger),
+            later,
         )
         if block is not None:
             used = {"cap": block.cap, "sent_in_window": block.used, "outranked_by": block.ahead}
