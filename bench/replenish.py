@@ -26,11 +26,12 @@ from __future__ import annotations
 import json
 import random
 import statistics
-import time
 import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from bench.scoring import _best_of
 
 N_ORDERS = 1_000_000
 N_CUSTOMERS = 200_000
@@ -58,15 +59,6 @@ def _orders() -> tuple[list[tuple[int, str, dict[str, Any]]], dict[str, float]]:
     return out, rhythm
 
 
-def _best(repeats: int, work: Any) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
 def run() -> dict[str, Any]:
     """The replenishment model at 1M orders."""
     from nudge.core.replenish import due_reminders, record_purchases
@@ -81,7 +73,7 @@ def run() -> dict[str, Any]:
         for customer, at, props in orders:
             record_purchases(profiles[customer], props, at)
 
-    record_s = _best(2, record)
+    record_s = _best_of(2, record)
     intervals: dict[str, float] = {}
 
     def gather() -> None:
@@ -91,7 +83,7 @@ def run() -> dict[str, Any]:
             add_profile(parts[i % 4], profile)
         intervals = fit_intervals(merge(parts), min_buyers=5)
 
-    gather_s = _best(3, gather)
+    gather_s = _best_of(3, gather)
     hist: dict[str, dict[str, int]] = {}
     for profile in profiles:
         add_profile(hist, profile)
@@ -116,7 +108,7 @@ def run() -> dict[str, Any]:
                 )
             )
 
-    due_s = _best(2, due)
+    due_s = _best_of(2, due)
     errors = [
         abs(intervals[f"p:{sku}"] - days) / days
         for sku, days in rhythm.items()
@@ -200,7 +192,7 @@ def run_together() -> dict[str, Any]:
 
     together.prune_pairs = counted_prune  # type: ignore[assignment]
     try:
-        gather_s = _best(2, gather)
+        gather_s = _best_of(2, gather)
     finally:
         together.prune_pairs = prune  # type: ignore[assignment]
     lists: dict[str, Any] = {}
@@ -209,7 +201,7 @@ def run_together() -> dict[str, Any]:
         nonlocal lists
         lists = together.fit(counts, top=5, min_customers=3)
 
-    fit_s = _best(2, fit)
+    fit_s = _best_of(2, fit)
     counts = {}
     tracemalloc.start()
     gather()
