@@ -77,27 +77,14 @@ class Counter:
 
 @contextmanager
 def _counting(counter: Counter) -> Iterator[None]:
-    import botocore.client
+    from bench.hooks import watching
 
-    from nudge.flows import dispatch, ingest, wake
+    def call(real: Callable[..., Any], client: Any, operation: str, params: Any) -> Any:
+        counter.on_call(client.meta.service_model.operation_model(operation))
+        return real(client, operation, params)
 
-    saved = (ingest.handle, dispatch.handle, wake.handle)
-    ingest.handle = counter.wrap("ingest", ingest.handle)  # type: ignore[method-assign]
-    dispatch.handle = counter.wrap("dispatch", dispatch.handle)  # type: ignore[method-assign]
-    wake.handle = counter.wrap("wake", wake.handle)  # type: ignore[method-assign]
-    real = botocore.client.BaseClient._make_api_call
-
-    def call(self: Any, operation: str, params: dict[str, Any]) -> Any:
-        model = self.meta.service_model.operation_model(operation)
-        counter.on_call(model)
-        return real(self, operation, params)
-
-    botocore.client.BaseClient._make_api_call = call  # type: ignore[method-assign]
-    try:
+    with watching(counter.wrap, call):
         yield
-    finally:
-        botocore.client.BaseClient._make_api_call = real  # type: ignore[method-assign]
-        ingest.handle, dispatch.handle, wake.handle = saved  # type: ignore[method-assign]
 
 
 def _measure(events: list[dict[str, Any]]) -> Counter:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.cost import BEGIN, END, item_size, measure_case, table, write_doc
+from bench.cost import BEGIN, END, MIX, item_size, measure_case, table, write_doc
 
 
 def test_item_sizes_follow_dynamodbs_rules():
@@ -32,6 +32,14 @@ def test_a_small_case_counts_the_handlers_calls_and_capacity(tmp_path: Path):
     assert new["messages"] == new["emails"] > 0  # the measured events' messages went out
     usd = new["usd_per_million_events"]
     assert abs(sum(v for k, v in usd.items() if k != "total") - usd["total"]) < 0.01
+    # the storefront mix weighs each type's measured cost by how often a visit has it: the
+    # browsing events not in the one-of-each play were measured too, and left out of its average
+    assert set(MIX) <= set(new["per_type"]) and new["events"] == 4
+    units = [new["per_type"][k]["write_units"] for k in MIX]
+    assert min(units) <= new["mix"]["write_units"] <= max(units)
+    mix = new["mix"]["usd_per_million_events"]
+    assert mix["eventbridge"] >= 1.0 and mix["sqs"] > 0  # every event comes over the bus and queue
+    assert abs(sum(v for k, v in mix.items() if k != "total") - mix["total"]) < 0.01
     # a longer history is a bigger profile item
     assert older["per_event"]["item_kb_max"] > new["per_event"]["item_kb_max"]
 
@@ -40,6 +48,8 @@ def test_a_small_case_counts_the_handlers_calls_and_capacity(tmp_path: Path):
     assert (
         "Measured 2026-11-30" in text
         and "| decide p99 < 1 ms with 200 triggers | 0.5 ms | met |" in text
+        and "At a storefront's mix of events" in text
+        and f"| new | 10 | {new['mix']['write_units']} |" in text
     )
     doc = tmp_path / "cost.md"
     doc.write_text(f"# cost\n{BEGIN}\nold\n{END}\nafter\n")
