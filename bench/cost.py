@@ -426,6 +426,9 @@ def measure_case(
             for cid in cids:
                 meter.tally = meter.follow = after  # earlier events' waits and sends falling due
                 sim.advance(at)
+                if kind == BROWSING[0]:  # browsing follows browsing, not the order: one first
+                    meter.tally = Tally()  # (uncounted)
+                    sim.put(_measured(BROWSING[-1], cid, at - timedelta(minutes=1), n + 100))
                 meter.tally = per_type[kind]  # ingest's own work on the event
                 sim.put(_measured(kind, cid, at, n))
                 meter.tally = meter.follow = None

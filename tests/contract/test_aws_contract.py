@@ -100,6 +100,7 @@ def test_a_commit_writes_profile_decisions_and_outbox_together_or_not_at_all(sho
     assert store.get_profile("bo").version == 1
     assert [d["outcome"] for d in store.decisions_for("bo")] == ["scheduled"]
     assert store.get_message("bo", "m-1")["status"] == "pending"
+    written = store.get_profile("bo")
 
     # the same outbox message again: already written by an earlier attempt; nothing changes
     with pytest.raises(store.AlreadyExists):
@@ -110,7 +111,8 @@ def test_a_commit_writes_profile_decisions_and_outbox_together_or_not_at_all(sho
             decisions=[_decision("bo", "scheduled", iso(START + timedelta(seconds=1)), "m-1")],
             messages=[_message("bo", "m-1")],
         )
-    assert store.get_profile("bo") == store.Stored({"customer_id": "bo"}, 1)
+    assert store.get_profile("bo") == written and written.version == 1
+    assert written.doc is not None and "again" not in written.doc
     assert len(store.decisions_for("bo")) == 1
 
 
@@ -311,7 +313,8 @@ def test_source_counters_add_up(shop):
 
 def test_scans_and_partitions_read_every_item_once(shop):
     for n in range(12):
-        _pending(f"k{n:02d}", f"m-k{n}")
+        _pending(f"k{n:02d}", f"m-k{n}")  # its decision is kept in the profile: no log item
+        store.put_decisions([_decision(f"k{n:02d}", "sent", iso(START), f"m-k{n}")])
     profiles: list[str] = []
     for segment in range(3):
         key = None
@@ -324,7 +327,8 @@ def test_scans_and_partitions_read_every_item_once(shop):
     assert len(store.scan_kind("outbox")) == 12
     kinds = sorted(i["kind"]["S"] for i in store.partition_items("k03"))
     assert kinds == ["decision", "outbox", "profile"]
-    assert store.plain_item(store.partition_items("k03")[-1])["doc"] == {"customer_id": "k03"}
+    assert store.plain_item(store.partition_items("k03")[-1])["doc"]["customer_id"] == "k03"
+    assert sorted(d["outcome"] for d in store.decisions_for("k03")) == ["scheduled", "sent"]
     assert store.table_item_count() == 36
     keys = [{"pk": i["pk"], "sk": i["sk"]} for i in store.partition_items("k03")]
     assert store.delete_keys(keys) == 3

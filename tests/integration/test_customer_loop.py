@@ -222,3 +222,116 @@ def test_a_write_that_both_lost_a_race_and_met_a_tombstone_is_an_erasure(sim):
         store.commit("hal", stale.doc or {}, stale.version, extra=[store.not_erased_check("hal")])
     with pytest.raises(store.VersionConflict):
         store.commit("hal", stale.doc or {}, stale.version, [], [_message("hal", sim.clock())])
+
+
+def _log_items(customer_id: str) -> list[dict[str, Any]]:
+    return [i for i in store.partition_items(customer_id) if i["kind"]["S"] == "decision"]
+
+
+def _suppressed(customer_id: str, n: int) -> common.Change:
+    """A change that decides something other than an audience miss (it must never be lost)."""
+
+    def change(profile: dict[str, Any], now: datetime) -> Plan:
+        note = Decision(customer_id, "browse", iso(now), "suppressed", "cooldown", f"e-{n}", "pv")
+        return Plan(decisions=[note])
+
+    return change
+
+
+def _profile_item(customer_id: str) -> dict[str, Any]:
+    return next(i for i in store.partition_items(customer_id) if i["sk"]["S"] == "PROFILE")
+
+
+def _until_entries_leave(customer_id: str, sim: Any) -> tuple[int, dict[str, Any]]:
+    """Decide for ``customer_id`` until the profile lets its kept entries go: how many writes
+    that took, and the profile item as it was before the last of them."""
+    for n in range(1, 60):
+        held = _profile_item(customer_id)
+        sim.advance(sim.clock.current + timedelta(minutes=1))
+        write_customer(customer_id, _suppressed(customer_id, n))
+        if _log_items(customer_id):
+            return n, held
+    raise AssertionError("the profile kept every entry")
+
+
+def test_decisions_kept_in_the_profile_leave_together_as_one_item_and_none_is_lost(sim):
+    sim.run([customer("kai", "2027-01-01T00:00:00Z")])
+    before = len(_log_items("kai"))
+    assert before == 0 or pytest.fail("the sign-up wrote a log item")
+
+    writes, _held = _until_entries_leave("kai", sim)
+
+    assert writes > 2  # the first entries cost no item at all: the profile's write held them
+    [moved] = _log_items("kai")  # then they left together, as one item
+    assert len(store.item_decisions(moved)) >= 2
+    assert [d["event_id"] for d in store.decisions_for("kai")] == [
+        f"e-{n}" for n in range(1, writes + 1)
+    ]  # each decision once, in order, wherever it is kept
+
+
+class _RaceAroundTheEntriesLeaving:
+    """The DynamoDB client of the profile write, with something landing right before or right
+    after the item of the entries the profile lets go is put (before the profile's write)."""
+
+    def __init__(self, real: Any, customer_id: str, lands: Any, before: bool) -> None:
+        self.real, self.customer_id, self.lands = real, customer_id, lands
+        self.before, self.done = before, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def put_item(self, **kwargs: Any) -> Any:
+        item = kwargs["Item"]
+        leaving = item["sk"]["S"].startswith("D#") and store.item_body(item).get("v") == 3
+        now = leaving and not self.done
+        if now and self.before:
+            self.done = True
+            self.lands(self.customer_id)
+        out = self.real.put_item(**kwargs)
+        if now and not self.before:
+            self.done = True
+            self.lands(self.customer_id)
+        return out
+
+
+def _rival(customer_id: str) -> None:
+    """Another event of the customer is written meanwhile (and lets the same entries go)."""
+    write_customer(customer_id, _suppressed(customer_id, 999))
+
+
+@pytest.mark.parametrize("lands", ["a rival write", "an erasure"])
+def test_a_write_that_lets_entries_go_and_then_loses_loses_nothing_and_repeats_nothing(
+    sim, monkeypatch, lands
+):
+    sim.run([customer("lou", "2027-01-01T00:00:00Z")])
+    writes, held = _until_entries_leave("lou", sim)
+    from nudge.aws.clients import client
+    from nudge.aws.store import transactions
+
+    # the writer died after putting the item, before the profile's write: the profile still
+    # holds the entries the item holds too, and explain lists each decision once
+    moved = _log_items("lou")
+    client("dynamodb").put_item(TableName=store.table(), Item=held)
+    assert [d["event_id"] for d in store.decisions_for("lou")] == [
+        f"e-{n}" for n in range(1, writes)
+    ]
+    # back to the moment before the last write: the profile holds the entries, no item yet
+    store.delete_keys([{"pk": i["pk"], "sk": i["sk"]} for i in moved])
+    rival = lands == "a rival write"  # after the item is put; an erasure just before it
+    landing = _rival if rival else erase_customer
+    racing = _RaceAroundTheEntriesLeaving(
+        transactions.client("dynamodb"), "lou", landing, not rival
+    )
+    monkeypatch.setattr(transactions, "client", lambda _name: racing)
+
+    written = write_customer("lou", _suppressed("lou", writes))  # the same write again
+
+    assert racing.done  # it landed while the entries were leaving
+    if lands == "an erasure":
+        assert written.erased
+        assert store.partition_items("lou") == []  # the item put before the write is gone too
+        return
+    # lost once (the item of the entries already put, and the rival's with them), then written
+    # again: each decision once
+    got = [d["event_id"] for d in store.decisions_for("lou")]
+    assert sorted(got) == sorted([*(f"e-{n}" for n in range(1, writes + 1)), "e-999"])

@@ -331,6 +331,10 @@ LEA_DAY = [
 def test_a_log_entry_the_writer_died_before_putting_is_explained_and_put_by_the_next_write(
     tmp_path, capsys, monkeypatch
 ):
+    from nudge.aws.store import decisions
+
+    # entries the profile has no room for are put as log items after it (here: all of them)
+    monkeypatch.setattr(decisions, "MISSES_MAX", 0)
     view = event("page_viewed", "lea", "2027-02-10T15:00:00Z", path="/pages/delivery")
     config = _many_triggers(tmp_path)
     with Simulation(config, start=START) as sim:  # the answer without a crash

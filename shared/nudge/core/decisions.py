@@ -55,8 +55,10 @@ REASONS = {
 }
 
 
-# An event that decided nothing but "audience did not match" writes no log item: the profile
-# keeps its entry under MISSES (``aws.store.decisions.fold_misses``), the newest MISSES_MAX.
+# An event's log entry is kept in the profile under MISSES rather than as an item while it fits
+# in what the profile's write pays for (``aws.store.decisions.fold_log``), the newest
+# MISSES_MAX; audience misses that no longer fit are dropped and counted, other entries leave
+# together as one log item.
 MISSES = "misses"
 MISSES_MAX = 20
 

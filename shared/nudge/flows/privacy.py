@@ -38,7 +38,7 @@ def _split(items: list[dict[str, Any]]) -> dict[str, Any]:
         kind = plain.get("kind")
         if kind in ("profile", "alias"):
             out["profile"] = plain.get("doc") or {}
-            out["decisions"] += store.profile_decisions(out["profile"])  # its audience misses
+            out["decisions"] += store.profile_decisions(out["profile"])  # entries it keeps
         elif kind == "decision":
             out["decisions"] += store.item_decisions(item)
         elif kind == "conversion":  # an order credited to a message (core/attribution)
@@ -53,7 +53,7 @@ def _split(items: list[dict[str, Any]]) -> dict[str, Any]:
             out["other"].append({k: v for k, v in plain.items() if k not in ("pk", "sk")})
     # each decision where it would have been as an item of its own (time, then its id)
     for key in ("decisions", "conversions"):
-        out[key] = [d for _sk, d in sorted(out[key], key=lambda pair: pair[0])]
+        out[key] = [d for _sk, d in store.unique(sorted(out[key], key=lambda pair: pair[0]))]
     return out
 
 

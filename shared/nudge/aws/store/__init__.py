@@ -57,10 +57,12 @@ from nudge.aws.store.decisions import (
     decision_item,
     decision_log_item,
     decisions_for,
+    item_body,
     item_decisions,
     profile_decisions,
     put_decisions,
     stored_decisions,
+    unique,
 )
 from nudge.aws.store.indexes import (
     ORDER_INDEX_TTL_DAYS,
@@ -156,6 +158,7 @@ __all__ = [
     "in_flight",
     "inventory_item_put",
     "is_erased",
+    "item_body",
     "item_decisions",
     "item_size",
     "log_items",
@@ -193,6 +196,7 @@ __all__ = [
     "tombstone_delete",
     "transaction",
     "unclaim",
+    "unique",
     "watch_keys",
     "watch_put",
     "watchers",

@@ -18,10 +18,13 @@ Readers see decisions, never items: ``decisions_for`` and ``item_decisions`` exp
 into the same dicts, ordered as one item per decision used to be (time, then the decision's
 own hash), so ``nudge explain`` reads the same either way.
 
-- in the profile itself (``MISSES``): an event that decided nothing but "audience did not
-  match" writes no log item; its entry is kept compactly in the profile's own write instead
-  (``fold_misses``: the newest ``MISSES_MAX``, and a count of those dropped with the time of the
-  latest), read back by ``profile_decisions`` into the same decisions.
+- in the profile itself (``MISSES``): the log entry of an event is kept compactly in the
+  profile's own write instead of an item, while it fits in what that write pays for anyway
+  (``fold_log``: the newest ``MISSES_MAX``), read back by ``profile_decisions`` into the same
+  decisions. When they no longer fit, entries of audience misses only are dropped (counted,
+  with the time of the latest) and the others leave together as one item (``"v": 3``,
+  ``batch_log_item``), put before the profile's write that lets them go: a decision is never
+  lost, and one that a lost race leaves in both places is read once (``unique``).
 
 Ingest writes one log entry with the profile's write (``transactions.commit``: in its
 transaction, or put right after it and carried by the profile as ``pending`` until then, which
@@ -32,6 +35,7 @@ outbox item's final status (``outbox.finish_message``).
 from __future__ import annotations
 
 import json
+import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -43,6 +47,7 @@ from nudge.aws.store.bulk import all_items, scan_kind
 from nudge.aws.store.profiles import get_profile, profile_doc
 from nudge.core.clock import iso, now
 from nudge.core.decisions import MISSES, MISSES_MAX, Decision, stable_id
+from nudge.core.profile import pack_text
 
 DECISION_TTL_DAYS = 90
 
@@ -158,58 +163,113 @@ def _expand(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _misses_only(item: dict[str, Any], customer_id: str) -> dict[str, Any] | None:
-    """The body of a log entry item of ``customer_id`` whose decisions are all
-    ``suppressed``/``audience`` about its event, else None."""
+def _foldable(item: dict[str, Any], customer_id: str) -> dict[str, Any] | None:
+    """The body of a log entry item (``decision_log_item``) of ``customer_id``, else None."""
     if item.get("kind", {}).get("S") != "decision":
         return None
-    body: dict[str, Any] = json.loads(item["doc"]["S"])
-    if body.get("v") != 2 or body.get("d") or not body.get("a") or body.get("c") != customer_id:
+    body = item_body(item)
+    if body.get("v") != 2 or body.get("c") != customer_id:
         return None
     return body
 
 
-def fold_misses(
+def _row(body: dict[str, Any]) -> list[Any]:
+    """A log entry as a profile row: ``[at, event id, event type, audience groups]``, and its
+    other decisions as a fifth element when it has any."""
+    row = [body["at"], *(body.get("e") or [None, None]), body.get("a") or []]
+    return [*row, body["d"]] if body.get("d") else row
+
+
+def _decides(row: list[Any]) -> bool:
+    """Does a profile row hold more than audience misses (decisions that must not be lost)?"""
+    return len(row) > 4 and bool(row[4])
+
+
+def _row_body(customer_id: str, row: list[Any]) -> dict[str, Any]:
+    """The log entry body (``"v": 2``) a profile row was made from."""
+    at, event_id, event_type, groups, *plain = row
+    body: dict[str, Any] = {"v": 2, "c": customer_id, "at": at, "e": [event_id, event_type]}
+    if plain and plain[0]:
+        body["d"] = plain[0]
+    if groups:
+        body["a"] = groups
+    return body
+
+
+def batch_log_item(customer_id: str, rows: Sequence[list[Any]]) -> dict[str, Any]:
+    """Log entries the profile held, moved out together as one item (``"v": 3``, its rows as
+    the profile held them). Keyed by the newest entry's time, so a log read from a time on
+    finds it; the same rows give the same key."""
+    rows = sorted(rows, key=lambda r: (str(r[0]), str(r[1])))
+    uid = stable_id(*(f"{r[0]}#{r[1]}" for r in rows), length=10)
+    # deflated once that is smaller: twenty events' entries repeat their triggers and outcomes
+    packed = pack_text(
+        json.dumps({"v": 3, "c": customer_id, "r": rows}, separators=(",", ":"), default=str)
+    )
+    return {
+        "pk": _s(_pk(customer_id)),
+        "sk": _s(f"D#{rows[-1][0]}#{uid}"),
+        "kind": _s("decision"),
+        "doc": {"B": packed} if isinstance(packed, bytes) else _s(packed),
+        "ttl": _ttl(DECISION_TTL_DAYS),
+    }
+
+
+def item_body(item: dict[str, Any]) -> dict[str, Any]:
+    """A decision item's body: JSON text, or deflated (``batch_log_item``)."""
+    value = item["doc"]
+    text = zlib.decompress(bytes(value["B"]), -15).decode() if "B" in value else value["S"]
+    body: dict[str, Any] = json.loads(text)
+    return body
+
+
+def fold_log(
     doc: dict[str, Any],
     items: Sequence[dict[str, Any]],
     units: Callable[[dict[str, Any], list[dict[str, Any]]], int],
     fold: bool = True,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The profile ``doc`` with the audience-only log entries among ``items`` kept in it
-    (``MISSES``: rows ``[at, event id, event type, groups]``), and the items still to put.
-    ``doc`` itself is not changed.
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The profile ``doc`` with the log entries among ``items`` kept in it (``MISSES``: rows,
+    ``_row``), the items still to put after it, and the items to put *before* it. ``doc``
+    itself is not changed.
 
     Kept: the newest ``MISSES_MAX`` within the log's 90 days, and only while they cost the
     profile's write no write unit (``units``: what writing a document costs, with the items it
-    carries as ``pending``): the oldest go
-    first (``gone`` counts those dropped, ``gone_at`` is the time of the latest), and an entry
-    that does not fit even alone is put as its log item, as any other. With ``fold`` False
-    (other items follow the write) no entry is folded, but those kept are still fitted: every
-    write of the profile does this, so they never cost one."""
+    carries as ``pending``). When they no longer fit, the oldest go first: an entry of audience
+    misses only is dropped (``gone`` counts those, ``gone_at`` is the time of the latest); an
+    entry that decided anything else is never dropped: it and every other such entry the
+    profile held leave together, as one log item (``batch_log_item``) put before the profile's
+    write, so the room is free again for the next events. An entry that does not fit even
+    alone is put as its log item, as any other. With ``fold`` False (other items follow the
+    write) no entry is folded, but those kept are still fitted: every write of the profile does
+    this, so they never cost one."""
     customer_id = str(doc.get("customer_id"))
     kept: list[tuple[dict[str, Any], dict[str, Any]]] = []
     rest: list[dict[str, Any]] = []
     for item in items:
-        body = _misses_only(item, customer_id) if fold else None
+        body = _foldable(item, customer_id) if fold else None
         if body is None:
             rest.append(item)
         else:
             kept.append((item, body))
     if not kept and not (doc.get(MISSES) or {}).get("r"):
-        return doc, rest
+        return doc, rest, []
     held = dict(doc.get(MISSES) or {})
-    fresh = [([b["at"], *(b.get("e") or [None, None]), b["a"]], item) for item, b in kept]
+    fresh = [(_row(b), item) for item, b in kept]
     oldest = iso(now() - timedelta(days=DECISION_TTL_DAYS))
     rows = sorted(
         [*((r, None) for r in held.get("r") or () if r[0] >= oldest), *fresh],  # as items expire
         key=lambda pair: str(pair[0][0]),
     )
     limit = units({**doc, MISSES: {**held, "r": []}}, rest)  # the profile's cost without any
+    leaving: list[list[Any]] = []  # held entries that decided something: one item, before
 
     def drop(count: int) -> None:
         for row, item in rows[:count]:
             if item is not None:
                 rest.append(item)  # a new entry that does not fit: its log item, as before
+            elif _decides(row):
+                leaving.append(row)
             else:
                 held["gone"] = int(held.get("gone") or 0) + 1
                 held["gone_at"] = max(str(held.get("gone_at") or ""), str(row[0]))
@@ -218,25 +278,41 @@ def fold_misses(
     drop(max(0, len(rows) - MISSES_MAX))
     while rows and units({**doc, MISSES: {**held, "r": [r for r, _ in rows]}}, rest) > limit:
         drop(1)
+    if leaving:  # an item is put anyway: every held entry that decided something goes in it
+        leaving += [row for row, item in rows if item is None and _decides(row)]
+        rows = [(row, item) for row, item in rows if item is not None or not _decides(row)]
     held["r"] = [r for r, _ in rows]
+    before = [batch_log_item(customer_id, leaving)] if leaving else []
     if not held["r"] and not held.get("gone"):
-        return {k: v for k, v in doc.items() if k != MISSES}, rest
-    return {**doc, MISSES: held}, rest
+        return {k: v for k, v in doc.items() if k != MISSES}, rest, before
+    return {**doc, MISSES: held}, rest, before
 
 
 def profile_decisions(doc: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
-    """The decisions a profile (or alias stub) document keeps itself (``fold_misses``), within
+    """The decisions a profile (or alias stub) document keeps itself (``fold_log``), within
     the log's 90 days, each with the sort key it would have had as an item of its own."""
     held = (doc or {}).get(MISSES) or {}
     if not held or doc is None:
         return []
     oldest = iso(now() - timedelta(days=DECISION_TTL_DAYS))
     out: list[tuple[str, dict[str, Any]]] = []
-    for at, event_id, event_type, groups in held.get("r") or ():
-        if at < oldest:
+    for row in held.get("r") or ():
+        if row[0] < oldest:
             continue
-        body = {"v": 2, "c": doc["customer_id"], "at": at, "e": [event_id, event_type]}
-        out += [(f"D#{d['at']}#{_uid(d)}", d) for d in _expand({**body, "a": groups})]
+        out += [(f"D#{d['at']}#{_uid(d)}", d) for d in _expand(_row_body(doc["customer_id"], row))]
+    return out
+
+
+def unique(pairs: Sequence[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """``pairs`` (sort key, decision) without repeats: a decision moved out of the profile in an
+    item whose profile write then lost a race is found both there and still in the profile (or
+    in a second such item); its key is the same everywhere."""
+    seen: set[str] = set()
+    out = []
+    for sk, d in pairs:
+        if sk not in seen:
+            seen.add(sk)
+            out.append((sk, d))
     return out
 
 
@@ -265,13 +341,26 @@ def stored_decisions(kept: Sequence[dict[str, Any]] | None = None) -> list[dict[
             pairs = profile_decisions(profile_doc(item))
             found += [(sk[2:22], item["pk"]["S"], sk, d) for sk, d in pairs]
     found.sort(key=lambda f: f[:3])
-    return [f[3] for f in found]
+    seen: set[tuple[str, str]] = set()  # one decision found twice: ``unique``
+    out = []
+    for _at, pk, sk, d in found:
+        if (pk, sk) not in seen:
+            seen.add((pk, sk))
+            out.append(d)
+    return out
 
 
 def item_decisions(item: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The decisions of a stored decision item, each with the sort key it would have had as an
     item of its own (``D#<at>#<id>``): the order the log is read in."""
-    return [(f"D#{d['at']}#{_uid(d)}", d) for d in _expand(json.loads(item["doc"]["S"]))]
+    body = item_body(item)
+    if body.get("v") == 3:  # entries a profile held, moved out together (``batch_log_item``)
+        return [
+            (f"D#{d['at']}#{_uid(d)}", d)
+            for row in body["r"]
+            for d in _expand(_row_body(body["c"], row))
+        ]
+    return [(f"D#{d['at']}#{_uid(d)}", d) for d in _expand(body)]
 
 
 def put_decisions(decisions: list[Decision]) -> None:
@@ -293,14 +382,14 @@ def decisions_for(customer_id: str, since: str | None = None) -> list[dict[str, 
     )
     pairs = [pair for item in items for pair in item_decisions(item)]
     stored = get_profile(customer_id)
-    pairs += profile_decisions(stored.doc)  # audience-only entries kept in the profile
+    pairs += profile_decisions(stored.doc)  # log entries kept in the profile
     # a log entry the profile's last write still carries (its writer died before putting it)
     known = {sk for sk, _d in pairs}
     at = now().timestamp()
     for item in stored.pending:
         if item["sk"]["S"].startswith("D#") and float(item["ttl"]["N"]) > at:
             pairs += [(sk, d) for sk, d in item_decisions(item) if sk not in known]
-    found = sorted(pairs, key=lambda p: p[0])
+    found = unique(sorted(pairs, key=lambda p: p[0]))
     return [d for sk, d in found if not since or sk >= f"D#{since}"]
 
 

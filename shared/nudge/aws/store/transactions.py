@@ -16,15 +16,20 @@ from typing import Any
 from nudge.aws.clients import client
 from nudge.aws.store._table import AlreadyExists, Erased, VersionConflict, table
 from nudge.aws.store.bulk import item_size
-from nudge.aws.store.decisions import decision_log_item, fold_misses
+from nudge.aws.store.decisions import decision_log_item, fold_log
 from nudge.aws.store.outbox import outbox_item
 from nudge.aws.store.profiles import _profile_put, is_erased, not_erased_check
 from nudge.core.decisions import Decision, Message
 
 # Told of each log item ``commit`` did not put because the profile keeps it instead
-# (``decisions.fold_misses``), once the profile is written: the simulator, whose report counts
+# (``decisions.fold_log``), once the profile is written: the simulator, whose report counts
 # every decision, not only those the profiles still keep.
 KEPT_LISTENERS: list[Callable[[dict[str, Any]], None]] = []
+# Items put after a profile that nobody deletes on purpose (they expire, or go with an erasure):
+# the last item a write carries (``pending``) must be one, for ``profiles.flush_pending`` to
+# tell from it whether they were all put. A log entry is one; when the write's last other item
+# is one too, the log entry can stay in the profile instead of being put.
+LASTING = frozenset({"order_index", "conversion", "phone_index", "decision"})
 
 
 def commit(
@@ -46,8 +51,9 @@ def commit(
     ``Put`` entries of items that only add what the change learnt and are the same when written
     twice: an order index, a conversion, a watch, an announcement) follow it, one PutItem each:
     a transaction costs twice the write units of every item in it, these cost them once. A log
-    entry of nothing but audience misses is not put at all when nothing else follows: the
-    profile keeps it (``decisions.fold_misses``). The
+    entry is not put at all when nothing else follows and it fits in what the profile's write
+    pays for anyway: the profile keeps it (``decisions.fold_log``; the entries it lets go are
+    put first, as one item). The
     profile's write carries them (``pending``, the ``after`` items first, the log entry last),
     so should the process die before they are all put, the next writer of the profile puts
     them (``profiles.flush_pending``) and ``decisions_for`` reads them meanwhile.
@@ -65,31 +71,42 @@ def commit(
     """
     ddb = client("dynamodb")
     first = [entry["Put"]["Item"] for entry in after]
-    # an event that only missed audiences: no log item, the profile keeps it (the last pending
-    # item must be a log entry or another item nobody deletes: so only when nothing else follows)
+    # the log entry kept in the profile, when it fits, rather than an item (the last pending
+    # item must be one nobody deletes: so only when what else follows ends with such an item)
     units = _units(customer_id, version, first)
     entries = log_items(decisions)
-    doc, log = fold_misses(doc, entries, units, fold=not after)
+    lasting = not first or first[-1].get("kind", {}).get("S") in LASTING
+    doc, log, before = fold_log(doc, entries, units, fold=lasting)
     kept = [item for item in entries if not any(item is other for other in log)]
     later = [*first, *log]
-    if not messages and not extra:
-        put = _profile_put(customer_id, doc, version, later)
-        try:
-            ddb.put_item(**put)
-        except ddb.exceptions.ConditionalCheckFailedException:
-            raise VersionConflict(customer_id) from None
-        if creates and is_erased(customer_id):
-            key = {"pk": put["Item"]["pk"], "sk": put["Item"]["sk"]}
-            ddb.delete_item(TableName=table(), Key=key)
-            raise Erased(customer_id)
-    else:
-        if creates:
-            extra = [*extra, not_erased_check(customer_id)]
-        items = transaction(customer_id, doc, version, (), messages, extra, later)
-        try:
-            ddb.transact_write_items(TransactItems=items)
-        except ddb.exceptions.TransactionCanceledException as exc:
-            raise cancelled(customer_id, items, exc) from None
+    for item in before:  # log entries the profile lets go: stored before they leave it
+        ddb.put_item(TableName=table(), Item=item)
+    try:
+        if not messages and not extra:
+            put = _profile_put(customer_id, doc, version, later)
+            try:
+                ddb.put_item(**put)
+            except ddb.exceptions.ConditionalCheckFailedException:
+                raise VersionConflict(customer_id) from None
+            if creates and is_erased(customer_id):
+                key = {"pk": put["Item"]["pk"], "sk": put["Item"]["sk"]}
+                ddb.delete_item(TableName=table(), Key=key)
+                raise Erased(customer_id)
+        else:
+            if creates:
+                extra = [*extra, not_erased_check(customer_id)]
+            items = transaction(customer_id, doc, version, (), messages, extra, later)
+            try:
+                ddb.transact_write_items(TransactItems=items)
+            except ddb.exceptions.TransactionCanceledException as exc:
+                raise cancelled(customer_id, items, exc) from None
+    except Exception:
+        # the profile still holds those entries (read once: ``decisions.unique``), unless an
+        # erasure took it meanwhile: then nothing of the customer may stay
+        if before and is_erased(customer_id):
+            for item in before:
+                ddb.delete_item(TableName=table(), Key={"pk": item["pk"], "sk": item["sk"]})
+        raise
     for listener in KEPT_LISTENERS:
         for item in kept:
             listener(item)
