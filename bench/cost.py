@@ -59,6 +59,9 @@ MEASURED = ["product_viewed", "cart_updated", "page_viewed", "order_placed"]
 # played after the measured events, and left out of their average: the events of a visit that
 # the one-of-each play does not have (a product not seen before, a page no rule reads)
 BROWSING = ["product_viewed (new product)", "page_viewed (other page)"]
+# each played this many times over (alternately): what a browsing event costs now and then (the
+# log entries the profile lets go, every so often) is then spread as it is over a visit
+BROWSING_ROUNDS = 6
 # A storefront's events per visit (docs/cost.md cites the figures): 4 pages a visit (e-commerce
 # 3-5), half of them product pages; 7.1% of visits add to the cart (two cart updates each, and
 # one look at the delivery page); 2.5% order.
@@ -421,13 +424,14 @@ def measure_case(
         sim.advance(DAY + timedelta(hours=6))  # the history's own waits and sends are done
         ses_before = len(sim.backend.emails())
         at = DAY + timedelta(hours=6)
-        for n, kind in enumerate(MEASURED + BROWSING, start=1000):
-            at += timedelta(minutes=7)
+        played = MEASURED + BROWSING * BROWSING_ROUNDS
+        for n, kind in enumerate(played, start=1000):
+            at += timedelta(minutes=7 if kind in MEASURED else 2)
             for cid in cids:
                 meter.tally = meter.follow = after  # earlier events' waits and sends falling due
                 sim.advance(at)
-                if kind == BROWSING[0]:  # browsing follows browsing, not the order: one first
-                    meter.tally = Tally()  # (uncounted)
+                if n == 1000 + len(MEASURED):  # browsing follows browsing, not the order: one
+                    meter.tally = Tally()  # first (uncounted)
                     sim.put(_measured(BROWSING[-1], cid, at - timedelta(minutes=1), n + 100))
                 meter.tally = per_type[kind]  # ingest's own work on the event
                 sim.put(_measured(kind, cid, at, n))
@@ -454,29 +458,29 @@ def measure_case(
         "emails": emails,
         "messages": messages,
         "messages_decided": total.outbox_items,
-        "per_type": {k: _per(v, customers) for k, v in per_type.items()},
+        "per_type": {k: _per(v, customers * played.count(k)) for k, v in per_type.items()},
         "after_events": _per(after, events),
         "per_event": _per(own, events),
         "per_event_with_messages": _per(total, events),
         "usd_per_million_events": _usd(own, events),
         "usd_per_million_events_with_messages": _usd(total, events),
         "usd_per_message": _usd_message(after, max(1, messages)),
-        "mix": _mix(per_type, customers),
+        "mix": _mix(per_type, {k: customers * played.count(k) for k in per_type}),
     }
 
 
-def _mix(per_type: dict[str, Tally], customers: int) -> dict[str, Any]:
+def _mix(per_type: dict[str, Tally], events: dict[str, int]) -> dict[str, Any]:
     """Ingest's own work per event at a storefront's mix of events (``MIX``): each type's
     measured cost, weighted by how often a visit has it."""
     weight = sum(MIX.values())
     usd: dict[str, float] = defaultdict(float)
     write_units = read_units = 0.0
     for kind, share in MIX.items():
-        tally = per_type[kind]
-        for service, dollars in _prices(tally, customers).items():
-            usd[service] += share / weight * dollars / customers * 1e6
-        write_units += share / weight * tally.write_units / customers
-        read_units += share / weight * tally.read_units / customers
+        tally, n = per_type[kind], events[kind]
+        for service, dollars in _prices(tally, n).items():
+            usd[service] += share / weight * dollars / n * 1e6
+        write_units += share / weight * tally.write_units / n
+        read_units += share / weight * tally.read_units / n
     out = {k: round(v, 3) for k, v in usd.items()}
     out["total"] = round(sum(usd.values()), 3)
     return {
