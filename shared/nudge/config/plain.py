@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 # one step kind per journey step (``schema.Step``)
 STEP_KINDS = ("wait", "wait_until", "wait_for", "send", "branch", "split", "goto", "exit")
@@ -29,6 +29,9 @@ class Plain:
     """One validated config model as plain, read-only attributes (see the module doc)."""
 
     _aliases: ClassVar[dict[str, str]] = {}  # field name -> its key in the files, where they differ
+    # fields typed float: pydantic writes them as floats in JSON even when the value is an int
+    # (an unvalidated default such as ``holdout: 0``), and journey hashes are made of that JSON
+    _floats: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, values: dict[str, Any]) -> None:
         object.__setattr__(self, "__dict__", values)
@@ -61,6 +64,8 @@ class Plain:
             if (include is not None and name not in include) or (exclude_none and value is None):
                 continue
             key = self._aliases.get(name, name) if by_alias else name
+            if mode == "json" and name in self._floats and type(value) is int:
+                value = float(value)
             out[key] = _dump(value, mode == "json", exclude_none, by_alias)
         return out
 
@@ -94,16 +99,23 @@ BEHAVIOUR: dict[str, dict[str, Any]] = {"Step": {"kind": property(_step_kind)}}
 _CLASSES: dict[str, type[Plain]] = {}
 
 
-def plain_class(name: str, aliases: dict[str, str] | None = None) -> type[Plain]:
+def plain_class(
+    name: str, aliases: dict[str, str] | None = None, floats: list[str] | None = None
+) -> type[Plain]:
     """The plain class standing for the schema model ``name``."""
     cls = _CLASSES.get(name)
     if cls is None:
-        body: dict[str, Any] = {"_aliases": dict(aliases or {}), **BEHAVIOUR.get(name, {})}
+        body: dict[str, Any] = {
+            "_aliases": dict(aliases or {}),
+            "_floats": frozenset(floats or ()),
+            **BEHAVIOUR.get(name, {}),
+        }
         cls = _CLASSES[name] = type(name, (Plain,), body)
     return cls
 
 
-MODEL, ALIASES, VALUES, TUPLE = "$nudge-model", "$aliases", "$values", "$nudge-tuple"
+MODEL, VALUES, TUPLE = "$nudge-model", "$values", "$nudge-tuple"
+ALIASES, FLOATS = "$aliases", "$floats"
 
 
 def encode_model(model: Any, encode: Callable[[Any], Any]) -> dict[str, Any]:
@@ -116,13 +128,18 @@ def encode_model(model: Any, encode: Callable[[Any], Any]) -> dict[str, Any]:
     aliases = {name: info.alias for name, info in fields.items() if info.alias not in (None, name)}
     if aliases:
         out[ALIASES] = aliases
+    floats = [
+        n for n, info in fields.items() if float in (info.annotation, *get_args(info.annotation))
+    ]
+    if floats:
+        out[FLOATS] = floats
     return out
 
 
 def decode(value: dict[str, Any]) -> Any:
     """A stored model or tuple back (a ``json.loads`` object hook: inner values come first)."""
     if MODEL in value:
-        return plain_class(value[MODEL], value.get(ALIASES))(value[VALUES])
+        return plain_class(value[MODEL], value.get(ALIASES), value.get(FLOATS))(value[VALUES])
     if TUPLE in value and len(value) == 1:
         return tuple(value[TUPLE])
     return value
