@@ -38,11 +38,12 @@ LEFT_FOR_LATER = (
 )
 
 INIT = """
-import json, sys
+import gc, json, sys
 import app
+frozen = gc.get_freeze_count()
 from nudge.flows.common import current_config
 config = current_config()
-loaded = {"triggers": len(config.triggers)}
+loaded = {"triggers": len(config.triggers), "gc": [gc.isenabled(), frozen]}
 loaded["modules"] = sorted(m for m in json.loads(sys.argv[1]) if m in sys.modules)
 if len(sys.argv) > 2:  # then parse one event, as the handler's first invoke does
     from nudge.core import event_models
@@ -90,6 +91,15 @@ def test_a_handlers_init_from_the_artefact_leaves_out_what_it_does_not_run(built
     loaded = _init(function, built)
     assert loaded["triggers"] > 0  # the config really was loaded
     assert loaded["modules"] == []
+
+
+@pytest.mark.parametrize("function", sorted(p.parent.name for p in ROOT.glob("functions/*/app.py")))
+def test_a_handler_imports_without_the_garbage_collector_and_freezes_what_it_made(function):
+    """The handler's modules are frozen out of later collections (nudge.coldstart), and the
+    collector is on again for the invocations."""
+    enabled, frozen = _init(function, ROOT / "config")["gc"]
+    assert enabled
+    assert frozen > 10_000  # modules, classes, functions: everything imported so far
 
 
 def test_the_first_event_builds_only_its_own_property_model(built):
