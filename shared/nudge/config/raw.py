@@ -67,7 +67,8 @@ class SourceFile:
 
 @dataclass
 class RawConfig:
-    """Validated models, and where each came from."""
+    """Validated models, and where each came from (from the compiled-config artefact: the same
+    models in their plain form, ``nudge.config.plain``, which reads like them)."""
 
     root: Path
     settings: schema.Settings = field(default_factory=_default("Settings"))
