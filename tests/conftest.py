@@ -27,6 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config"
 EVENTS = ROOT / "events"
 _ids = itertools.count(1)
+# NUDGE_TEST_ARTEFACT=1: every config the tests build (make_config, the sim fixture's) gets its
+# compiled-config artefact when it is valid, so the handlers run on the plain form a deployed
+# function starts from (docs/deploy.md); a test that edits a file afterwards reads the YAML again
+ARTEFACT = os.environ.get("NUDGE_TEST_ARTEFACT") == "1"
 
 
 def sample(name: str) -> dict[str, Any]:
@@ -95,6 +99,8 @@ def sim(request: pytest.FixtureRequest) -> Iterator[Any]:
     keeps = request.node.get_closest_marker("keeps")
     if keeps is not None:
         config = keeping(request.getfixturevalue("tmp_path"), keeps.args[0])
+    elif ARTEFACT:
+        config = make_config(request.getfixturevalue("tmp_path"))
     with Simulation(config, start=start) as simulation:
         recorder = Recorder(simulation) if compare else None
         if recorder is not None:
@@ -139,4 +145,16 @@ def make_config(tmp_path: Path, **files: str) -> Path:
         path = target / rel.replace("__", "/")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+    if ARTEFACT:
+        _compile(target)
     return target
+
+
+def _compile(config: Path) -> None:
+    import contextlib
+
+    from nudge.config import ConfigInvalid
+    from nudge.config.artefact import write_artefact
+
+    with contextlib.suppress(ConfigInvalid):  # an invalid config: nothing to compile
+        write_artefact(config)

@@ -3,7 +3,10 @@
 Powertools (Logger, Tracer, Metrics) wraps the handler on its first invoke (nudge.observe).
 """
 
-from nudge.flows.dispatch import handle
-from nudge.observe import lambda_handler
+from nudge.coldstart import long_lived
+
+with long_lived():  # the init makes only what the container keeps: no garbage to collect
+    from nudge.flows.dispatch import handle
+    from nudge.observe import lambda_handler
 
 handler = lambda_handler(handle)

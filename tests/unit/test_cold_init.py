@@ -1,9 +1,10 @@
 """A function's cold init (import its handler module, load the config from the compiled-config
-artefact, as ``make bench`` measures it) leaves out what it does not need: the pydantic event
-models until the first event (then only the models of the types it sees), and the config checks
-that only report problems (field catalogue, condition and template checks, address checks),
-which the artefact's files passed when it was written. No timing here: which modules are
-loaded, in a fresh interpreter, as Lambda starts one."""
+artefact, as ``make bench`` measures it) leaves out what it does not need: pydantic itself and the
+config's schema classes (the artefact holds the validated models, rebuilt as plain objects), the
+pydantic event models until the first event (then only the models of the types it sees), and the
+config checks that only report problems (field catalogue, condition and template checks, address
+checks), which the artefact's files passed when it was written. No timing here: which modules
+are loaded, in a fresh interpreter, as Lambda starts one."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from nudge.config.artefact import write_artefact
+from nudge.config.artefact import NAME, write_artefact
 from nudge.core.event_models import PROPERTY_MODELS
 from nudge.core.events import PROPERTY_TYPES
 from tests.conftest import EVENTS, make_config
@@ -25,6 +26,10 @@ ROOT = Path(__file__).resolve().parents[2]
 FUNCTION_ENV = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
 # modules a handler's init no longer imports (each was on the init path before)
 LEFT_FOR_LATER = (
+    "pydantic",  # the config comes validated; the first event's model imports it
+    "nudge.config.schema",  # the config's pydantic models
+    "nudge.config.load",  # reading and validating the YAML
+    "yaml",
     "nudge.core.event_models",  # the pydantic event models: the first parse_event imports them
     "nudge.config.fields",  # the field catalogue of `nudge validate`'s type checks
     "nudge.config.typecheck",
@@ -33,11 +38,12 @@ LEFT_FOR_LATER = (
 )
 
 INIT = """
-import json, sys
+import gc, json, sys
 import app
+frozen = gc.get_freeze_count()
 from nudge.flows.common import current_config
 config = current_config()
-loaded = {"triggers": len(config.triggers)}
+loaded = {"triggers": len(config.triggers), "gc": [gc.isenabled(), frozen]}
 loaded["modules"] = sorted(m for m in json.loads(sys.argv[1]) if m in sys.modules)
 if len(sys.argv) > 2:  # then parse one event, as the handler's first invoke does
     from nudge.core import event_models
@@ -87,6 +93,15 @@ def test_a_handlers_init_from_the_artefact_leaves_out_what_it_does_not_run(built
     assert loaded["modules"] == []
 
 
+@pytest.mark.parametrize("function", sorted(p.parent.name for p in ROOT.glob("functions/*/app.py")))
+def test_a_handler_imports_without_the_garbage_collector_and_freezes_what_it_made(function):
+    """The handler's modules are frozen out of later collections (nudge.coldstart), and the
+    collector is on again for the invocations."""
+    enabled, frozen = _init(function, ROOT / "config")["gc"]
+    assert enabled
+    assert frozen > 10_000  # modules, classes, functions: everything imported so far
+
+
 def test_the_first_event_builds_only_its_own_property_model(built):
     loaded = _init("ingest", built, str(EVENTS / "order_placed.json"))
     assert loaded["event"] == "order_placed"
@@ -95,7 +110,9 @@ def test_the_first_event_builds_only_its_own_property_model(built):
 
 def test_a_config_read_without_the_artefact_is_still_checked_in_full(tmp_path):
     plain = make_config(tmp_path)
-    assert "nudge.config.typecheck" in _init("ingest", plain)["modules"]
+    (plain / NAME).unlink(missing_ok=True)  # (NUDGE_TEST_ARTEFACT=1 writes one)
+    modules = _init("ingest", plain)["modules"]
+    assert {"nudge.config.typecheck", "nudge.config.schema", "pydantic"} <= set(modules)
 
 
 def test_every_native_type_with_properties_has_its_model():

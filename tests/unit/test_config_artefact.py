@@ -30,15 +30,14 @@ def test_a_day_from_the_artefact_sends_the_same_messages_at_the_same_times(tmp_p
     plain = make_config(tmp_path / "plain")
     built = make_config(tmp_path / "built")
     write_artefact(built)
-    from nudge.config.yamlpos import load_located
 
-    parsed = read_artefact(built)
-    assert parsed is not None and parsed.keys() == {  # every config file; no nudge test scenario
+    stored = read_artefact(built)
+    assert stored is not None
+    assert set(stored.files) == {  # every config file; no nudge test scenario
         str(p.relative_to(built))
         for p in built.rglob("*.yaml")
         if p.relative_to(built).parts[0] != "tests"
     }
-    assert all(parsed[rel] == load_located(built / rel).data for rel in parsed)  # types too
 
     from_yaml, from_artefact = load_config(plain), load_config(built)
     assert from_artefact.settings == from_yaml.settings
@@ -55,10 +54,10 @@ def test_the_artefact_stands_in_for_the_yaml(tmp_path, monkeypatch):
     write_artefact(built)
     from nudge.config import load as loading
 
-    def no_yaml(path: Path) -> None:
-        raise AssertionError(f"parsed {path}")
+    def not_read(directory: Path) -> None:
+        raise AssertionError(f"read and validated {directory}")
 
-    monkeypatch.setattr(loading, "load_located", no_yaml)
+    monkeypatch.setattr(loading, "read_config", not_read)
     assert "cart_jewelry_high_value" in load_config(built).triggers
 
 
@@ -97,10 +96,13 @@ def test_yaml_timestamps_come_back_as_timestamps(tmp_path):
     assert unquoted != cart
     built = make_config(tmp_path, **{"triggers/cart_jewelry_high_value.yaml": unquoted})
     write_artefact(built)
-    parsed = read_artefact(built)
-    assert parsed is not None
-    active = parsed["triggers/cart_jewelry_high_value.yaml"]["active"]
-    from nudge.config.yamlpos import load_located
+    stored = read_artefact(built)
+    assert stored is not None
+    from nudge.config.load import read_config
 
-    assert active == load_located(built / "triggers/cart_jewelry_high_value.yaml").data["active"]
-    assert type(active["from"]).__name__ == "datetime"
+    (trigger, _src), *_ = (t for t in stored.triggers if t[0].id == "cart_jewelry_high_value")
+    (validated, _src), *_ = (
+        t for t in read_config(built).triggers if t[0].id == "cart_jewelry_high_value"
+    )
+    assert trigger.active.from_ == validated.active.from_
+    assert type(trigger.active.from_).__name__ == "datetime"

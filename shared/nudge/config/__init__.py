@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from nudge.config.compiled import CompiledConfig, CompiledTrigger, load_config
-from nudge.config.load import ConfigError, ConfigInvalid
+from nudge.config.raw import ConfigError, ConfigInvalid
 
 __all__ = [
     "CompiledConfig",

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nudge.config import schema
 from nudge.config.campaigns import compile_campaigns
 from nudge.config.history import history_policy
 from nudge.config.journeys import compile_journey
-from nudge.config.load import ConfigError, ConfigInvalid, RawConfig, SourceFile, read_config
+from nudge.config.raw import ConfigError, ConfigInvalid, RawConfig, SourceFile
 from nudge.config.targets import (
     CancelTest,
     CompiledCampaign,
@@ -41,6 +40,7 @@ from nudge.core.rules import (
 from nudge.core.templates import TemplateError, known_names, unknown_names
 
 if TYPE_CHECKING:
+    from nudge.config import schema
     from nudge.config.fields import Catalogue, Shape
     from nudge.config.templatecheck import Firing, Read, TemplateChecker
 
@@ -641,21 +641,29 @@ def compile_config(
     return config, compiler.errors
 
 
-def load_config(directory: str | Path, *, use_artefact: bool = True) -> CompiledConfig:
-    """Read, validate and compile a config directory; raises ``ConfigInvalid`` on any error
-    (warnings do not stop it). A compiled-config artefact that matches the files
-    (``nudge.config.artefact``) stands in for their YAML, and the checks that only report
-    problems (condition field types, templates) are not run again: they passed when it was
-    written."""
-    from nudge.config.artefact import read_artefact
-
-    parsed = read_artefact(Path(directory)) if use_artefact else None
-    raw = read_config(directory, parsed)
-    config, problems = compile_config(raw, checks=parsed is None)
+def compile_checked(raw: RawConfig, *, checks: bool = True) -> CompiledConfig:
+    """``compile_config``, raising ``ConfigInvalid`` on any error (warnings do not stop it)."""
+    config, problems = compile_config(raw, checks=checks)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise ConfigInvalid(errors)
     return config
+
+
+def load_config(directory: str | Path, *, use_artefact: bool = True) -> CompiledConfig:
+    """Read, validate and compile a config directory; raises ``ConfigInvalid`` on any error
+    (warnings do not stop it). A compiled-config artefact that matches the files
+    (``nudge.config.artefact``) stands in for them: its models are already validated (plain
+    objects, no pydantic), and the checks that only report problems (condition field types,
+    templates) are not run again: they passed when it was written."""
+    from nudge.config.artefact import read_artefact
+
+    stored = read_artefact(Path(directory)) if use_artefact else None
+    if stored is not None:
+        return compile_checked(stored, checks=False)
+    from nudge.config.load import read_config
+
+    return compile_checked(read_config(directory))
 
 
 def evaluate_content(config: CompiledConfig, ctx: Ctx) -> dict[str, Any]:

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from datetime import time
 from typing import TYPE_CHECKING, Any
 
-from nudge.config import schema
-from nudge.config.load import ConfigError
+from nudge.config.raw import ConfigError
 from nudge.config.targets import CancelTest, CompiledTrigger, Content
 from nudge.core.durations import seconds
 from nudge.core.events import ENGAGEMENT_TYPES
@@ -25,8 +24,9 @@ from nudge.core.localtime import parse_hhmm, weekdays
 from nudge.core.rules import Ctx, RuleError, compile_condition
 
 if TYPE_CHECKING:
+    from nudge.config import schema
     from nudge.config.compiled import _Compiler
-    from nudge.config.load import SourceFile
+    from nudge.config.raw import SourceFile
     from nudge.config.templatecheck import Firing
 
 SPLIT_REF = re.compile(r"\{\{\s*split\.([a-z0-9_\-]+)\s*\}\}")
@@ -87,6 +87,17 @@ class CompiledJourney:
         step, _, variant = key.partition(":")
         node = self.nodes.get(step)
         return node.sends.get(variant) if node is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """A send step's content as a trigger's ``email:`` / ``sms:`` block (what
+    ``_Compiler.content`` reads; the step itself was validated as a ``schema.SendStep``)."""
+
+    template: str | None = None
+    subject: str | None = None
+    html: str | None = None
+    text: str | None = None
 
 
 def definition_hash(model: schema.Trigger) -> str:
@@ -198,10 +209,10 @@ class JourneyCompiler:
                 self.fail(("exit_if", i, "same_message"), "same_message belongs in cancel_if")
             exit_if.append(CancelTest(test.event, check))
         reentry: tuple[str, float] = ("always", 0.0)
-        if isinstance(t.reentry, schema.Reentry):
-            reentry = ("after", seconds(t.reentry.after))
-        elif t.reentry == "once":
+        if t.reentry == "once":
             reentry = ("once", 0.0)
+        elif t.reentry is not None and not isinstance(t.reentry, str):  # Reentry, either form
+            reentry = ("after", seconds(t.reentry.after))
         listens = {c.event for c in exit_if} | {n.event for n in self.nodes.values() if n.event}
         return CompiledJourney(
             id=t.id,
@@ -387,20 +398,15 @@ class JourneyCompiler:
                 return None
             tpl = found[0]
             if "email" in channels and (tpl.subject or spec.channel == "email"):
-                email = parent.content(
-                    self.src, path, schema.EmailContent(template=template), "email", self.firing
-                )
+                email = parent.content(self.src, path, _Block(template), "email", self.firing)
             if "sms" in channels and (tpl.text or spec.channel == "sms"):
-                sms = parent.content(
-                    self.src, path, schema.SmsContent(template=template), "sms", self.firing
-                )
+                sms = parent.content(self.src, path, _Block(template), "sms", self.firing)
         else:
             if "email" in channels and spec.subject:
-                block = schema.EmailContent(subject=spec.subject, html=spec.html, text=spec.text)
+                block = _Block(subject=spec.subject, html=spec.html, text=spec.text)
                 email = parent.content(self.src, path, block, "email", self.firing)
             if "sms" in channels and spec.text:
-                block_sms = schema.SmsContent(text=spec.text)
-                sms = parent.content(self.src, path, block_sms, "sms", self.firing)
+                sms = parent.content(self.src, path, _Block(text=spec.text), "sms", self.firing)
         if email is None and sms is None:
             self.fail(path, f"send step {node.id!r} has no content for channel {spec.channel}")
             return None

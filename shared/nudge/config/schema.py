@@ -9,8 +9,9 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from nudge.config.plain import STEP_KINDS, step_kind
 from nudge.core.addresses import check_email
 from nudge.core.clock import parse_time
 from nudge.core.durations import parse_duration
@@ -18,16 +19,6 @@ from nudge.core.localtime import parse_hhmm
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-
-
-# validation context of files a compiled-config artefact vouches for (nudge.config.artefact): they
-# passed every check when it was written, so the address checks (email_validator, phonenumbers:
-# their imports are a third of a cold start's config load) are not run again
-CHECKED = "checked"
-
-
-def _checked(info: ValidationInfo) -> bool:
-    return isinstance(info.context, dict) and bool(info.context.get(CHECKED))
 
 
 class Strict(BaseModel):
@@ -47,10 +38,10 @@ class Sender(Strict):
 
     @field_validator("email")
     @classmethod
-    def _one_address(cls, value: str | None, info: ValidationInfo) -> str | None:
+    def _one_address(cls, value: str | None) -> str | None:
         """One address, a display name allowed (``Rose & Co <hello@rose.example>``): what
         every email's ``From`` header is built from (docs/delivery.md)."""
-        if value is None or _checked(info):
+        if value is None:
             return value
         checked = check_email(value, display_name=True)
         if checked.value is None:
@@ -538,9 +529,6 @@ class BranchArm(Strict):
         return self
 
 
-STEP_KINDS = ("wait", "wait_until", "wait_for", "send", "branch", "split", "goto", "exit")
-
-
 class Step(Strict):
     """One step of a journey (``steps:`` in a trigger): an id and exactly one step kind."""
 
@@ -566,7 +554,7 @@ class Step(Strict):
     @property
     def kind(self) -> str:
         """Which of :data:`STEP_KINDS` this step is."""
-        return next(k for k in STEP_KINDS if getattr(self, k) not in (None, False))
+        return step_kind(self)
 
     @model_validator(mode="after")
     def _one(self) -> Step:
@@ -725,9 +713,7 @@ class Campaign(Strict):
 
     @field_validator("test_to")
     @classmethod
-    def _test_to(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        if _checked(info):
-            return value
+    def _test_to(cls, value: list[str]) -> list[str]:
         from nudge.core.addresses import check_address
 
         for address in value:

@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nudge.config import schema
 from nudge.core.cron import Cron
 from nudge.core.rules import Check, Ctx
+
+if TYPE_CHECKING:
+    from nudge.config import schema
 
 STALE_GRACE = 86400.0  # default window of a trigger: its wait + this
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nudge.config.fields import ANY, Catalogue, Shape, model_shape, obj, scalar
-from nudge.config.load import ConfigError, SourceFile
+from nudge.config.raw import ConfigError, SourceFile
 from nudge.core.event_models import ProductProps
 from nudge.core.profile import EMPTIED_BY, PROFILE_FIELDS
 from nudge.core.together import FIELDS as COMPANION_FIELDS

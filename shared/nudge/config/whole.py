@@ -14,7 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from nudge.config.load import ConfigError, RawConfig, SourceFile, read_config
+from nudge.config.load import read_config
+from nudge.config.raw import ConfigError, RawConfig, SourceFile
 from nudge.core.clock import iso, now
 
 SINGLE_FILES = ("settings", "segments", "content")
