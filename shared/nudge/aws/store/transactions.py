@@ -14,11 +14,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from nudge.aws.clients import client
-from nudge.aws.store._table import AlreadyExists, Erased, VersionConflict, table
-from nudge.aws.store.bulk import item_size
+from nudge.aws.store._table import AlreadyExists, Erased, VersionConflict, item_size, table
 from nudge.aws.store.decisions import decision_log_item, fold_misses
 from nudge.aws.store.outbox import outbox_item
-from nudge.aws.store.profiles import _profile_put, is_erased, not_erased_check
+from nudge.aws.store.profiles import _profile_put, is_erased, not_erased_check, profile_write
 from nudge.core.decisions import Decision, Message
 
 # Told of each log item ``commit`` did not put because the profile keeps it instead
@@ -72,8 +71,10 @@ def commit(
     doc, log = fold_misses(doc, entries, units, fold=not after)
     kept = [item for item in entries if not any(item is other for other in log)]
     later = [*first, *log]
+    write = profile_write(customer_id, doc, version, later)
+    write.before()  # a new segment goes first: unlisted, it is ignored should the write lose
     if not messages and not extra:
-        put = _profile_put(customer_id, doc, version, later)
+        put = write.put
         try:
             ddb.put_item(**put)
         except ddb.exceptions.ConditionalCheckFailedException:
@@ -81,15 +82,19 @@ def commit(
         if creates and is_erased(customer_id):
             key = {"pk": put["Item"]["pk"], "sk": put["Item"]["sk"]}
             ddb.delete_item(TableName=table(), Key=key)
+            if write.segment is not None:
+                segment = write.segment
+                ddb.delete_item(TableName=table(), Key={"pk": segment["pk"], "sk": segment["sk"]})
             raise Erased(customer_id)
     else:
         if creates:
             extra = [*extra, not_erased_check(customer_id)]
-        items = transaction(customer_id, doc, version, (), messages, extra, later)
+        items = transaction(customer_id, doc, version, (), messages, extra, later, write.put)
         try:
             ddb.transact_write_items(TransactItems=items)
         except ddb.exceptions.TransactionCanceledException as exc:
             raise cancelled(customer_id, items, exc) from None
+    write.after(doc)
     for listener in KEPT_LISTENERS:
         for item in kept:
             listener(item)
@@ -123,12 +128,14 @@ def transaction(
     messages: Sequence[Message] = (),
     extra: Sequence[dict[str, Any]] = (),
     pending: Sequence[dict[str, Any]] = (),
+    profile: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The transaction entries of a profile write: the profile first (carrying ``pending``),
     then ``extra``, the outbox items (each only if not there yet) and the decisions, one log
     entry item per customer and moment (``decisions.decision_log_item``: normally one for the
-    whole event; ``commit`` passes none, it puts them after)."""
-    profile = _profile_put(customer_id, doc, version, pending)
+    whole event; ``commit`` passes none, it puts them after). ``profile``: the profile's put,
+    if already made (``profiles.profile_write``)."""
+    profile = profile or _profile_put(customer_id, doc, version, pending)
     items: list[dict[str, Any]] = [{"Put": profile}, *extra]
     items += [
         {
