@@ -756,16 +756,15 @@ def now_utc(ts: float) -> datetime:
 # -- segments (docs/storage.md#history-segments) -----------------------------------------------
 # The oldest history rows and duplicate-set ids move out of the profile item into immutable
 # segment items once the item would cost a write unit more than what it must keep (its floor:
-# the item with no history rows nor ids; at least a KB, with ``SEGMENT_ROOM`` bytes to spare), so
-# the item every event rewrites stays about a KB. The profile lists the live ones (``segs``: ``n``
+# the item with no history rows nor ids; at least a KB), so the item every event rewrites
+# stays about a KB. The profile lists the live ones (``segs``: ``n``
 # the next sequence number, ``l`` one ``[seq, token, dead]`` per segment, oldest first; ``dead``
 # a bit mask of its entries the profile has since trimmed); read back, their live entries are
 # merged in front of the profile's own, and each listing entry carries, in memory only, the
 # keys of its entries (so a write can tell which of them are still held).
 SEGS = "segs"
 _KB = 1024  # DynamoDB bills a write unit per KB
-SEGMENT_ROOM = 384  # the least room (bytes) left for history below the item's KB boundary
-SEGMENT_SLACK = 64  # entries move out once the item is this close to that boundary ...
+SEGMENT_SLACK = 64  # entries move out once the item is this close to its KB boundary ...
 SEGMENT_KEEP = 4  # ... until a quarter of the room (or this fraction) holds history again
 SEGMENT_MIN = 16  # never a segment of fewer entries (a flush costs a write unit)
 
@@ -870,9 +869,10 @@ def split_segments(
     segment with none left is dropped), and when the item (``size(hot doc)``, bytes) would be
     bigger than ``high``, its oldest history rows and ids move to a new segment until it is at
     most ``low`` (at least ``SEGMENT_MIN`` entries, else none). By default ``high`` is just
-    below the KB boundary the item needs anyway (its floor, without history rows nor ids, plus
-    ``SEGMENT_ROOM``; at least 1 KB) and ``low`` a quarter of the way from the floor to it, so
-    the item costs no write unit more for its history and a segment holds most of that room.
+    below the KB boundary the item needs anyway (its floor, without history rows nor ids; at
+    least 1 KB) and ``low`` a quarter of the way from the floor to it, so the item costs no
+    write unit more for its history and a segment holds most of that room (a floor just below
+    the boundary moves every ``SEGMENT_MIN`` entries out).
     ``doc`` is not changed.
     Segments read back but not listed (``segs.p``, in memory) numbered below ``n`` are orphans
     of a write that lost (its profile write can no longer succeed): dropped too."""
@@ -951,11 +951,11 @@ def split_segments(
         return Flush(hot, None, dropped, _listing(live, next_seq))
     floor = size(build(total))
     if high is None:
-        high = _KB * max(1, -(-(floor + SEGMENT_ROOM) // _KB)) - SEGMENT_SLACK
+        high = _KB * max(1, -(-floor // _KB)) - SEGMENT_SLACK
     if now <= high:
         return Flush(hot, None, dropped, _listing(live, next_seq))
     if low is None:
-        low = floor + (high - floor) // SEGMENT_KEEP
+        low = floor + max(0, high - floor) // SEGMENT_KEEP
     lo, hi = SEGMENT_MIN, total  # the fewest entries moved that bring it to ``low``
     if floor > low:
         lo = hi
