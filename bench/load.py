@@ -332,20 +332,23 @@ def _read_back(events: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """Profiles and outbox items, from one scan of the table."""
     from boto3.dynamodb.types import TypeDeserializer
 
-    from nudge.aws.store import all_items, profile_doc, table
+    from nudge.aws.store import all_items, read_profile, table
     from nudge.core.profile import remembers
 
     plain = TypeDeserializer()
     profiles: dict[str, dict[str, Any]] = {}
     statuses: Counter[str] = Counter()
     direct = 0
+    partitions: dict[str, list[dict[str, Any]]] = {}
     for item in all_items("scan", TableName=table()):
         doc = {k: plain.deserialize(v) for k, v in item.items()}
-        if doc.get("sk") == "PROFILE":
-            profiles[str(doc["pk"])[2:]] = profile_doc(item)
+        if str(doc.get("sk")).startswith("PROFILE"):  # the profile and its history segments
+            partitions.setdefault(str(doc["pk"])[2:], []).append(item)
         elif doc.get("kind") == "outbox":
             statuses[str(doc.get("status"))] += 1
             direct += "scheduled" not in doc
+    for cid, held in partitions.items():
+        profiles[cid] = read_profile(held).doc or {}
     lost = sum(
         1
         for cid, envs in events.items()

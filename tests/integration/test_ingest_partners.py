@@ -70,13 +70,13 @@ def test_the_order_index_is_put_right_after_the_order_without_a_transaction(sim)
     # When a second order comes in
     ingest.handle(order(8, 123456789012345679, "0.01", RING, "2027-02-10T11:00:00Z"))
 
-    # Then it costs one read of the profile, one small read that the first order's items were
+    # Then it costs one read of the profile (a Query: with its history segments), one small read that the first order's items were
     # all put, one write of the profile (no transaction) and the order index put right after it
     # (the profile carries it until then, so a crash in between loses nothing:
     # docs/storage.md), a read of the tombstone (an erasure between the two writes would
     # delete the index again), and the per-topic count for `nudge sources` (one UpdateItem
     # per invocation); and a refund of it finds its customer
-    assert calls == ["GetItem", "GetItem", "PutItem", "PutItem", "GetItem", "UpdateItem"]
+    assert calls == ["Query", "GetItem", "PutItem", "PutItem", "GetItem", "UpdateItem"]
     assert [i["kind"]["S"] for i in store.get_profile("8").pending] == ["order_index"]
     assert store.order_owner("123456789012345679") == "8"
     ingest.handle(refund(123456789012345679, 5, "0.01", "2027-02-10T12:00:00Z"))

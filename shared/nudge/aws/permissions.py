@@ -20,13 +20,15 @@ SCHEDULES = ("WaitScheduleGroup/*",)
 SES = ("SenderEmail", "SenderDomain", "SesConfigurationSet", "SesTransactionalConfigurationSet")
 
 # What every function that writes a customer through ``nudge.flows.common.write_customer``
-# may do, depending on the shop's rules: read and write the profile (and its decisions and
-# outbox items, by transaction or put after it), check the customer is not erased when the
+# may do, depending on the shop's rules: read the profile with its history segments (one Query)
+# and write it (and its decisions, outbox items and segments, by transaction or put after it,
+# and delete segments it no longer holds), check the customer is not erased when the
 # profile is new (a condition check in a transaction, or a read and a delete after a put),
 # schedule a wait or a send (passing the scheduler role), cancel a wait, and announce segment,
 # tier and message events on the bus.
 CUSTOMER_WRITE: dict[str, tuple[str, ...]] = {
     "dynamodb:GetItem": TABLE,
+    "dynamodb:Query": TABLE,
     "dynamodb:PutItem": TABLE,
     "dynamodb:ConditionCheckItem": TABLE,
     # the announcement item once its events are on the bus; a new profile that met a tombstone
@@ -58,7 +60,7 @@ PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         **CUSTOMER_WRITE,
         "dynamodb:UpdateItem": TABLE,  # partner source counters
         "dynamodb:DeleteItem": TABLE,  # the tombstone of an erased customer who opts in again
-        "dynamodb:Query": TABLE,  # a product's watchers (catalog events)
+        "dynamodb:Query": TABLE,  # the profile; a product's watchers (catalog events)
         "sqs:SendMessage": ("IngestDLQ",),  # malformed events parked with their reason
     },
     "dispatch": SEND,
@@ -67,6 +69,7 @@ PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "campaign": {
         **CUSTOMER_WRITE,
         "dynamodb:Scan": TABLE,  # the audience
+        "dynamodb:BatchGetItem": TABLE,  # the history segments of the profiles scanned
         "scheduler:UpdateSchedule": SCHEDULES,  # the deploy's cron sync
         "scheduler:ListSchedules": ("WaitScheduleGroup/*", "WaitScheduleGroup"),
     },
@@ -76,7 +79,8 @@ PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "dynamodb:UpdateItem": TABLE,  # the run's checkpoint and lease
         "dynamodb:Query": TABLE,  # the run's chunks
         "dynamodb:DescribeTable": TABLE,  # the item count that sizes the scan
-        "dynamodb:BatchGetItem": TABLE,  # bought together: what the catalog knows of products
+        # bought together: what the catalog knows of products; the scanned profiles' segments
+        "dynamodb:BatchGetItem": TABLE,
         "dynamodb:BatchWriteItem": TABLE,  # bought together: one list per product
         "lambda:InvokeFunction": ("function/score",),  # a run carried on by a new invocation
     },
@@ -124,11 +128,12 @@ _CREATES = (
 
 # Granted, reachable in the code, and not reached by the test's scenarios: why.
 NOT_EXERCISED: dict[str, dict[str, str]] = {
-    "ingest": {
-        "dynamodb:Query": "a restock or price drop of a watched product, with settings.catalog "
-        "(the sample config has none; tests/scenarios/test_catalog.py stages it)"
+    "dispatch": {
+        "scheduler:DeleteSchedule": _CANCEL,
+        "dynamodb:BatchGetItem": _TOGETHER,
+        "dynamodb:GetItem": "dispatch reads the profile with the outbox (one Query); it reads an "
+        "item only to check what a write that crashed left to put, or a tombstone after a put",
     },
-    "dispatch": {"scheduler:DeleteSchedule": _CANCEL, "dynamodb:BatchGetItem": _TOGETHER},
     # a wait that ends is not unscheduled (its schedule deleted itself); only a wake whose
     # re-check cancels or restarts another wait of the customer deletes a schedule
     "wake": {"scheduler:DeleteSchedule": _CANCEL, "dynamodb:BatchGetItem": _TOGETHER},
@@ -136,15 +141,16 @@ NOT_EXERCISED: dict[str, dict[str, str]] = {
         "scheduler:DeleteSchedule": _CANCEL,
         "dynamodb:ConditionCheckItem": _CREATES,
     },
-    "campaign": {"scheduler:DeleteSchedule": _CANCEL, "dynamodb:ConditionCheckItem": _RACE},
+    "campaign": {
+        "scheduler:DeleteSchedule": _CANCEL,
+        "dynamodb:ConditionCheckItem": _RACE,
+    },
     "score": {
         "scheduler:DeleteSchedule": _CANCEL,
         "dynamodb:ConditionCheckItem": _RACE,
         "scheduler:CreateSchedule": "a trigger that waits on a time-driven segment or tier change",
         "iam:PassRole": "(with scheduler:CreateSchedule)",
-        "dynamodb:Query": "a run that outlives one invocation reads back its saved chunks",
         "lambda:InvokeFunction": "a run that outlives one invocation hands over to the next",
-        "dynamodb:BatchGetItem": _TOGETHER,
         "dynamodb:BatchWriteItem": _TOGETHER,
     },
     "unsubscribe": {

@@ -13,6 +13,7 @@ import bisect
 import hashlib
 import json
 import zlib
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -750,3 +751,257 @@ def decode_profile(text: str | bytes) -> dict[str, Any]:
 def now_utc(ts: float) -> datetime:
     """Epoch seconds to aware UTC."""
     return datetime.fromtimestamp(ts, UTC)
+
+
+# -- segments (docs/storage.md#history-segments) -----------------------------------------------
+# The oldest history rows and duplicate-set ids move out of the profile item into immutable
+# segment items once the item would cost a write unit more than what it must keep (its floor:
+# the item with no history rows nor ids; at least a KB), so the item every event rewrites
+# stays about a KB. The profile lists the live ones (``segs``: ``n``
+# the next sequence number, ``l`` one ``[seq, token, dead]`` per segment, oldest first; ``dead``
+# a bit mask of its entries the profile has since trimmed); read back, their live entries are
+# merged in front of the profile's own, and each listing entry carries, in memory only, the
+# keys of its entries (so a write can tell which of them are still held).
+SEGS = "segs"
+_KB = 1024  # DynamoDB bills a write unit per KB
+SEGMENT_SLACK = 64  # entries move out once the item is this close to its KB boundary ...
+SEGMENT_KEEP = 4  # ... until a quarter of the room (or this fraction) holds history again
+SEGMENT_MIN = 16  # never a segment of fewer entries (a flush costs a write unit)
+
+
+@dataclass(slots=True)
+class Flush:
+    """How a profile document is stored: its hot part (the profile item's document), the new
+    segment to put first (``seq``, ``token``, packed content, its newest entry's epoch seconds),
+    and the segments the write drops (their ``[seq, token]``: trimmed away, or orphans)."""
+
+    hot: dict[str, Any]
+    segment: tuple[int, str, bytes, float] | None = None
+    dropped: list[tuple[int, str]] = field(default_factory=list)
+    listing: dict[str, Any] | None = None  # ``segs`` as it is in memory after the write
+
+
+def _row_key(entry: Mapping[str, Any]) -> str:
+    ts = entry.get("ts")
+    if isinstance(ts, float) and ts.is_integer():
+        ts = int(ts)  # (as stored: whole seconds)
+    return f"h{entry.get('id')}@{ts}"
+
+
+def _seen_list(keys: str) -> list[str]:
+    return [keys[i : i + _SEEN_WIDTH] for i in range(0, len(keys), _SEEN_WIDTH)]
+
+
+def pack_segment(history: list[dict[str, Any]], seen: Mapping[str, str]) -> bytes:
+    """A segment's stored content: its history rows (as the profile stores them) and its
+    duplicate-set ids by day, as deflated JSON."""
+    text = json.dumps(
+        {"history": _pack_history(history), "seen": dict(seen)}, separators=(",", ":")
+    )
+    packer = zlib.compressobj(_DEFLATE_LEVEL, zlib.DEFLATED, -15)
+    return packer.compress(text.encode()) + packer.flush()
+
+
+def _segment_entries(raw: bytes) -> list[tuple[str, Any]]:
+    """A segment's entries in order: ``("h", row)`` for each history row, then ``(day, key)``
+    for each duplicate-set id."""
+    content = json.loads(zlib.decompress(bytes(raw), -15))
+    out: list[tuple[str, Any]] = [("h", row) for row in _unpack_history(content.get("history"))]
+    for day in sorted(content.get("seen") or {}, key=int):
+        out += [(day, key) for key in _seen_list(content["seen"][day])]
+    return out
+
+
+def merge_segments(
+    doc: dict[str, Any],
+    contents: Mapping[tuple[int, str], bytes | None],
+    present: list[tuple[int, str]] | None = None,
+    complete: bool = True,
+) -> None:
+    """Fold the live entries of the segments ``doc`` lists back into it, in place: their history
+    rows in front of the profile's own (in time order), their ids in front of each day's.
+    ``contents``: each listed segment's stored content by ``(seq, token)``, None when it is
+    gone (then none of its entries is held any more; unless not ``complete``: only some were
+    looked for, and one not found is left as it is). ``present``: the segments found stored
+    (listed or not), remembered for the next write (``split_segments``)."""
+    segs = doc.get(SEGS)
+    if not isinstance(segs, dict):
+        if present:
+            doc[SEGS] = {"n": 0, "l": [], "p": [list(p) for p in present]}
+        return
+    rows: list[dict[str, Any]] = []
+    days: dict[str, list[str]] = {}
+    listing = []
+    for seq, token, dead, *_ in segs["l"]:
+        raw = contents.get((seq, token))
+        if raw is None and not complete:
+            listing.append([seq, token, dead])
+            continue
+        keys: list[str] = []
+        for i, (kind, value) in enumerate(_segment_entries(raw) if raw is not None else ()):
+            keys.append(_row_key(value) if kind == "h" else f"s{kind}:{value}")
+            if dead >> i & 1:
+                continue
+            if kind == "h":
+                rows.append(value)
+            else:
+                days.setdefault(kind, []).append(value)
+        listing.append([seq, token, dead, keys])
+    rows += doc.get("history") or []
+    rows.sort(key=lambda h: h["ts"])  # stable: the segments' rows first at equal times
+    doc["history"] = rows
+    seen = _seen_days(doc)
+    for day, keys in days.items():
+        seen[day] = "".join(keys) + seen.get(day, "")
+    doc[SEGS] = {"n": segs.get("n", 0), "l": listing}
+    if present:
+        doc[SEGS]["p"] = [list(p) for p in present]
+
+
+def split_segments(
+    doc: dict[str, Any],
+    size: Any,
+    high: int | None = None,
+    low: int | None = None,
+) -> Flush:
+    """Split a (merged) profile document into what its item stores and what goes to segments:
+    entries a listed segment still holds stay there (the others of it are marked dead; a
+    segment with none left is dropped), and when the item (``size(hot doc)``, bytes) would be
+    bigger than ``high``, its oldest history rows and ids move to a new segment until it is at
+    most ``low`` (at least ``SEGMENT_MIN`` entries, else none). By default ``high`` is just
+    below the KB boundary the item needs anyway (its floor, without history rows nor ids; at
+    least 1 KB) and ``low`` a quarter of the way from the floor to it, so the item costs no
+    write unit more for its history and a segment holds most of that room (a floor just below
+    the boundary moves every ``SEGMENT_MIN`` entries out).
+    ``doc`` is not changed.
+    Segments read back but not listed (``segs.p``, in memory) numbered below ``n`` are orphans
+    of a write that lost (its profile write can no longer succeed): dropped too."""
+    segs: dict[str, Any] = doc[SEGS] if isinstance(doc.get(SEGS), dict) else {}
+    history = list(doc.get("history") or [])
+    seen = {
+        day: _seen_list(keys)
+        for day, keys in (_seen_days(dict(doc)) if "seen" in doc else {}).items()
+    }
+    held = Counter(_row_key(h) for h in history)
+    held.update(f"s{day}:{k}" for day, keys in seen.items() for k in keys)
+    claimed: Counter[str] = Counter()
+    live: list[list[Any]] = []
+    dropped: list[tuple[int, str]] = []
+    for entry in segs.get("l") or []:
+        seq, token, dead = entry[0], entry[1], entry[2]
+        if len(entry) < 4:  # read without its segments: left as it is
+            live.append([seq, token, dead])
+            continue
+        alive = 0
+        for i, key in enumerate(entry[3]):
+            if not dead >> i & 1 and held[key] > claimed[key]:
+                claimed[key] += 1
+                alive += 1
+            else:
+                dead |= 1 << i
+        if alive:
+            live.append([seq, token, dead, entry[3]])
+        else:
+            dropped.append((seq, token))
+    next_seq = int(segs.get("n") or 0)
+    listed = {(e[0], e[1]) for e in segs.get("l") or []}
+    found = [(int(p[0]), str(p[1])) for p in segs.get("p") or ()]
+    dropped += [p for p in found if p not in listed and p[0] < next_seq]
+    taken = Counter(claimed)
+    hot_rows = []
+    for h in history:
+        key = _row_key(h)
+        if taken[key] > 0:
+            taken[key] -= 1
+        else:
+            hot_rows.append(h)
+    hot_seen: dict[str, list[str]] = {}
+    for day, keys in seen.items():
+        for k in keys:
+            key = f"s{day}:{k}"
+            if taken[key] > 0:
+                taken[key] -= 1
+            else:
+                hot_seen.setdefault(day, []).append(k)
+
+    def build(moved: int) -> dict[str, Any]:
+        out = dict(doc)
+        rows, ids = _oldest(hot_rows, hot_seen, moved)
+        if "history" in doc:
+            out["history"] = hot_rows[rows:]
+        if "seen" in doc:
+            out["seen"] = {}
+            for day in sorted(hot_seen, key=int):
+                left = hot_seen[day][ids.get(day, 0) :]
+                if left:
+                    out["seen"][day] = "".join(left)
+        listing = [e[:3] for e in live]
+        if moved:
+            listing.append([next_seq, "", 0])  # (its token, once packed)
+        if listing:
+            out[SEGS] = {"n": next_seq + (1 if moved else 0), "l": listing}
+        else:
+            out.pop(SEGS, None)
+        return out
+
+    total = len(hot_rows) + sum(len(v) for v in hot_seen.values())
+    hot = build(0)
+    now = size(hot)
+    if total < SEGMENT_MIN or now <= (high or _KB - SEGMENT_SLACK):
+        return Flush(hot, None, dropped, _listing(live, next_seq))
+    floor = size(build(total))
+    if high is None:
+        high = _KB * max(1, -(-floor // _KB)) - SEGMENT_SLACK
+    if now <= high:
+        return Flush(hot, None, dropped, _listing(live, next_seq))
+    if low is None:
+        low = floor + max(0, high - floor) // SEGMENT_KEEP
+    lo, hi = SEGMENT_MIN, total  # the fewest entries moved that bring it to ``low``
+    if floor > low:
+        lo = hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if size(build(mid)) <= low:
+            hi = mid
+        else:
+            lo = mid + 1
+    rows, ids = _oldest(hot_rows, hot_seen, lo)
+    moved_seen = {d: hot_seen[d][:n] for d, n in ids.items() if n}
+    packed = pack_segment(hot_rows[:rows], {d: "".join(v) for d, v in moved_seen.items()})
+    token = hashlib.sha256(packed).hexdigest()[:6]
+    hot = build(lo)
+    hot[SEGS]["l"][-1][1] = token
+    newest = max(
+        [float(h["ts"]) for h in hot_rows[:rows]] + [(int(d) + 1) * 86400.0 for d in moved_seen]
+    )
+    keys = [_row_key(h) for h in hot_rows[:rows]]
+    keys += [f"s{d}:{k}" for d in sorted(moved_seen, key=int) for k in moved_seen[d]]
+    listing = _listing(live, next_seq + 1)
+    listing["l"].append([next_seq, token, 0, keys])
+    return Flush(hot, (next_seq, token, packed, newest), dropped, listing)
+
+
+def _listing(live: list[list[Any]], next_seq: int) -> dict[str, Any]:
+    return {"n": next_seq, "l": [list(e) for e in live]}
+
+
+def _oldest(
+    rows: list[dict[str, Any]], seen: Mapping[str, list[str]], count: int
+) -> tuple[int, dict[str, int]]:
+    """The ``count`` oldest entries: how many history rows (from the front) and how many ids
+    of each day (from the front of the day), oldest first by time (an id by its day's start)."""
+    queue = sorted(
+        [(float(h["ts"]), 0, i) for i, h in enumerate(rows)]
+        + [(int(d) * 86400.0, 1, i) for d in seen for i in range(len(seen[d]))],
+    )
+    taken_rows = 0
+    ids: dict[str, int] = {}
+    day_of = sorted(((int(d) * 86400.0, d) for d in seen), key=lambda p: p[0])
+    starts = dict(day_of)
+    for ts, kind, _i in queue[:count]:
+        if kind == 0:
+            taken_rows += 1
+        else:
+            day = starts[ts]
+            ids[day] = ids.get(day, 0) + 1
+    return taken_rows, ids

@@ -188,13 +188,14 @@ class Write:
     """What one attempt of a change writes besides the profile: its plan, store transaction
     entries that must be stored if and only if the profile change is (``extra``: merged alias
     stubs), plain puts that only need to follow it (``after``: the order index, a conversion,
-    a watch; ``store.commit``), and waits of other profiles to unschedule once it is written
-    (``unschedule``)."""
+    a watch; ``store.commit``), waits of other profiles to unschedule once it is written
+    (``unschedule``) and items to delete then (``drop``: merged aliases' history segments)."""
 
     plan: Plan
     extra: list[dict[str, Any]] = field(default_factory=list)
     unschedule: list[str] = field(default_factory=list)
     after: list[dict[str, Any]] = field(default_factory=list)
+    drop: list[dict[str, Any]] = field(default_factory=list)
 
 
 Change = Callable[[dict[str, Any], datetime], Plan | Write | None]
@@ -297,6 +298,8 @@ def write_customer(
         except store.AlreadyExists:
             log.info("outbox item already written", extra={"customer_id": customer_id})
             return Written(customer_id, plan, redirected_from=redirected_from)
+        if write.drop:
+            store.delete_keys(write.drop)
         after_write(customer_id, plan, write.unschedule)
         return Written(customer_id, plan, redirected_from=redirected_from)
     raise RuntimeError(f"profile kept changing under us after {MAX_ATTEMPTS} attempts")

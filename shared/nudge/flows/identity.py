@@ -82,6 +82,9 @@ class Merge:
     items: list[dict[str, Any]] = field(default_factory=list)
     cancelled_waits: list[str] = field(default_factory=list)
     merged: list[str] = field(default_factory=list)
+    # the merged profiles' history segments: their entries are the customer's now, and the
+    # stubs list none (deleted once the write is made)
+    drop: list[dict[str, Any]] = field(default_factory=list)
 
 
 def merge_aliases(profile: dict[str, Any], event: Event, history: History, now: datetime) -> Merge:
@@ -112,6 +115,7 @@ def merge_aliases(profile: dict[str, Any], event: Event, history: History, now: 
         if (stored.doc or {}).get(store.MISSES):  # its audience misses stay with it, as its log
             stub[store.MISSES] = (stored.doc or {})[store.MISSES]
         out.items.append(store.alias_put(alias, stub, stored.version))
+        out.drop += store.segment_keys(alias, stored.doc)
         known = profile.setdefault("aliases", [])
         known.append(alias)
         del known[: max(0, len(known) - ALIASES_MAX)]

@@ -186,7 +186,7 @@ def apply_to_customer(event: Event, config: CompiledConfig) -> Outcome:
         watch = catalog.watch_entry(mine, mine.customer_id, config)  # settings.catalog.watch
         if watch is not None:
             after.append(watch)
-        return Write(plan, list(merge.items), merge.cancelled_waits, after)
+        return Write(plan, list(merge.items), merge.cancelled_waits, after, merge.drop)
 
     written = write_customer(
         event.customer_id, change, follow_aliases=True, reopens=identity.reopts_in(event)

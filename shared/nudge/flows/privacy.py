@@ -19,9 +19,11 @@ from typing import Any
 from nudge.aws import scheduler as schedule
 from nudge.aws import store
 from nudge.core.clock import iso, now
+from nudge.core.profile import SEGS
 
 ERASE_PASSES = 3  # items written while we erase (a decision of a send in flight) are caught
-_LEDGER_KEYS = ("history", "waits", "seen", "sends", store.MISSES)  # (misses: in decisions)
+# (misses: in decisions; segs: where the history's older part is stored)
+_LEDGER_KEYS = ("history", "waits", "seen", "sends", store.MISSES, SEGS)
 
 
 def _split(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -36,8 +38,10 @@ def _split(items: list[dict[str, Any]]) -> dict[str, Any]:
     for item in items:
         plain = store.plain_item(item)
         kind = plain.get("kind")
+        if kind == "segment":
+            continue  # the profile's older history, merged into it (store.read_profile)
         if kind in ("profile", "alias"):
-            out["profile"] = plain.get("doc") or {}
+            out["profile"] = store.read_profile(items).doc or {}
             out["decisions"] += store.profile_decisions(out["profile"])  # entries it keeps
         elif kind == "decision":
             out["decisions"] += store.item_decisions(item)

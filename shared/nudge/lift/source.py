@@ -63,7 +63,7 @@ def from_table(table: str | None, config_dir: str | None = None) -> LiftInput:
     try:
         decisions = store.stored_decisions()  # log items, and what profiles keep
         conversions = [json.loads(i["doc"]["S"]) for i in store.scan_kind("conversion")]
-        profiles = [store.profile_doc(i) for i in store.scan_kind("profile")]
+        profiles = store.profile_docs()
     except boto_errors.NoRegionError:
         raise LiftSourceError(
             "no AWS region: set AWS_REGION to the deployment's region, or read a simulation "

@@ -302,12 +302,11 @@ def events_from_table(
     none older than the history horizon, 90 days), preceded by a ``customer_updated`` with the
     profile's traits and consent as they are now. nudge's own events (engagement, segment and
     tier changes) are left out: the replay makes its own. Reads the table named by ``NUDGE_TABLE``."""
-    from nudge.aws.store import profile_doc, scan_kind
+    from nudge.aws.store import profile_docs
     from nudge.core.events import ENGAGEMENT_TYPES
 
     out: list[dict[str, Any]] = []
-    for item in scan_kind("profile"):
-        doc = profile_doc(item)
+    for doc in profile_docs():
         cid = str(doc.get("customer_id"))
         history = [
             h

@@ -128,11 +128,11 @@ class ReadBack:
     def profiles(self) -> dict[str, dict[str, Any]]:
         """Every profile, as stored (with the view's derived fields at the clock's time)."""
         from nudge.aws import store
-        from nudge.core.profile import profile_view
+        from nudge.core.profile import SEGS, profile_view
 
         out = {}
-        for item in store.scan_kind("profile"):
-            doc = store.profile_doc(item)
+        for doc in store.profile_docs():
+            doc.pop(SEGS, None)  # (where its history was stored)
             view = profile_view(doc, self.clock.current, self.config.value_tiers)
             out[doc["customer_id"]] = view
         return dict(sorted(out.items()))

@@ -3,7 +3,8 @@
 Single-table design (``pk``, ``sk``), one module per item family; each module's docstring says
 which items it owns (key shapes, attributes, TTL):
 
-- ``profiles``: ``C#<customer>`` / ``PROFILE`` (the profile, or a merged alias stub) and
+- ``profiles``: ``C#<customer>`` / ``PROFILE`` (the profile, or a merged alias stub),
+  ``C#<customer>`` / ``PROFILE#S#<seq>#<token>`` (its old history, in segments) and
   ``ERASED#<customer>`` / ``ERASED`` (tombstones of erased customers);
 - ``outbox``: ``C#<customer>`` / ``O#<message_id>`` (messages from pending to sent), and the
   reads and writes dispatch does on a message together with its profile;
@@ -26,14 +27,21 @@ A test that replaces a function used *inside* the package patches it in its own 
 
 from __future__ import annotations
 
-from nudge.aws.store._table import AlreadyExists, Erased, Gone, VersionConflict, table
+from nudge.aws.store._table import (
+    AlreadyExists,
+    Erased,
+    Gone,
+    VersionConflict,
+    item_size,
+    table,
+)
 from nudge.aws.store.broadcasts import broadcast_cancelled, cancel_broadcast
 from nudge.aws.store.bulk import (
     all_items,
     delete_keys,
-    item_size,
     partition_items,
     plain_item,
+    profile_docs,
     scan_kind,
     scan_profiles,
     table_item_count,
@@ -98,6 +106,8 @@ from nudge.aws.store.profiles import (
     not_erased_check,
     profile_doc,
     put_tombstone,
+    read_profile,
+    segment_keys,
     tombstone_delete,
 )
 from nudge.aws.store.runs import (
@@ -176,11 +186,13 @@ __all__ = [
     "products",
     "profile_decisions",
     "profile_doc",
+    "profile_docs",
     "put_bought_together",
     "put_decisions",
     "put_product",
     "put_run_chunk",
     "put_tombstone",
+    "read_profile",
     "remember_phone",
     "reserve_and_call",
     "run_chunks",
@@ -188,6 +200,7 @@ __all__ = [
     "save_split_winners",
     "scan_kind",
     "scan_profiles",
+    "segment_keys",
     "source_counts",
     "split_winners",
     "stored_decisions",

@@ -7,6 +7,8 @@ live in partition ``C#<customer>``. ``ttl`` (epoch seconds) is the table's TTL a
 
 from __future__ import annotations
 
+from typing import Any
+
 from nudge.core.clock import now
 from nudge.env import get_env
 
@@ -46,3 +48,28 @@ def table() -> str:
 
 def _ttl(days: int) -> dict[str, str]:
     return _n(int(now().timestamp()) + days * 86400)
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """An item's size in bytes as DynamoDB counts it (for capacity units and the 400 KB limit):
+    each attribute's name plus its value (strings and binary by length, a number about one
+    byte per two significant digits plus one, booleans and nulls one byte)."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    (kind, raw), *_ = value.items()
+    if kind == "S":
+        return len(str(raw).encode("utf-8", "surrogatepass"))
+    if kind == "B":
+        return len(raw)
+    if kind == "N":
+        digits = str(raw).lstrip("-").replace(".", "").strip("0") or "0"
+        return (len(digits) + 1) // 2 + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("L", "M"):
+        inner = raw if kind == "L" else raw.values()
+        keys = 0 if kind == "L" else sum(len(k.encode()) for k in raw)
+        return 3 + keys + sum(1 + _value_size(v) for v in inner)
+    return sum(len(str(v).encode()) for v in raw)  # sets

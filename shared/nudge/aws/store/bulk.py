@@ -14,7 +14,7 @@ from typing import Any
 
 from nudge.aws.clients import client
 from nudge.aws.store._table import _pk, _s, table
-from nudge.aws.store.profiles import profile_doc
+from nudge.aws.store.profiles import merge_listed, profile_doc
 
 
 def all_items(operation: str, **kwargs: Any) -> list[dict[str, Any]]:
@@ -49,6 +49,7 @@ def scan_profiles(
     and the key the next page starts from (None at the end of the segment).
 
     Eventually consistent (half the read cost): writers re-read the profile before writing.
+    Each profile's history segments are merged back in (``profiles.merge_listed``).
     ``limit`` caps the items *examined* per page, so pages may hold fewer profiles.
     """
     kwargs: dict[str, Any] = {
@@ -71,7 +72,16 @@ def scan_profiles(
         items.append(
             {"customer_id": doc["customer_id"], "doc": doc, "version": int(item["version"]["N"])}
         )
+    merge_listed([i["doc"] for i in items])  # their history segments, one BatchGetItem a 100
     return items, page.get("LastEvaluatedKey")
+
+
+def profile_docs(kinds: tuple[str, ...] = ("profile",)) -> list[dict[str, Any]]:
+    """Every stored profile document of these kinds, with its history segments merged back
+    (simulation read-back and small-table tools only: two scans)."""
+    docs = [profile_doc(item) for kind in kinds for item in scan_kind(kind)]
+    merge_listed(docs)
+    return docs
 
 
 def partition_items(customer_id: str) -> list[dict[str, Any]]:
@@ -99,31 +109,6 @@ def plain_item(item: dict[str, Any]) -> dict[str, Any]:
     if out.get("kind") in ("profile", "alias") and "doc" in item:
         out["doc"] = profile_doc(item)
     return out
-
-
-def item_size(item: dict[str, Any]) -> int:
-    """An item's size in bytes as DynamoDB counts it (for capacity units and the 400 KB limit):
-    each attribute's name plus its value (strings and binary by length, a number about one
-    byte per two significant digits plus one, booleans and nulls one byte)."""
-    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
-
-
-def _value_size(value: dict[str, Any]) -> int:
-    (kind, raw), *_ = value.items()
-    if kind == "S":
-        return len(str(raw).encode("utf-8", "surrogatepass"))
-    if kind == "B":
-        return len(raw)
-    if kind == "N":
-        digits = str(raw).lstrip("-").replace(".", "").strip("0") or "0"
-        return (len(digits) + 1) // 2 + 1
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind in ("L", "M"):
-        inner = raw if kind == "L" else raw.values()
-        keys = 0 if kind == "L" else sum(len(k.encode()) for k in raw)
-        return 3 + keys + sum(1 + _value_size(v) for v in inner)
-    return sum(len(str(v).encode()) for v in raw)  # sets
 
 
 def delete_keys(keys: list[dict[str, Any]]) -> int:

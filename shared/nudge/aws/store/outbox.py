@@ -30,7 +30,14 @@ from nudge.aws.scheduler import served_by_schedule
 from nudge.aws.store._table import Gone, VersionConflict, _pk, _s, _ttl, table
 from nudge.aws.store.bulk import all_items
 from nudge.aws.store.decisions import decision_item
-from nudge.aws.store.profiles import Stored, _profile_put, not_erased_check, stored_profile
+from nudge.aws.store.profiles import (
+    SEGMENT_SK,
+    Stored,
+    is_segment,
+    not_erased_check,
+    profile_write,
+    read_profile,
+)
 from nudge.core.clock import now
 from nudge.core.decisions import Decision, Message, stable_id
 
@@ -229,9 +236,10 @@ def pending_messages(customer_id: str) -> list[dict[str, Any]]:
 
 
 def customer_outbox(customer_id: str) -> tuple[Stored, dict[str, dict[str, Any]]]:
-    """The profile and every outbox item of a customer (by message id), in one strongly
-    consistent Query: outbox keys ``O#...`` sort just before ``PROFILE`` (decisions ``D#``
-    before them are not read). Dispatch reads this once per message."""
+    """The profile (with its segments) and every outbox item of a customer (by message id), in
+    one strongly consistent Query: outbox keys ``O#...`` sort just before ``PROFILE`` and its
+    segments ``PROFILE#S#...`` (decisions ``D#`` before them are not read). Dispatch reads this
+    once per message."""
     items = all_items(
         "query",
         TableName=table(),
@@ -239,16 +247,16 @@ def customer_outbox(customer_id: str) -> tuple[Stored, dict[str, dict[str, Any]]
         ExpressionAttributeValues={
             ":pk": _s(_pk(customer_id)),
             ":o": _s("O#"),
-            ":p": _s("PROFILE"),
+            ":p": _s(SEGMENT_SK + "\uffff"),
         },
         ConsistentRead=True,
     )
-    stored = Stored(None, 0)
+    stored = read_profile(items)
     messages: dict[str, dict[str, Any]] = {}
     for item in items:
-        if item["sk"]["S"] == "PROFILE":
-            stored = stored_profile(item)
-        elif item.get("kind", {}).get("S") == "outbox":
+        if is_segment(item):
+            continue
+        if item.get("kind", {}).get("S") == "outbox":
             body = _message_from_item(item)
             body["send_at"] = item["send_at"]["S"]
             messages[body["message_id"]] = body
@@ -268,10 +276,12 @@ def reserve_and_call(
     sent". Raises ``Gone`` if the customer was erased meanwhile (a tombstone, or the item no
     longer there and claimed), else ``VersionConflict`` if the profile changed since read."""
     ddb = client("dynamodb")
+    write = profile_write(customer_id, doc, version, pending)
+    write.before()
     try:
         ddb.transact_write_items(
             TransactItems=[
-                {"Put": _profile_put(customer_id, doc, version, pending)},
+                {"Put": write.put},
                 {
                     "Update": {
                         "TableName": table(),
@@ -296,6 +306,7 @@ def reserve_and_call(
         if codes[0] in ("ConditionalCheckFailed", "TransactionConflict"):
             raise VersionConflict(customer_id) from None
         raise
+    write.after(doc)
 
 
 # ---------------------------------------------------------------------------------------------

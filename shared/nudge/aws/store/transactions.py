@@ -14,11 +14,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from nudge.aws.clients import client
-from nudge.aws.store._table import AlreadyExists, Erased, VersionConflict, table
-from nudge.aws.store.bulk import item_size
+from nudge.aws.store._table import AlreadyExists, Erased, VersionConflict, item_size, table
 from nudge.aws.store.decisions import decision_log_item, fold_log
 from nudge.aws.store.outbox import outbox_item
-from nudge.aws.store.profiles import _profile_put, is_erased, not_erased_check
+from nudge.aws.store.profiles import _profile_put, is_erased, not_erased_check, profile_write
 from nudge.core.decisions import Decision, Message
 
 # Told of each log item ``commit`` did not put because the profile keeps it instead
@@ -79,11 +78,13 @@ def commit(
     doc, log, before = fold_log(doc, entries, units, fold=lasting)
     kept = [item for item in entries if not any(item is other for other in log)]
     later = [*first, *log]
+    write = profile_write(customer_id, doc, version, later)
     for item in before:  # log entries the profile lets go: stored before they leave it
         ddb.put_item(TableName=table(), Item=item)
+    write.before()  # a new segment goes first: unlisted, it is ignored should the write lose
     try:
         if not messages and not extra:
-            put = _profile_put(customer_id, doc, version, later)
+            put = write.put
             try:
                 ddb.put_item(**put)
             except ddb.exceptions.ConditionalCheckFailedException:
@@ -91,11 +92,16 @@ def commit(
             if creates and is_erased(customer_id):
                 key = {"pk": put["Item"]["pk"], "sk": put["Item"]["sk"]}
                 ddb.delete_item(TableName=table(), Key=key)
+                if write.segment is not None:
+                    segment = write.segment
+                    ddb.delete_item(
+                        TableName=table(), Key={"pk": segment["pk"], "sk": segment["sk"]}
+                    )
                 raise Erased(customer_id)
         else:
             if creates:
                 extra = [*extra, not_erased_check(customer_id)]
-            items = transaction(customer_id, doc, version, (), messages, extra, later)
+            items = transaction(customer_id, doc, version, (), messages, extra, later, write.put)
             try:
                 ddb.transact_write_items(TransactItems=items)
             except ddb.exceptions.TransactionCanceledException as exc:
@@ -107,6 +113,7 @@ def commit(
             for item in before:
                 ddb.delete_item(TableName=table(), Key={"pk": item["pk"], "sk": item["sk"]})
         raise
+    write.after(doc)
     for listener in KEPT_LISTENERS:
         for item in kept:
             listener(item)
@@ -140,12 +147,14 @@ def transaction(
     messages: Sequence[Message] = (),
     extra: Sequence[dict[str, Any]] = (),
     pending: Sequence[dict[str, Any]] = (),
+    profile: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The transaction entries of a profile write: the profile first (carrying ``pending``),
     then ``extra``, the outbox items (each only if not there yet) and the decisions, one log
     entry item per customer and moment (``decisions.decision_log_item``: normally one for the
-    whole event; ``commit`` passes none, it puts them after)."""
-    profile = _profile_put(customer_id, doc, version, pending)
+    whole event; ``commit`` passes none, it puts them after). ``profile``: the profile's put,
+    if already made (``profiles.profile_write``)."""
+    profile = profile or _profile_put(customer_id, doc, version, pending)
     items: list[dict[str, Any]] = [{"Put": profile}, *extra]
     items += [
         {
