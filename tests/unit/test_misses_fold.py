@@ -19,7 +19,7 @@ from nudge.aws.store.decisions import (
     unique,
 )
 from nudge.core import clock
-from nudge.core.clock import iso
+from nudge.core.clock import iso, parse_time
 from nudge.core.decisions import MISSES, MISSES_MAX, Decision, misses_gone
 
 
@@ -113,4 +113,20 @@ def test_a_decision_found_in_two_places_is_read_once():
     item = _decided(0)
     doc, _rest, _before = fold_log({"customer_id": "kim"}, [item], _rows_cost(room=5))
     both = sorted([*profile_decisions(doc), *item_decisions(item)], key=lambda p: p[0])
-    assert unique(both) == item_decisions(item)
+    assert unique(both) == sorted(item_decisions(item), key=lambda p: p[0])
+
+
+def test_entries_that_left_together_are_shown_no_longer_than_the_log_keeps_them():
+    old, new = _decided(0), _decided(30)
+    rows = [_row_of(old, days_ago=100), _row_of(new, days_ago=1)]
+    item = batch_log_item("kim", rows)
+    # the item goes 90 days after its newest entry; an older entry in it is not shown meanwhile
+    newest = parse_time(rows[-1][0])
+    assert int(item["ttl"]["N"]) == int(newest.timestamp()) + 90 * 86400
+    assert [d["event_id"] for _sk, d in item_decisions(item)] == ["v-30", "v-30"]
+
+
+def _row_of(item: dict[str, Any], days_ago: int) -> list[Any]:
+    body = item_body(item)
+    at = iso(clock.now() - timedelta(days=days_ago))
+    return [at, *body["e"], body.get("a") or [], body["d"]]

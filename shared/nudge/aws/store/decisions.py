@@ -42,10 +42,10 @@ from datetime import timedelta
 from typing import Any
 
 from nudge.aws.clients import client
-from nudge.aws.store._table import _pk, _s, _ttl, table
+from nudge.aws.store._table import _n, _pk, _s, _ttl, table
 from nudge.aws.store.bulk import all_items, scan_kind
 from nudge.aws.store.profiles import get_profile, profile_doc
-from nudge.core.clock import iso, now
+from nudge.core.clock import iso, now, parse_time
 from nudge.core.decisions import MISSES, MISSES_MAX, Decision, stable_id
 from nudge.core.profile import pack_text
 
@@ -211,7 +211,8 @@ def batch_log_item(customer_id: str, rows: Sequence[list[Any]]) -> dict[str, Any
         "sk": _s(f"D#{rows[-1][0]}#{uid}"),
         "kind": _s("decision"),
         "doc": {"B": packed} if isinstance(packed, bytes) else _s(packed),
-        "ttl": _ttl(DECISION_TTL_DAYS),
+        # gone 90 days after its newest entry (``item_decisions`` hides each older one meanwhile)
+        "ttl": _n(int(parse_time(rows[-1][0]).timestamp()) + DECISION_TTL_DAYS * 86400),
     }
 
 
@@ -355,9 +356,11 @@ def item_decisions(item: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     item of its own (``D#<at>#<id>``): the order the log is read in."""
     body = item_body(item)
     if body.get("v") == 3:  # entries a profile held, moved out together (``batch_log_item``)
+        oldest = iso(now() - timedelta(days=DECISION_TTL_DAYS))  # each kept as long as an item
         return [
             (f"D#{d['at']}#{_uid(d)}", d)
             for row in body["r"]
+            if row[0] >= oldest
             for d in _expand(_row_body(body["c"], row))
         ]
     return [(f"D#{d['at']}#{_uid(d)}", d) for d in _expand(body)]
