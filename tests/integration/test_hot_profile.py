@@ -482,3 +482,53 @@ def test_explain_says_when_audience_misses_kept_in_the_profile_are_no_longer_kep
             f"not in a trigger's audience; they are no longer kept (the profile keeps the last "
             f"{store.MISSES_MAX} such events)"
         ) in out
+
+
+def test_explain_reads_entries_that_left_the_profile_together_as_one_item_per_decision(
+    tmp_path, capsys
+):
+    texts = make_config(
+        tmp_path,
+        **{
+            "triggers/viewed_text.yaml": (
+                "id: viewed_text\n"
+                "when: {event: product_viewed}\n"
+                "channel: sms\n"
+                'sms: {text: "Still looking? Reply STOP to opt out"}\n'
+            )
+        },
+    )
+    views = [
+        event(
+            "product_viewed",
+            "zed",
+            iso(parse_time("2027-02-10T15:00:00Z") + timedelta(minutes=3 * n)),
+            product_id=f"p-{n}",
+        )
+        for n in range(30)
+    ]  # each view is decided: no consent for texts
+    with Simulation(texts, start=START) as sim:
+        sim.run([customer("zed", "2027-02-10T14:00:00Z", sms_ok=False), *views], until=timedelta(0))
+        moved = [
+            i
+            for i in store.partition_items("zed")
+            if i["kind"]["S"] == "decision" and store.item_body(i).get("v") == 3
+        ]
+        assert moved  # some entries left the profile together, as one item
+        out = _explain("zed", capsys)
+        assert out.count("viewed_text: suppressed (no_consent") == len(views)
+
+        # the same decisions as one item each, and none kept in the profile: the same answer
+        decisions = store.decisions_for("zed")
+        ddb = client("dynamodb")
+        for item in store.partition_items("zed"):
+            if item["kind"]["S"] == "decision":
+                key = {"pk": item["pk"], "sk": item["sk"]}
+                ddb.delete_item(TableName=store.table(), Key=key)
+        profile = _profile_item("zed")
+        doc = store.profile_doc(profile)
+        del doc["misses"]
+        ddb.put_item(TableName=store.table(), Item={**profile, "doc": {"B": pack_profile(doc)}})
+        for d in decisions:
+            ddb.put_item(TableName=store.table(), Item=store.decision_item(Decision(**d)))
+        assert _explain("zed", capsys) == out
