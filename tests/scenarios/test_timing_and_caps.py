@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from datetime import timedelta
 
 import pytest
 
@@ -166,3 +167,33 @@ def test_a_backlog_under_a_cap_wakes_each_message_for_its_own_turn_not_every_day
     assert {day for _, day in deferred} == {"2027-02-10"}, deferred
     assert {t for t, _ in deferred} == {"promo_80", "promo_70", "promo_60", "promo_50"}
     assert len(deferred) <= 2 * 4
+
+
+def test_a_message_another_dispatch_has_claimed_keeps_its_rank_under_the_cap(tmp_path):
+    """Both promotions fall due at 15:01; the high one is claimed by one dispatch (it has not
+    called the provider yet) when another weighs the low one: the low one waits its turn."""
+    from nudge.aws import store
+    from nudge.flows import dispatch
+
+    config = make_config(
+        tmp_path,
+        **{
+            "settings.yaml": CAPPED_SETTINGS,
+            "triggers/promo_high.yaml": PROMO_HIGH,
+            "triggers/promo_low.yaml": PROMO_LOW.replace("{expires}", ""),
+        },
+    )
+    promo = event("promo_seen", "pia", "2027-02-10T15:00:00Z", base="wishlist_added")
+    with Simulation(config, start=parse_time("2027-02-10T00:00:00Z")) as sim:
+        sim.run([customer("pia", "2027-02-10T14:00:00Z"), promo], until=timedelta(0))
+        ids = {m["trigger"]: m["message_id"] for m in store.pending_messages("pia")}
+        assert set(ids) == {"promo_high", "promo_low"}
+        sim.clock.set(parse_time("2027-02-10T15:01:00Z"))
+        assert store.claim_message("pia", ids["promo_high"]) is not None  # mid-flight elsewhere
+
+        assert dispatch.dispatch_message("pia", ids["promo_low"]) == "deferred"
+
+        assert sim.messages() == []  # the low one did not take the day's only slot
+        low = [d for d in store.decisions_for("pia") if d["trigger"] == "promo_low"]
+        assert [(d["outcome"], d["reason"]) for d in low] == [("deferred", "frequency_cap")]
+        assert low[0]["detail"]["outranked_by"] == 1

@@ -106,13 +106,17 @@ def outranking(
 ) -> tuple[list[str], list[tuple[datetime, str]]]:
     """The customer's other pending messages that win the cap before this one (ranked ahead,
     still live, still reachable): the channels of those due now or within the arbitration
-    window, and when each of the others is due, with its channel."""
+    window, and when each of the others is due, with its channel. A message another dispatch
+    has claimed (``sending``) is weighed like the others; one it is already sending
+    (``calling_at``) is not: its slot is in the ledger (``sends``) already."""
     horizon = now + timedelta(seconds=seconds(config.settings.arbitration_window))
     mine = rank(message)
     ahead: list[str] = []
     later: list[tuple[datetime, str]] = []
     for other in pending:
         if other["message_id"] == message["message_id"] or rank(other) >= mine:
+            continue
+        if other.get("calling_at"):  # reserved in the ledger with the call: counted there
             continue
         trigger = config.target(other["trigger"], other.get("variant"), other.get("step"))
         if (

@@ -307,7 +307,9 @@ def _deliver(
             detail = {"broadcast_cancelled": stopped}
             return _end(message, now, "suppressed", "suppressed", "inactive", ledger=None, **detail)
     for attempt in range(MAX_ATTEMPTS):
-        pending = [m for m in outbox.values() if m["status"] == "pending"]
+        # waiting, or claimed by another dispatch that has not called yet (one that has is in
+        # the ledger already: verdict.outranking)
+        pending = [m for m in outbox.values() if m["status"] in ("pending", "sending")]
         answer = verdict(message, stored.doc, config, now, pending)
         if isinstance(answer, Suppress):
             return _end(
