@@ -754,10 +754,12 @@ def now_utc(ts: float) -> datetime:
 
 
 # -- segments (docs/storage.md#history-segments) -----------------------------------------------
-# The oldest history rows and duplicate-set ids move out of the profile item into immutable
-# segment items once the item would cost a write unit more than what it must keep (its floor:
-# the item with no history rows nor ids; at least a KB), so the item every event rewrites
-# stays about a KB. The profile lists the live ones (``segs``: ``n``
+# The oldest history rows, duplicate-set ids and order rows (all but the newest ``ORDERS_HOT``)
+# move out of the profile item into immutable segment items once the item would cost a write
+# unit more than what it must keep (its floor: the item with none of them; at least a KB), so
+# the item every event rewrites stays about a KB. An order row a refund changes is a new row
+# (its old copy is no longer held: dead in its segment). The profile lists the live ones
+# (``segs``: ``n``
 # the next sequence number, ``l`` one ``[seq, token, dead]`` per segment, oldest first; ``dead``
 # a bit mask of its entries the profile has since trimmed); read back, their live entries are
 # merged in front of the profile's own, and each listing entry carries, in memory only, the
@@ -767,16 +769,17 @@ _KB = 1024  # DynamoDB bills a write unit per KB
 SEGMENT_SLACK = 64  # entries move out once the item is this close to its KB boundary ...
 SEGMENT_KEEP = 4  # ... until a quarter of the room (or this fraction) holds history again
 SEGMENT_MIN = 16  # never a segment of fewer entries (a flush costs a write unit)
+ORDERS_HOT = 3  # the newest orders always stay in the profile item itself
 
 
 @dataclass(slots=True)
 class Flush:
     """How a profile document is stored: its hot part (the profile item's document), the new
-    segment to put first (``seq``, ``token``, packed content, its newest entry's epoch seconds),
-    and the segments the write drops (their ``[seq, token]``: trimmed away, or orphans)."""
+    segment to put first (``seq``, ``token``, packed content, its newest entry's epoch seconds:
+    None when it holds order rows, which the profile keeps however old), and the segments the write drops (their ``[seq, token]``: trimmed away, or orphans)."""
 
     hot: dict[str, Any]
-    segment: tuple[int, str, bytes, float] | None = None
+    segment: tuple[int, str, bytes, float | None] | None = None
     dropped: list[tuple[int, str]] = field(default_factory=list)
     listing: dict[str, Any] | None = None  # ``segs`` as it is in memory after the write
 
@@ -788,28 +791,54 @@ def _row_key(entry: Mapping[str, Any]) -> str:
     return f"h{entry.get('id')}@{ts}"
 
 
+def _order_key(row: Mapping[str, Any]) -> str:
+    """An order row's content key: the whole row (a refund changes it: a new key)."""
+    return "o" + json.dumps(row, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _order_ts(row: Mapping[str, Any]) -> float:
+    try:
+        return parse_time(str(row.get("at"))).timestamp()
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def _seen_list(keys: str) -> list[str]:
     return [keys[i : i + _SEEN_WIDTH] for i in range(0, len(keys), _SEEN_WIDTH)]
 
 
-def pack_segment(history: list[dict[str, Any]], seen: Mapping[str, str]) -> bytes:
-    """A segment's stored content: its history rows (as the profile stores them) and its
-    duplicate-set ids by day, as deflated JSON."""
-    text = json.dumps(
-        {"history": _pack_history(history), "seen": dict(seen)}, separators=(",", ":")
-    )
+def pack_segment(
+    history: list[dict[str, Any]],
+    seen: Mapping[str, str],
+    orders: list[dict[str, Any]] | None = None,
+) -> bytes:
+    """A segment's stored content: its history rows (as the profile stores them), its
+    duplicate-set ids by day and its order rows (as the profile stores them), as deflated JSON."""
+    content: dict[str, Any] = {"history": _pack_history(history), "seen": dict(seen)}
+    if orders:
+        content["orders"] = _pack_rows(orders)
+    text = json.dumps(content, separators=(",", ":"), default=str)
     packer = zlib.compressobj(_DEFLATE_LEVEL, zlib.DEFLATED, -15)
     return packer.compress(text.encode()) + packer.flush()
 
 
 def _segment_entries(raw: bytes) -> list[tuple[str, Any]]:
     """A segment's entries in order: ``("h", row)`` for each history row, then ``(day, key)``
-    for each duplicate-set id."""
+    for each duplicate-set id, then ``("o", row)`` for each order row."""
     content = json.loads(zlib.decompress(bytes(raw), -15))
     out: list[tuple[str, Any]] = [("h", row) for row in _unpack_history(content.get("history"))]
     for day in sorted(content.get("seen") or {}, key=int):
         out += [(day, key) for key in _seen_list(content["seen"][day])]
+    out += [("o", row) for row in _unpack_rows(content.get("orders")) or ()]
     return out
+
+
+def _entry_key(kind: str, value: Any) -> str:
+    if kind == "h":
+        return _row_key(value)
+    if kind == "o":
+        return _order_key(value)
+    return f"s{kind}:{value}"
 
 
 def merge_segments(
@@ -819,7 +848,8 @@ def merge_segments(
     complete: bool = True,
 ) -> None:
     """Fold the live entries of the segments ``doc`` lists back into it, in place: their history
-    rows in front of the profile's own (in time order), their ids in front of each day's.
+    rows in front of the profile's own (in time order), their ids in front of each day's, their
+    order rows in front of the profile's own (in order time).
     ``contents``: each listed segment's stored content by ``(seq, token)``, None when it is
     gone (then none of its entries is held any more; unless not ``complete``: only some were
     looked for, and one not found is left as it is). ``present``: the segments found stored
@@ -830,6 +860,7 @@ def merge_segments(
             doc[SEGS] = {"n": 0, "l": [], "p": [list(p) for p in present]}
         return
     rows: list[dict[str, Any]] = []
+    orders: list[dict[str, Any]] = []
     days: dict[str, list[str]] = {}
     listing = []
     for seq, token, dead, *_ in segs["l"]:
@@ -839,17 +870,23 @@ def merge_segments(
             continue
         keys: list[str] = []
         for i, (kind, value) in enumerate(_segment_entries(raw) if raw is not None else ()):
-            keys.append(_row_key(value) if kind == "h" else f"s{kind}:{value}")
+            keys.append(_entry_key(kind, value))
             if dead >> i & 1:
                 continue
             if kind == "h":
                 rows.append(value)
+            elif kind == "o":
+                orders.append(value)
             else:
                 days.setdefault(kind, []).append(value)
         listing.append([seq, token, dead, keys])
     rows += doc.get("history") or []
     rows.sort(key=lambda h: h["ts"])  # stable: the segments' rows first at equal times
     doc["history"] = rows
+    if orders:
+        orders += doc.get("orders") or []
+        orders.sort(key=lambda o: str(o.get("at")))  # stable: the segments' first at equal times
+        doc["orders"] = orders
     seen = _seen_days(doc)
     for day, keys in days.items():
         seen[day] = "".join(keys) + seen.get(day, "")
@@ -882,8 +919,10 @@ def split_segments(
         day: _seen_list(keys)
         for day, keys in (_seen_days(dict(doc)) if "seen" in doc else {}).items()
     }
+    orders = [o for o in doc.get("orders") or () if isinstance(o, dict)]
     held = Counter(_row_key(h) for h in history)
     held.update(f"s{day}:{k}" for day, keys in seen.items() for k in keys)
+    held.update(_order_key(o) for o in orders)
     claimed: Counter[str] = Counter()
     live: list[list[Any]] = []
     dropped: list[tuple[int, str]] = []
@@ -923,10 +962,22 @@ def split_segments(
                 taken[key] -= 1
             else:
                 hot_seen.setdefault(day, []).append(k)
+    # order rows: those a segment holds stay there; of the others, all but the newest
+    # ``ORDERS_HOT`` may move (``movable``, oldest first, as the list is)
+    hot_orders: list[dict[str, Any]] = []
+    movable: list[dict[str, Any]] = []
+    for i, o in enumerate(orders):
+        key = _order_key(o)
+        if taken[key] > 0:
+            taken[key] -= 1
+            continue
+        hot_orders.append(o)
+        if i < len(orders) - ORDERS_HOT:
+            movable.append(o)
 
     def build(moved: int) -> dict[str, Any]:
         out = dict(doc)
-        rows, ids = _oldest(hot_rows, hot_seen, moved)
+        rows, ids, gone = _oldest(hot_rows, hot_seen, movable, moved)
         if "history" in doc:
             out["history"] = hot_rows[rows:]
         if "seen" in doc:
@@ -935,6 +986,9 @@ def split_segments(
                 left = hot_seen[day][ids.get(day, 0) :]
                 if left:
                     out["seen"][day] = "".join(left)
+        if "orders" in doc:
+            leaving = {id(o) for o in movable[:gone]}
+            out["orders"] = [o for o in hot_orders if id(o) not in leaving]
         listing = [e[:3] for e in live]
         if moved:
             listing.append([next_seq, "", 0])  # (its token, once packed)
@@ -944,7 +998,7 @@ def split_segments(
             out.pop(SEGS, None)
         return out
 
-    total = len(hot_rows) + sum(len(v) for v in hot_seen.values())
+    total = len(hot_rows) + sum(len(v) for v in hot_seen.values()) + len(movable)
     hot = build(0)
     now = size(hot)
     if total < SEGMENT_MIN or now <= (high or _KB - SEGMENT_SLACK):
@@ -965,17 +1019,24 @@ def split_segments(
             hi = mid
         else:
             lo = mid + 1
-    rows, ids = _oldest(hot_rows, hot_seen, lo)
+    rows, ids, gone = _oldest(hot_rows, hot_seen, movable, lo)
     moved_seen = {d: hot_seen[d][:n] for d, n in ids.items() if n}
-    packed = pack_segment(hot_rows[:rows], {d: "".join(v) for d, v in moved_seen.items()})
+    moved_orders = movable[:gone]
+    packed = pack_segment(
+        hot_rows[:rows], {d: "".join(v) for d, v in moved_seen.items()}, moved_orders
+    )
     token = hashlib.sha256(packed).hexdigest()[:6]
     hot = build(lo)
     hot[SEGS]["l"][-1][1] = token
-    newest = max(
-        [float(h["ts"]) for h in hot_rows[:rows]] + [(int(d) + 1) * 86400.0 for d in moved_seen]
-    )
+    newest: float | None = None
+    if not moved_orders:  # (order rows are kept however old: such a segment has no end)
+        newest = max(
+            [float(h["ts"]) for h in hot_rows[:rows]]
+            + [(int(d) + 1) * 86400.0 for d in moved_seen]
+        )
     keys = [_row_key(h) for h in hot_rows[:rows]]
     keys += [f"s{d}:{k}" for d in sorted(moved_seen, key=int) for k in moved_seen[d]]
+    keys += [_order_key(o) for o in moved_orders]
     listing = _listing(live, next_seq + 1)
     listing["l"].append([next_seq, token, 0, keys])
     return Flush(hot, (next_seq, token, packed, newest), dropped, listing)
@@ -986,22 +1047,29 @@ def _listing(live: list[list[Any]], next_seq: int) -> dict[str, Any]:
 
 
 def _oldest(
-    rows: list[dict[str, Any]], seen: Mapping[str, list[str]], count: int
-) -> tuple[int, dict[str, int]]:
-    """The ``count`` oldest entries: how many history rows (from the front) and how many ids
-    of each day (from the front of the day), oldest first by time (an id by its day's start)."""
+    rows: list[dict[str, Any]],
+    seen: Mapping[str, list[str]],
+    orders: list[dict[str, Any]],
+    count: int,
+) -> tuple[int, dict[str, int], int]:
+    """The ``count`` oldest entries: how many history rows (from the front), how many ids of
+    each day (from the front of the day) and how many order rows (from the front), oldest
+    first by time (an id by its day's start, an order by its ``at``)."""
     queue = sorted(
         [(float(h["ts"]), 0, i) for i, h in enumerate(rows)]
-        + [(int(d) * 86400.0, 1, i) for d in seen for i in range(len(seen[d]))],
+        + [(int(d) * 86400.0, 1, i) for d in seen for i in range(len(seen[d]))]
+        + [(_order_ts(o), 2, i) for i, o in enumerate(orders)],
     )
-    taken_rows = 0
+    taken_rows = taken_orders = 0
     ids: dict[str, int] = {}
     day_of = sorted(((int(d) * 86400.0, d) for d in seen), key=lambda p: p[0])
     starts = dict(day_of)
     for ts, kind, _i in queue[:count]:
         if kind == 0:
             taken_rows += 1
+        elif kind == 2:
+            taken_orders += 1
         else:
             day = starts[ts]
             ids[day] = ids.get(day, 0) + 1
-    return taken_rows, ids
+    return taken_rows, ids, taken_orders
