@@ -1031,8 +1031,7 @@ def split_segments(
     newest: float | None = None
     if not moved_orders:  # (order rows are kept however old: such a segment has no end)
         newest = max(
-            [float(h["ts"]) for h in hot_rows[:rows]]
-            + [(int(d) + 1) * 86400.0 for d in moved_seen]
+            [float(h["ts"]) for h in hot_rows[:rows]] + [(int(d) + 1) * 86400.0 for d in moved_seen]
         )
     keys = [_row_key(h) for h in hot_rows[:rows]]
     keys += [f"s{d}:{k}" for d in sorted(moved_seen, key=int) for k in moved_seen[d]]
