@@ -100,6 +100,12 @@ def test_a_customer_with_many_orders_keeps_a_profile_item_within_a_kb(config, ba
         assert len(hot) < 10 and hot[-3:] == [f"o-amy-{n:03d}" for n in (37, 38, 39)]
         doc = store.get_profile("amy").doc or {}
         assert [o["order_id"] for o in doc["orders"]] == [f"o-amy-{n:03d}" for n in range(40)]
+        # segments grow to about a KB each (a small one is taken into the next), none left over
+        stored = [i for i in store.partition_items("amy") if i["sk"]["S"].startswith("PROFILE#")]
+        assert all(store.item_size(i) <= 1024 for i in stored)
+        assert len(stored) <= 4, [store.item_size(i) for i in stored]
+        listed = {f"PROFILE#S#{seq:08d}#{token}" for seq, token, *_ in doc["segs"]["l"]}
+        assert listed == {i["sk"]["S"] for i in stored}
         assert sim.profiles()["amy"]["orders_count"] == 40
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from nudge.core import clock
 from nudge.core.addresses import ADDRESS_ERRORS, check_address
 from nudge.core.clock import iso, parse_time
+from nudge.core.decisions import MISSES
 from nudge.core.events import ENGAGEMENT_TYPES, NUDGE_SOURCE, Event
 from nudge.core.limits import json_size
 from nudge.core.milestones import merge_milestones
@@ -768,8 +769,9 @@ SEGS = "segs"
 _KB = 1024  # DynamoDB bills a write unit per KB
 SEGMENT_SLACK = 64  # entries move out once the item is this close to its KB boundary ...
 SEGMENT_KEEP = 4  # ... until a quarter of the room (or this fraction) holds history again
-SEGMENT_MIN = 16  # never a segment of fewer entries (a flush costs a write unit)
+SEGMENT_MIN = 8  # never a segment of fewer entries (a flush costs a write unit)
 ORDERS_HOT = 3  # the newest orders always stay in the profile item itself
+SEGMENT_ITEM = 96  # bytes of a segment item besides its content (keys, kind, ttl)
 
 
 @dataclass(slots=True)
@@ -904,12 +906,15 @@ def split_segments(
     """Split a (merged) profile document into what its item stores and what goes to segments:
     entries a listed segment still holds stay there (the others of it are marked dead; a
     segment with none left is dropped), and when the item (``size(hot doc)``, bytes) would be
-    bigger than ``high``, its oldest history rows and ids move to a new segment until it is at
-    most ``low`` (at least ``SEGMENT_MIN`` entries, else none). By default ``high`` is just
-    below the KB boundary the item needs anyway (its floor, without history rows nor ids; at
-    least 1 KB) and ``low`` a quarter of the way from the floor to it, so the item costs no
-    write unit more for its history and a segment holds most of that room (a floor just below
-    the boundary moves every ``SEGMENT_MIN`` entries out).
+    bigger than ``high``, its oldest history rows, ids and order rows (all but the newest
+    ``ORDERS_HOT``) move to a new segment until it is at most ``low`` (at least
+    ``SEGMENT_MIN`` entries, else none). By default ``high`` is just below the KB boundary the
+    item needs anyway (its floor, without those entries nor the log entries it keeps; at least
+    1 KB) and ``low`` a quarter of the way from the floor to it, so the item costs no write
+    unit more for its history and a segment holds most of that room (a floor just below the
+    boundary moves every ``SEGMENT_MIN`` entries out). The newest listed segment's live
+    entries join the new one (and it is dropped) while that stays within a KB, so segments
+    grow to about a KB and the listing stays short.
     ``doc`` is not changed.
     Segments read back but not listed (``segs.p``, in memory) numbered below ``n`` are orphans
     of a write that lost (its profile write can no longer succeed): dropped too."""
@@ -1003,7 +1008,9 @@ def split_segments(
     now = size(hot)
     if total < SEGMENT_MIN or now <= (high or _KB - SEGMENT_SLACK):
         return Flush(hot, None, dropped, _listing(live, next_seq))
-    floor = size(build(total))
+    # the floor leaves out the log entries the profile keeps: they only stay while they cost
+    # no write unit (``aws.store.decisions.fold_log``), so they never lift the boundary
+    floor = size({k: v for k, v in build(total).items() if k != MISSES})
     if high is None:
         high = _KB * max(1, -(-floor // _KB)) - SEGMENT_SLACK
     if now <= high:
@@ -1020,25 +1027,67 @@ def split_segments(
         else:
             lo = mid + 1
     rows, ids, gone = _oldest(hot_rows, hot_seen, movable, lo)
+    moved_rows = hot_rows[:rows]
     moved_seen = {d: hot_seen[d][:n] for d, n in ids.items() if n}
     moved_orders = movable[:gone]
-    packed = pack_segment(
-        hot_rows[:rows], {d: "".join(v) for d, v in moved_seen.items()}, moved_orders
-    )
-    token = hashlib.sha256(packed).hexdigest()[:6]
     hot = build(lo)
+    packed = pack_segment(moved_rows, {d: "".join(v) for d, v in moved_seen.items()}, moved_orders)
+    if live and len(live[-1]) > 3:
+        # the newest segment's live entries join the new one while it stays within a KB: it is
+        # deleted, so segments grow to about a KB and the profile lists few of them
+        last_rows, last_seen, last_orders = _live_entries(live[-1], history, seen, orders)
+        joined_seen = {
+            d: last_seen.get(d, []) + moved_seen.get(d, []) for d in {*last_seen, *moved_seen}
+        }
+        joined = pack_segment(
+            sorted(last_rows + moved_rows, key=lambda h: float(h["ts"])),
+            {d: "".join(v) for d, v in joined_seen.items()},
+            last_orders + moved_orders,
+        )
+        if len(joined) + SEGMENT_ITEM <= _KB:
+            dropped.append((live[-1][0], live[-1][1]))
+            live = live[:-1]
+            hot[SEGS]["l"] = [*(e[:3] for e in live), hot[SEGS]["l"][-1]]
+            packed = joined
+            moved_rows = sorted(last_rows + moved_rows, key=lambda h: float(h["ts"]))
+            moved_seen = joined_seen
+            moved_orders = last_orders + moved_orders
+    token = hashlib.sha256(packed).hexdigest()[:6]
     hot[SEGS]["l"][-1][1] = token
     newest: float | None = None
     if not moved_orders:  # (order rows are kept however old: such a segment has no end)
         newest = max(
-            [float(h["ts"]) for h in hot_rows[:rows]] + [(int(d) + 1) * 86400.0 for d in moved_seen]
+            [float(h["ts"]) for h in moved_rows] + [(int(d) + 1) * 86400.0 for d in moved_seen]
         )
-    keys = [_row_key(h) for h in hot_rows[:rows]]
+    keys = [_row_key(h) for h in moved_rows]
     keys += [f"s{d}:{k}" for d in sorted(moved_seen, key=int) for k in moved_seen[d]]
     keys += [_order_key(o) for o in moved_orders]
     listing = _listing(live, next_seq + 1)
     listing["l"].append([next_seq, token, 0, keys])
     return Flush(hot, (next_seq, token, packed, newest), dropped, listing)
+
+
+def _live_entries(
+    entry: list[Any],
+    history: list[dict[str, Any]],
+    seen: Mapping[str, list[str]],
+    orders: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], dict[str, list[str]], list[dict[str, Any]]]:
+    """The entries a listed segment still holds (its live keys), found in the document."""
+    by_key: dict[str, Any] = {_row_key(h): h for h in history}
+    by_key.update({_order_key(o): o for o in orders})
+    rows, ids, kept = [], {}, []
+    for i, key in enumerate(entry[3]):
+        if entry[2] >> i & 1:
+            continue
+        if key.startswith("s"):
+            day, _, value = key[1:].partition(":")
+            ids.setdefault(day, []).append(value)
+        elif key.startswith("o"):
+            kept.append(by_key[key])
+        else:
+            rows.append(by_key[key])
+    return rows, ids, kept
 
 
 def _listing(live: list[list[Any]], next_seq: int) -> dict[str, Any]:
