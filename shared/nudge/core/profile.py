@@ -1076,7 +1076,9 @@ def _live_entries(
     """The entries a listed segment still holds (its live keys), found in the document."""
     by_key: dict[str, Any] = {_row_key(h): h for h in history}
     by_key.update({_order_key(o): o for o in orders})
-    rows, ids, kept = [], {}, []
+    rows: list[dict[str, Any]] = []
+    ids: dict[str, list[str]] = {}
+    kept: list[dict[str, Any]] = []
     for i, key in enumerate(entry[3]):
         if entry[2] >> i & 1:
             continue
