@@ -769,7 +769,7 @@ SEGS = "segs"
 _KB = 1024  # DynamoDB bills a write unit per KB
 SEGMENT_SLACK = 64  # entries move out once the item is this close to its KB boundary ...
 SEGMENT_KEEP = 4  # ... until a quarter of the room (or this fraction) holds history again
-SEGMENT_MIN = 8  # never a segment of fewer entries (a flush costs a write unit)
+SEGMENT_MIN = 10  # never a segment of fewer entries (a flush costs a write unit)
 ORDERS_HOT = 3  # the newest orders always stay in the profile item itself
 SEGMENT_ITEM = 96  # bytes of a segment item besides its content (keys, kind, ttl)
 
