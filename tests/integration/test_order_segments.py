@@ -19,7 +19,7 @@ from nudge.core.clock import iso, parse_time
 from nudge.explain import explain_command
 from nudge.flows.privacy import erase_customer, export_customer
 from nudge.sim import Simulation
-from tests.conftest import customer, event, make_config
+from tests.conftest import CONFIG, customer, event, make_config
 
 START = parse_time("2027-01-01T00:00:00Z")
 FIRST = parse_time("2027-01-02T10:00:00Z")
@@ -226,3 +226,39 @@ def test_explain_answers_the_same(config, backend, monkeypatch, capsys):
             sim.run(copy.deepcopy(refunds), until=timedelta(hours=1))
             answers.append(_explain("fay", capsys))
     assert answers[0] == answers[1]
+
+
+def test_replenishment_reminders_go_out_as_before(tmp_path, monkeypatch):
+    from tests.scenarios.test_replenishment import REFILL, SETTINGS, coffee
+
+    settings = (CONFIG / "settings.yaml").read_text() + SETTINGS
+    config = make_config(
+        tmp_path, **{"triggers/coffee_refill.yaml": REFILL, "settings.yaml": settings}
+    )
+    events = []
+    for cid in ("gus", "hal", "ida"):  # a bag every 30 days since January, browsing between
+        events.append(customer(cid, "2027-01-01T09:00:00Z"))
+        for n in range(6):
+            day = parse_time("2027-01-01T15:00:00Z") + timedelta(days=30 * n)
+            events.append(coffee(cid, iso(day), n))
+            for v in range(12):
+                at = iso(day + timedelta(days=1 + v))
+                events.append(event("product_viewed", cid, at, product_id=f"p-{n}-{v}"))
+    events.sort(key=lambda e: e["time"])
+    sent = []
+    for moved in (True, False):
+        if not moved:
+            _all_hot(monkeypatch)
+        with Simulation(config, start=parse_time("2026-12-31T00:00:00Z"), daily=True) as sim:
+            sim.run(copy.deepcopy(events), until=parse_time("2027-07-10T00:00:00Z"))
+            assert ("gus-0" not in _hot_orders("gus")) is moved  # in a segment
+            sent.append(
+                sorted(
+                    (m["customer_id"], m["at"])
+                    for m in sim.messages()
+                    if m["trigger"] == "coffee_refill"
+                )
+            )
+    assert sent[0] == sent[1]
+    # each bag's reminder, 3 days before the next 30 days are up (the last bag's: July 2)
+    assert [at for c, at in sent[0] if c == "gus"][-1].startswith("2027-06-27")
