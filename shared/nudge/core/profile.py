@@ -778,7 +778,8 @@ SEGMENT_ITEM = 96  # bytes of a segment item besides its content (keys, kind, tt
 class Flush:
     """How a profile document is stored: its hot part (the profile item's document), the new
     segment to put first (``seq``, ``token``, packed content, its newest entry's epoch seconds:
-    None when it holds order rows, which the profile keeps however old), and the segments the write drops (their ``[seq, token]``: trimmed away, or orphans)."""
+    None when it holds order rows, which the profile keeps however old), and the segments the
+    write drops (their ``[seq, token]``: trimmed away, taken into the new one, or orphans)."""
 
     hot: dict[str, Any]
     segment: tuple[int, str, bytes, float | None] | None = None
