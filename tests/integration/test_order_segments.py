@@ -262,3 +262,29 @@ def test_replenishment_reminders_go_out_as_before(tmp_path, monkeypatch):
     assert sent[0] == sent[1]
     # each bag's reminder, 3 days before the next 30 days are up (the last bag's: July 2)
     assert [at for c, at in sent[0] if c == "gus"][-1].startswith("2027-06-27")
+
+
+def test_two_years_of_monthly_orders_leave_few_segments(tmp_path, backend):
+    from tests.integration.test_history_segments import _config
+
+    # an order a month, and the month's browsing: the history lets its older views go (90
+    # days), the orders stay (the newest 100); segments holding little but old orders are
+    # taken into the next one, so their number (what each event reads) stays small
+    events = []
+    for month in range(24):
+        start = FIRST + timedelta(days=30 * month)
+        for v in range(30):
+            at = iso(start + timedelta(hours=20 * v))
+            events.append(event("product_viewed", "gil", at, product_id=f"p-{month}-{v}"))
+        at = iso(start + timedelta(days=29))
+        events.append(event("order_placed", "gil", at, order_id=f"o-gil-{month:03d}", value=60))
+    end = FIRST + timedelta(days=30 * 24)
+    events += [event("product_viewed", "gil", iso(end + timedelta(hours=v))) for v in range(3)]
+    with Simulation(_config(tmp_path), start=START, backend=backend) as sim:
+        sim.run([customer("gil", "2027-01-02T09:00:00Z"), *events], until=timedelta(0))
+        doc = store.get_profile("gil").doc or {}
+        assert [o["order_id"] for o in doc["orders"]] == [f"o-gil-{m:03d}" for m in range(24)]
+        assert sim.profiles()["gil"]["orders_count"] == 24
+        stored = [i for i in store.partition_items("gil") if i["sk"]["S"].startswith("PROFILE#")]
+        assert len(stored) <= 4, [store.item_size(i) for i in stored]
+        assert all(store.item_size(i) <= 1024 for i in stored)

@@ -1033,26 +1033,36 @@ def split_segments(
     moved_orders = movable[:gone]
     hot = build(lo)
     packed = pack_segment(moved_rows, {d: "".join(v) for d, v in moved_seen.items()}, moved_orders)
-    if live and len(live[-1]) > 3:
-        # the newest segment's live entries join the new one while it stays within a KB: it is
-        # deleted, so segments grow to about a KB and the profile lists few of them
-        last_rows, last_seen, last_orders = _live_entries(live[-1], history, seen, orders)
+    # listed segments whose live entries join the new one while it stays within a KB (each
+    # is deleted after the write): the newest, so segments grow to about a KB and the profile
+    # lists few of them, and any of which the profile holds a quarter or less (orders outlive
+    # the history around them), so old segments do not linger for a few entries
+    taking = [
+        i
+        for i, e in enumerate(live)
+        if len(e) > 3 and (i == len(live) - 1 or 4 * _live_count(e) <= len(e[3]))
+    ]
+    for i in reversed(taking):
+        last_rows, last_seen, last_orders = _live_entries(live[i], history, seen, orders)
+        joined_rows = sorted(last_rows + moved_rows, key=lambda h: float(h["ts"]))
         joined_seen = {
             d: last_seen.get(d, []) + moved_seen.get(d, []) for d in {*last_seen, *moved_seen}
         }
+        joined_orders = sorted(last_orders + moved_orders, key=lambda o: str(o.get("at")))
         joined = pack_segment(
-            sorted(last_rows + moved_rows, key=lambda h: float(h["ts"])),
-            {d: "".join(v) for d, v in joined_seen.items()},
-            last_orders + moved_orders,
+            joined_rows, {d: "".join(v) for d, v in joined_seen.items()}, joined_orders
         )
-        if len(joined) + SEGMENT_ITEM <= _KB:
-            dropped.append((live[-1][0], live[-1][1]))
-            live = live[:-1]
-            hot[SEGS]["l"] = [*(e[:3] for e in live), hot[SEGS]["l"][-1]]
-            packed = joined
-            moved_rows = sorted(last_rows + moved_rows, key=lambda h: float(h["ts"]))
-            moved_seen = joined_seen
-            moved_orders = last_orders + moved_orders
+        if len(joined) + SEGMENT_ITEM > _KB:
+            continue
+        dropped.append((live[i][0], live[i][1]))
+        del live[i]
+        packed, moved_rows, moved_seen, moved_orders = (
+            joined,
+            joined_rows,
+            joined_seen,
+            joined_orders,
+        )
+    hot[SEGS]["l"] = [*(e[:3] for e in live), hot[SEGS]["l"][-1]]
     token = hashlib.sha256(packed).hexdigest()[:6]
     hot[SEGS]["l"][-1][1] = token
     newest: float | None = None
@@ -1066,6 +1076,10 @@ def split_segments(
     listing = _listing(live, next_seq + 1)
     listing["l"].append([next_seq, token, 0, keys])
     return Flush(hot, (next_seq, token, packed, newest), dropped, listing)
+
+
+def _live_count(entry: list[Any]) -> int:
+    return sum(1 for i in range(len(entry[3])) if not entry[2] >> i & 1)
 
 
 def _live_entries(
