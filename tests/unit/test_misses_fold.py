@@ -113,6 +113,7 @@ def test_a_decision_found_in_two_places_is_read_once():
     item = _decided(0)
     doc, _rest, _before = fold_log({"customer_id": "kim"}, [item], _rows_cost(room=5))
     both = sorted([*profile_decisions(doc), *item_decisions(item)], key=lambda p: p[0])
+    # (in key order: the keys' hashes, of the wall-clock time, order the two decisions)
     assert unique(both) == sorted(item_decisions(item), key=lambda p: p[0])
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from nudge.core import clock
 from nudge.core.addresses import ADDRESS_ERRORS, check_address
 from nudge.core.clock import iso, parse_time
+from nudge.core.decisions import MISSES
 from nudge.core.events import ENGAGEMENT_TYPES, NUDGE_SOURCE, Event
 from nudge.core.limits import json_size
 from nudge.core.milestones import merge_milestones
@@ -754,10 +755,12 @@ def now_utc(ts: float) -> datetime:
 
 
 # -- segments (docs/storage.md#history-segments) -----------------------------------------------
-# The oldest history rows and duplicate-set ids move out of the profile item into immutable
-# segment items once the item would cost a write unit more than what it must keep (its floor:
-# the item with no history rows nor ids; at least a KB), so the item every event rewrites
-# stays about a KB. The profile lists the live ones (``segs``: ``n``
+# The oldest history rows, duplicate-set ids and order rows (all but the newest ``ORDERS_HOT``)
+# move out of the profile item into immutable segment items once the item would cost a write
+# unit more than what it must keep (its floor: the item with none of them; at least a KB), so
+# the item every event rewrites stays about a KB. An order row a refund changes is a new row
+# (its old copy is no longer held: dead in its segment). The profile lists the live ones
+# (``segs``: ``n``
 # the next sequence number, ``l`` one ``[seq, token, dead]`` per segment, oldest first; ``dead``
 # a bit mask of its entries the profile has since trimmed); read back, their live entries are
 # merged in front of the profile's own, and each listing entry carries, in memory only, the
@@ -766,17 +769,20 @@ SEGS = "segs"
 _KB = 1024  # DynamoDB bills a write unit per KB
 SEGMENT_SLACK = 64  # entries move out once the item is this close to its KB boundary ...
 SEGMENT_KEEP = 4  # ... until a quarter of the room (or this fraction) holds history again
-SEGMENT_MIN = 16  # never a segment of fewer entries (a flush costs a write unit)
+SEGMENT_MIN = 10  # never a segment of fewer entries (a flush costs a write unit)
+ORDERS_HOT = 3  # the newest orders always stay in the profile item itself
+SEGMENT_ITEM = 96  # bytes of a segment item besides its content (keys, kind, ttl)
 
 
 @dataclass(slots=True)
 class Flush:
     """How a profile document is stored: its hot part (the profile item's document), the new
-    segment to put first (``seq``, ``token``, packed content, its newest entry's epoch seconds),
-    and the segments the write drops (their ``[seq, token]``: trimmed away, or orphans)."""
+    segment to put first (``seq``, ``token``, packed content, its newest entry's epoch seconds:
+    None when it holds order rows, which the profile keeps however old), and the segments the
+    write drops (their ``[seq, token]``: trimmed away, taken into the new one, or orphans)."""
 
     hot: dict[str, Any]
-    segment: tuple[int, str, bytes, float] | None = None
+    segment: tuple[int, str, bytes, float | None] | None = None
     dropped: list[tuple[int, str]] = field(default_factory=list)
     listing: dict[str, Any] | None = None  # ``segs`` as it is in memory after the write
 
@@ -788,28 +794,54 @@ def _row_key(entry: Mapping[str, Any]) -> str:
     return f"h{entry.get('id')}@{ts}"
 
 
+def _order_key(row: Mapping[str, Any]) -> str:
+    """An order row's content key: the whole row (a refund changes it: a new key)."""
+    return "o" + json.dumps(row, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _order_ts(row: Mapping[str, Any]) -> float:
+    try:
+        return parse_time(str(row.get("at"))).timestamp()
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def _seen_list(keys: str) -> list[str]:
     return [keys[i : i + _SEEN_WIDTH] for i in range(0, len(keys), _SEEN_WIDTH)]
 
 
-def pack_segment(history: list[dict[str, Any]], seen: Mapping[str, str]) -> bytes:
-    """A segment's stored content: its history rows (as the profile stores them) and its
-    duplicate-set ids by day, as deflated JSON."""
-    text = json.dumps(
-        {"history": _pack_history(history), "seen": dict(seen)}, separators=(",", ":")
-    )
+def pack_segment(
+    history: list[dict[str, Any]],
+    seen: Mapping[str, str],
+    orders: list[dict[str, Any]] | None = None,
+) -> bytes:
+    """A segment's stored content: its history rows (as the profile stores them), its
+    duplicate-set ids by day and its order rows (as the profile stores them), as deflated JSON."""
+    content: dict[str, Any] = {"history": _pack_history(history), "seen": dict(seen)}
+    if orders:
+        content["orders"] = _pack_rows(orders)
+    text = json.dumps(content, separators=(",", ":"), default=str)
     packer = zlib.compressobj(_DEFLATE_LEVEL, zlib.DEFLATED, -15)
     return packer.compress(text.encode()) + packer.flush()
 
 
 def _segment_entries(raw: bytes) -> list[tuple[str, Any]]:
     """A segment's entries in order: ``("h", row)`` for each history row, then ``(day, key)``
-    for each duplicate-set id."""
+    for each duplicate-set id, then ``("o", row)`` for each order row."""
     content = json.loads(zlib.decompress(bytes(raw), -15))
     out: list[tuple[str, Any]] = [("h", row) for row in _unpack_history(content.get("history"))]
     for day in sorted(content.get("seen") or {}, key=int):
         out += [(day, key) for key in _seen_list(content["seen"][day])]
+    out += [("o", row) for row in _unpack_rows(content.get("orders")) or ()]
     return out
+
+
+def _entry_key(kind: str, value: Any) -> str:
+    if kind == "h":
+        return _row_key(value)
+    if kind == "o":
+        return _order_key(value)
+    return f"s{kind}:{value}"
 
 
 def merge_segments(
@@ -819,7 +851,8 @@ def merge_segments(
     complete: bool = True,
 ) -> None:
     """Fold the live entries of the segments ``doc`` lists back into it, in place: their history
-    rows in front of the profile's own (in time order), their ids in front of each day's.
+    rows in front of the profile's own (in time order), their ids in front of each day's, their
+    order rows in front of the profile's own (in order time).
     ``contents``: each listed segment's stored content by ``(seq, token)``, None when it is
     gone (then none of its entries is held any more; unless not ``complete``: only some were
     looked for, and one not found is left as it is). ``present``: the segments found stored
@@ -830,6 +863,7 @@ def merge_segments(
             doc[SEGS] = {"n": 0, "l": [], "p": [list(p) for p in present]}
         return
     rows: list[dict[str, Any]] = []
+    orders: list[dict[str, Any]] = []
     days: dict[str, list[str]] = {}
     listing = []
     for seq, token, dead, *_ in segs["l"]:
@@ -839,17 +873,23 @@ def merge_segments(
             continue
         keys: list[str] = []
         for i, (kind, value) in enumerate(_segment_entries(raw) if raw is not None else ()):
-            keys.append(_row_key(value) if kind == "h" else f"s{kind}:{value}")
+            keys.append(_entry_key(kind, value))
             if dead >> i & 1:
                 continue
             if kind == "h":
                 rows.append(value)
+            elif kind == "o":
+                orders.append(value)
             else:
                 days.setdefault(kind, []).append(value)
         listing.append([seq, token, dead, keys])
     rows += doc.get("history") or []
     rows.sort(key=lambda h: h["ts"])  # stable: the segments' rows first at equal times
     doc["history"] = rows
+    if orders:
+        orders += doc.get("orders") or []
+        orders.sort(key=lambda o: str(o.get("at")))  # stable: the segments' first at equal times
+        doc["orders"] = orders
     seen = _seen_days(doc)
     for day, keys in days.items():
         seen[day] = "".join(keys) + seen.get(day, "")
@@ -867,12 +907,15 @@ def split_segments(
     """Split a (merged) profile document into what its item stores and what goes to segments:
     entries a listed segment still holds stay there (the others of it are marked dead; a
     segment with none left is dropped), and when the item (``size(hot doc)``, bytes) would be
-    bigger than ``high``, its oldest history rows and ids move to a new segment until it is at
-    most ``low`` (at least ``SEGMENT_MIN`` entries, else none). By default ``high`` is just
-    below the KB boundary the item needs anyway (its floor, without history rows nor ids; at
-    least 1 KB) and ``low`` a quarter of the way from the floor to it, so the item costs no
-    write unit more for its history and a segment holds most of that room (a floor just below
-    the boundary moves every ``SEGMENT_MIN`` entries out).
+    bigger than ``high``, its oldest history rows, ids and order rows (all but the newest
+    ``ORDERS_HOT``) move to a new segment until it is at most ``low`` (at least
+    ``SEGMENT_MIN`` entries, else none). By default ``high`` is just below the KB boundary the
+    item needs anyway (its floor, without those entries nor the log entries it keeps; at least
+    1 KB) and ``low`` a quarter of the way from the floor to it, so the item costs no write
+    unit more for its history and a segment holds most of that room (a floor just below the
+    boundary moves every ``SEGMENT_MIN`` entries out). The newest listed segment's live
+    entries join the new one (and it is dropped) while that stays within a KB, so segments
+    grow to about a KB and the listing stays short.
     ``doc`` is not changed.
     Segments read back but not listed (``segs.p``, in memory) numbered below ``n`` are orphans
     of a write that lost (its profile write can no longer succeed): dropped too."""
@@ -882,8 +925,10 @@ def split_segments(
         day: _seen_list(keys)
         for day, keys in (_seen_days(dict(doc)) if "seen" in doc else {}).items()
     }
+    orders = [o for o in doc.get("orders") or () if isinstance(o, dict)]
     held = Counter(_row_key(h) for h in history)
     held.update(f"s{day}:{k}" for day, keys in seen.items() for k in keys)
+    held.update(_order_key(o) for o in orders)
     claimed: Counter[str] = Counter()
     live: list[list[Any]] = []
     dropped: list[tuple[int, str]] = []
@@ -923,10 +968,22 @@ def split_segments(
                 taken[key] -= 1
             else:
                 hot_seen.setdefault(day, []).append(k)
+    # order rows: those a segment holds stay there; of the others, all but the newest
+    # ``ORDERS_HOT`` may move (``movable``, oldest first, as the list is)
+    hot_orders: list[dict[str, Any]] = []
+    movable: list[dict[str, Any]] = []
+    for i, o in enumerate(orders):
+        key = _order_key(o)
+        if taken[key] > 0:
+            taken[key] -= 1
+            continue
+        hot_orders.append(o)
+        if i < len(orders) - ORDERS_HOT:
+            movable.append(o)
 
     def build(moved: int) -> dict[str, Any]:
         out = dict(doc)
-        rows, ids = _oldest(hot_rows, hot_seen, moved)
+        rows, ids, gone = _oldest(hot_rows, hot_seen, movable, moved)
         if "history" in doc:
             out["history"] = hot_rows[rows:]
         if "seen" in doc:
@@ -935,6 +992,9 @@ def split_segments(
                 left = hot_seen[day][ids.get(day, 0) :]
                 if left:
                     out["seen"][day] = "".join(left)
+        if "orders" in doc:
+            leaving = {id(o) for o in movable[:gone]}
+            out["orders"] = [o for o in hot_orders if id(o) not in leaving]
         listing = [e[:3] for e in live]
         if moved:
             listing.append([next_seq, "", 0])  # (its token, once packed)
@@ -944,12 +1004,14 @@ def split_segments(
             out.pop(SEGS, None)
         return out
 
-    total = len(hot_rows) + sum(len(v) for v in hot_seen.values())
+    total = len(hot_rows) + sum(len(v) for v in hot_seen.values()) + len(movable)
     hot = build(0)
     now = size(hot)
     if total < SEGMENT_MIN or now <= (high or _KB - SEGMENT_SLACK):
         return Flush(hot, None, dropped, _listing(live, next_seq))
-    floor = size(build(total))
+    # the floor leaves out the log entries the profile keeps: they only stay while they cost
+    # no write unit (``aws.store.decisions.fold_log``), so they never lift the boundary
+    floor = size({k: v for k, v in build(total).items() if k != MISSES})
     if high is None:
         high = _KB * max(1, -(-floor // _KB)) - SEGMENT_SLACK
     if now <= high:
@@ -965,20 +1027,84 @@ def split_segments(
             hi = mid
         else:
             lo = mid + 1
-    rows, ids = _oldest(hot_rows, hot_seen, lo)
+    rows, ids, gone = _oldest(hot_rows, hot_seen, movable, lo)
+    moved_rows = hot_rows[:rows]
     moved_seen = {d: hot_seen[d][:n] for d, n in ids.items() if n}
-    packed = pack_segment(hot_rows[:rows], {d: "".join(v) for d, v in moved_seen.items()})
-    token = hashlib.sha256(packed).hexdigest()[:6]
+    moved_orders = movable[:gone]
     hot = build(lo)
+    packed = pack_segment(moved_rows, {d: "".join(v) for d, v in moved_seen.items()}, moved_orders)
+    # listed segments whose live entries join the new one while it stays within a KB (each
+    # is deleted after the write): the newest, so segments grow to about a KB and the profile
+    # lists few of them, and any of which the profile holds a quarter or less (orders outlive
+    # the history around them), so old segments do not linger for a few entries
+    taking = [
+        i
+        for i, e in enumerate(live)
+        if len(e) > 3 and (i == len(live) - 1 or 4 * _live_count(e) <= len(e[3]))
+    ]
+    for i in reversed(taking):
+        last_rows, last_seen, last_orders = _live_entries(live[i], history, seen, orders)
+        joined_rows = sorted(last_rows + moved_rows, key=lambda h: float(h["ts"]))
+        joined_seen = {
+            d: last_seen.get(d, []) + moved_seen.get(d, []) for d in {*last_seen, *moved_seen}
+        }
+        joined_orders = sorted(last_orders + moved_orders, key=lambda o: str(o.get("at")))
+        joined = pack_segment(
+            joined_rows, {d: "".join(v) for d, v in joined_seen.items()}, joined_orders
+        )
+        if len(joined) + SEGMENT_ITEM > _KB:
+            continue
+        dropped.append((live[i][0], live[i][1]))
+        del live[i]
+        packed, moved_rows, moved_seen, moved_orders = (
+            joined,
+            joined_rows,
+            joined_seen,
+            joined_orders,
+        )
+    hot[SEGS]["l"] = [*(e[:3] for e in live), hot[SEGS]["l"][-1]]
+    token = hashlib.sha256(packed).hexdigest()[:6]
     hot[SEGS]["l"][-1][1] = token
-    newest = max(
-        [float(h["ts"]) for h in hot_rows[:rows]] + [(int(d) + 1) * 86400.0 for d in moved_seen]
-    )
-    keys = [_row_key(h) for h in hot_rows[:rows]]
+    newest: float | None = None
+    if not moved_orders:  # (order rows are kept however old: such a segment has no end)
+        newest = max(
+            [float(h["ts"]) for h in moved_rows] + [(int(d) + 1) * 86400.0 for d in moved_seen]
+        )
+    keys = [_row_key(h) for h in moved_rows]
     keys += [f"s{d}:{k}" for d in sorted(moved_seen, key=int) for k in moved_seen[d]]
+    keys += [_order_key(o) for o in moved_orders]
     listing = _listing(live, next_seq + 1)
     listing["l"].append([next_seq, token, 0, keys])
     return Flush(hot, (next_seq, token, packed, newest), dropped, listing)
+
+
+def _live_count(entry: list[Any]) -> int:
+    return sum(1 for i in range(len(entry[3])) if not entry[2] >> i & 1)
+
+
+def _live_entries(
+    entry: list[Any],
+    history: list[dict[str, Any]],
+    seen: Mapping[str, list[str]],
+    orders: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], dict[str, list[str]], list[dict[str, Any]]]:
+    """The entries a listed segment still holds (its live keys), found in the document."""
+    by_key: dict[str, Any] = {_row_key(h): h for h in history}
+    by_key.update({_order_key(o): o for o in orders})
+    rows: list[dict[str, Any]] = []
+    ids: dict[str, list[str]] = {}
+    kept: list[dict[str, Any]] = []
+    for i, key in enumerate(entry[3]):
+        if entry[2] >> i & 1:
+            continue
+        if key.startswith("s"):
+            day, _, value = key[1:].partition(":")
+            ids.setdefault(day, []).append(value)
+        elif key.startswith("o"):
+            kept.append(by_key[key])
+        else:
+            rows.append(by_key[key])
+    return rows, ids, kept
 
 
 def _listing(live: list[list[Any]], next_seq: int) -> dict[str, Any]:
@@ -986,22 +1112,29 @@ def _listing(live: list[list[Any]], next_seq: int) -> dict[str, Any]:
 
 
 def _oldest(
-    rows: list[dict[str, Any]], seen: Mapping[str, list[str]], count: int
-) -> tuple[int, dict[str, int]]:
-    """The ``count`` oldest entries: how many history rows (from the front) and how many ids
-    of each day (from the front of the day), oldest first by time (an id by its day's start)."""
+    rows: list[dict[str, Any]],
+    seen: Mapping[str, list[str]],
+    orders: list[dict[str, Any]],
+    count: int,
+) -> tuple[int, dict[str, int], int]:
+    """The ``count`` oldest entries: how many history rows (from the front), how many ids of
+    each day (from the front of the day) and how many order rows (from the front), oldest
+    first by time (an id by its day's start, an order by its ``at``)."""
     queue = sorted(
         [(float(h["ts"]), 0, i) for i, h in enumerate(rows)]
-        + [(int(d) * 86400.0, 1, i) for d in seen for i in range(len(seen[d]))],
+        + [(int(d) * 86400.0, 1, i) for d in seen for i in range(len(seen[d]))]
+        + [(_order_ts(o), 2, i) for i, o in enumerate(orders)],
     )
-    taken_rows = 0
+    taken_rows = taken_orders = 0
     ids: dict[str, int] = {}
     day_of = sorted(((int(d) * 86400.0, d) for d in seen), key=lambda p: p[0])
     starts = dict(day_of)
     for ts, kind, _i in queue[:count]:
         if kind == 0:
             taken_rows += 1
+        elif kind == 2:
+            taken_orders += 1
         else:
             day = starts[ts]
             ids[day] = ids.get(day, 0) + 1
-    return taken_rows, ids
+    return taken_rows, ids, taken_orders

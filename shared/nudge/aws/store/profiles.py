@@ -271,8 +271,9 @@ def profile_write(
             **_segment_key(customer_id, seq, token),
             "kind": _s("segment"),
             "doc": {"B": packed},
-            "ttl": _n(int(newest) + SEGMENT_TTL_DAYS * 86400),
         }
+        if newest is not None:  # (one holding order rows is kept while the profile holds them)
+            segment["ttl"] = _n(int(newest) + SEGMENT_TTL_DAYS * 86400)
     drop = [_segment_key(customer_id, seq, token) for seq, token in flush.dropped]
     return ProfileWrite(put, segment, drop, flush.listing)
 
