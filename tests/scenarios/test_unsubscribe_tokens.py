@@ -185,3 +185,21 @@ def test_consent_events_do_not_need_the_link(sim):
     again = event("consent_updated", "jay", "2027-02-05T10:00:00Z", channel="email", granted=False)
     sim.run([again], until=parse_time("2027-02-06T00:00:00Z"))
     assert _consent(sim, "jay")["email"] is False
+
+
+def test_dispatch_signs_with_one_read_of_the_secret_and_the_link_still_verifies(sim):
+    from nudge.aws.secrets import signing_keys
+    from nudge.core.tokens import make_token
+
+    first = _first_email(sim, "dot")
+    _rotate()  # the secret has an AWSPREVIOUS now: verifying needs both versions
+    calls: list[str] = []
+    clients.client("secretsmanager").meta.events.register(
+        "before-call.secretsmanager.GetSecretValue", lambda **_: calls.append("get")
+    )
+    keys = signing_keys()
+    assert calls == ["get"]  # signing needs the current version only
+    assert signing_keys() is keys and calls == ["get"]  # cached, as the full keyring is
+    token = make_token("dot", "email", sim.clock.current, keys)
+    assert _page(f"https://rose.example/u?t={token}")[0] == 200
+    assert _page(first)[0] == 200  # the unsubscribe function reads both

@@ -66,12 +66,39 @@ def unsubscribe_keys(refresh: bool = False) -> Keyring:
         return keys
 
 
+_signing: tuple[float, str, Keyring] | None = None
+
+
+def signing_keys() -> Keyring:
+    """The key that signs new unsubscribe tokens (dispatch): the secret's ``AWSCURRENT``
+    version only, one read where verifying (``unsubscribe_keys``) needs two; cached for
+    ``REFRESH_SECONDS`` like them, and taken from them when this container holds them fresh."""
+    global _signing
+    arn = get_env().unsubscribe_secret_arn
+    if not arn:
+        return unsubscribe_keys()  # fails loudly, saying what is missing
+    with _lock:
+        now = time.monotonic()
+        for cached in (_cached, _signing):
+            if cached is not None and cached[1] == arn and now - cached[0] < REFRESH_SECONDS:
+                return cached[2]
+        sm = client("secretsmanager")
+        current = sm.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"]
+        try:
+            keys = Keyring((str(current),))
+        except ValueError as exc:
+            raise SecretMissing(f"unsubscribe secret {arn} is unusable: {exc}") from None
+        _signing = (now, arn, keys)
+        return keys
+
+
 def forget_keys() -> None:
     """Drop the cached keys (tests and the simulator change the secret under us)."""
-    global _cached, _webhook
+    global _cached, _webhook, _signing
     with _lock:
         _cached = None
         _webhook = None
+        _signing = None
 
 
 _webhook: tuple[float, str, bytes] | None = None

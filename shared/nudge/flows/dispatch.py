@@ -44,7 +44,7 @@ from nudge.aws.providers import (
     send_sms,
     send_webhook,
 )
-from nudge.aws.secrets import unsubscribe_keys, webhook_key
+from nudge.aws.secrets import signing_keys, webhook_key
 from nudge.core.clock import iso, parse_time
 from nudge.core.clock import now as clock_now
 from nudge.core.decisions import Decision, Plan
@@ -365,7 +365,7 @@ def _unsubscribe(
     topic names it, so one click leaves that topic only), issued now."""
     settings = config.settings
     base = settings.unsubscribe.url if settings.unsubscribe else "https://example.invalid/u"
-    token = make_token(customer_id, channel, now, unsubscribe_keys(), topic)
+    token = make_token(customer_id, channel, now, signing_keys(), topic)
     return unsubscribe_url(base, token)
 
 
