@@ -29,16 +29,20 @@ class SecretMissing(RuntimeError):
     """The unsubscribe secret is not configured or cannot be read."""
 
 
-def _fetch(arn: str) -> Keyring:
+def _fetch(arn: str, previous: bool = True) -> Keyring:
+    """The secret's keys: ``AWSCURRENT``, and ``AWSPREVIOUS`` too unless ``previous`` is False
+    (signing needs only the current one)."""
     sm = client("secretsmanager")
     current = sm.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"]
     keys = [str(current)]
-    try:
-        previous = sm.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS")["SecretString"]
-    except sm.exceptions.ResourceNotFoundException:
-        previous = None  # never rotated: only one version
-    if previous and previous != current:
-        keys.append(str(previous))
+    older = None
+    if previous:
+        try:
+            older = sm.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS")["SecretString"]
+        except sm.exceptions.ResourceNotFoundException:
+            older = None  # never rotated: only one version
+    if older and older != current:
+        keys.append(str(older))
     try:
         return Keyring(tuple(keys))
     except ValueError as exc:
@@ -82,12 +86,7 @@ def signing_keys() -> Keyring:
         for cached in (_cached, _signing):
             if cached is not None and cached[1] == arn and now - cached[0] < REFRESH_SECONDS:
                 return cached[2]
-        sm = client("secretsmanager")
-        current = sm.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"]
-        try:
-            keys = Keyring((str(current),))
-        except ValueError as exc:
-            raise SecretMissing(f"unsubscribe secret {arn} is unusable: {exc}") from None
+        keys = _fetch(arn, previous=False)
         _signing = (now, arn, keys)
         return keys
 
