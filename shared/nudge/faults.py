@@ -12,6 +12,7 @@ In production nothing is armed: a checkpoint is one set lookup, an AWS call two 
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 from collections.abc import Iterator
@@ -75,6 +76,9 @@ class AwsFaults:
     (nudge's clients try each call 6 times, 1 + 5 retries: 6 makes one whole call fail).
     ``throttle_call``: ``(handler, n, attempts)`` throttles that many attempts of the n-th call
     of that handler (7 or more: the call fails after the client's own retries).
+    ``stale``: partition key (``C#<customer>``) -> the answers (each a list of DynamoDB items)
+    the next eventually consistent Queries of that partition get, one each, in order: what a
+    replica that has not yet seen the latest writes returns (an older version of the profile).
     ``calls`` records every call made inside a handler: ``(handler, "service.Operation")``.
     """
 
@@ -84,6 +88,8 @@ class AwsFaults:
     seed: int = 0
     unreachable: dict[tuple[str, str], int] = field(default_factory=dict)
     throttle_call: tuple[str, int, int] | None = None  # (handler, n-th call, attempts)
+    stale: dict[str, list[list[dict[str, Any]]]] = field(default_factory=dict)
+    stale_reads: int = 0  # eventually consistent Queries answered from ``stale``
     calls: list[tuple[str, str]] = field(default_factory=list)
     throttles: int = 0
     crashed: str | None = None
@@ -170,6 +176,10 @@ def _before_send(event_name: str = "", request: Any = None, **_: Any) -> Any:
     if faults is None or not _handler:
         return None
     service, operation = _operation(event_name)
+    if faults.stale and service == "dynamodb" and operation == "Query":
+        answer = _stale_answer(faults, request)
+        if answer is not None:
+            return answer
     if faults.unreachable.get((service, operation)):
         from botocore.exceptions import EndpointConnectionError
 
@@ -183,6 +193,34 @@ def _before_send(event_name: str = "", request: Any = None, **_: Any) -> Any:
             request.headers[FAULT_HEADER] = "throttled"
         return _throttled_response(service, getattr(request, "url", ""), faults._rng)
     return None
+
+
+def _stale_answer(faults: AwsFaults, request: Any) -> Any:
+    """An older version's items for an eventually consistent Query of a partition armed in
+    ``faults.stale`` (None: not one of those)."""
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
+
+    body = json.loads(getattr(request, "body", None) or b"{}")
+    if body.get("ConsistentRead"):
+        return None
+    pk = body.get("ExpressionAttributeValues", {}).get(":pk", {}).get("S")
+    answers = faults.stale.get(pk) if pk else None
+    if not answers:
+        return None
+    items = answers.pop(0)
+    faults.stale_reads += 1
+    request.headers[FAULT_HEADER] = "stale"
+    answer = {"Items": items, "Count": len(items), "ScannedCount": len(items)}
+    text = json.dumps(answer, default=_wire)
+    headers = HTTPHeaders.from_dict({"Content-Type": "application/x-amz-json-1.0"})
+    return AWSResponse(getattr(request, "url", ""), 200, headers, _Raw(text.encode()))
+
+
+def _wire(value: Any) -> Any:
+    """A binary attribute value as DynamoDB's JSON protocol carries it (base64)."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"cannot send {type(value).__name__}")
 
 
 def _throttle_this_one(faults: AwsFaults) -> bool:

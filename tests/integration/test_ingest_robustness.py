@@ -40,8 +40,8 @@ def test_two_concurrent_events_for_one_customer_are_both_applied(sim, monkeypatc
     real_get = store.get_profile
     interleaved = []
 
-    def get_then_let_the_other_write(customer_id):
-        stored = real_get(customer_id)
+    def get_then_let_the_other_write(customer_id, consistent=True):
+        stored = real_get(customer_id, consistent)
         if not interleaved:  # while the first event is between read and write...
             interleaved.append(True)
             ingest.ingest_event(second)  # ...the second one is processed and written

@@ -37,6 +37,12 @@ log = logging.getLogger("nudge")
 MAX_ATTEMPTS = 10  # reads of one customer's profile before a write gives up
 BACKOFF_BASE = 0.02  # seconds: the first retry waits up to this, each next one up to twice
 BACKOFF_CAP = 1.0  # seconds; ~2 s expected over all retries, well inside a 30 s run
+# a customer this container wrote less than this long ago is read strongly consistently (an
+# eventually consistent read shows a write "usually within a second": events of one customer
+# in one SQS batch, or a retry, would otherwise read what they just wrote as missing)
+RECENT_WRITE_S = 2.0
+_RECENT_MAX = 512  # customers remembered (the oldest are forgotten first)
+_recent: dict[str, float] = {}
 
 
 def envelope_field(read: Callable[[], Any]) -> Any:
@@ -232,6 +238,11 @@ def write_customer(
     it all in one ``store.commit``; on a version conflict, back off, read again and redo the
     change, so concurrent writers are all applied.
 
+    - The first read is eventually consistent (half the read units), unless this container
+      wrote the customer less than ``RECENT_WRITE_S`` ago. What it read is only ever written
+      back conditionally on its version: a write made since fails that condition. Anything
+      else it leads to (nothing to write, a refusal, a pending item found missing) is judged
+      again on a strongly consistent read, as is every retry.
     - ``follow_aliases``: a merged alias's profile stands for its customer (ingest).
     - An erased customer is never recreated: creating a profile checks for a tombstone
       (``store.commit``'s ``creates``: in the transaction, or read right after a plain put,
@@ -248,21 +259,31 @@ def write_customer(
     redirected_from: str | None = None
     erased = False  # learnt from the tombstone check of a profile's creation
     conflicts = 0
+    consistent = _wrote_lately(customer_id)
     for _attempt in range(MAX_ATTEMPTS):
-        target, stored = read_customer(customer_id, follow_aliases)
+        target, stored = read_customer(customer_id, follow_aliases, consistent)
         if target != customer_id:
             redirected_from, customer_id = redirected_from or customer_id, target
+        consistent = True  # whatever happens next, a next round reads the latest
         guard: list[dict[str, Any]] = []
         if stored.doc is None:
             if erased and not reopens:
                 return Written(customer_id, erased=True, redirected_from=redirected_from)
             if erased:
                 guard.append(store.tombstone_delete(customer_id))
-        store.flush_pending(stored)
+        if not store.flush_pending(stored):
+            continue  # read perhaps too early to tell a crash from an erasure: read again
         profile = stored.doc or new_profile(customer_id)
         now = clock_now()
-        done = change(profile, now)
+        try:
+            done = change(profile, now)
+        except Exception:
+            if stored.consistent:
+                raise
+            continue  # refused on what may be an older version: judged again on the latest
         if done is None:
+            if not stored.consistent:
+                continue  # nothing to write, perhaps only on an older version: read again
             return Written(customer_id, redirected_from=redirected_from)
         write = done if isinstance(done, Write) else Write(done)
         plan = write.plan
@@ -298,11 +319,26 @@ def write_customer(
         except store.AlreadyExists:
             log.info("outbox item already written", extra={"customer_id": customer_id})
             return Written(customer_id, plan, redirected_from=redirected_from)
+        _wrote(customer_id)
         if write.drop:
             store.delete_keys(write.drop)
         after_write(customer_id, plan, write.unschedule)
         return Written(customer_id, plan, redirected_from=redirected_from)
     raise RuntimeError(f"profile kept changing under us after {MAX_ATTEMPTS} attempts")
+
+
+def _wrote_lately(customer_id: str) -> bool:
+    """Did this container write ``customer_id`` less than ``RECENT_WRITE_S`` ago?"""
+    at = _recent.get(customer_id)
+    return at is not None and clock_now().timestamp() - at < RECENT_WRITE_S
+
+
+def _wrote(customer_id: str) -> None:
+    """Remember that this container has just written ``customer_id``."""
+    _recent.pop(customer_id, None)
+    _recent[customer_id] = clock_now().timestamp()
+    if len(_recent) > _RECENT_MAX:
+        del _recent[next(iter(_recent))]  # the one written longest ago
 
 
 def update_customer(customer_id: str, change: Change) -> Plan | None:

@@ -59,15 +59,17 @@ def reopts_in(event: Event) -> bool:
     return False
 
 
-def read_customer(customer_id: str, follow_aliases: bool = True) -> tuple[str, store.Stored]:
+def read_customer(
+    customer_id: str, follow_aliases: bool = True, consistent: bool = True
+) -> tuple[str, store.Stored]:
     """Read the profile of ``customer_id``, following merged aliases to the customer they now
     belong to (at most ``MAX_REDIRECTS``); returns whose profile it is and what was read.
 
     Raises RuntimeError for a longer chain (nudge never makes one: it merges only into real
-    customers, which are never aliases).
+    customers, which are never aliases). ``consistent``: as ``store.get_profile``.
     """
     for _redirect in range(MAX_REDIRECTS + 1):
-        stored = store.get_profile(customer_id)
+        stored = store.get_profile(customer_id, consistent)
         target = merged_into(stored.doc)
         if target is None or not follow_aliases:
             return customer_id, stored

@@ -62,17 +62,23 @@ class Stored:
     version: int
     # items the last (plain) write of the profile put after it: ``flush_pending``
     pending: list[dict[str, Any]] = field(default_factory=list, compare=False)
+    # read strongly consistently: else perhaps not the latest (``get_profile``)
+    consistent: bool = field(default=True, compare=False)
 
 
-def get_profile(customer_id: str) -> Stored:
-    """Read a profile with its segments, in one strongly consistent Query (so an optimistic
-    write starts from the latest): the whole document, as if it were one item."""
+def get_profile(customer_id: str, consistent: bool = True) -> Stored:
+    """Read a profile with its segments, in one Query: the whole document, as if it were one
+    item. Strongly consistent by default; ``consistent=False`` reads at half the price what
+    may be an older version (a write made within about a second may not show yet): only for a
+    reader that then writes conditionally on that version, and reads again strongly
+    consistently when the write fails or it would not write at all
+    (``flows.common.write_customer``, docs/storage.md)."""
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {
         "TableName": table(),
         "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
         "ExpressionAttributeValues": {":pk": _s(_pk(customer_id)), ":p": _s(PROFILE_SK)},
-        "ConsistentRead": True,
+        "ConsistentRead": consistent,
     }
     ddb = client("dynamodb")
     while True:
@@ -81,7 +87,9 @@ def get_profile(customer_id: str) -> Stored:
         if "LastEvaluatedKey" not in page:
             break
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return read_profile(items)
+    stored = read_profile(items)
+    stored.consistent = consistent
+    return stored
 
 
 def read_profile(items: Sequence[dict[str, Any]]) -> Stored:
@@ -169,15 +177,19 @@ def _unpack_items(value: dict[str, Any] | None) -> list[dict[str, Any]]:
     return items
 
 
-def flush_pending(stored: Stored) -> None:
+def flush_pending(stored: Stored) -> bool:
     """Make sure the items the profile's last write was followed by were put: a consistent
     GetItem of the last of them (they are put in order, right after the profile; the last is
     one nobody deletes, a decision log entry, when an announcement is among them) and, when it
     is missing (the writer died in between), a PutItem of each still within its time to live.
     Writing one twice changes nothing (same key, same content; an announcement put again is
-    announced again by the sweeper: at least once). Done before the profile is written again."""
+    announced again by the sweeper: at least once). Done before the profile is written again.
+
+    False, and nothing put, when the last one is missing but ``stored`` may not be the latest
+    version (read eventually consistently): it may be missing because an erasure deleted it
+    since, and must not be put back; read the profile again strongly consistently."""
     if not stored.pending:
-        return
+        return True
     ddb = client("dynamodb")
     last = stored.pending[-1]
     found = ddb.get_item(
@@ -187,11 +199,14 @@ def flush_pending(stored: Stored) -> None:
         ConsistentRead=True,
     ).get("Item")
     if found is None:
+        if not stored.consistent:
+            return False
         at = now().timestamp()
         for item in stored.pending:  # one past its time to live would only expire again
             if "ttl" not in item or float(item["ttl"]["N"]) > at:
                 ddb.put_item(TableName=table(), Item=item)
     stored.pending = []
+    return True
 
 
 def profile_doc(item: dict[str, Any]) -> dict[str, Any]:
