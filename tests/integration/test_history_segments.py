@@ -6,6 +6,7 @@ both backends (the in-memory DynamoDB and moto)."""
 from __future__ import annotations
 
 import copy
+import functools
 from argparse import Namespace
 from collections.abc import Iterator
 from datetime import timedelta
@@ -16,6 +17,7 @@ import pytest
 
 from nudge.aws import store
 from nudge.aws.clients import client
+from nudge.aws.store import profiles as profiles_module
 from nudge.core import profile as profile_module
 from nudge.core.clock import iso, parse_time
 from nudge.core.profile import SEGS, history_id, pack_segment
@@ -98,7 +100,8 @@ def _segments(cid: str) -> list[str]:
 
 def _without_segments(monkeypatch: pytest.MonkeyPatch) -> None:
     """The layout before segments: the profile item holds everything (never flushed)."""
-    monkeypatch.setattr(profile_module, "SEGMENT_MIN", 10**9)
+    never = functools.partial(profile_module.split_segments, high=10**9)
+    monkeypatch.setattr(profiles_module, "split_segments", never)
 
 
 def _play(config: Path, backend: str, events: list[dict[str, Any]], cid: str) -> dict[str, Any]:

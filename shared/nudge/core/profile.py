@@ -909,7 +909,8 @@ def split_segments(
     segment with none left is dropped), and when the item (``size(hot doc)``, bytes) would be
     bigger than ``high``, its oldest history rows, ids and order rows (all but the newest
     ``ORDERS_HOT``) move to a new segment until it is at most ``low`` (at least
-    ``SEGMENT_MIN`` entries, else none). By default ``high`` is just below the KB boundary the
+    ``SEGMENT_MIN`` entries, else none, unless the item would cross its KB boundary: then as
+    few as there are, when the floor leaves room for history below it). By default ``high`` is just below the KB boundary the
     item needs anyway (its floor, without those entries nor the log entries it keeps; at least
     1 KB) and ``low`` a quarter of the way from the floor to it, so the item costs no write
     unit more for its history and a segment holds most of that room (a floor just below the
@@ -1007,18 +1008,27 @@ def split_segments(
     total = len(hot_rows) + sum(len(v) for v in hot_seen.values()) + len(movable)
     hot = build(0)
     now = size(hot)
-    if total < SEGMENT_MIN or now <= (high or _KB - SEGMENT_SLACK):
+    if not total or now <= (high or _KB - SEGMENT_SLACK):
         return Flush(hot, None, dropped, _listing(live, next_seq))
     # the floor leaves out the log entries the profile keeps: they only stay while they cost
     # no write unit (``aws.store.decisions.fold_log``), so they never lift the boundary
-    floor = size({k: v for k, v in build(total).items() if k != MISSES})
+    floor = size(_without_kept_log(build(total)))
+    boundary = _KB * max(1, -(-floor // _KB))
     if high is None:
-        high = _KB * max(1, -(-floor // _KB)) - SEGMENT_SLACK
+        high = boundary - SEGMENT_SLACK
     if now <= high:
+        return Flush(hot, None, dropped, _listing(live, next_seq))
+    if total < SEGMENT_MIN and not (
+        boundary - floor > SEGMENT_SLACK and size(_without_kept_log(hot)) > boundary
+    ):
+        # fewer entries than a segment's minimum move out only when the history would
+        # otherwise take the item across its KB boundary (a write unit more on every event
+        # until they do; not the log entries it keeps, which leave first) and there is room
+        # below it for history at all
         return Flush(hot, None, dropped, _listing(live, next_seq))
     if low is None:
         low = floor + max(0, high - floor) // SEGMENT_KEEP
-    lo, hi = SEGMENT_MIN, total  # the fewest entries moved that bring it to ``low``
+    lo, hi = min(SEGMENT_MIN, total), total  # the fewest entries moved that bring it to ``low``
     if floor > low:
         lo = hi
     while lo < hi:
@@ -1076,6 +1086,14 @@ def split_segments(
     listing = _listing(live, next_seq + 1)
     listing["l"].append([next_seq, token, 0, keys])
     return Flush(hot, (next_seq, token, packed, newest), dropped, listing)
+
+
+def _without_kept_log(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` without the log entries it keeps (``MISSES`` rows; its counters stay)."""
+    held = doc.get(MISSES)
+    if not isinstance(held, dict) or not held.get("r"):
+        return doc
+    return {**doc, MISSES: {**held, "r": []}}
 
 
 def _live_count(entry: list[Any]) -> int:
