@@ -53,6 +53,10 @@ def test_a_small_case_counts_the_handlers_calls_and_capacity(tmp_path: Path):
         and "At a storefront's mix of events" in text
         and f"| new | 10 | {new['mix']['write_units']} |" in text
     )
+    judged = max(c["mix"]["usd_per_million_events"]["total"] for c in (new, older))
+    assert f"at a storefront's mix | max ${judged:.2f} |" in text
+    assert "| (not judged) one event of each type |" in text
+    assert "stress config" not in text.split("The dollar targets")[1]  # none was measured
     doc = tmp_path / "cost.md"
     doc.write_text(f"# cost\n{BEGIN}\nold\n{END}\nafter\n")
     write_doc(got, "2026-11-30", doc)
