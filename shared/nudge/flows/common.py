@@ -312,7 +312,12 @@ def write_customer(
             continue
         except store.VersionConflict:
             conflicts += 1
-            log.info("version conflict, retrying", extra={"customer_id": customer_id})
+            # after an eventually consistent read, most likely a version it had not seen yet
+            # (docs/storage.md "Reading the profile"): operators can count these
+            log.info(
+                "version conflict, retrying",
+                extra={"customer_id": customer_id, "eventual_read": not stored.consistent},
+            )
             if _attempt < MAX_ATTEMPTS - 1:
                 backoff(conflicts)
             continue
