@@ -100,6 +100,7 @@ def main(only: list[str] | None = None) -> int:
                 op, bound = text.split()
                 targets.setdefault(key, (op, float(bound)))
     fresh: dict[str, Any] = {}
+    untargeted: set[str] = set()  # measured now without a target: a kept one no longer holds
     for name, module in sections:
         fn = module.run
         print(f"running {name} benchmarks...", file=sys.stderr, flush=True)
@@ -108,6 +109,9 @@ def main(only: list[str] | None = None) -> int:
             if isinstance(value, dict) and "value" in value:
                 if value.get("target") is not None:
                     targets[key] = (value.get("op", "<="), value["target"])
+                else:
+                    untargeted.add(key)
+                    targets.pop(key, None)
                 got[key] = value["value"]
         results.update(got)
         fresh.update(got)
@@ -126,7 +130,11 @@ def main(only: list[str] | None = None) -> int:
     if chosen and path.exists():  # another run may have written its sections meanwhile
         latest = json.loads(path.read_text())
         doc["results"] = {**latest.get("results", {}), **fresh}
-        doc["targets"] = {**latest.get("targets", {}), **doc["targets"]}
+        doc["targets"] = {
+            k: v
+            for k, v in {**latest.get("targets", {}), **doc["targets"]}.items()
+            if k not in untargeted
+        }
     path.write_text(json.dumps(doc, indent=2) + "\n")
     width = max(map(len, results))
     print(f"{'metric'.ljust(width)}  {'value':>12}  target")
