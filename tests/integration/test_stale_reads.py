@@ -181,3 +181,22 @@ def test_a_customer_this_container_just_wrote_is_read_strongly_consistently(sim)
         "page_viewed",
         "page_viewed",
     ]
+
+
+def test_a_replica_that_missed_an_erasure_leaves_no_history_segment_behind(sim, monkeypatch):
+    # the write an older version leads to would move history out to a segment first (put
+    # before the profile's conditional write, which then fails: the profile is gone)
+    from nudge.core import profile as profile_module
+
+    views = [event("product_viewed", "eve", _at(1 + n), **RING) for n in range(12)]
+    _play(sim, customer("eve", _at(0)), *views)
+    before_erasure = _partition("eve")
+    assert erase_customer("eve") is not None
+    monkeypatch.setattr(profile_module, "SEGMENT_SLACK", 10_000)  # any write now moves rows out
+    faults = AwsFaults(stale={"C#eve": [before_erasure]})
+    with inject(faults):
+        _play(sim, event("product_viewed", "eve", _at(30), **RING))
+
+    assert faults.stale_reads == 1
+    assert ("ingest", "dynamodb.PutItem") in faults.calls  # (the segment was put, and then...)
+    assert _everything("eve") == []  # ...deleted: nothing of the erased customer is left

@@ -92,12 +92,7 @@ def commit(
             if creates and is_erased(customer_id):
                 key = {"pk": put["Item"]["pk"], "sk": put["Item"]["sk"]}
                 ddb.delete_item(TableName=table(), Key=key)
-                if write.segment is not None:
-                    segment = write.segment
-                    ddb.delete_item(
-                        TableName=table(), Key={"pk": segment["pk"], "sk": segment["sk"]}
-                    )
-                raise Erased(customer_id)
+                raise Erased(customer_id)  # (its new segment is deleted below, as it goes)
         else:
             if creates:
                 extra = [*extra, not_erased_check(customer_id)]
@@ -107,10 +102,12 @@ def commit(
             except ddb.exceptions.TransactionCanceledException as exc:
                 raise cancelled(customer_id, items, exc) from None
     except Exception:
-        # the profile still holds those entries (read once: ``decisions.unique``), unless an
-        # erasure took it meanwhile: then nothing of the customer may stay
-        if before and is_erased(customer_id):
-            for item in before:
+        # the profile still holds those entries (read once: ``decisions.unique``) and a new
+        # segment nothing lists is deleted by a later write, unless an erasure took the profile
+        # meanwhile (or before an eventually consistent read): then nothing may stay
+        put_first = [*before, *([write.segment] if write.segment is not None else [])]
+        if put_first and is_erased(customer_id):
+            for item in put_first:
                 ddb.delete_item(TableName=table(), Key={"pk": item["pk"], "sk": item["sk"]})
         raise
     write.after(doc)
