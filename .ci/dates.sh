@@ -5,6 +5,10 @@
 # The injectable clock drives the handlers; this moves what reads the machine's clock instead
 # (`nudge validate` judges active windows against now, and a test may too by mistake).
 # Chromium hangs under libfaketime, so the browser tests skip (NUDGE_NO_BROWSER).
+# One process, no xdist: libfaketime reads the environment in every intercepted call, a thread's
+# timed wait for the GIL included, and glibc's setenv in another thread at that moment crashes
+# the process (it did: an xdist worker, whose execnet thread waits so, died twice in a test that
+# sets os.environ). Tests that start threads set the environment before they start them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,5 +29,5 @@ IFS='|' read -r -a moments <<<"$DATES"
 for moment in "${moments[@]}"; do
   echo "dates: the suite at $moment UTC"
   TZ=UTC FAKETIME_DONT_FAKE_MONOTONIC=1 NUDGE_NO_BROWSER=1 \
-    faketime "$moment" .venv/bin/python -m pytest -n 2 -p no:cacheprovider tests
+    faketime "$moment" .venv/bin/python -m pytest -p no:xdist -p no:cacheprovider tests
 done

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,19 +21,23 @@ def moto_server(config_dir: Path) -> Iterator[str]:
     from nudge.sim.infra import ENV
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    # the server keeps moto's in-process state: start from nothing
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).read()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    # the environment is set before the server's threads start and restored after they stop:
+    # setenv while another thread reads the environment can crash the process (glibc), and
+    # under libfaketime (`make test-dates`) every timed wait of a thread reads it
     saved = {k: os.environ.get(k) for k in [*ENV, "AWS_ENDPOINT_URL", "NUDGE_CONFIG_DIR"]}
     os.environ.update(ENV)
     os.environ["AWS_ENDPOINT_URL"] = url
     os.environ["NUDGE_CONFIG_DIR"] = str(config_dir)
     os.environ.pop("NUDGE_DLQ_URL", None)
     _forget()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
     try:
+        # the server keeps moto's in-process state: start from nothing
+        reset = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
+        urllib.request.urlopen(reset).read()
         yield url
     finally:
         server.stop()
@@ -42,6 +47,14 @@ def moto_server(config_dir: Path) -> Iterator[str]:
             else:
                 os.environ[key] = value
         _forget()
+
+
+def _free_port() -> int:
+    """A port free on loopback right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def _forget() -> None:
