@@ -67,6 +67,17 @@ def _play(sim: Any, *envelopes: dict[str, Any]) -> None:
         sim.put(env)
 
 
+def _two_views_of_the_ring(sim: Any, cid: str) -> list[dict[str, Any]]:
+    """A customer who viewed the ring twice; the profile's items as they are then."""
+    _play(
+        sim,
+        customer(cid, _at(0)),
+        event("product_viewed", cid, _at(10), **RING),
+        event("product_viewed", cid, _at(20), **RING),
+    )
+    return _partition(cid)
+
+
 def _views(profile: dict[str, Any]) -> int:
     return sum(1 for h in profile["history"] if h["type"] == "product_viewed")
 
@@ -74,13 +85,7 @@ def _views(profile: dict[str, Any]) -> int:
 def test_a_view_read_from_a_replica_that_missed_the_order_sends_no_browse_email(sim):
     # two views of the ring, then an order; the third view is read from a replica that has the
     # two views but not the order: on that version browse_repeat_view would send
-    _play(
-        sim,
-        customer("ana", _at(0)),
-        event("product_viewed", "ana", _at(10), **RING),
-        event("product_viewed", "ana", _at(20), **RING),
-    )
-    before_order = _partition("ana")
+    before_order = _two_views_of_the_ring(sim, "ana")
     _play(sim, event("order_placed", "ana", _at(30), order_id="ana-1", value=300.0))
     faults = AwsFaults(stale={"C#ana": [before_order]})
     with inject(faults):
@@ -100,13 +105,7 @@ def test_a_view_read_from_a_replica_that_missed_the_order_sends_no_browse_email(
 
 def test_the_same_view_with_no_order_does_send(sim):
     # the check above can fail: without the order, the third view sends
-    _play(
-        sim,
-        customer("ana", _at(0)),
-        event("product_viewed", "ana", _at(10), **RING),
-        event("product_viewed", "ana", _at(20), **RING),
-    )
-    before_third = _partition("ana")
+    before_third = _two_views_of_the_ring(sim, "ana")
     faults = AwsFaults(stale={"C#ana": [before_third]})  # stale, but nothing newer to miss
     with inject(faults):
         _play(sim, event("product_viewed", "ana", _at(40), **RING))
